@@ -1,0 +1,41 @@
+# One install path for the README, contributors and CI (.ci/run calls `make test`).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: validate and render the seed example into out/seed
+demo: install
+	$(BIN)/apimgen validate examples/seed/gateway.yaml
+	$(BIN)/apimgen render examples/seed/gateway.yaml -o out/seed
+	@echo "policy XML written under out/seed/policies/"
+
+## test: lint, type-check and run the whole test suite
+test: install lint typecheck unit
+
+lint:
+	$(BIN)/ruff check apimgen tests benchmarks
+	$(BIN)/ruff format --check apimgen tests benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	$(BIN)/pytest
+
+## bench: benchmarks (on demand, not part of `make test`)
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) out build dist .pytest_cache .mypy_cache .ruff_cache

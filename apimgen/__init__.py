@@ -1,0 +1,3 @@
+"""apimgen: declarative, testable Azure API Management AI gateways."""
+
+__version__ = "0.1.0"

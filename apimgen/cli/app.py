@@ -1,0 +1,273 @@
+"""The ``apimgen`` command line: thin wrappers that call the pure core and report.
+
+Heavy modules (pydantic models, Jinja, later the Azure SDK and numpy) are imported inside the
+commands, so ``apimgen --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from apimgen import __version__
+from apimgen.errors import ApimgenError, ExitCode, SpecError
+
+if TYPE_CHECKING:
+    from apimgen.cli.output import Output
+
+__all__ = ["app", "main"]
+
+_HELP = (
+    "Declarative, testable Azure API Management AI gateways.\n\n"
+    "One YAML spec describes backends, pools, token limits, metrics and caching; apimgen "
+    "validates it and renders the APIM policy XML for every scope.\n\n"
+    "Exit codes: 0 ok; 1 error (invalid spec, unreadable file); 2 usage error; "
+    "3 changes pending or rendered files stale; 4 simulation expectations failed; "
+    "130 interrupted.\n\n"
+    "Global options (-q, -v, --no-color) may also follow the command. "
+    "Set APIMGEN_DEBUG=1 to see tracebacks."
+)
+
+app = typer.Typer(
+    name="apimgen",
+    help=_HELP,
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass(frozen=True)
+class _Options:
+    quiet: bool
+    verbose: bool
+    color: bool
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"apimgen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Only errors and requested output.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text output.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    ctx.obj = _Options(quiet=quiet, verbose=verbose, color=not no_color)
+
+
+def _output(ctx: typer.Context) -> Output:
+    from apimgen.cli.output import Output
+
+    options: _Options = ctx.obj or _Options(False, False, True)
+    return Output(quiet=options.quiet, verbose=options.verbose, color=options.color)
+
+
+def _run(
+    ctx: typer.Context,
+    action: Callable[[Output], int],
+    *,
+    json_schema: str | None = None,
+) -> NoReturn:
+    """Run a command body, turning user errors into messages and exit codes."""
+    out = _output(ctx)
+    try:
+        code = action(out)
+    except ApimgenError as exc:
+        if os.environ.get("APIMGEN_DEBUG"):
+            raise
+        errors = [d for d in exc.diagnostics if d.severity.name == "ERROR"]
+        warnings = [d for d in exc.diagnostics if d.severity.name == "WARNING"]
+        if json_schema:
+            out.json(
+                {
+                    "schema": json_schema,
+                    "ok": False,
+                    "errors": [d.to_json() for d in errors],
+                    "warnings": [d.to_json() for d in warnings],
+                }
+            )
+        elif isinstance(exc, SpecError):
+            out.diagnostics(exc.diagnostics)
+            count = len(errors)
+            out.err.print(f"[red]{count} error{'s' if count != 1 else ''}[/red]")
+        elif exc.location is not None:
+            out.diagnostics(exc.diagnostics)
+        else:
+            out.error(exc.message, exc.hint)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        code = ExitCode.INTERRUPTED
+    raise typer.Exit(int(code))
+
+
+SpecArgument = Annotated[
+    Path, typer.Argument(help="Spec file (YAML).", show_default=False, metavar="SPEC")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@app.command()
+def validate(ctx: typer.Context, spec: SpecArgument, as_json: JsonOption = False) -> None:
+    """Check a spec: schema, references, tier rules. Every problem is reported at once."""
+
+    def action(out: Output) -> int:
+        from apimgen.spec.load import load_spec
+
+        loaded = load_spec(spec)
+        if as_json:
+            out.json(
+                {
+                    "schema": "apimgen.validate/v1",
+                    "ok": True,
+                    "errors": [],
+                    "warnings": [d.to_json() for d in loaded.warnings],
+                }
+            )
+            return ExitCode.OK
+        out.diagnostics(loaded.warnings)
+        s = loaded.spec
+        out.success(
+            f"{spec} is valid: {len(s.apis)} API(s), {len(s.backends)} backend(s), "
+            f"{len(s.pools)} pool(s), {len(s.products)} product(s), "
+            f"{len(s.consumers)} consumer(s)"
+        )
+        return ExitCode.OK
+
+    _run(ctx, action, json_schema="apimgen.validate/v1" if as_json else None)
+
+
+@app.command()
+def render(
+    ctx: typer.Context,
+    spec: SpecArgument,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Output directory (replaced as a whole).", show_default=False
+        ),
+    ],
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 3 when the files on disk differ."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Render policy XML for every scope into a directory, or check it is up to date."""
+
+    def action(out: Output) -> int:
+        from apimgen.pipeline import render_spec
+        from apimgen.render.writer import diff_tree, write_tree
+
+        loaded, files = render_spec(spec)
+        if not as_json:
+            out.diagnostics(loaded.warnings)
+        if check:
+            diff = diff_tree(files, output)
+            if as_json:
+                out.json(
+                    {
+                        "schema": "apimgen.render-check/v1",
+                        "ok": diff.up_to_date,
+                        "missing": list(diff.missing),
+                        "changed": list(diff.changed),
+                        "extra": list(diff.extra),
+                    }
+                )
+            elif diff.up_to_date:
+                out.success(f"{output} is up to date with {spec}")
+            else:
+                out.listing("missing", diff.missing, "green")
+                out.listing("changed", diff.changed, "yellow")
+                out.listing("not rendered any more", diff.extra, "red")
+                out.error(
+                    f"{output} is stale",
+                    hint=f"run `apimgen render {spec} -o {output}` and commit the result",
+                )
+            return ExitCode.OK if diff.up_to_date else ExitCode.CHANGES
+        write_tree(files, output)
+        if as_json:
+            out.json(
+                {
+                    "schema": "apimgen.render/v1",
+                    "ok": True,
+                    "output": str(output),
+                    "files": list(files),
+                    "warnings": [d.to_json() for d in loaded.warnings],
+                }
+            )
+        else:
+            for name in files:
+                out.detail(f"wrote {output / name}")
+            out.success(f"rendered {len(files)} file(s) from {spec} into {output}")
+        return ExitCode.OK
+
+    _run(ctx, action, json_schema="apimgen.render/v1" if as_json else None)
+
+
+@app.command()
+def schema(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file instead of stdout."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the spec, for editors and CI."""
+
+    def action(out: Output) -> int:
+        from apimgen.spec.schema import spec_json_schema
+
+        text = spec_json_schema()
+        if output is None:
+            out.raw(text)
+        else:
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise ApimgenError(f"{output}: cannot write: {exc.strerror}") from None
+            out.success(f"wrote {output}")
+        return ExitCode.OK
+
+    _run(ctx, action)
+
+
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-color"})
+
+
+def _hoist_global_flags(argv: list[str]) -> list[str]:
+    """Let ``apimgen render spec.yaml -v`` work like ``apimgen -v render spec.yaml``."""
+    args = list(argv)
+    if "--" in args:
+        cut = args.index("--")
+        head, tail = args[:cut], args[cut:]
+    else:
+        head, tail = args, []
+    flags = [a for a in head if a in _GLOBAL_FLAGS]
+    rest = [a for a in head if a not in _GLOBAL_FLAGS]
+    return [*flags, *rest, *tail]
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    return app(args=_hoist_global_flags(args), prog_name="apimgen")
