@@ -1,6 +1,7 @@
 # One install path for the README, contributors and CI (.ci/run calls `make test`).
 PYTHON ?= python3
 VENV ?= .venv
+DEMO_OUT ?= out/seed
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
@@ -17,8 +18,8 @@ install: $(STAMP)
 ## demo: validate and render the seed example into out/seed
 demo: install
 	$(BIN)/apimgen validate examples/seed/gateway.yaml
-	$(BIN)/apimgen render examples/seed/gateway.yaml -o out/seed
-	@echo "policy XML written under out/seed/policies/"
+	$(BIN)/apimgen render examples/seed/gateway.yaml -o $(DEMO_OUT)
+	@echo "policy XML written under $(DEMO_OUT)/policies/"
 
 ## test: lint, type-check and run the whole test suite
 test: install lint typecheck unit

@@ -14,12 +14,15 @@ from apimgen.resources import template_dir
 
 __all__ = ["environment", "xml_attr", "xml_attribute", "xml_text"]
 
-_TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Characters Python's str.splitlines() treats as line breaks are written as references, so
+# re-indenting a rendered statement can never split a value in two.
+_LINE_BREAKS = {"\x85": "&#133;", "\u2028": "&#8232;", "\u2029": "&#8233;"}
+_TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", **_LINE_BREAKS}
 _CONTROL_ESCAPES = {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
 def xml_text(value: object) -> str:
-    """Element text: only ``&``, ``<`` and ``>`` need escaping."""
+    """Element text: ``&``, ``<`` and ``>`` (plus Unicode line separators) are escaped."""
     return "".join(_TEXT_ESCAPES.get(ch, ch) for ch in str(value))
 
 

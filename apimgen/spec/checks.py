@@ -235,8 +235,8 @@ def _check_apis(spec: Spec, findings: _Findings) -> None:
 def _check_scopes(spec: Spec, findings: _Findings, spec_dir: Path | None) -> None:
     singles = [b.name for b in spec.backends]
     fragments = [f.name for f in spec.fragments] + sorted(builtin_fragment_names())
-    uses_metrics = False
-    uses_cache = False
+    first_metrics: KeyPath | None = None
+    first_cache: KeyPath | None = None
     for base, scope in _scopes(spec):
         if spec.gateway.sku is Sku.CONSUMPTION and scope.token_limits:
             findings.error(
@@ -245,7 +245,7 @@ def _check_scopes(spec: Spec, findings: _Findings, spec_dir: Path | None) -> Non
                 hint="choose a v2 or classic tier for gateway.sku",
             )
         if scope.token_metrics is not None:
-            uses_metrics = True
+            first_metrics = first_metrics or (*base, "token_metrics")
             custom = [d for d in scope.token_metrics.dimensions if d.is_custom]
             if len(custom) > MAX_CUSTOM_DIMENSIONS:
                 findings.error(
@@ -263,7 +263,7 @@ def _check_scopes(spec: Spec, findings: _Findings, spec_dir: Path | None) -> Non
                 )
         cache = scope.semantic_cache
         if cache is not None:
-            uses_cache = True
+            first_cache = first_cache or (*base, "semantic_cache")
             if cache.score_threshold > SCORE_THRESHOLD_WARNING:
                 findings.warning(
                     (*base, "semantic_cache", "score_threshold"),
@@ -287,17 +287,17 @@ def _check_scopes(spec: Spec, findings: _Findings, spec_dir: Path | None) -> Non
                     "fragment",
                     fragments,
                 )
-    if uses_metrics and spec.observability.app_insights is None:
+    if first_metrics and spec.observability.app_insights is None:
         findings.error(
-            ("observability",),
-            "token_metrics need an Application Insights destination; without it APIM drops "
-            "the metrics silently",
-            hint="add observability.app_insights: {name: ...}",
+            first_metrics,
+            "token metrics need an Application Insights destination; without it APIM drops "
+            "them silently",
+            hint="add `observability: {app_insights: {name: ...}}`",
         )
-    if uses_cache and spec.redis is None:
+    if first_cache and spec.redis is None:
         findings.error(
-            ("redis",) if findings.source.exists(("redis",)) else (),
-            "semantic_cache needs an external Redis cache with RediSearch",
+            first_cache,
+            "semantic caching needs an external Redis cache with RediSearch",
             hint="add `redis: {name: ...}` (Azure Managed Redis)",
         )
     if spec_dir is not None:

@@ -275,7 +275,7 @@ class TokenMetrics(SpecModel):
     """One `*-emit-token-metric` policy: Total/Prompt/Completion Tokens by dimension."""
 
     namespace: LiteralText = Field(
-        default="openai", description="Application Insights metric namespace."
+        default="openai", min_length=1, description="Application Insights metric namespace."
     )
     dimensions: list[MetricDimension] = Field(
         min_length=1,

@@ -192,4 +192,19 @@ def diagnostics_from_validation(
                 f"{previous.message}; or {diagnostic.message}",
                 hint=previous.hint or diagnostic.hint,
             )
-    return sorted(merged.values(), key=lambda d: (d.location.line, d.location.column, d.key_path))
+    # `api:` instead of `apis:` yields "unknown key 'api'" and "missing key 'apis'"; the first,
+    # with its "did you mean 'apis'?", says it all.
+    suggested = {
+        (d.key_path.rpartition(".")[0], d.hint.split("'")[1])
+        for key, d in merged.items()
+        if key[1].startswith("extra_forbidden:") and d.hint.startswith("did you mean")
+    }
+    kept = [
+        d
+        for key, d in merged.items()
+        if not (
+            key[1].startswith("missing:")
+            and (d.key_path.rpartition(".")[0], d.key_path.rpartition(".")[2]) in suggested
+        )
+    ]
+    return sorted(kept, key=lambda d: (d.location.line, d.location.column, d.key_path))

@@ -15,10 +15,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from apimgen.errors import Diagnostic, InputError, Location, SpecError
+from apimgen.spec.paths import format_path
 
 __all__ = ["KeyPath", "YamlSource", "load_yaml"]
 
 KeyPath = tuple[str | int, ...]
+
+# libyaml's parser is several times faster and reports the same marks; fall back when absent.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -68,49 +72,57 @@ class _Builder:
         self.keys: dict[KeyPath, tuple[int, int]] = {}
         self.problems: list[Diagnostic] = []
 
+    def _duplicate_keys(self, node: MappingNode, path: KeyPath) -> set[int]:
+        """Report keys written twice in this mapping (merged-in keys may be overridden)."""
+        first_lines: dict[str, int] = {}
+        skipped: set[int] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, ScalarNode):
+                continue
+            text = str(key_node.value)
+            line = _mark(key_node)[0]
+            if text in first_lines:
+                skipped.add(id(key_node))
+                self.problems.append(
+                    Diagnostic(
+                        Location(self.file, *_mark(key_node)),
+                        format_path((*path, text)),
+                        f"duplicate key '{text}' (first defined on line {first_lines[text]})",
+                        hint="remove one of them; YAML keeps only the last",
+                    )
+                )
+            else:
+                first_lines[text] = line
+        return skipped
+
     def build(self, node: Node, path: KeyPath) -> Any:
         self.values[path] = _mark(node)
         if isinstance(node, MappingNode):
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
-            result: dict[Any, Any] = {}
+            skipped = self._duplicate_keys(node, path)
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys; own keys come last
+            result: dict[str, Any] = {}
             for key_node, value_node in node.value:
+                if id(key_node) in skipped:
+                    continue
                 key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
                     self.problems.append(
                         Diagnostic(
                             Location(self.file, *_mark(key_node)),
-                            _format(path),
+                            format_path(path),
                             "mapping keys must be plain strings",
                         )
                     )
                     continue
-                key_text = str(key)
-                child = (*path, key_text)
-                if key_text in result:
-                    first_line = self.keys[child][0]
-                    self.problems.append(
-                        Diagnostic(
-                            Location(self.file, *_mark(key_node)),
-                            _format(child),
-                            f"duplicate key '{key_text}' (first defined on line {first_line})",
-                            hint="remove one of them; YAML keeps only the last",
-                        )
-                    )
-                    continue
+                child = (*path, str(key))
                 self.keys[child] = _mark(key_node)
-                result[key_text] = self.build(value_node, child)
+                result[str(key)] = self.build(value_node, child)
             return result
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
             return self.loader.construct_object(node, deep=True)
         raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
-
-
-def _format(path: KeyPath) -> str:
-    from apimgen.spec.paths import format_path
-
-    return format_path(path)
 
 
 def _read_text(path: Path) -> str:
@@ -130,8 +142,9 @@ def _read_text(path: Path) -> str:
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         raise InputError(
-            f"{display}:{line}:{column}: file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
             hint="save the file as UTF-8",
+            location=Location(display, line, column),
         ) from None
 
 
@@ -144,7 +157,7 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlSource:
     """
     name = display_name or str(path)
     text = _read_text(path)
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -164,8 +177,8 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlSource:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            problem = f"{exc.context}: {exc.problem}" if "while" not in exc.context else problem
+        if exc.problem and exc.context and exc.context_mark is not None:
+            problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
         raise SpecError(
             [Diagnostic(Location(name, line, column), "", f"YAML syntax error: {problem}")]
         ) from None
