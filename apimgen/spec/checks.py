@@ -271,6 +271,13 @@ def _check_scopes(spec: Spec, findings: _Findings, spec_dir: Path | None) -> Non
                     f"{SCORE_THRESHOLD_WARNING} unrelated prompts start to share answers",
                     hint="start near 0.05 and measure with `apimgen simulate`",
                 )
+            if spec.gateway.identity != "system_assigned":
+                findings.error(
+                    (*base, "semantic_cache"),
+                    "semantic caching calls the embeddings backend with the gateway's "
+                    "system-assigned identity, and this gateway has none",
+                    hint="use gateway.identity: system_assigned",
+                )
             _reference(
                 findings,
                 (*base, "semantic_cache", "embeddings_backend"),

@@ -295,7 +295,7 @@ class SemanticCache(SpecModel):
         "Microsoft suggests starting near 0.05; above 0.2 unrelated prompts start to match.",
     )
     embeddings_backend: ApimId = Field(description="Backend that calls the embeddings deployment.")
-    duration: Duration = Field(default=3600, description="How long a cached answer lives.")
+    duration: Duration = Field(default=3600, gt=0, description="How long a cached answer lives.")
     vary_by: list[CounterKey] = Field(
         default_factory=list,
         description="Partition the cache, e.g. per subscription, so tenants never share answers.",

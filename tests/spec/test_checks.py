@@ -87,21 +87,21 @@ def test_mixed_auth_in_a_pool_is_an_error(tmp_path: Path) -> None:
     assert "authenticate differently" in info.value.diagnostics[0].message
 
 
+def _api_key_backend() -> dict[str, object]:
+    return {
+        "name": "aoai",
+        "url": "https://a.openai.azure.com/openai",
+        "auth": {
+            "type": "api_key",
+            "key_vault_secret": "https://kv1.vault.azure.net/secrets/aoai-key",
+        },
+    }
+
+
 def test_api_key_backend_creates_a_key_vault_named_value(tmp_path: Path) -> None:
     from apimgen.pipeline import build_gateway
 
-    spec = make_spec(
-        backends=[
-            {
-                "name": "aoai",
-                "url": "https://a.openai.azure.com/openai",
-                "auth": {
-                    "type": "api_key",
-                    "key_vault_secret": "https://kv1.vault.azure.net/secrets/aoai-key",
-                },
-            }
-        ]
-    )
+    spec = make_spec(backends=[_api_key_backend()])
     gateway = build_gateway(load_spec(write_spec(tmp_path / "s.yaml", spec)))
     (named_value,) = gateway.named_values
     assert named_value.name == "aoai-key"
@@ -111,17 +111,7 @@ def test_api_key_backend_creates_a_key_vault_named_value(tmp_path: Path) -> None
 
 def test_generated_named_value_name_cannot_be_taken(tmp_path: Path) -> None:
     spec = make_spec(
-        backends=[
-            {
-                "name": "aoai",
-                "url": "https://a.openai.azure.com/openai",
-                "auth": {
-                    "type": "api_key",
-                    "key_vault_secret": "https://kv1.vault.azure.net/secrets/aoai-key",
-                },
-            }
-        ],
-        named_values=[{"name": "aoai-key", "value": "x"}],
+        backends=[_api_key_backend()], named_values=[{"name": "aoai-key", "value": "x"}]
     )
     with pytest.raises(SpecError, match="1 error") as info:
         load_spec(write_spec(tmp_path / "s.yaml", spec))
