@@ -25,8 +25,8 @@ demo: install
 test: install lint typecheck unit
 
 lint:
-	$(BIN)/ruff check apimgen tests benchmarks
-	$(BIN)/ruff format --check apimgen tests benchmarks
+	$(BIN)/ruff check apimgen tests benchmarks scripts
+	$(BIN)/ruff format --check apimgen tests benchmarks scripts
 
 typecheck:
 	$(BIN)/mypy

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from apimgen.model.gateway import Gateway
 from apimgen.model.resolve import resolve
-from apimgen.render.artifacts import render_artifacts
+from apimgen.render.artifacts import FORMATS, render_artifacts
 from apimgen.spec.load import LoadedSpec, load_spec
 
 __all__ = ["build_gateway", "render_spec"]
@@ -16,7 +17,9 @@ def build_gateway(loaded: LoadedSpec) -> Gateway:
     return resolve(loaded.spec, loaded.fragment_texts)
 
 
-def render_spec(path: Path) -> tuple[LoadedSpec, dict[str, str]]:
+def render_spec(
+    path: Path, formats: Collection[str] = FORMATS
+) -> tuple[LoadedSpec, dict[str, str]]:
     """Load, resolve and render ``path``; raises ApimgenError on invalid input."""
     loaded = load_spec(path)
-    return loaded, render_artifacts(build_gateway(loaded))
+    return loaded, render_artifacts(build_gateway(loaded), formats)

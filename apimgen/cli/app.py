@@ -117,6 +117,14 @@ def _run(
     except KeyboardInterrupt:
         out.error("interrupted")
         code = ExitCode.INTERRUPTED
+    except Exception as exc:  # a bug in apimgen, not the user's input
+        if os.environ.get("APIMGEN_DEBUG"):
+            raise
+        out.error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="this is a bug in apimgen; rerun with APIMGEN_DEBUG=1 and report the traceback",
+        )
+        code = ExitCode.ERROR
     raise typer.Exit(int(code))
 
 
@@ -170,15 +178,25 @@ def render(
         bool,
         typer.Option("--check", help="Write nothing; exit 3 when the files on disk differ."),
     ] = False,
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Comma-separated: policies, bicep, terraform. Bicep and Terraform load the "
+            "policy files, so they always bring policies along.",
+        ),
+    ] = "policies,bicep,terraform",
     as_json: JsonOption = False,
 ) -> None:
-    """Render policy XML for every scope into a directory, or check it is up to date."""
+    """Render policy XML, Bicep and Terraform into a directory, or check it is up to date."""
+    chosen = _parse_formats(formats)
 
     def action(out: Output) -> int:
         from apimgen.pipeline import render_spec
         from apimgen.render.writer import diff_tree, write_tree
 
-        loaded, files = render_spec(spec)
+        loaded, files = render_spec(spec, chosen)
         if not as_json:
             out.diagnostics(loaded.warnings)
         if check:
@@ -222,6 +240,20 @@ def render(
         return ExitCode.OK
 
     _run(ctx, action, json_schema="apimgen.render/v1" if as_json else None)
+
+
+_FORMATS = ("policies", "bicep", "terraform")
+
+
+def _parse_formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [f for f in chosen if f not in _FORMATS]
+    if not chosen or unknown:
+        raise typer.BadParameter(
+            f"unknown format {', '.join(unknown) or text!r}; choose from {', '.join(_FORMATS)}",
+            param_hint="--format",
+        )
+    return chosen
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from apimgen.model.deployment_params import DeploymentParameters
 from apimgen.model.statements import SECTIONS, Statement
 
 __all__ = [
@@ -252,3 +253,4 @@ class Gateway:
     app_insights: AppInsightsResource | None
     external_cache: ExternalCacheResource | None
     policies: tuple[PolicyDocument, ...]
+    parameters: DeploymentParameters

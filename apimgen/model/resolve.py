@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from apimgen.model.deployment_params import deployment_parameters
 from apimgen.model.gateway import (
     ApiResource,
     AppInsightsResource,
@@ -269,4 +270,5 @@ def resolve(spec: Spec, fragment_texts: Mapping[str, str]) -> Gateway:
         app_insights=app_insights,
         external_cache=external_cache,
         policies=documents,
+        parameters=deployment_parameters(spec),
     )

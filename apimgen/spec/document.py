@@ -16,10 +16,20 @@ from apimgen.spec.resources import (
     Observability,
     OpenAIAccount,
     Pool,
+    Sku,
 )
-from apimgen.spec.types import ApimId, HeaderName, LiteralText, SpecModel
+from apimgen.spec.types import ApimId, AzureRegion, HeaderName, LiteralText, SpecModel
 
-__all__ = ["Api", "Consumer", "ConsumerUser", "Operation", "Product", "Retry", "Spec"]
+__all__ = [
+    "Api",
+    "Consumer",
+    "ConsumerUser",
+    "Environment",
+    "Operation",
+    "Product",
+    "Retry",
+    "Spec",
+]
 
 _HTTP_METHOD = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -119,6 +129,29 @@ class Consumer(SpecModel):
     allow_tracing: bool = Field(default=False, description="Allow request tracing.")
 
 
+class Environment(SpecModel):
+    """Values that differ per deployment environment; the rest of the spec is shared."""
+
+    name: ApimId = Field(description="Environment name, e.g. dev or prod.")
+    gateway_name: (
+        Annotated[str, Field(pattern=r"^[a-zA-Z](?:[a-zA-Z0-9-]{0,48}[a-zA-Z0-9])?$")] | None
+    ) = Field(default=None, description="Service name in this environment.")
+    resource_group: Annotated[str, Field(pattern=r"^[-\w._()]{1,90}$")] | None = Field(
+        default=None, description="Resource group in this environment."
+    )
+    location: AzureRegion | None = Field(default=None, description="Region in this environment.")
+    sku: Sku | None = Field(default=None, description="Pricing tier in this environment.")
+    capacity: int | None = Field(
+        default=None, ge=0, le=31, description="Scale units in this environment."
+    )
+    publisher_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = Field(
+        default=None, description="Publisher email in this environment."
+    )
+    publisher_name: LiteralText | None = Field(
+        default=None, description="Publisher name in this environment."
+    )
+
+
 class GlobalPolicies(ScopePolicies):
     """Policies at global (all APIs) scope."""
 
@@ -154,4 +187,8 @@ class Spec(SpecModel):
     )
     redis: ExternalCache | None = Field(
         default=None, description="External Redis cache for semantic caching."
+    )
+    environments: list[Environment] = Field(
+        default_factory=list,
+        description="Deployment environments; each gets its own .bicepparam and .tfvars.",
     )

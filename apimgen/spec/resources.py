@@ -89,6 +89,10 @@ class Gateway(SpecModel):
     existing: bool = Field(
         default=False, description="Reference an existing service instead of creating one."
     )
+    allow_preview_api: bool = Field(
+        default=False,
+        description="Allow a preview ARM API version where a feature needs one (PremiumV2).",
+    )
     policy_family: Literal["llm", "azure-openai"] = Field(
         default="llm",
         description="Default policy family: llm-* (any OpenAI-compatible API) or azure-openai-*.",
@@ -96,6 +100,11 @@ class Gateway(SpecModel):
 
     @model_validator(mode="after")
     def _identity_consistent(self) -> Gateway:
+        if self.sku is Sku.PREMIUM_V2 and not self.allow_preview_api:
+            raise ValueError(
+                "the PremiumV2 tier exists only in the preview ARM API 2025-03-01-preview; "
+                "set allow_preview_api: true to deploy it with that version"
+            )
         if self.identity == "user_assigned" and not (
             self.user_assigned_identity_id and self.user_assigned_client_id
         ):
@@ -334,3 +343,14 @@ class ExternalCache(SpecModel):
         default=None,
         description="Key Vault secret with the connection string (for an existing cache).",
     )
+
+    @model_validator(mode="after")
+    def _existing_needs_secret(self) -> ExternalCache:
+        if self.existing and not self.connection_secret:
+            raise ValueError(
+                "an existing cache needs connection_secret (a Key Vault secret URI), since "
+                "apimgen cannot read its keys"
+            )
+        if self.connection_secret and not self.existing:
+            raise ValueError("connection_secret is only used with existing: true")
+        return self

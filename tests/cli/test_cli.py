@@ -105,10 +105,26 @@ def test_render_check_json(tmp_path: Path) -> None:
 
 
 def test_render_json_lists_files(tmp_path: Path) -> None:
-    result = run_cli("render", SEED, "-o", str(tmp_path / "o"), "--json")
+    result = run_cli("render", SEED, "-o", str(tmp_path / "o"), "--json", "--format", "policies")
     assert result.exit_code == ExitCode.OK
     document = json.loads(result.stdout)
     assert document["files"] == ["policies/apis/azure-openai.xml", "policies/global.xml"]
+
+
+def test_render_formats(tmp_path: Path) -> None:
+    result = run_cli("render", SEED, "-o", str(tmp_path / "all"), "--json")
+    files = json.loads(result.stdout)["files"]
+    assert {name.split("/")[0] for name in files} == {"policies", "bicep", "terraform"}
+    bicep_only = run_cli("render", SEED, "-o", str(tmp_path / "b"), "--json", "-f", "bicep")
+    files = json.loads(bicep_only.stdout)["files"]
+    assert {name.split("/")[0] for name in files} == {"policies", "bicep"}
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("render", SEED, "-o", str(tmp_path / "x"), "--format", "pulumi")
+    assert result.exit_code == ExitCode.USAGE
+    assert "unknown format 'pulumi'" in result.output
+    assert not (tmp_path / "x").exists()
 
 
 def test_failed_render_writes_nothing(tmp_path: Path) -> None:
