@@ -5,7 +5,10 @@ DEMO_OUT ?= out/seed
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint typecheck unit bench clean
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit bench clean checkov
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# checkov pins versions that clash with ours, so it gets a venv of its own.
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==3.3.30"
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+
 ## demo: validate and render the seed example into out/seed
 demo: install
 	$(BIN)/apimgen validate examples/seed/gateway.yaml
@@ -22,7 +34,7 @@ demo: install
 	@echo "policy XML written under $(DEMO_OUT)/policies/"
 
 ## test: lint, type-check and run the whole test suite
-test: install lint typecheck unit
+test: install checkov lint typecheck unit
 
 lint:
 	$(BIN)/ruff check apimgen tests benchmarks scripts
@@ -39,4 +51,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) out build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) out build dist .pytest_cache .mypy_cache .ruff_cache

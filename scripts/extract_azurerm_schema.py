@@ -89,7 +89,10 @@ def _arguments(types: dict[str, Any], fqn: str) -> dict[str, Any]:
             continue
         nested = _struct_fqn(prop["type"], types)
         if nested:
-            result[name] = {"block": _arguments(types, nested)}
+            result[name] = {
+                "block": _arguments(types, nested),
+                "required": not prop.get("optional", False),
+            }
         else:
             result[name] = {"required": not prop.get("optional", False)}
     return dict(sorted(result.items()))

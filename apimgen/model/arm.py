@@ -8,6 +8,7 @@ parameter, a policy file's text).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,7 +21,10 @@ __all__ = [
     "Ref",
     "RefAttribute",
     "RoleDefinition",
+    "arm_values",
     "iso_duration",
+    "parameters_used",
+    "references",
 ]
 
 RefAttribute = Literal[
@@ -102,11 +106,40 @@ class ArmResource:
     existing_resource_group: str | None = None
     scope: str | None = None  # symbol of the resource an extension resource applies to
     serial_group: str | None = None  # deploy one at a time within the group
+    # Static-analysis findings (checkov ids) accepted on purpose, each with its reason.
+    accepted_findings: tuple[tuple[str, str], ...] = ()
 
     @property
     def short_type(self) -> str:
         """``service/backends`` for ``Microsoft.ApiManagement/service/backends``."""
         return self.type.split("/", 1)[1]
+
+
+def arm_values(value: ArmValue) -> Iterator[ArmValue]:
+    """``value`` and everything nested in it, depth first."""
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from arm_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from arm_values(item)
+    elif isinstance(value, Concat):
+        yield from value.parts
+
+
+def references(resource: ArmResource) -> set[str]:
+    """Symbols a resource needs declared next to it: its parent, scope and every Ref."""
+    found = {v.symbol for v in arm_values(resource.body) if isinstance(v, Ref)}
+    found.update(s for s in (resource.parent, resource.scope) if s)
+    return found
+
+
+def parameters_used(resource: ArmResource) -> set[str]:
+    found = {v.name for v in arm_values(resource.body) if isinstance(v, Param)}
+    if isinstance(resource.name, Param) and resource.name.name != "guid":
+        found.add(resource.name.name)
+    return found
 
 
 def iso_duration(seconds: int) -> str:

@@ -47,6 +47,35 @@ INSIGHTS_API_VERSION = "2020-02-02"
 WORKSPACE_API_VERSION = "2025-07-01"
 REDIS_API_VERSION = "2025-07-01"
 ROLE_API_VERSION = "2022-04-01"
+# Findings of static analysers that a public AI gateway accepts by design.
+PUBLIC_GATEWAY_FINDINGS = (
+    (
+        "CKV_AZURE_107",
+        "VNet injection is not modelled by the spec; the gateway is the public entry point",
+    ),
+    (
+        "CKV_AZURE_174",
+        "the gateway is the public entry point for SDK clients; callers are authenticated by "
+        "subscription keys",
+    ),
+)
+PUBLIC_OPENAI_FINDINGS = (
+    (
+        "CKV_AZURE_134",
+        "the gateway reaches the account over its public endpoint; only Entra ID tokens are "
+        "accepted (local auth disabled) and private endpoints are not modelled by the spec",
+    ),
+    (
+        "CKV_AZURE_247",
+        "outbound access is restricted with an empty allow-list, stricter than the check, "
+        "which expects at least one allowed FQDN",
+    ),
+    (
+        "CKV2_AZURE_22",
+        "encryption uses Microsoft-managed keys; customer-managed keys need a Key Vault key "
+        "the spec does not model",
+    ),
+)
 COGNITIVE_SERVICES_OPENAI_USER = RoleDefinition(
     "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd", "Cognitive Services OpenAI User"
 )
@@ -270,13 +299,18 @@ class _Builder:
                         "location": account.location,
                         "kind": "OpenAI",
                         "sku": {"name": "S0"},
+                        "identity": {"type": "SystemAssigned"},
                         "properties": {
                             "customSubDomainName": account.subdomain,
                             # Keys stay switched off unless a backend asked for key auth.
                             "disableLocalAuth": account.name not in api_key_accounts,
                             "publicNetworkAccess": "Enabled",
+                            # A model endpoint behind a gateway calls out to nothing.
+                            "restrictOutboundNetworkAccess": True,
+                            "allowedFqdnList": [],
                         },
                     },
+                    accepted_findings=PUBLIC_OPENAI_FINDINGS,
                 ),
             )
             previous: str | None = None
@@ -313,6 +347,8 @@ class _Builder:
     def openai_access(self) -> None:
         """The gateway's identity may call each account's models; nothing else is granted."""
         for account in self.gateway.openai_accounts:
+            if not account.grant_gateway_access:
+                continue
             account_symbol = self.symbol("account", account.name)
             self.add(
                 "role",
@@ -352,7 +388,7 @@ class _Builder:
         }
         if service.additional_regions:
             properties["additionalLocations"] = [
-                {"location": location, "sku": {"name": service.sku, "capacity": capacity}}
+                {"location": location, "sku": {"name": Param("apimSku"), "capacity": capacity}}
                 for location, capacity in service.additional_regions
             ]
         self.by_kind[("apim", "")] = "apim"
@@ -367,6 +403,7 @@ class _Builder:
                 name=Param("apimName"),
                 concern="apim",
                 existing=service.existing,
+                accepted_findings=() if service.existing else PUBLIC_GATEWAY_FINDINGS,
                 body={}
                 if service.existing
                 else {

@@ -69,6 +69,7 @@ class OpenAIAccountResource:
     existing: bool
     resource_group: str
     deployments: tuple[ModelDeploymentResource, ...]
+    grant_gateway_access: bool
 
     @property
     def endpoint(self) -> str:

@@ -159,6 +159,7 @@ def resolve(spec: Spec, fragment_texts: Mapping[str, str]) -> Gateway:
                 ModelDeploymentResource(d.name, d.model, d.version, d.sku, d.capacity)
                 for d in a.deployments
             ),
+            grant_gateway_access=a.grant_gateway_access,
         )
         for a in spec.openai
     )

@@ -7,10 +7,9 @@ rendered policy files with ``loadTextContent``, never pasted in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from apimgen.model.arm import ArmResource, ArmValue, Concat, Param, Ref
+from apimgen.model.arm import ArmResource, Param, parameters_used, references
 from apimgen.model.arm_resources import CONCERNS
 from apimgen.model.deployment_params import DeploymentParameters, ParameterSpec
 from apimgen.render.bicep_values import bicep_string, bicep_value
@@ -32,34 +31,6 @@ class _ModuleView:
     outputs: tuple[tuple[str, str, str], ...]  # (name, type, expression)
 
 
-def _values(value: ArmValue) -> Iterable[ArmValue]:
-    yield value
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _values(item)
-    elif isinstance(value, Concat):
-        yield from value.parts
-
-
-def _refs(resource: ArmResource) -> set[str]:
-    found = {v.symbol for v in _values(resource.body) if isinstance(v, Ref)}
-    if resource.parent:
-        found.add(resource.parent)
-    if resource.scope:
-        found.add(resource.scope)
-    return found
-
-
-def _params(resource: ArmResource) -> set[str]:
-    found = {v.name for v in _values(resource.body) if isinstance(v, Param)}
-    if isinstance(resource.name, Param) and resource.name.name != "guid":
-        found.add(resource.name.name)
-    return found
-
-
 def module_name(concern: str) -> str:
     return concern.replace("_", "-")
 
@@ -72,11 +43,11 @@ def _modules(
     views: list[_ModuleView] = []
     for concern in CONCERNS:
         owned = [r for r in resources if r.concern == concern]
-        if not owned:
-            continue
+        if all(r.existing for r in owned):
+            continue  # nothing to deploy; modules that use these declare them as existing
         mine = {r.symbol for r in owned}
         needed: list[str] = []
-        pending = sorted(set().union(*(_refs(r) for r in owned)) - mine)
+        pending = sorted(set().union(*(references(r) for r in owned)) - mine)
         while pending:
             symbol = pending.pop(0)
             if symbol in needed or symbol in mine:
@@ -95,13 +66,13 @@ def _modules(
             {
                 module_name(owner[s])
                 for r in owned
-                for s in (*_refs(r), *r.depends_on)
+                for s in (*references(r), *r.depends_on)
                 if s not in mine and not by_symbol[s].existing
             }
             - {module_name(concern)},
             key=lambda name: CONCERNS.index(name.replace("-", "_")),
         )
-        used_params = set().union(*(_params(r) for r in (*owned, *existing)))
+        used_params = set().union(*(parameters_used(r) for r in (*owned, *existing)))
         outputs: list[tuple[str, str, str]] = []
         if "apim" in mine:
             outputs.append(("gatewayUrl", "string", "apim.properties.gatewayUrl"))
@@ -152,8 +123,11 @@ def render_bicep(
     module_template = env.get_template("bicep/module.bicep.jinja")
     for module in modules:
         files[f"{BICEP_FOLDER}/{module.file}"] = module_template.render(module=module, **helpers)
+    # Without an apim module (an existing service), main looks the service up itself.
+    service = next(r for r in resources if r.symbol == "apim")
+    lookup = None if any(m.outputs for m in modules) else service
     files[f"{BICEP_FOLDER}/main.bicep"] = env.get_template("bicep/main.bicep.jinja").render(
-        modules=modules, parameters=parameters, **helpers
+        modules=modules, parameters=parameters, service_lookup=lookup, **helpers
     )
     param_template = env.get_template("bicep/params.bicepparam.jinja")
     for environment_name, values in parameters.environments().items():

@@ -11,7 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apimgen.model.arm import ArmResource, ArmValue, Concat, Param, PolicyFile, Ref, RoleDefinition
+from apimgen.model.arm import (
+    ArmResource,
+    ArmValue,
+    Concat,
+    Param,
+    PolicyFile,
+    Ref,
+    RoleDefinition,
+    references,
+)
 from apimgen.model.arm_resources import CONCERNS
 from apimgen.model.deployment_params import DeploymentParameters
 from apimgen.render.environment import environment
@@ -211,6 +220,11 @@ def _account(r: ArmResource, t: _Translator, b: Block) -> None:
     b.attr("custom_subdomain_name", props["customSubDomainName"])
     b.attr("local_auth_enabled", not props["disableLocalAuth"])
     b.attr("public_network_access_enabled", props["publicNetworkAccess"] == "Enabled")
+    b.attr("outbound_network_access_restricted", props["restrictOutboundNetworkAccess"])
+    b.attr("fqdns", props["allowedFqdnList"])
+    identity = r.body["identity"]
+    assert isinstance(identity, dict)
+    b.block(Block("identity")).attr("type", t.value(identity["type"]))
 
 
 def _deployment(r: ArmResource, t: _Translator, b: Block) -> None:
@@ -518,6 +532,8 @@ def _resource_block(r: ArmResource, t: _Translator) -> list[Block | Comment]:
         return []
     target = t.targets[r.symbol]
     block = Block("resource", (target.tf_type, r.symbol))
+    for check, reason in r.accepted_findings:
+        block.items.append(Comment(f"checkov:skip={check}:{reason}"))
     items: list[Block | Comment] = []
     if target.tf_type == "azapi_resource":
         if r.type == "Microsoft.Insights/components":
@@ -543,11 +559,13 @@ def render_terraform(
 ) -> dict[str, str]:
     """Relative path (under ``terraform/``) → file text."""
     translator = _Translator(resources, parameters)
+    # Existing resources become data sources only where something refers to them.
+    used = {"apim"} | {s for r in resources if not r.existing for s in references(r)}
     files: dict[str, str] = {}
     for concern in CONCERNS:
         blocks: list[Block | Comment] = []
         for resource in resources:
-            if resource.concern == concern:
+            if resource.concern == concern and (not resource.existing or resource.symbol in used):
                 blocks.extend(_resource_block(resource, translator))
         if blocks:
             files[f"{TERRAFORM_FOLDER}/{concern}.tf"] = render_blocks(blocks, HEADER)

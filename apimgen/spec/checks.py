@@ -148,6 +148,16 @@ def _check_backends(spec: Spec, findings: _Findings) -> None:
     accounts = [a.name for a in spec.openai]
     singles = {b.name for b in spec.backends}
     pools = {p.name for p in spec.pools}
+    for i, account in enumerate(spec.openai):
+        other_group = account.resource_group not in (None, spec.gateway.resource_group)
+        if account.existing and other_group and account.grant_gateway_access:
+            findings.error(
+                ("openai", i, "resource_group"),
+                f"apimgen cannot grant the gateway access to '{account.name}' in resource group "
+                f"'{account.resource_group}': a Bicep deployment only writes to its own group",
+                hint="set grant_gateway_access: false and assign 'Cognitive Services OpenAI "
+                "User' to the gateway's identity on that account yourself",
+            )
     for i, backend in enumerate(spec.backends):
         if backend.account is not None:
             _reference(
@@ -332,10 +342,39 @@ def _check_gateway(spec: Spec, findings: _Findings) -> None:
         )
 
 
+def _check_environments(spec: Spec, findings: _Findings) -> None:
+    _unique(
+        findings,
+        "environment",
+        [(("environments", i, "name"), e.name) for i, e in enumerate(spec.environments)],
+    )
+    for i, env in enumerate(spec.environments):
+        sku = env.sku or spec.gateway.sku
+        capacity = env.capacity if env.capacity is not None else spec.gateway.capacity
+        if spec.gateway.additional_regions and sku is not Sku.PREMIUM:
+            findings.error(
+                ("environments", i, "sku"),
+                f"environment '{env.name}' uses {sku.value}, but the gateway has "
+                "additional_regions, which need the Premium tier",
+            )
+        if (sku is Sku.CONSUMPTION) != (capacity == 0):
+            findings.error(
+                ("environments", i),
+                f"environment '{env.name}': {sku.value} needs capacity "
+                + ("0" if sku is Sku.CONSUMPTION else "1 or more"),
+            )
+        if sku is Sku.PREMIUM_V2 and not spec.gateway.allow_preview_api:
+            findings.error(
+                ("environments", i, "sku"),
+                "PremiumV2 needs gateway.allow_preview_api: true",
+            )
+
+
 def check_spec(spec: Spec, source: YamlSource, spec_dir: Path | None = None) -> list[Diagnostic]:
     """Every cross-reference problem and warning in ``spec``, located in ``source``."""
     findings = _Findings(source)
     _check_gateway(spec, findings)
+    _check_environments(spec, findings)
     _check_names(spec, findings)
     _check_backends(spec, findings)
     _check_apis(spec, findings)

@@ -156,6 +156,11 @@ class OpenAIAccount(SpecModel):
     deployments: list[ModelDeployment] = Field(
         default_factory=list, description="Model deployments in this account."
     )
+    grant_gateway_access: bool = Field(
+        default=True,
+        description="Give the gateway's managed identity 'Cognitive Services OpenAI User' on "
+        "this account.",
+    )
 
     @property
     def subdomain(self) -> str:

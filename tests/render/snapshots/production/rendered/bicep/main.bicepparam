@@ -2,13 +2,8 @@
 using 'main.bicep'
 
 param apimName = 'fabrikam-ai-gateway'
-
 param location = 'westeurope'
-
 param apimSku = 'Premium'
-
 param apimCapacity = 1
-
 param publisherEmail = 'ai-platform@fabrikam.example'
-
 param publisherName = 'Fabrikam Platform Engineering'

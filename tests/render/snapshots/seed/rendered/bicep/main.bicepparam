@@ -2,13 +2,8 @@
 using 'main.bicep'
 
 param apimName = 'contoso-ai-gateway'
-
 param location = 'swedencentral'
-
 param apimSku = 'StandardV2'
-
 param apimCapacity = 1
-
 param publisherEmail = 'platform@contoso.example'
-
 param publisherName = 'Contoso Platform Team'

@@ -2,16 +2,24 @@
 // Module: openai
 
 resource openai_fabrikam_aoai_ptu_weu 'Microsoft.CognitiveServices/accounts@2025-06-01' = {
+  // checkov:skip=CKV_AZURE_134:the gateway reaches the account over its public endpoint; only Entra ID tokens are accepted (local auth disabled) and private endpoints are not modelled by the spec
+  // checkov:skip=CKV_AZURE_247:outbound access is restricted with an empty allow-list, stricter than the check, which expects at least one allowed FQDN
+  // checkov:skip=CKV2_AZURE_22:encryption uses Microsoft-managed keys; customer-managed keys need a Key Vault key the spec does not model
   name: 'fabrikam-aoai-ptu-weu'
   location: 'westeurope'
   kind: 'OpenAI'
   sku: {
     name: 'S0'
   }
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     customSubDomainName: 'fabrikam-aoai-ptu-weu'
     disableLocalAuth: true
     publicNetworkAccess: 'Enabled'
+    restrictOutboundNetworkAccess: true
+    allowedFqdnList: []
   }
 }
 
@@ -34,16 +42,24 @@ resource deployment_fabrikam_aoai_ptu_weu_gpt_4o 'Microsoft.CognitiveServices/ac
 }
 
 resource openai_fabrikam_aoai_paygo_swc 'Microsoft.CognitiveServices/accounts@2025-06-01' = {
+  // checkov:skip=CKV_AZURE_134:the gateway reaches the account over its public endpoint; only Entra ID tokens are accepted (local auth disabled) and private endpoints are not modelled by the spec
+  // checkov:skip=CKV_AZURE_247:outbound access is restricted with an empty allow-list, stricter than the check, which expects at least one allowed FQDN
+  // checkov:skip=CKV2_AZURE_22:encryption uses Microsoft-managed keys; customer-managed keys need a Key Vault key the spec does not model
   name: 'fabrikam-aoai-paygo-swc'
   location: 'swedencentral'
   kind: 'OpenAI'
   sku: {
     name: 'S0'
   }
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     customSubDomainName: 'fabrikam-aoai-paygo-swc'
     disableLocalAuth: true
     publicNetworkAccess: 'Enabled'
+    restrictOutboundNetworkAccess: true
+    allowedFqdnList: []
   }
 }
 
@@ -66,16 +82,24 @@ resource deployment_fabrikam_aoai_paygo_swc_gpt_4o 'Microsoft.CognitiveServices/
 }
 
 resource openai_fabrikam_aoai_paygo_frc 'Microsoft.CognitiveServices/accounts@2025-06-01' = {
+  // checkov:skip=CKV_AZURE_134:the gateway reaches the account over its public endpoint; only Entra ID tokens are accepted (local auth disabled) and private endpoints are not modelled by the spec
+  // checkov:skip=CKV_AZURE_247:outbound access is restricted with an empty allow-list, stricter than the check, which expects at least one allowed FQDN
+  // checkov:skip=CKV2_AZURE_22:encryption uses Microsoft-managed keys; customer-managed keys need a Key Vault key the spec does not model
   name: 'fabrikam-aoai-paygo-frc'
   location: 'francecentral'
   kind: 'OpenAI'
   sku: {
     name: 'S0'
   }
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     customSubDomainName: 'fabrikam-aoai-paygo-frc'
     disableLocalAuth: true
     publicNetworkAccess: 'Enabled'
+    restrictOutboundNetworkAccess: true
+    allowedFqdnList: []
   }
 }
 

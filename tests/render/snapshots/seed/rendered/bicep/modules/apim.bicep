@@ -24,6 +24,8 @@ resource openai_contoso_aoai_swc 'Microsoft.CognitiveServices/accounts@2025-06-0
 }
 
 resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
+  // checkov:skip=CKV_AZURE_107:VNet injection is not modelled by the spec; the gateway is the public entry point
+  // checkov:skip=CKV_AZURE_174:the gateway is the public entry point for SDK clients; callers are authenticated by subscription keys
   name: apimName
   location: location
   sku: {

@@ -2,16 +2,24 @@
 // Module: openai
 
 resource openai_contoso_aoai_swc 'Microsoft.CognitiveServices/accounts@2025-06-01' = {
+  // checkov:skip=CKV_AZURE_134:the gateway reaches the account over its public endpoint; only Entra ID tokens are accepted (local auth disabled) and private endpoints are not modelled by the spec
+  // checkov:skip=CKV_AZURE_247:outbound access is restricted with an empty allow-list, stricter than the check, which expects at least one allowed FQDN
+  // checkov:skip=CKV2_AZURE_22:encryption uses Microsoft-managed keys; customer-managed keys need a Key Vault key the spec does not model
   name: 'contoso-aoai-swc'
   location: 'swedencentral'
   kind: 'OpenAI'
   sku: {
     name: 'S0'
   }
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     customSubDomainName: 'contoso-aoai-swc'
     disableLocalAuth: true
     publicNetworkAccess: 'Enabled'
+    restrictOutboundNetworkAccess: true
+    allowedFqdnList: []
   }
 }
 
