@@ -65,3 +65,17 @@ def test_make_demo_renders_the_seed_example(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "seed" / "policies" / "apis" / "azure-openai.xml").is_file()
+
+
+def test_deployment_commands_point_at_rendered_files(tmp_path: Path) -> None:
+    """az and terraform cannot run here; what they are pointed at must exist."""
+    from apimgen.pipeline import render_spec
+
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)
+    text = " ".join(blocks).replace("\\\n", " ")
+    assert "az deployment group create" in text and "terraform apply" in text
+    _, files = render_spec(ROOT / "examples" / "production" / "gateway.yaml")
+    for path in re.findall(r"out/production/(\S+)", text):
+        assert path in files or any(f.startswith(path + "/") for f in files), path
+    for var_file in re.findall(r"-var-file=(\S+)", text):
+        assert f"terraform/{var_file}" in files, var_file
