@@ -29,7 +29,7 @@ from apimgen.model.gateway import (
     UserResource,
 )
 from apimgen.model.policy_layout import policy_documents
-from apimgen.model.statements import IncludeFragment, Retry, Statement
+from apimgen.model.statements import IncludeFragment, walk_statements
 from apimgen.spec.document import Api, Operation, Spec
 from apimgen.spec.resources import Backend
 
@@ -111,21 +111,12 @@ def _backend(backend: Backend, spec: Spec) -> BackendResource:
     )
 
 
-def _walk(statements: tuple[Statement, ...]) -> list[Statement]:
-    found: list[Statement] = []
-    for statement in statements:
-        found.append(statement)
-        if isinstance(statement, Retry):
-            found.extend(_walk(statement.body))
-    return found
-
-
 def used_fragments(spec: Spec) -> list[str]:
     """Fragment ids included anywhere, in first-use order."""
     names: list[str] = []
     for document in policy_documents(spec):
         for section in document.sections.values():
-            for statement in _walk(section):
+            for statement in walk_statements(section):
                 if isinstance(statement, IncludeFragment) and statement.fragment_id not in names:
                     names.append(statement.fragment_id)
     return names

@@ -6,6 +6,7 @@ decides every value; the templates in ``templates/policy/`` only lay them out as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "SetBackendService",
     "Statement",
     "TokenLimitPolicy",
+    "walk_statements",
 ]
 
 SECTIONS: tuple[str, ...] = ("inbound", "backend", "outbound", "on-error")
@@ -121,6 +123,14 @@ class Retry:
 class IncludeFragment:
     kind: ClassVar[str] = "include_fragment"
     fragment_id: str
+
+
+def walk_statements(statements: Iterable[Statement]) -> Iterator[Statement]:
+    """Every statement, including those nested in a retry, in document order."""
+    for statement in statements:
+        yield statement
+        if isinstance(statement, Retry):
+            yield from walk_statements(statement.body)
 
 
 Statement = (
