@@ -1,0 +1,237 @@
+"""The ``context`` object policy expressions read, as APIM documents it (apim-genai-policies.md
+§9.2): Subscription, Product, User, Api, Operation, Request, Response, Variables, Deployment,
+LastError and the request's timing and id.
+
+Attribute names are the C# member names on purpose: expressions reach them by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from apimgen.simulate.expr.dictionaries import MultiValueDictionary, VariablesDictionary
+from apimgen.simulate.expr.members import CSharpObject, convert
+from apimgen.simulate.expr.values import CSharpError, UnsupportedError, from_json
+
+__all__ = [
+    "Api",
+    "Body",
+    "Context",
+    "Deployment",
+    "LastError",
+    "Operation",
+    "Product",
+    "Request",
+    "Response",
+    "Subscription",
+    "Url",
+    "User",
+]
+
+
+class Body(CSharpObject):
+    """A message body. Reading it without ``preserveContent: true`` consumes it, as in APIM:
+    later reads see nothing, and the request is forwarded without a body."""
+
+    csharp_name = "IMessageBody"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.consumed = False
+
+    def As(self, preserveContent: bool = False, type_args: tuple[str, ...] = ()) -> Any:
+        target = type_args[0] if type_args else "string"
+        if self.consumed:
+            return None
+        if not preserveContent:
+            self.consumed = True
+        if target == "string":
+            return self.text
+        if target in ("JObject", "JToken", "JArray"):
+            return convert(from_json(self.text), target)
+        if target == "byte[]":
+            return list(self.text.encode("utf-8"))
+        raise UnsupportedError(f"Body.As<{target}>()")
+
+    As.generic = True  # type: ignore[attr-defined]
+
+    def AsFormUrlEncodedContent(self, preserveContent: bool = False) -> MultiValueDictionary:
+        if not preserveContent:
+            self.consumed = True
+        pairs: dict[str, list[str]] = {}
+        for key, value in parse_qsl(self.text):
+            pairs.setdefault(key, []).append(value)
+        return MultiValueDictionary(pairs)
+
+
+class Url(CSharpObject):
+    csharp_name = "IUrl"
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.Scheme = parts.scheme
+        self.Host = parts.hostname or ""
+        self.Port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.Path = parts.path
+        self.QueryString = f"?{parts.query}" if parts.query else ""
+        query: dict[str, list[str]] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            query.setdefault(key, []).append(value)
+        self.Query = MultiValueDictionary(query)
+        self._text = url
+
+    def ToString(self) -> str:
+        return self._text
+
+
+@dataclass
+class Request(CSharpObject):
+    csharp_name = "IRequest"
+    Method: str = "POST"
+    url: str = "https://gateway.example/"
+    headers: dict[str, Any] = field(default_factory=dict)
+    IpAddress: str = "203.0.113.10"
+    body_text: str | None = None
+    matched: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.Url = Url(self.url)
+        self.OriginalUrl = Url(self.url)
+        self.Headers = MultiValueDictionary(self.headers, case_insensitive=True)
+        self.Body = Body(self.body_text) if self.body_text is not None else None
+        self.MatchedParameters = MultiValueDictionary(self.matched)
+        self.Certificate = None
+
+
+@dataclass
+class Response(CSharpObject):
+    csharp_name = "IResponse"
+    StatusCode: int = 200
+    StatusReason: str = "OK"
+    headers: dict[str, Any] = field(default_factory=dict)
+    body_text: str | None = None
+
+    def __post_init__(self) -> None:
+        self.Headers = MultiValueDictionary(self.headers, case_insensitive=True)
+        self.Body = Body(self.body_text) if self.body_text is not None else None
+
+
+@dataclass
+class Subscription(CSharpObject):
+    csharp_name = "ISubscription"
+    Id: str = ""
+    Name: str = ""
+    Key: str = ""
+    PrimaryKey: str = ""
+    SecondaryKey: str = ""
+    CreatedDate: datetime | None = None
+    StartDate: datetime | None = None
+    EndDate: datetime | None = None
+
+
+@dataclass
+class Product(CSharpObject):
+    csharp_name = "IProduct"
+    Id: str = ""
+    Name: str = ""
+    State: str = "published"
+    SubscriptionRequired: bool = True
+    ApprovalRequired: bool = False
+    SubscriptionsLimit: int | None = None
+    Groups: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class User(CSharpObject):
+    csharp_name = "IUser"
+    Id: str = ""
+    Email: str = ""
+    FirstName: str = ""
+    LastName: str = ""
+    Note: str = ""
+    Groups: list[Any] = field(default_factory=list)
+    Identities: list[Any] = field(default_factory=list)
+    RegistrationDate: datetime | None = None
+
+
+@dataclass
+class Api(CSharpObject):
+    csharp_name = "IApi"
+    Id: str = ""
+    Name: str = ""
+    Path: str = ""
+    Version: str | None = None
+    Revision: str = "1"
+    IsCurrentRevision: bool = True
+    ServiceUrl: Url | None = None
+
+
+@dataclass
+class Operation(CSharpObject):
+    csharp_name = "IOperation"
+    Id: str = ""
+    Name: str = ""
+    Method: str = "POST"
+    UrlTemplate: str = ""
+
+
+@dataclass
+class Deployment(CSharpObject):
+    csharp_name = "IDeployment"
+    Region: str = "West Europe"
+    ServiceName: str = "apim"
+    ServiceId: str = ""
+    GatewayId: str = "managed"
+
+
+@dataclass
+class LastError(CSharpObject):
+    csharp_name = "ILastError"
+    Source: str = ""
+    Reason: str = ""
+    Message: str = ""
+    Scope: str = ""
+    Section: str = ""
+    Path: str = ""
+    PolicyId: str = ""
+
+
+@dataclass
+class Context(CSharpObject):
+    """One request's context. Timestamp and the trace log are driven by the simulation."""
+
+    csharp_name = "IProxyRequestContext"
+    Request: Request = field(default_factory=Request)
+    Response: Response | None = None
+    Subscription: Subscription | None = None
+    Product: Product | None = None
+    User: User | None = None
+    Api: Api = field(default_factory=Api)
+    Operation: Operation = field(default_factory=Operation)
+    Deployment: Deployment = field(default_factory=Deployment)
+    LastError: LastError | None = None
+    RequestId: str = "00000000-0000-0000-0000-000000000000"
+    Timestamp: datetime | None = None
+    Elapsed: timedelta = field(default_factory=lambda: timedelta(0))
+    Tracing: bool = False
+    Variables: VariablesDictionary = field(default_factory=VariablesDictionary)
+    traces: list[tuple[str, str]] = field(default_factory=list)
+
+    def Trace(self, message: Any, source: str = "expression") -> None:
+        self.traces.append((source, str(message)))
+
+
+def json_body(value: Any) -> str:
+    """Serialise a request or response body the way a client would send it."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except TypeError as error:
+        raise CSharpError("JsonSerializationException", str(error)) from None

@@ -1,0 +1,199 @@
+"""The syntax tree of a policy expression: what the parser produces and the compiler consumes.
+
+Every node keeps its position inside the expression text, so an error can point at the exact
+member, call or operator that failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ArrayCreate",
+    "Assign",
+    "Binary",
+    "Block",
+    "Call",
+    "Cast",
+    "Conditional",
+    "Declare",
+    "ExprStatement",
+    "Foreach",
+    "If",
+    "IncDec",
+    "Index",
+    "Interpolated",
+    "Lambda",
+    "Literal",
+    "Member",
+    "Name",
+    "NamedArg",
+    "New",
+    "Node",
+    "OutArg",
+    "Return",
+    "TypeTest",
+    "Unary",
+]
+
+
+@dataclass(frozen=True)
+class Node:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: object
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    id: str
+
+
+@dataclass(frozen=True)
+class Member(Node):
+    target: Node
+    name: str
+    null_conditional: bool = False
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    target: Node
+    args: tuple[Node, ...]
+    null_conditional: bool = False
+
+
+@dataclass(frozen=True)
+class NamedArg(Node):
+    name: str
+    value: Node
+
+
+@dataclass(frozen=True)
+class OutArg(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """``target(args)``; a method call when ``target`` is a Member."""
+
+    target: Node
+    args: tuple[Node, ...]
+    type_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class New(Node):
+    type_name: str
+    type_args: tuple[str, ...]
+    args: tuple[Node, ...]
+    initializer: tuple[Node, ...] = ()
+    members: tuple[tuple[str, Node], ...] = ()
+
+
+@dataclass(frozen=True)
+class ArrayCreate(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Conditional(Node):
+    condition: Node
+    then: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True)
+class Cast(Node):
+    type_name: str
+    operand: Node
+
+
+@dataclass(frozen=True)
+class TypeTest(Node):
+    """``x is T`` (``as_cast`` False) or ``x as T`` (True)."""
+
+    operand: Node
+    type_name: str
+    as_cast: bool
+
+
+@dataclass(frozen=True)
+class Lambda(Node):
+    params: tuple[str, ...]
+    body: Node  # an expression, or a Block
+
+
+@dataclass(frozen=True)
+class Interpolated(Node):
+    parts: tuple[str | Node, ...]
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Block(Node):
+    statements: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Declare(Node):
+    name: str
+    type_name: str
+    value: Node | None
+
+
+@dataclass(frozen=True)
+class Assign(Node):
+    target: Node
+    op: str
+    value: Node
+
+
+@dataclass(frozen=True)
+class IncDec(Node):
+    target: Node
+    op: str
+
+
+@dataclass(frozen=True)
+class If(Node):
+    condition: Node
+    then: Node
+    otherwise: Node | None
+
+
+@dataclass(frozen=True)
+class Return(Node):
+    value: Node | None
+
+
+@dataclass(frozen=True)
+class Foreach(Node):
+    variable: str
+    iterable: Node
+    body: Node
+
+
+@dataclass(frozen=True)
+class ExprStatement(Node):
+    expr: Node

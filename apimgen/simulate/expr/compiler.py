@@ -1,0 +1,586 @@
+"""Compile expression syntax trees into Python closures: parse once, evaluate per request.
+
+Every node becomes a function of the evaluation environment. Errors carry the position of the
+node that failed: C# runtime exceptions become ``ExpressionRuntimeError`` (APIM sends the request
+to on-error), constructs the simulator does not model become ``ExpressionUnsupportedError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from apimgen.simulate.expr import ast
+from apimgen.simulate.expr.members import (
+    StaticType,
+    call_method,
+    convert,
+    get_index,
+    get_member,
+    is_instance,
+)
+from apimgen.simulate.expr.parser import parse_expression
+from apimgen.simulate.expr.values import (
+    CSharpError,
+    JArray,
+    JObject,
+    JProperty,
+    JValue,
+    OutRef,
+    UnsupportedError,
+    cs_string,
+    to_token,
+    type_name,
+)
+
+__all__ = [
+    "STATIC_NAMES",
+    "CompiledExpression",
+    "Environment",
+    "ExpressionRuntimeError",
+    "ExpressionUnsupportedError",
+    "compile_expression",
+]
+
+# Names an expression may use without declaring them.
+STATIC_NAMES = frozenset(
+    {
+        "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
+        "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
+        "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
+        "Regex",
+    }
+)  # fmt: skip
+
+
+class ExpressionRuntimeError(Exception):
+    """A C# exception thrown while evaluating; ``kind`` is the .NET exception type."""
+
+    def __init__(self, kind: str, message: str, line: int, column: int) -> None:
+        super().__init__(f"{kind}: {message} (at {line}:{column})")
+        self.kind = kind
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class ExpressionUnsupportedError(Exception):
+    """A construct the simulator does not model, named, with its position."""
+
+    def __init__(self, construct: str, line: int, column: int) -> None:
+        super().__init__(f"unsupported in the simulator: {construct} (at {line}:{column})")
+        self.construct = construct
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class Environment:
+    """What one evaluation sees: the context object, static types and local variables."""
+
+    context: Any
+    statics: dict[str, StaticType]
+    locals: dict[str, Any] = field(default_factory=dict)
+
+
+Compiled = Callable[[Environment], Any]
+_NO_RETURN = object()
+
+
+class _ShortCircuit(Exception):  # noqa: N818 - control flow, not an error
+    """A ``?.`` met null: the whole member chain evaluates to null."""
+
+
+def _located(node: ast.Node, error: Exception) -> Exception:
+    if isinstance(error, CSharpError):
+        return ExpressionRuntimeError(error.kind, error.message, node.line, node.column)
+    return ExpressionUnsupportedError(str(error), node.line, node.column)
+
+
+def _guard(node: ast.Node, fn: Compiled) -> Compiled:
+    def run(env: Environment) -> Any:
+        try:
+            return fn(env)
+        except (CSharpError, UnsupportedError) as error:
+            raise _located(node, error) from None
+
+    return run
+
+
+def _number(value: Any, op: str) -> int | float:
+    if isinstance(value, JValue):
+        value = value.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnsupportedError(f"operator {op} on {type_name(value)}")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, JValue) else value
+
+
+def _arithmetic(op: str, left: Any, right: Any) -> Any:
+    if op == "+" and (isinstance(left, str) or isinstance(right, str)):
+        return cs_string(_plain(left)) + cs_string(_plain(right))
+    if isinstance(left, datetime) and isinstance(right, timedelta):
+        return left + right if op == "+" else left - right
+    if isinstance(left, datetime) and isinstance(right, datetime) and op == "-":
+        return left - right
+    if isinstance(left, timedelta) and isinstance(right, timedelta) and op in "+-":
+        return left + right if op == "+" else left - right
+    a, b = _number(left, op), _number(right, op)
+    integral = isinstance(a, int) and isinstance(b, int)
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if integral and b == 0 and op in "/%":
+        raise CSharpError("DivideByZeroException", "attempted to divide by zero")
+    if op == "/":
+        return int(a / b) if integral else (a / b if b else math.copysign(math.inf, a))
+    return int(math.fmod(a, b)) if integral else math.fmod(a, b)
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    a, b = _plain(left), _plain(right)
+    if op == "==":
+        return bool(a == b) and (type(a) is not bool or type(b) is bool)
+    if op == "!=":
+        return not _compare("==", left, right)
+    if not (
+        (isinstance(a, int | float) and isinstance(b, int | float))
+        or (type(a) is type(b) and isinstance(a, datetime | timedelta))
+    ) or isinstance(a, bool):
+        raise UnsupportedError(f"operator {op} between {type_name(a)} and {type_name(b)}")
+    return bool({"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op])
+
+
+def _bool(value: Any, op: str) -> bool:
+    value = _plain(value)
+    if not isinstance(value, bool):
+        raise UnsupportedError(f"operator {op} on {type_name(value)} (C# needs bool)")
+    return value
+
+
+def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, Any]) -> Any:
+    if type_name_ == "<anonymous>":
+        return dict(members)
+    if type_name_ == "JObject":
+        obj = JObject()
+        for arg in [*args, *items]:
+            for prop in arg if isinstance(arg, list) else [arg]:
+                if not isinstance(prop, JProperty):
+                    raise UnsupportedError("new JObject() with something other than JProperty")
+                obj.items[prop.name] = prop.value
+        return obj
+    if type_name_ == "JProperty":
+        return JProperty(str(args[0]), args[1] if len(args) > 1 else None)
+    if type_name_ == "JArray":
+        values = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+        return JArray([to_token(v) for v in [*values, *items]])
+    if type_name_ == "JValue":
+        return JValue(args[0])
+    if type_name_ in ("List", "HashSet"):
+        return list(args[0]) if args else list(items)
+    if type_name_ == "Dictionary":
+        return {}
+    if type_name_ == "TimeSpan":
+        hours, minutes, seconds = args[:3] if len(args) == 3 else (0, 0, 0)
+        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    raise UnsupportedError(f"new {type_name_}()")
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.scopes: list[set[str]] = [set()]
+
+    def declared(self, name: str) -> bool:
+        return any(name in scope for scope in self.scopes)
+
+    # -- expressions ---------------------------------------------------------------------
+    def expr(self, node: ast.Node, chain_top: bool = True) -> Compiled:
+        compiled = self._expr(node)
+        if chain_top and isinstance(node, ast.Member | ast.Index | ast.Call) and _has_nc(node):
+            inner = compiled
+
+            def top(env: Environment) -> Any:
+                try:
+                    return inner(env)
+                except _ShortCircuit:
+                    return None
+
+            return top
+        return compiled
+
+    def _expr(self, node: ast.Node) -> Compiled:
+        if isinstance(node, ast.Literal):
+            value = node.value
+            return lambda env: value
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Member):
+            return self.member(node)
+        if isinstance(node, ast.Index):
+            return self.index(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Binary):
+            return self.binary(node)
+        if isinstance(node, ast.Unary):
+            operand = self.expr(node.operand)
+            op = node.op
+            if op == "!":
+                return _guard(node, lambda env: not _bool(operand(env), "!"))
+            if op == "-":
+                return _guard(node, lambda env: -_number(operand(env), "-"))
+            if op == "+":
+                return _guard(node, lambda env: _number(operand(env), "+"))
+            return _guard(node, lambda env: ~int(_number(operand(env), "~")))
+        if isinstance(node, ast.Conditional):
+            condition, then, otherwise = (
+                self.expr(node.condition),
+                self.expr(node.then),
+                self.expr(node.otherwise),
+            )
+            return _guard(
+                node,
+                lambda env: then(env) if _bool(condition(env), "?:") else otherwise(env),
+            )
+        if isinstance(node, ast.Cast):
+            operand, target = self.expr(node.operand), node.type_name
+            return _guard(node, lambda env: convert(operand(env), target))
+        if isinstance(node, ast.TypeTest):
+            operand, target = self.expr(node.operand), node.type_name
+            if node.as_cast:
+
+                def as_cast(env: Environment) -> Any:
+                    value = operand(env)
+                    return value if value is not None and is_instance(value, target) else None
+
+                return _guard(node, as_cast)
+            return _guard(node, lambda env: is_instance(operand(env), target))
+        if isinstance(node, ast.Interpolated):
+            parts = [
+                (lambda env, text=p: text) if isinstance(p, str) else self.expr(p)
+                for p in node.parts
+            ]
+            return _guard(node, lambda env: "".join(cs_string(_plain(part(env))) for part in parts))
+        if isinstance(node, ast.Lambda):
+            return self.lambda_(node)
+        if isinstance(node, ast.New):
+            args = [self.expr(a) for a in node.args]
+            items = [self.expr(i) for i in node.initializer]
+            members = [(name, self.expr(value)) for name, value in node.members]
+            type_name_ = node.type_name
+            return _guard(
+                node,
+                lambda env: _new(
+                    type_name_,
+                    [a(env) for a in args],
+                    [i(env) for i in items],
+                    {name: value(env) for name, value in members},
+                ),
+            )
+        if isinstance(node, ast.ArrayCreate):
+            items = [self.expr(i) for i in node.items]
+            return lambda env: [i(env) for i in items]
+        raise ExpressionUnsupportedError(type(node).__name__, node.line, node.column)
+
+    def name(self, node: ast.Name) -> Compiled:
+        name = node.id
+        if self.declared(name):
+
+            def local(env: Environment) -> Any:
+                return env.locals[name]
+
+            return local
+        if name == "context":
+            return lambda env: env.context
+        if name in STATIC_NAMES:
+            return lambda env: env.statics[name]
+        raise ExpressionUnsupportedError(f"the name '{name}'", node.line, node.column)
+
+    def member(self, node: ast.Member) -> Compiled:
+        target = self.expr(node.target, chain_top=False)
+        name = node.name
+        if node.null_conditional:
+
+            def nc(env: Environment) -> Any:
+                value = target(env)
+                if value is None:
+                    raise _ShortCircuit
+                return get_member(value, name)
+
+            return _guard(node, nc)
+        return _guard(node, lambda env: get_member(target(env), name))
+
+    def index(self, node: ast.Index) -> Compiled:
+        target = self.expr(node.target, chain_top=False)
+        keys = [self.expr(a) for a in node.args]
+        null_conditional = node.null_conditional
+
+        def run(env: Environment) -> Any:
+            value = target(env)
+            if value is None and null_conditional:
+                raise _ShortCircuit
+            return get_index(value, [k(env) for k in keys])
+
+        return _guard(node, run)
+
+    def call(self, node: ast.Call) -> Compiled:
+        if not isinstance(node.target, ast.Member):
+            raise ExpressionUnsupportedError("calling a non-method", node.line, node.column)
+        member = node.target
+        target = self.expr(member.target, chain_top=False)
+        name, type_args, null_conditional = member.name, node.type_args, member.null_conditional
+        positional: list[Compiled] = []
+        named: list[tuple[str, Compiled]] = []
+        outs: list[tuple[int, str]] = []
+        for arg in node.args:
+            if isinstance(arg, ast.NamedArg):
+                named.append((arg.name, self.expr(arg.value)))
+            elif isinstance(arg, ast.OutArg):
+                self.scopes[-1].add(arg.name)
+                outs.append((len(positional), arg.name))
+                positional.append(lambda env: OutRef())
+            else:
+                positional.append(self.expr(arg))
+
+        def run(env: Environment) -> Any:
+            value = target(env)
+            if value is None and null_conditional:
+                raise _ShortCircuit
+            args = [a(env) for a in positional]
+            if named:
+                args += [v(env) for _, v in named]
+            result = call_method(value, name, args, type_args)
+            for position, out_name in outs:
+                env.locals[out_name] = args[position].value
+            return result
+
+        return _guard(node, run)
+
+    def binary(self, node: ast.Binary) -> Compiled:
+        left, right, op = self.expr(node.left), self.expr(node.right), node.op
+        if op == "&&":
+            return _guard(node, lambda env: _bool(left(env), op) and _bool(right(env), op))
+        if op == "||":
+            return _guard(node, lambda env: _bool(left(env), op) or _bool(right(env), op))
+        if op == "??":
+
+            def coalesce(env: Environment) -> Any:
+                value = left(env)
+                return value if value is not None else right(env)
+
+            return coalesce
+        if op in ("==", "!=", "<", ">", "<=", ">="):
+            return _guard(node, lambda env: _compare(op, left(env), right(env)))
+        if op in ("&", "|", "^"):
+
+            def bitwise(env: Environment) -> Any:
+                a, b = _plain(left(env)), _plain(right(env))
+                if isinstance(a, bool) and isinstance(b, bool):
+                    return {"&": a and b, "|": a or b, "^": a != b}[op]
+                x, y = int(_number(a, op)), int(_number(b, op))
+                return {"&": x & y, "|": x | y, "^": x ^ y}[op]
+
+            return _guard(node, bitwise)
+        return _guard(node, lambda env: _arithmetic(op, left(env), right(env)))
+
+    def lambda_(self, node: ast.Lambda) -> Compiled:
+        params = node.params
+        self.scopes.append(set(params))
+        body = self.block(node.body) if isinstance(node.body, ast.Block) else self.expr(node.body)
+        is_block = isinstance(node.body, ast.Block)
+        self.scopes.pop()
+
+        def make(env: Environment) -> Callable[..., Any]:
+            def function(*values: Any) -> Any:
+                saved = {p: env.locals.get(p, _NO_RETURN) for p in params}
+                env.locals.update(zip(params, values, strict=False))
+                try:
+                    result = body(env)
+                finally:
+                    for p, old in saved.items():
+                        if old is _NO_RETURN:
+                            env.locals.pop(p, None)
+                        else:
+                            env.locals[p] = old
+                return None if is_block and result is _NO_RETURN else result
+
+            return function
+
+        return make
+
+    # -- statements ----------------------------------------------------------------------
+    def block(self, node: ast.Block) -> Compiled:
+        self.scopes.append(set())
+        statements = [self.statement(s) for s in node.statements]
+        self.scopes.pop()
+
+        def run(env: Environment) -> Any:
+            for statement in statements:
+                result = statement(env)
+                if result is not _NO_RETURN:
+                    return result
+            return _NO_RETURN
+
+        return run
+
+    def statement(self, node: ast.Node) -> Compiled:
+        if isinstance(node, ast.Block):
+            return self.block(node)
+        if isinstance(node, ast.Declare):
+            if node.value is None:  # `int x;` starts as the type's default
+                initial = {"int": 0, "long": 0, "double": 0.0, "bool": False}.get(node.type_name)
+                value: Compiled = lambda env: initial  # noqa: E731
+            else:
+                value = self.expr(node.value)
+            self.scopes[-1].add(node.name)
+            name = node.name
+
+            def declare(env: Environment) -> Any:
+                env.locals[name] = value(env)
+                return _NO_RETURN
+
+            return declare
+        if isinstance(node, ast.Return):
+            if node.value is None:
+                raise ExpressionUnsupportedError("return without a value", node.line, node.column)
+            value = self.expr(node.value)
+            return value
+        if isinstance(node, ast.If):
+            condition = self.expr(node.condition)
+            then = self.statement(node.then)
+            otherwise = self.statement(node.otherwise) if node.otherwise else None
+
+            def branch(env: Environment) -> Any:
+                if _bool(condition(env), "if"):
+                    return then(env)
+                return otherwise(env) if otherwise else _NO_RETURN
+
+            return _guard(node, branch)
+        if isinstance(node, ast.Foreach):
+            iterable = self.expr(node.iterable)
+            self.scopes.append({node.variable})
+            body = self.statement(node.body)
+            self.scopes.pop()
+            variable = node.variable
+
+            def loop(env: Environment) -> Any:
+                from apimgen.simulate.expr.members import _sequence
+
+                for item in _sequence(iterable(env)):
+                    env.locals[variable] = item
+                    result = body(env)
+                    if result is not _NO_RETURN:
+                        return result
+                return _NO_RETURN
+
+            return _guard(node, loop)
+        if isinstance(node, ast.Assign):
+            return self.assign(node)
+        if isinstance(node, ast.IncDec):
+            step = 1 if node.op == "++" else -1
+            return self.assign(
+                ast.Assign(
+                    node.line,
+                    node.column,
+                    node.target,
+                    "+=",
+                    ast.Literal(node.line, node.column, step),
+                )
+            )
+        if isinstance(node, ast.ExprStatement):
+            value = self.expr(node.expr)
+
+            def evaluate(env: Environment) -> Any:
+                value(env)
+                return _NO_RETURN
+
+            return evaluate
+        raise ExpressionUnsupportedError(type(node).__name__, node.line, node.column)
+
+    def assign(self, node: ast.Assign) -> Compiled:
+        value = self.expr(node.value)
+        op = node.op
+        target = node.target
+        current = self.expr(target) if op != "=" else None
+
+        def combine(env: Environment) -> Any:
+            new = value(env)
+            if current is None:
+                return new
+            old = current(env)
+            if op == "??=":
+                return old if old is not None else new
+            return _arithmetic(op[0], old, new)
+
+        if isinstance(target, ast.Name) and self.declared(target.id):
+            name = target.id
+
+            def set_local(env: Environment) -> Any:
+                env.locals[name] = combine(env)
+                return _NO_RETURN
+
+            return _guard(node, set_local)
+        if isinstance(target, ast.Index):
+            container = self.expr(target.target)
+            keys = [self.expr(k) for k in target.args]
+
+            def set_item(env: Environment) -> Any:
+                holder = container(env)
+                key = keys[0](env)
+                new = combine(env)
+                if isinstance(holder, JObject):
+                    holder.items[str(key)] = to_token(new)
+                elif isinstance(holder, JArray):
+                    holder.items[key] = to_token(new)
+                elif isinstance(holder, dict | list):
+                    holder[key] = new
+                else:
+                    raise UnsupportedError(f"assigning an element of {type_name(holder)}")
+                return _NO_RETURN
+
+            return _guard(node, set_item)
+        raise ExpressionUnsupportedError("assigning to this target", node.line, node.column)
+
+
+def _has_nc(node: ast.Node) -> bool:
+    while isinstance(node, ast.Member | ast.Index | ast.Call):
+        if isinstance(node, ast.Member | ast.Index) and node.null_conditional:
+            return True
+        node = node.target
+    return False
+
+
+@dataclass(frozen=True)
+class CompiledExpression:
+    """A parsed and compiled ``@(...)``/``@{...}``; ``evaluate`` runs it against a context."""
+
+    text: str
+    node: ast.Node
+    is_block: bool
+    run: Compiled
+
+    def evaluate(self, context: Any, statics: dict[str, StaticType]) -> Any:
+        env = Environment(context, statics)
+        result = self.run(env)
+        if result is _NO_RETURN:
+            raise ExpressionRuntimeError(
+                "InvalidProgramException", "not all code paths return a value", 1, 1
+            )
+        return result
+
+
+def compile_expression(text: str) -> CompiledExpression:
+    """Parse and compile; raises ExpressionSyntaxError or ExpressionUnsupportedError."""
+    node, is_block = parse_expression(text)
+    compiler = _Compiler()
+    run = compiler.block(node) if is_block and isinstance(node, ast.Block) else compiler.expr(node)
+    return CompiledExpression(text, node, is_block, run)

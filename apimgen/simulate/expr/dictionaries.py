@@ -1,0 +1,99 @@
+"""The read-only dictionaries of the policy context, with APIM's lookup semantics.
+
+Headers, query parameters and JWT claims map a name to several values; APIM's
+``GetValueOrDefault(name, default)`` joins them with commas. Header names are
+case-insensitive. ``context.Variables`` holds objects and its generic ``GetValueOrDefault<T>``
+throws when the stored value is of another type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert
+from apimgen.simulate.expr.values import CSharpError
+
+__all__ = ["MultiValueDictionary", "VariablesDictionary"]
+
+
+class MultiValueDictionary(CSharpObject):
+    """``IReadOnlyDictionary<string, string[]>`` (headers, query, claims)."""
+
+    csharp_name = "IReadOnlyDictionary<string, string[]>"
+
+    def __init__(self, values: Mapping[str, Any], *, case_insensitive: bool = False) -> None:
+        self._fold = str.lower if case_insensitive else str
+        self._items: dict[str, tuple[str, list[str]]] = {}
+        for name, value in values.items():
+            items = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+            self._items[self._fold(name)] = (name, items)
+
+    def GetValueOrDefault(self, name: str, default: Any = None) -> Any:
+        found = self._items.get(self._fold(name))
+        return ",".join(found[1]) if found else default
+
+    def ContainsKey(self, name: str) -> bool:
+        return self._fold(name) in self._items
+
+    def __getitem__(self, name: str) -> list[str]:
+        found = self._items.get(self._fold(name))
+        if found is None:
+            raise CSharpError("KeyNotFoundException", f"the key '{name}' was not present")
+        return list(found[1])
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return (KeyValue(name, list(values)) for name, values in self._items.values())
+
+    @property
+    def Count(self) -> int:
+        return len(self._items)
+
+    @property
+    def Keys(self) -> list[str]:
+        return [name for name, _ in self._items.values()]
+
+    def plain(self) -> dict[str, list[str]]:
+        return {name: list(values) for name, values in self._items.values()}
+
+
+class VariablesDictionary(CSharpObject):
+    """``context.Variables``: written by set-variable and policies, read by expressions."""
+
+    csharp_name = "IReadOnlyDictionary<string, object>"
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def GetValueOrDefault(
+        self, name: str, default: Any = None, type_args: tuple[str, ...] = ()
+    ) -> Any:
+        if name not in self.values:
+            return default
+        value = self.values[name]
+        if type_args:
+            try:
+                return convert(value, type_args[0])
+            except CSharpError:
+                raise CSharpError(
+                    "InvalidCastException",
+                    f"variable '{name}' holds a {type(value).__name__}, not {type_args[0]}",
+                ) from None
+        return value
+
+    GetValueOrDefault.generic = True  # type: ignore[attr-defined]
+
+    def ContainsKey(self, name: str) -> bool:
+        return name in self.values
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.values:
+            raise CSharpError("KeyNotFoundException", f"the variable '{name}' was not set")
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return (KeyValue(k, v) for k, v in self.values.items())
+
+    @property
+    def Count(self) -> int:
+        return len(self.values)

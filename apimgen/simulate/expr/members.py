@@ -1,0 +1,757 @@
+"""Members and methods of the .NET types policy expressions may use (the APIM whitelist,
+apim-genai-policies.md §9.3), implemented over the Python values of ``values.py``.
+
+A member or method that is not listed here raises UnsupportedError naming it: an expression the
+simulator cannot evaluate faithfully must fail loudly, never evaluate to null.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apimgen.simulate.expr.values import (
+    CSharpError,
+    JArray,
+    JObject,
+    JProperty,
+    JToken,
+    JValue,
+    OutRef,
+    UnsupportedError,
+    cs_string,
+    from_json,
+    to_plain,
+    to_token,
+    type_name,
+)
+
+__all__ = [
+    "CSharpObject",
+    "StaticType",
+    "call_method",
+    "convert",
+    "get_index",
+    "get_member",
+    "is_instance",
+    "static_type",
+]
+
+
+class CSharpObject:
+    """Base for simulator objects (``context`` and its parts): C# members are Python attributes
+    with the same names, C# methods are Python methods with the same names."""
+
+    csharp_name = "object"
+
+
+class StaticType:
+    """A type used statically (``int.Parse``, ``DateTime.UtcNow``): its members are functions."""
+
+    def __init__(self, name: str, members: dict[str, Callable[..., Any]]) -> None:
+        self.name = name
+        self.members = members
+
+
+# ------------------------------------------------------------------ conversions
+
+_NUMERIC = {"int", "long", "short", "byte", "uint", "ulong", "Int32", "Int64"}
+_REAL = {"double", "float", "decimal", "Double", "Decimal", "Single"}
+
+
+def convert(value: Any, target: str) -> Any:
+    """An explicit cast or ``Value<T>``/``GetValueOrDefault<T>`` conversion to ``target``."""
+    if isinstance(value, JValue):
+        value = value.value
+    if target in ("object", "var", "dynamic"):
+        return value
+    if value is None:
+        if target in _NUMERIC | _REAL | {"bool", "Boolean", "DateTime", "TimeSpan"}:
+            raise CSharpError("InvalidCastException", f"null cannot be converted to {target}")
+        return None
+    if target in ("string", "String"):
+        if isinstance(value, str | JToken):
+            return value if isinstance(value, str) else str(value)
+        raise CSharpError("InvalidCastException", f"cannot cast {type_name(value)} to string")
+    if target in _NUMERIC:
+        if isinstance(value, bool):
+            raise CSharpError("InvalidCastException", f"cannot cast bool to {target}")
+        if isinstance(value, int | float):
+            return int(value)
+        if isinstance(value, str):
+            return _parse_int(value)
+    if target in _REAL and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if target in ("bool", "Boolean") and isinstance(value, bool):
+        return value
+    if isinstance(value, JToken) and target in ("JToken", type(value).__name__):
+        return value
+    if target in ("DateTime",) and isinstance(value, datetime):
+        return value
+    if target in ("TimeSpan",) and isinstance(value, timedelta):
+        return value
+    if is_instance(value, target):
+        return value
+    raise CSharpError("InvalidCastException", f"cannot cast {type_name(value)} to {target}")
+
+
+def is_instance(value: Any, target: str) -> bool:
+    """``value is target`` for the types expressions test for."""
+    checks: dict[str, Callable[[Any], bool]] = {
+        "string": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "long": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "double": lambda v: isinstance(v, float),
+        "bool": lambda v: isinstance(v, bool),
+        "JObject": lambda v: isinstance(v, JObject),
+        "JArray": lambda v: isinstance(v, JArray),
+        "JToken": lambda v: isinstance(v, JToken),
+        "JValue": lambda v: isinstance(v, JValue),
+        "DateTime": lambda v: isinstance(v, datetime),
+        "TimeSpan": lambda v: isinstance(v, timedelta),
+        "object": lambda v: v is not None,
+    }
+    check = checks.get(target.rstrip("?"))
+    if check is None:
+        raise UnsupportedError(f"type test against '{target}'")
+    return check(value)
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise CSharpError(
+            "FormatException", f"the input string '{text}' was not in a correct format"
+        ) from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise CSharpError(
+            "FormatException", f"the input string '{text}' was not in a correct format"
+        ) from None
+
+
+# ------------------------------------------------------------------ members
+
+
+def _sequence(value: Any) -> list[Any]:
+    if isinstance(value, JArray):
+        return list(value.items)
+    if isinstance(value, JObject):
+        return list(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, str):
+        return list(value)
+    if isinstance(value, dict):
+        return [KeyValue(k, v) for k, v in value.items()]
+    if isinstance(value, CSharpObject) and hasattr(value, "__iter__"):
+        return list(value)
+    raise UnsupportedError(f"enumerating a {type_name(value)}")
+
+
+class KeyValue(CSharpObject):
+    csharp_name = "KeyValuePair"
+
+    def __init__(self, key: Any, value: Any) -> None:
+        self.Key = key
+        self.Value = value
+
+
+_PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
+    str: {"Length": len},
+    list: {"Count": len, "Length": len},
+    dict: {"Count": len, "Keys": list, "Values": lambda d: list(d.values())},
+    JArray: {"Count": len},
+    JObject: {"Count": lambda o: len(o.items)},
+    JProperty: {"Name": lambda p: p.name, "Value": lambda p: p.value},
+    JValue: {"Value": lambda v: v.value},
+    datetime: {
+        "Year": lambda d: d.year,
+        "Month": lambda d: d.month,
+        "Day": lambda d: d.day,
+        "Hour": lambda d: d.hour,
+        "Minute": lambda d: d.minute,
+        "Second": lambda d: d.second,
+        "Ticks": lambda d: int((d - datetime(1, 1, 1, tzinfo=UTC)).total_seconds() * 10**7),
+        "Date": lambda d: d.replace(hour=0, minute=0, second=0, microsecond=0),
+    },
+    timedelta: {
+        "TotalSeconds": lambda t: t.total_seconds(),
+        "TotalMilliseconds": lambda t: t.total_seconds() * 1000,
+        "TotalMinutes": lambda t: t.total_seconds() / 60,
+        "TotalHours": lambda t: t.total_seconds() / 3600,
+        "Seconds": lambda t: int(t.total_seconds()) % 60,
+        "Minutes": lambda t: int(t.total_seconds()) // 60 % 60,
+        "Hours": lambda t: int(t.total_seconds()) // 3600 % 24,
+        "Milliseconds": lambda t: int(t.total_seconds() * 1000) % 1000,
+    },
+}
+
+
+def get_member(target: Any, name: str) -> Any:
+    """``target.name`` — a property read."""
+    if target is None:
+        raise CSharpError("NullReferenceException", f"'{name}' was read on a null reference")
+    if isinstance(target, StaticType):
+        member = target.members.get(name)
+        if member is None:
+            raise UnsupportedError(f"{target.name}.{name}")
+        return member() if getattr(member, "is_property", False) else member
+    if isinstance(target, CSharpObject):
+        if name.startswith("_") or not hasattr(target, name):
+            raise UnsupportedError(f"{target.csharp_name}.{name}")
+        value = getattr(target, name)
+        if callable(value):
+            raise UnsupportedError(f"{target.csharp_name}.{name} used as a property")
+        return value
+    for python_type, properties in _PROPERTIES.items():
+        if isinstance(target, python_type) and name in properties:
+            return properties[name](target)
+    raise UnsupportedError(f"{type_name(target)}.{name}")
+
+
+def get_index(target: Any, keys: list[Any]) -> Any:
+    """``target[key]``."""
+    if target is None:
+        raise CSharpError("NullReferenceException", "indexing a null reference")
+    key = keys[0]
+    if isinstance(target, JObject):
+        return target.items.get(str(key))
+    if isinstance(target, JArray | list | str):
+        items = target.items if isinstance(target, JArray) else target
+        if not isinstance(key, int) or not 0 <= key < len(items):
+            raise CSharpError("ArgumentOutOfRangeException", f"index {key} is out of range")
+        return items[key]
+    if isinstance(target, dict):
+        if key not in target:
+            raise CSharpError("KeyNotFoundException", f"the key '{key}' was not present")
+        return target[key]
+    if isinstance(target, CSharpObject) and hasattr(target, "__getitem__"):
+        return target[key]
+    raise UnsupportedError(f"indexing a {type_name(target)}")
+
+
+# ------------------------------------------------------------------ methods
+
+Lambda = Callable[..., Any]
+
+
+def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
+    fn = args[0] if args and callable(args[0]) else None
+    if name == "Any":
+        return any(bool(fn(x)) for x in items) if fn else bool(items)
+    if name == "All":
+        assert fn is not None
+        return all(bool(fn(x)) for x in items)
+    if name == "Where":
+        assert fn is not None
+        return [x for x in items if fn(x)]
+    if name == "Select":
+        assert fn is not None
+        return [fn(x) for x in items]
+    if name in ("First", "FirstOrDefault", "Last", "LastOrDefault", "Single", "SingleOrDefault"):
+        chosen = [x for x in items if fn(x)] if fn else items
+        if not chosen:
+            if name.endswith("OrDefault"):
+                return None
+            raise CSharpError("InvalidOperationException", "sequence contains no elements")
+        return chosen[-1] if name.startswith("Last") else chosen[0]
+    if name == "Count":
+        return sum(1 for x in items if fn(x)) if fn else len(items)
+    if name in ("Sum", "Max", "Min", "Average"):
+        values = [fn(x) for x in items] if fn else items
+        plain = [v.value if isinstance(v, JValue) else v for v in values]
+        if name == "Sum":
+            return sum(plain)
+        if not plain:
+            raise CSharpError("InvalidOperationException", "sequence contains no elements")
+        return (
+            {"Max": max, "Min": min}[name](plain) if name != "Average" else sum(plain) / len(plain)
+        )
+    if name == "Contains":
+        return args[0] in items
+    if name in ("ToList", "ToArray"):
+        return list(items)
+    if name == "Skip":
+        return items[args[0] :]
+    if name == "Take":
+        return items[: args[0]]
+    if name in ("OrderBy", "OrderByDescending"):
+        assert fn is not None
+        return sorted(items, key=fn, reverse=name.endswith("Descending"))
+    if name == "Distinct":
+        return list(dict.fromkeys(items))
+    if name == "Reverse":
+        return list(reversed(items))
+    if name == "Concat":
+        return items + _sequence(args[0])
+    if name == "ElementAt":
+        return get_index(items, [args[0]])
+    raise UnsupportedError(f"LINQ method {name}()")
+
+
+_LINQ = {
+    "Any", "All", "Where", "Select", "First", "FirstOrDefault", "Last", "LastOrDefault", "Single",
+    "SingleOrDefault", "Count", "Sum", "Max", "Min", "Average", "Contains", "ToList", "ToArray",
+    "Skip", "Take", "OrderBy", "OrderByDescending", "Distinct", "Reverse", "Concat", "ElementAt",
+}  # fmt: skip
+
+
+def _comparison(args: list[Any]) -> bool:
+    """True when a StringComparison argument asks to ignore case."""
+    return any(isinstance(a, str) and a.endswith("IgnoreCase") for a in args[1:])
+
+
+def _string_method(text: str, name: str, args: list[Any]) -> Any:
+    ignore = _comparison(args)
+    folded = text.lower() if ignore else text
+
+    def arg(i: int) -> str:
+        value = cs_string(args[i])
+        return value.lower() if ignore else value
+
+    simple: dict[str, Callable[[], Any]] = {
+        "ToLower": text.lower,
+        "ToLowerInvariant": text.lower,
+        "ToUpper": text.upper,
+        "ToUpperInvariant": text.upper,
+        "Trim": lambda: text.strip(*(cs_string(a) for a in args[:1])),
+        "TrimStart": lambda: text.lstrip(*(cs_string(a) for a in args[:1])),
+        "TrimEnd": lambda: text.rstrip(*(cs_string(a) for a in args[:1])),
+        "ToString": lambda: text,
+        "Contains": lambda: arg(0) in folded,
+        "StartsWith": lambda: folded.startswith(arg(0)),
+        "EndsWith": lambda: folded.endswith(arg(0)),
+        "Equals": lambda: folded == arg(0),
+        "IndexOf": lambda: folded.find(arg(0)),
+        "LastIndexOf": lambda: folded.rfind(arg(0)),
+        "Replace": lambda: text.replace(cs_string(args[0]), cs_string(args[1])),
+        "PadLeft": lambda: text.rjust(args[0], cs_string(args[1]) if len(args) > 1 else " "),
+        "PadRight": lambda: text.ljust(args[0], cs_string(args[1]) if len(args) > 1 else " "),
+        "AsJwt": lambda: _jwt(text),
+        "TryParseJwt": lambda: _jwt(text),
+        "AsBasic": lambda: _basic(text),
+        "TryParseBasic": lambda: _basic(text),
+    }
+    if name in simple:
+        return simple[name]()
+    if name == "Substring":
+        start = args[0]
+        if start > len(text) or (len(args) > 1 and start + args[1] > len(text)):
+            raise CSharpError("ArgumentOutOfRangeException", "substring is out of range")
+        return text[start : start + args[1]] if len(args) > 1 else text[start:]
+    if name == "Split":
+        separators: list[str] = []
+        for a in args:
+            if isinstance(a, list):
+                separators += [cs_string(x) for x in a]
+            elif isinstance(a, str) and not a.startswith("StringSplitOptions."):
+                separators.append(a)
+        separators = separators or [" "]
+        parts = re.split("|".join(re.escape(s) for s in separators), text)
+        if any(isinstance(a, str) and a.endswith("RemoveEmptyEntries") for a in args):
+            parts = [p for p in parts if p]
+        return parts
+    if name in _LINQ:
+        return _linq(list(text), name, args)
+    raise UnsupportedError(f"string.{name}()")
+
+
+def _jwt(text: str) -> Any:
+    from apimgen.simulate.expr.jwt import parse_jwt
+
+    return parse_jwt(text)
+
+
+def _basic(text: str) -> Any:
+    from apimgen.simulate.expr.jwt import parse_basic
+
+    return parse_basic(text)
+
+
+def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str, ...]) -> Any:
+    if name == "ToString":
+        indent = not (args and str(args[0]).endswith("None"))
+        return token.to_json(indent) if not isinstance(token, JValue) else str(token)
+    if name == "Value":
+        if isinstance(token, JValue) and not args:
+            found: Any = token
+        else:
+            found = get_index(token, args)
+        return convert(found, type_args[0]) if type_args else found
+    if name == "ToObject":
+        return convert(token, type_args[0]) if type_args else to_plain(token)
+    if name == "DeepClone":
+        return to_token(to_plain(token))
+    if isinstance(token, JObject):
+        obj = token.items
+        methods: dict[str, Callable[[], Any]] = {
+            "ContainsKey": lambda: str(args[0]) in obj,
+            "Property": lambda: JProperty(args[0], obj[args[0]]) if args[0] in obj else None,
+            "Properties": lambda: list(token),
+            "Remove": lambda: obj.pop(str(args[0]), None) is not None,
+            "GetValue": lambda: obj.get(str(args[0])),
+            "SelectToken": lambda: _select_token(token, str(args[0])),
+        }
+        if name == "Add":
+            if len(args) == 2:
+                obj[str(args[0])] = to_token(args[1])
+            else:
+                obj[args[0].name] = args[0].value
+            return None
+        if name in methods:
+            return methods[name]()
+    if isinstance(token, JArray):
+        if name == "Add":
+            token.items.append(to_token(args[0]))
+            return None
+        if name in _LINQ:
+            return _linq(token.items, name, args)
+    raise UnsupportedError(f"{type(token).__name__}.{name}()")
+
+
+def _select_token(token: JToken, path: str) -> Any:
+    current: Any = token
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path.lstrip("$.")):
+        if current is None:
+            return None
+        if part.startswith("["):
+            index = int(part[1:-1])
+            current = (
+                current.items[index]
+                if isinstance(current, JArray) and index < len(current)
+                else None
+            )
+        else:
+            current = current.items.get(part) if isinstance(current, JObject) else None
+    return current
+
+
+def _dict_method(
+    mapping: dict[Any, Any], name: str, args: list[Any], type_args: tuple[str, ...]
+) -> Any:
+    if name == "GetValueOrDefault":
+        if args[0] not in mapping:
+            return args[1] if len(args) > 1 else None
+        value = mapping[args[0]]
+        return convert(value, type_args[0]) if type_args else value
+    if name == "ContainsKey":
+        return args[0] in mapping
+    if name in _LINQ:
+        return _linq(_sequence(mapping), name, args)
+    raise UnsupportedError(f"Dictionary.{name}()")
+
+
+def _datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
+    units = {
+        "AddSeconds": "seconds",
+        "AddMinutes": "minutes",
+        "AddHours": "hours",
+        "AddDays": "days",
+        "AddMilliseconds": "milliseconds",
+    }
+    if name in units:
+        return moment + timedelta(**{units[name]: args[0]})
+    if name == "Add":
+        return moment + args[0]
+    if name == "Subtract":
+        return moment - args[0]
+    if name == "ToString":
+        if not args:
+            return cs_string(moment)
+        pattern = str(args[0])
+        if pattern in ("o", "O"):
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+        if pattern in ("s",):
+            return moment.strftime("%Y-%m-%dT%H:%M:%S")
+        return _dotnet_format(moment, pattern)
+    raise UnsupportedError(f"DateTime.{name}()")
+
+
+def _dotnet_format(moment: datetime, pattern: str) -> str:
+    tokens = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+    result = pattern
+    for dotnet, python in tokens.items():
+        result = result.replace(dotnet, python)
+    if re.search(r"[A-Za-z]", re.sub(r"%[YmdHMS]", "", result)):
+        raise UnsupportedError(f'DateTime.ToString("{pattern}")')
+    return moment.strftime(result)
+
+
+def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, ...]) -> Any:
+    """``target.name<type_args>(args)``."""
+    if target is None:
+        raise CSharpError("NullReferenceException", f"'{name}()' was called on a null reference")
+    if isinstance(target, StaticType):
+        member = target.members.get(name)
+        if member is None or getattr(member, "is_property", False):
+            raise UnsupportedError(f"{target.name}.{name}()")
+        return (
+            member(*args, type_args=type_args)
+            if getattr(member, "generic", False)
+            else member(*args)
+        )
+    if isinstance(target, CSharpObject):
+        method = getattr(target, name, None) if not name.startswith("_") else None
+        if method is None or not callable(method):
+            if name in _LINQ and hasattr(target, "__iter__"):
+                return _linq(_sequence(target), name, args)
+            raise UnsupportedError(f"{target.csharp_name}.{name}()")
+        if getattr(method, "generic", False):
+            return method(*args, type_args=type_args)
+        return method(*args)
+    if name == "ToString" and not isinstance(target, JToken | datetime):
+        return cs_string(target)
+    if name == "Equals" and not isinstance(target, str):
+        return target == args[0]
+    if name == "GetType":
+        raise UnsupportedError("GetType()")
+    if isinstance(target, str):
+        return _string_method(target, name, args)
+    if isinstance(target, JToken):
+        return _json_method(target, name, args, type_args)
+    if isinstance(target, dict):
+        return _dict_method(target, name, args, type_args)
+    if isinstance(target, datetime):
+        return _datetime_method(target, name, args)
+    if isinstance(target, list | tuple):
+        if name == "Add" and isinstance(target, list):
+            target.append(args[0])
+            return None
+        if name == "Join":
+            raise UnsupportedError("list.Join()")
+        return _linq(list(target), name, args)
+    if isinstance(target, int | float) and name == "CompareTo":
+        return (target > args[0]) - (target < args[0])
+    raise UnsupportedError(f"{type_name(target)}.{name}()")
+
+
+# ------------------------------------------------------------------ static types
+
+
+def _constant(value: str) -> Callable[[], str]:
+    def get() -> str:
+        return value
+
+    return get
+
+
+def _property(fn: Callable[[], Any]) -> Callable[[], Any]:
+    fn.is_property = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _generic(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn.generic = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _try_parse(parse: Callable[[str], Any]) -> Callable[..., Any]:
+    def attempt(text: Any, result: Any = None) -> bool:
+        try:
+            value = parse(str(text))
+        except CSharpError:
+            value, ok = 0, False
+        else:
+            ok = True
+        if isinstance(result, OutRef):
+            result.value = value
+        return ok
+
+    return attempt
+
+
+def _join(separator: Any, *values: Any) -> str:
+    items: Iterable[Any] = (
+        values[0] if len(values) == 1 and isinstance(values[0], list | tuple | JArray) else values
+    )
+    return cs_string(separator).join(cs_string(v) for v in items)
+
+
+def _format(pattern: str, *values: Any) -> str:
+    def replace(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if match.group(2):
+            raise UnsupportedError(f"string.Format specifier '{match.group(0)}'")
+        return cs_string(values[index])
+
+    return re.sub(r"\{(\d+)(:[^}]*)?\}", replace, pattern).replace("{{", "{").replace("}}", "}")
+
+
+def _round(value: float, digits: int = 0) -> float:
+    return float(round(value, digits))  # banker's rounding, as .NET's default
+
+
+def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> dict[str, StaticType]:
+    """The static types an expression may name; time and GUIDs come from the simulation."""
+    string_type = StaticType(
+        "string",
+        {
+            "IsNullOrEmpty": lambda s: s is None or s == "",
+            "IsNullOrWhiteSpace": lambda s: s is None or str(s).strip() == "",
+            "Join": _join,
+            "Format": _format,
+            "Concat": lambda *parts: "".join(cs_string(p) for p in parts),
+            "Equals": lambda a, b, *c: (a.lower() == b.lower()) if _comparison([a, *c]) else a == b,
+            "Empty": _property(lambda: ""),
+        },
+    )
+    int_type = StaticType(
+        "int",
+        {
+            "Parse": _parse_int,
+            "TryParse": _try_parse(_parse_int),
+            "MaxValue": _property(lambda: 2**31 - 1),
+            "MinValue": _property(lambda: -(2**31)),
+        },
+    )
+    double_type = StaticType(
+        "double", {"Parse": _parse_float, "TryParse": _try_parse(_parse_float)}
+    )
+    bool_type = StaticType("bool", {"Parse": lambda s: _parse_bool(str(s))})
+    math_type = StaticType(
+        "Math",
+        {
+            "Min": min,
+            "Max": max,
+            "Abs": abs,
+            "Ceiling": lambda v: float(math.ceil(v)),
+            "Floor": lambda v: float(math.floor(v)),
+            "Round": _round,
+            "Pow": lambda a, b: float(a**b),
+            "Sqrt": math.sqrt,
+        },
+    )
+    datetime_type = StaticType(
+        "DateTime",
+        {
+            "UtcNow": _property(now),
+            "Now": _property(now),
+            "Parse": lambda s: datetime.fromisoformat(str(s).replace("Z", "+00:00")),
+            "MinValue": _property(lambda: datetime(1, 1, 1, tzinfo=UTC)),
+        },
+    )
+    timespan_type = StaticType(
+        "TimeSpan",
+        {
+            "FromSeconds": lambda v: timedelta(seconds=v),
+            "FromMinutes": lambda v: timedelta(minutes=v),
+            "FromHours": lambda v: timedelta(hours=v),
+            "FromMilliseconds": lambda v: timedelta(milliseconds=v),
+            "Zero": _property(lambda: timedelta(0)),
+        },
+    )
+    json_token = {
+        "Parse": lambda text: from_json(str(text)),
+        "FromObject": to_token,
+    }
+    utf8 = StaticType(
+        "Encoding.UTF8",
+        {
+            "GetBytes": lambda s: list(str(s).encode("utf-8")),
+            "GetString": lambda b: bytes(b).decode("utf-8"),
+        },
+    )
+    types = {
+        "string": string_type,
+        "String": string_type,
+        "int": int_type,
+        "Int32": int_type,
+        "long": int_type,
+        "Int64": int_type,
+        "double": double_type,
+        "Double": double_type,
+        "bool": bool_type,
+        "Boolean": bool_type,
+        "Math": math_type,
+        "DateTime": datetime_type,
+        "TimeSpan": timespan_type,
+        "JObject": StaticType("JObject", json_token),
+        "JArray": StaticType("JArray", json_token),
+        "JToken": StaticType("JToken", json_token),
+        "JsonConvert": StaticType(
+            "JsonConvert",
+            {
+                "SerializeObject": lambda value, *_: json.dumps(
+                    to_plain(value), separators=(",", ":"), ensure_ascii=False
+                ),
+                "DeserializeObject": _generic(lambda text, type_args=(): from_json(str(text))),
+            },
+        ),
+        "Convert": StaticType(
+            "Convert",
+            {
+                "ToInt32": lambda v: convert(v, "int"),
+                "ToInt64": lambda v: convert(v, "long"),
+                "ToDouble": lambda v: float(v) if not isinstance(v, str) else _parse_float(v),
+                "ToBoolean": lambda v: v if isinstance(v, bool) else _parse_bool(str(v)),
+                "ToString": cs_string,
+                "ToBase64String": lambda b: base64.b64encode(bytes(b)).decode("ascii"),
+                "FromBase64String": lambda s: list(base64.b64decode(str(s))),
+            },
+        ),
+        "Guid": StaticType("Guid", {"NewGuid": new_guid, "Parse": lambda s: str(uuid.UUID(s))}),
+        "Encoding": StaticType("Encoding", {"UTF8": _property(lambda: utf8)}),
+        "StringComparison": StaticType(
+            "StringComparison",
+            {
+                name: _property(_constant(f"StringComparison.{name}"))
+                for name in (
+                    "Ordinal",
+                    "OrdinalIgnoreCase",
+                    "InvariantCultureIgnoreCase",
+                    "CurrentCultureIgnoreCase",
+                    "InvariantCulture",
+                )
+            },
+        ),
+        "StringSplitOptions": StaticType(
+            "StringSplitOptions",
+            {
+                "RemoveEmptyEntries": _property(lambda: "StringSplitOptions.RemoveEmptyEntries"),
+                "None": _property(lambda: "StringSplitOptions.None"),
+            },
+        ),
+        "Formatting": StaticType(
+            "Formatting",
+            {
+                "None": _property(lambda: "Formatting.None"),
+                "Indented": _property(lambda: "Formatting.Indented"),
+            },
+        ),
+        "Regex": StaticType(
+            "Regex",
+            {
+                "IsMatch": lambda text, pattern, *_: re.search(pattern, text) is not None,
+                "Replace": lambda text, pattern, replacement, *_: re.sub(
+                    pattern, replacement.replace("$", "\\"), text
+                ),
+            },
+        ),
+    }
+    return types
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false"):
+        raise CSharpError("FormatException", f"'{text}' is not a valid Boolean")
+    return lowered == "true"
+
+
+def static_type(name: str, types: dict[str, StaticType]) -> StaticType:
+    found = types.get(name)
+    if found is None:
+        raise UnsupportedError(f"the type or name '{name}'")
+    return found

@@ -1,0 +1,401 @@
+"""Parse policy expressions with the grammar in ``csharp.lark``; the only module importing lark.
+
+``parse_expression`` takes the text of an attribute or element (``@(...)`` or ``@{...}``) and
+returns the syntax tree; parse results are cached, so an expression used by many requests or
+many policies is parsed once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from apimgen.simulate.expr import ast
+
+__all__ = ["ExpressionSyntaxError", "parse_expression"]
+
+
+class ExpressionSyntaxError(Exception):
+    """A policy expression that does not parse; positions are within the expression text."""
+
+    def __init__(self, message: str, text: str, line: int, column: int) -> None:
+        self.message = message
+        self.text = text
+        self.line = line
+        self.column = column
+        lines = text.splitlines() or [""]
+        excerpt = lines[min(line, len(lines)) - 1]
+        caret = " " * max(column - 1, 0) + "^"
+        super().__init__(f"{message} at {line}:{column}\n    {excerpt}\n    {caret}")
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("apimgen.simulate.expr").joinpath("csharp.lark").read_text()
+    return Lark(
+        grammar,
+        parser="lalr",
+        start=["start_expr", "start_block"],
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "0": "\0",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
+
+
+def _unescape(body: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(body):
+        ch = body[index]
+        if ch != "\\":
+            out.append(ch)
+            index += 1
+            continue
+        code = body[index + 1]
+        if code == "u":
+            out.append(chr(int(body[index + 2 : index + 6], 16)))
+            index += 6
+            continue
+        out.append(_ESCAPES.get(code, code))
+        index += 2
+    return "".join(out)
+
+
+def _pos(meta: Any) -> tuple[int, int]:
+    return getattr(meta, "line", 1), getattr(meta, "column", 1)
+
+
+def _token_pos(token: Token) -> tuple[int, int]:
+    return token.line or 1, token.column or 1
+
+
+def _split_generic(text: str) -> tuple[str, tuple[str, ...]]:
+    name, _, rest = text.partition("<")
+    return name, tuple(part.strip() for part in rest.rstrip(">").split(","))
+
+
+def _interpolation_parts(raw: str) -> tuple[str | ast.Node, ...]:
+    verbatim = raw.startswith("$@")
+    body = raw[3:-1] if verbatim else raw[2:-1]
+    parts: list[str | ast.Node] = []
+    literal: list[str] = []
+    index = 0
+    while index < len(body):
+        ch = body[index]
+        if body.startswith("{{", index) or body.startswith("}}", index):
+            literal.append(ch)
+            index += 2
+            continue
+        if ch == "{":
+            depth, end, in_string = 1, index + 1, False
+            while end < len(body) and depth:
+                c = body[end]
+                if c == '"' and body[end - 1] != "\\":
+                    in_string = not in_string
+                elif not in_string:
+                    depth += {"{": 1, "}": -1}.get(c, 0)
+                end += 1
+            hole = body[index + 1 : end - 1]
+            if literal:
+                text = "".join(literal)
+                parts.append(text.replace('""', '"') if verbatim else _unescape(text))
+                literal = []
+            parts.append(_parse_cached(hole.strip(), "start_expr"))
+            index = end
+            continue
+        literal.append(ch)
+        index += 1
+    if literal:
+        text = "".join(literal)
+        parts.append(text.replace('""', '"') if verbatim else _unescape(text))
+    return tuple(parts)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, ast.Node]):
+    """lark tree → frozen AST nodes with positions."""
+
+    # -- literals
+    def string(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Literal(*_pos(meta), _unescape(str(c[0])[1:-1]))
+
+    def verbatim_string(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Literal(*_pos(meta), str(c[0])[2:-1].replace('""', '"'))
+
+    def char(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Literal(*_pos(meta), _unescape(str(c[0])[1:-1]))
+
+    def number(self, meta: Any, c: list[Token]) -> ast.Node:
+        text = str(c[0])
+        suffix = text[-1].lower() if text[-1].isalpha() else ""
+        digits = text.rstrip("lLdDfFmMuU")
+        is_real = suffix in ("d", "f", "m") or any(ch in digits for ch in ".eE")
+        return ast.Literal(*_pos(meta), float(digits) if is_real else int(digits))
+
+    def true(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Literal(*_pos(meta), True)
+
+    def false(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Literal(*_pos(meta), False)
+
+    def null(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Literal(*_pos(meta), None)
+
+    def interpolated(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Interpolated(*_pos(meta), _interpolation_parts(str(c[0])))
+
+    # -- names, members, calls
+    def name(self, meta: Any, c: list[Token]) -> ast.Node:
+        return ast.Name(*_pos(meta), str(c[0]).lstrip("@"))
+
+    def member(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Member(*_pos(meta), c[0], str(c[1]))
+
+    def member_nc(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Member(*_pos(meta), c[0], str(c[1]), null_conditional=True)
+
+    def args(self, meta: Any, c: list[Any]) -> tuple[ast.Node, ...]:
+        return tuple(x for x in c if x is not None)
+
+    def call(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Call(*_pos(meta), c[0], c[1])
+
+    def _generic(self, meta: Any, c: list[Any], null_conditional: bool) -> ast.Node:
+        name, type_args = _split_generic(str(c[1]))
+        line, column = _pos(meta)
+        target = ast.Member(line, column, c[0], name, null_conditional)
+        return ast.Call(line, column, target, c[2], type_args)
+
+    def generic_call(self, meta: Any, c: list[Any]) -> ast.Node:
+        return self._generic(meta, c, False)
+
+    def generic_call_nc(self, meta: Any, c: list[Any]) -> ast.Node:
+        return self._generic(meta, c, True)
+
+    def generic_function(self, meta: Any, c: list[Any]) -> ast.Node:
+        name, type_args = _split_generic(str(c[0]))
+        line, column = _pos(meta)
+        return ast.Call(line, column, ast.Name(line, column, name), c[1], type_args)
+
+    def index(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Index(*_pos(meta), c[0], c[1])
+
+    def index_nc(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Index(*_pos(meta), c[0], c[1], null_conditional=True)
+
+    def named_arg(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.NamedArg(*_pos(meta), str(c[0]), c[1])
+
+    def out_arg(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.OutArg(*_pos(meta), str(c[-1]))
+
+    # -- operators
+    def _op(self, tree_or_token: Any) -> str:
+        return (
+            str(tree_or_token.children[0])
+            if hasattr(tree_or_token, "children")
+            else str(tree_or_token)
+        )
+
+    def binary(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), self._op(c[1]), c[0], c[2])
+
+    def or_(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), "||", c[0], c[1])
+
+    def and_(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), "&&", c[0], c[1])
+
+    def binary_or(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), "|", c[0], c[1])
+
+    def binary_xor(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), "^", c[0], c[1])
+
+    def binary_and(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), "&", c[0], c[1])
+
+    def coalesce(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Binary(*_pos(meta), "??", c[0], c[1])
+
+    def conditional(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Conditional(*_pos(meta), c[0], c[1], c[2])
+
+    def unary(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Unary(*_pos(meta), self._op(c[0]), c[1])
+
+    def cast(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Cast(*_pos(meta), str(c[0])[1:-1].rstrip("?"), c[1])
+
+    def is_type(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.TypeTest(*_pos(meta), c[0], c[1], as_cast=False)
+
+    def as_type(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.TypeTest(*_pos(meta), c[0], c[1], as_cast=True)
+
+    def type_ref(self, meta: Any, c: list[Any]) -> str:
+        return ".".join(str(x) for x in c if x is not None and str(x) != "[]") + (
+            "[]" if any(str(x) == "[]" for x in c if x is not None) else ""
+        )
+
+    def generic_type(self, meta: Any, c: list[Any]) -> str:
+        return str(c[0])
+
+    def lambda_(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Lambda(*_pos(meta), (str(c[0]),), c[1])
+
+    def lambda_params(self, meta: Any, c: list[Any]) -> ast.Node:
+        inside = str(c[0]).split("(", 1)[1].rsplit(")", 1)[0]
+        names = tuple(part.split()[-1] for part in inside.split(",") if part.strip())
+        return ast.Lambda(*_pos(meta), names, c[1])
+
+    # -- object creation
+    def new_object(self, meta: Any, c: list[Any]) -> ast.Node:
+        type_name, type_args = _split_generic(c[0]) if "<" in c[0] else (c[0], ())
+        items, members = c[2] if len(c) > 2 and c[2] is not None else ((), ())
+        return ast.New(*_pos(meta), type_name, type_args, c[1], items, members)
+
+    def new_object_init(self, meta: Any, c: list[Any]) -> ast.Node:
+        type_name, type_args = _split_generic(c[0]) if "<" in c[0] else (c[0], ())
+        items, members = c[1]
+        return ast.New(*_pos(meta), type_name, type_args, (), items, members)
+
+    def new_array(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.ArrayCreate(*_pos(meta), tuple(x for x in c if x is not None))
+
+    def new_anonymous(self, meta: Any, c: list[Any]) -> ast.Node:
+        members = tuple(x for x in c if x is not None)
+        return ast.New(*_pos(meta), "<anonymous>", (), (), (), members)
+
+    def initializer(self, meta: Any, c: list[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        items = tuple(x for x in c if x is not None and not isinstance(x, tuple))
+        members = tuple(x for x in c if isinstance(x, tuple))
+        return items, members
+
+    def member_init(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
+        return (str(c[0]), c[1])
+
+    # -- statements
+    def start_expr(self, meta: Any, c: list[Any]) -> ast.Node:
+        return c[0]  # type: ignore[no-any-return]
+
+    def start_block(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Block(*_pos(meta), tuple(c))
+
+    def block(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Block(*_pos(meta), tuple(c))
+
+    def declaration(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Declare(*_pos(meta), str(c[1]), str(c[0]), c[2] if len(c) > 2 else None)
+
+    def assign_op(self, meta: Any, c: list[Any]) -> str:
+        return str(c[0])
+
+    def assignment(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Assign(*_pos(meta), c[0], c[1], c[2])
+
+    def incdec(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.IncDec(*_pos(meta), c[0], self._op(c[1]))
+
+    def if_else(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.If(*_pos(meta), c[0], c[1], c[2])
+
+    def if_only(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.If(*_pos(meta), c[0], c[1], None)
+
+    def return_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Return(*_pos(meta), c[0] if c else None)
+
+    def foreach_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Foreach(*_pos(meta), str(c[1]), c[2], c[3])
+
+    def expr_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.ExprStatement(*_pos(meta), c[0])
+
+
+# `lambda` is a Python keyword; the grammar's rule name maps here.
+setattr(_ToAst, "lambda", _ToAst.lambda_)
+
+
+def _describe(error: UnexpectedInput) -> str:
+    if isinstance(error, UnexpectedCharacters):
+        return f"unexpected character {error.char!r}"
+    if isinstance(error, UnexpectedToken):
+        if error.token.type == "$END":
+            return "unexpected end of expression"
+        return f"unexpected {error.token!s}"
+    return "syntax error"
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str, start: str) -> ast.Node:
+    try:
+        tree = _parser().parse(text, start=start)
+        return _ToAst().transform(tree)
+    except UnexpectedInput as error:
+        raise ExpressionSyntaxError(
+            _describe(error), text, error.line or 1, error.column or 1
+        ) from None
+    except VisitError as error:
+        if isinstance(error.orig_exc, ExpressionSyntaxError):
+            raise error.orig_exc from None
+        raise
+
+
+_SINGLE = re.compile(r"^\s*@\((?P<body>[\s\S]*)\)\s*$")
+_MULTI = re.compile(r"^\s*@\{(?P<body>[\s\S]*)\}\s*$")
+
+
+def is_expression(text: str) -> bool:
+    """True when APIM would evaluate ``text`` (it starts with ``@(`` or ``@{``)."""
+    return bool(_SINGLE.match(text) or _MULTI.match(text))
+
+
+def parse_expression(text: str) -> tuple[ast.Node, bool]:
+    """The syntax tree of ``@(...)`` or ``@{...}``, and whether it is a statement block.
+
+    Raises:
+        ExpressionSyntaxError: with the position inside ``text``.
+    """
+    single = _SINGLE.match(text)
+    if single:
+        offset = text.index("@(") + 2
+        try:
+            return _parse_cached(single.group("body"), "start_expr"), False
+        except ExpressionSyntaxError as error:
+            raise _shifted(error, text, offset) from None
+    multi = _MULTI.match(text)
+    if multi:
+        offset = text.index("@{") + 2
+        try:
+            return _parse_cached(multi.group("body"), "start_block"), True
+        except ExpressionSyntaxError as error:
+            raise _shifted(error, text, offset) from None
+    raise ExpressionSyntaxError("a policy expression starts with @( or @{", text, 1, 1)
+
+
+def _shifted(error: ExpressionSyntaxError, text: str, offset: int) -> ExpressionSyntaxError:
+    """Re-express a position in the body as a position in the whole ``@(...)`` text."""
+    prefix = text[:offset]
+    line = error.line + prefix.count("\n")
+    column = error.column + (len(prefix) - prefix.rfind("\n") - 1 if error.line == 1 else 0)
+    return ExpressionSyntaxError(error.message, text, line, column)

@@ -1,0 +1,186 @@
+"""Runtime values of policy expressions: Newtonsoft JSON tokens, C# string conversion, and the
+two errors evaluation can raise.
+
+C# values map onto Python ones: string → str, int/long → int, double → float, bool → bool,
+null → None, DateTime → datetime (UTC), TimeSpan → timedelta, arrays and lists → list,
+dictionaries → dict. JSON bodies are JObject/JArray/JValue wrappers so that Newtonsoft's API
+(``Value<T>``, ``SelectToken``, ``ToString()``) behaves as in APIM.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "CSharpError",
+    "JArray",
+    "JObject",
+    "JProperty",
+    "JToken",
+    "JValue",
+    "OutRef",
+    "UnsupportedError",
+    "cs_string",
+    "from_json",
+    "to_plain",
+    "to_token",
+    "type_name",
+]
+
+
+class CSharpError(Exception):
+    """A runtime exception C# would throw (APIM routes the request to on-error)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class UnsupportedError(Exception):
+    """A construct the simulator does not model; never silently evaluated as null."""
+
+
+class OutRef:
+    """An ``out`` argument: the callee stores its result in ``value``."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+
+class JToken:
+    """Base of Newtonsoft's JSON token types."""
+
+    def to_json(self, indent: bool = True) -> str:
+        return json.dumps(to_plain(self), indent=2 if indent else None, ensure_ascii=False)
+
+    def __str__(self) -> str:
+        return self.to_json()
+
+
+class JValue(JToken):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return cs_string(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        other_value = other.value if isinstance(other, JValue) else other
+        return bool(self.value == other_value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return f"JValue({self.value!r})"
+
+
+class JObject(JToken):
+    def __init__(self, items: dict[str, JToken] | None = None) -> None:
+        self.items: dict[str, JToken] = items if items is not None else {}
+
+    def get(self, key: str) -> JToken | None:
+        return self.items.get(key)
+
+    def __iter__(self) -> Iterator[JProperty]:
+        return (JProperty(k, v) for k, v in self.items.items())
+
+    def __repr__(self) -> str:
+        return f"JObject({self.to_json(indent=False)})"
+
+
+class JArray(JToken):
+    def __init__(self, items: list[JToken] | None = None) -> None:
+        self.items: list[JToken] = items if items is not None else []
+
+    def __iter__(self) -> Iterator[JToken]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"JArray({self.to_json(indent=False)})"
+
+
+class JProperty(JToken):
+    def __init__(self, name: str, value: Any) -> None:
+        self.name = name
+        self.value = to_token(value)
+
+    def __repr__(self) -> str:
+        return f"JProperty({self.name!r}, {self.value!r})"
+
+
+def to_token(value: Any) -> JToken:
+    """A Python/JSON value as a JSON token (tokens pass through)."""
+    if isinstance(value, JToken):
+        return value
+    if isinstance(value, dict):
+        return JObject({str(k): to_token(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return JArray([to_token(v) for v in value])
+    return JValue(value)
+
+
+def to_plain(value: Any) -> Any:
+    """A JSON token as plain Python data (for serialisation and comparisons)."""
+    if isinstance(value, JObject):
+        return {k: to_plain(v) for k, v in value.items.items()}
+    if isinstance(value, JArray):
+        return [to_plain(v) for v in value.items]
+    if isinstance(value, JValue):
+        return value.value
+    if isinstance(value, JProperty):
+        return {value.name: to_plain(value.value)}
+    return value
+
+
+def from_json(text: str) -> JToken:
+    try:
+        return to_token(json.loads(text))
+    except json.JSONDecodeError as error:
+        raise CSharpError("JsonReaderException", f"invalid JSON: {error.msg}") from None
+
+
+def cs_string(value: Any) -> str:
+    """What C#'s ``ToString()`` or string concatenation produces for ``value``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%-m/%-d/%Y %-I:%M:%S %p")
+    if isinstance(value, timedelta):
+        total = int(value.total_seconds())
+        hours, rest = divmod(total, 3600)
+        return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    if isinstance(value, list):
+        return "System.Collections.Generic.List`1[System.Object]"
+    return str(value)
+
+
+def type_name(value: Any) -> str:
+    """The C# type name of a runtime value, for error messages and ``is`` tests."""
+    names = {
+        bool: "bool",
+        int: "int",
+        float: "double",
+        str: "string",
+        datetime: "DateTime",
+        timedelta: "TimeSpan",
+        list: "List",
+        dict: "Dictionary",
+    }
+    if value is None:
+        return "null"
+    for python_type, name in names.items():
+        if type(value) is python_type:
+            return name
+    return type(value).__name__

@@ -1,0 +1,76 @@
+"""The expression corpus: each row runs against its context and gives APIM's answer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from apimgen.simulate.context import Api, Context, Operation, Product, Request, Subscription, User
+from apimgen.simulate.expr.compiler import (
+    ExpressionRuntimeError,
+    ExpressionUnsupportedError,
+    compile_expression,
+)
+from apimgen.simulate.expr.members import static_types
+from apimgen.simulate.expr.values import to_plain
+
+CORPUS = yaml.safe_load((Path(__file__).parent / "corpus.yaml").read_text())
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def build_context(overrides: dict[str, Any]) -> Context:
+    data = {**CORPUS["defaults"], **overrides}
+    body = data["body"]
+    request = Request(
+        url=data["url"],
+        headers=data["headers"],
+        IpAddress=data["ip"],
+        body_text=body if isinstance(body, str) else json.dumps(body),
+        matched=data["matched"],
+    )
+    context = Context(
+        Request=request,
+        Subscription=Subscription(**data["subscription"]) if data["subscription"] else None,
+        Product=Product(**data["product"]) if data["product"] else None,
+        User=User(**data["user"]) if data["user"] else None,
+        Api=Api(Id="openai", Name="openai", Path="openai"),
+        Operation=Operation(Id="chat-completions", Name="chat", Method="POST"),
+        Timestamp=NOW,
+    )
+    context.Variables.values.update(data["variables"])
+    return context
+
+
+def _case_id(case: dict[str, Any]) -> str:
+    return " ".join(case["expr"].split())[:70]
+
+
+@pytest.mark.parametrize("case", CORPUS["cases"], ids=_case_id)
+def test_expression(case: dict[str, Any]) -> None:
+    outcomes = {"expect", "error", "unsupported"} & set(case)
+    assert len(outcomes) == 1, "each row names exactly one outcome"
+    context = build_context(case.get("context", {}))
+    statics = static_types(lambda: NOW, lambda: "00000000-0000-0000-0000-000000000001")
+    if "unsupported" in case:
+        with pytest.raises(ExpressionUnsupportedError) as unsupported:
+            compile_expression(case["expr"]).evaluate(context, statics)
+        assert case["unsupported"] in str(unsupported.value)
+        return
+    compiled = compile_expression(case["expr"])
+    if "error" in case:
+        with pytest.raises(ExpressionRuntimeError) as error:
+            compiled.evaluate(context, statics)
+        assert error.value.kind == case["error"]
+        return
+    result = to_plain(compiled.evaluate(context, statics))
+    assert result == case["expect"]
+    assert type(result) is type(case["expect"]) or case["expect"] is None
+
+
+def test_corpus_is_broad() -> None:
+    assert len(CORPUS["cases"]) >= 100
