@@ -1,0 +1,207 @@
+"""From policy documents per scope to the one pipeline a request runs.
+
+Fragments are inlined where ``<include-fragment>`` stands; then, from the narrowest scope
+outwards, each ``<base/>`` is replaced by the same section of the parent scope (global →
+product → API → operation; apim-genai-policies.md §1.2). A section without ``<base/>`` drops
+inheritance for that section, as in APIM. A section missing from a document altogether is read
+as ``<base/>`` alone (the portal always writes all four; this is the safe reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from apimgen.errors import Location
+from apimgen.simulate.policy.reader import PolicyElement, PolicyReadError, read_policy
+
+__all__ = [
+    "SECTIONS",
+    "Pipeline",
+    "PolicySet",
+    "effective_pipeline",
+    "expand_fragments",
+    "load_policy_folder",
+    "sections_of",
+]
+
+SECTIONS: tuple[str, ...] = ("inbound", "backend", "outbound", "on-error")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The statements a request runs, per section, after inheritance and fragments."""
+
+    sections: dict[str, tuple[PolicyElement, ...]]
+
+    def section(self, name: str) -> tuple[PolicyElement, ...]:
+        return self.sections.get(name, ())
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every policy document of a gateway, by scope, plus its fragments."""
+
+    global_policy: PolicyElement | None
+    products: dict[str, PolicyElement]
+    apis: dict[str, PolicyElement]
+    operations: dict[tuple[str, str], PolicyElement]
+    fragments: dict[str, PolicyElement]
+
+    def pipeline(self, api: str, operation: str | None, product: str | None) -> Pipeline:
+        chain = [
+            self.global_policy,
+            self.products.get(product) if product else None,
+            self.apis.get(api),
+            self.operations.get((api, operation)) if operation else None,
+        ]
+        return effective_pipeline(chain, self.fragments)
+
+
+def sections_of(root: PolicyElement) -> dict[str, tuple[PolicyElement, ...] | None]:
+    """Section name → statements (None when the section element is absent)."""
+    if root.name != "policies":
+        raise PolicyReadError(
+            f"a policy document starts with <policies>, not <{root.name}>", location=root.location
+        )
+    found: dict[str, tuple[PolicyElement, ...] | None] = dict.fromkeys(SECTIONS)
+    for child in root.children:
+        if child.name not in SECTIONS:
+            raise PolicyReadError(
+                f"unknown policy section <{child.name}>",
+                hint="sections are inbound, backend, outbound and on-error",
+                location=child.location,
+            )
+        if found[child.name] is not None:
+            raise PolicyReadError(f"section <{child.name}> appears twice", location=child.location)
+        found[child.name] = child.children
+    return found
+
+
+def expand_fragments(
+    statements: Sequence[PolicyElement],
+    fragments: Mapping[str, PolicyElement],
+    trail: tuple[str, ...] = (),
+) -> tuple[PolicyElement, ...]:
+    """``statements`` with every ``<include-fragment>`` replaced by the fragment's statements."""
+    out: list[PolicyElement] = []
+    for statement in statements:
+        if statement.name == "include-fragment":
+            fragment_id = statement.attributes.get("fragment-id", "")
+            if fragment_id in trail:
+                cycle = " → ".join((*trail, fragment_id))
+                raise PolicyReadError(
+                    f"fragment '{fragment_id}' includes itself ({cycle})",
+                    location=statement.location,
+                )
+            fragment = fragments.get(fragment_id)
+            if fragment is None:
+                raise PolicyReadError(
+                    f"fragment '{fragment_id}' is not defined",
+                    hint="add it to the fragments folder",
+                    location=statement.location,
+                )
+            out.extend(expand_fragments(fragment.children, fragments, (*trail, fragment_id)))
+        elif statement.children:
+            children = expand_fragments(statement.children, fragments, trail)
+            out.append(
+                PolicyElement(
+                    statement.name,
+                    statement.attributes,
+                    children,
+                    statement.text,
+                    statement.file,
+                    statement.line,
+                    statement.column,
+                    statement.attribute_order,
+                )
+            )
+        else:
+            out.append(statement)
+    return tuple(out)
+
+
+def _check_base_placement(statements: Sequence[PolicyElement]) -> None:
+    for statement in statements:
+        for nested in _walk(statement.children):
+            if nested.name == "base":
+                raise PolicyReadError(
+                    "<base /> may only appear directly inside a section", location=nested.location
+                )
+
+
+def _walk(statements: Sequence[PolicyElement]) -> list[PolicyElement]:
+    found: list[PolicyElement] = []
+    for statement in statements:
+        found.append(statement)
+        found.extend(_walk(statement.children))
+    return found
+
+
+def effective_pipeline(
+    chain: Sequence[PolicyElement | None], fragments: Mapping[str, PolicyElement]
+) -> Pipeline:
+    """Merge the documents of ``chain`` (broadest first; None = no document at that scope)."""
+    merged: dict[str, tuple[PolicyElement, ...]] = {name: () for name in SECTIONS}
+    for depth, document in enumerate(chain):
+        if document is None:
+            continue
+        for name, statements in sections_of(document).items():
+            if statements is None:
+                continue  # absent section: inherit the parent's unchanged
+            expanded = expand_fragments(statements, fragments)
+            _check_base_placement(expanded)
+            parent = merged[name]
+            result: list[PolicyElement] = []
+            for statement in expanded:
+                if statement.name == "base":
+                    if depth > 0:
+                        result.extend(parent)
+                else:
+                    result.append(statement)
+            merged[name] = tuple(result)
+    return Pipeline(merged)
+
+
+def _read(path: Path, root: Path, named_values: Mapping[str, str] | None) -> PolicyElement:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyReadError(
+            f"cannot read policy file: {error}", location=Location(str(path))
+        ) from None
+    return read_policy(text, str(path.relative_to(root.parent)), named_values)
+
+
+def load_policy_folder(folder: Path, named_values: Mapping[str, str] | None = None) -> PolicySet:
+    """Read a ``policies/`` folder as ``apimgen render`` writes it (or laid out the same way):
+    ``global.xml``, ``products/<p>.xml``, ``apis/<a>.xml``, ``apis/<a>/operations/<o>.xml``,
+    ``fragments/<f>.xml``."""
+    if not folder.is_dir():
+        raise PolicyReadError(f"{folder}: not a policy folder", hint="point at a policies/ folder")
+    global_file = folder / "global.xml"
+    fragments = {}
+    for path in sorted((folder / "fragments").glob("*.xml")):
+        fragment = _read(path, folder, named_values)
+        if fragment.name != "fragment":
+            raise PolicyReadError(
+                f"a fragment file holds one <fragment> element, not <{fragment.name}>",
+                location=fragment.location,
+            )
+        fragments[path.stem] = fragment
+    return PolicySet(
+        global_policy=_read(global_file, folder, named_values) if global_file.is_file() else None,
+        products={
+            p.stem: _read(p, folder, named_values)
+            for p in sorted((folder / "products").glob("*.xml"))
+        },
+        apis={
+            p.stem: _read(p, folder, named_values) for p in sorted((folder / "apis").glob("*.xml"))
+        },
+        operations={
+            (p.parent.parent.name, p.stem): _read(p, folder, named_values)
+            for p in sorted((folder / "apis").glob("*/operations/*.xml"))
+        },
+        fragments=fragments,
+    )

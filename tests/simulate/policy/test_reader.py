@@ -1,0 +1,115 @@
+"""The lenient policy reader: what APIM accepts, with line numbers, and nothing dangerous."""
+
+from __future__ import annotations
+
+import pytest
+
+from apimgen.simulate.expr.compiler import compile_expression
+from apimgen.simulate.policy.reader import PolicyReadError, escape_expressions, read_policy
+
+HAND_WRITTEN = """<policies>
+    <inbound>
+        <base />
+        <set-variable name="deployment" value="@(context.Request.MatchedParameters["deployment-id"])" />
+        <choose>
+            <when condition="@(context.Request.Headers.GetValueOrDefault("X-Tier","") == "gold" && context.Variables.ContainsKey("deployment"))">
+                <llm-token-limit counter-key="@(context.Subscription.Id + "-" + (string)context.Variables["deployment"])" tokens-per-minute="5000" estimate-prompt-tokens="true" />
+            </when>
+            <otherwise>
+                <set-body>@{
+                    var body = context.Request.Body.As<JObject>(preserveContent: true);
+                    if (body["max_tokens"] != null && body["max_tokens"].Value<int>() > 512) {
+                        body["max_tokens"] = 512;
+                    }
+                    return body.ToString();
+                }</set-body>
+            </otherwise>
+        </choose>
+        <!-- comments stay comments, even with @( and < inside -->
+    </inbound>
+</policies>
+"""
+
+
+def test_reads_what_apim_accepts_and_keeps_lines() -> None:
+    root = read_policy(HAND_WRITTEN, "hand.xml")
+    inbound = root.child("inbound")
+    assert inbound is not None
+    assert [c.name for c in inbound.children] == ["base", "set-variable", "choose"]
+    variable, choose = inbound.children[1], inbound.children[2]
+    assert variable.line == 4 and variable.file == "hand.xml"
+    assert variable.attributes["value"] == ('@(context.Request.MatchedParameters["deployment-id"])')
+    when = choose.children[0]
+    assert when.attributes["condition"] == (
+        '@(context.Request.Headers.GetValueOrDefault("X-Tier","") == "gold" && '
+        'context.Variables.ContainsKey("deployment"))'
+    )
+    limit = when.children[0]
+    assert limit.line == 7
+    body = choose.children[1].children[0]
+    assert body.name == "set-body" and body.line == 10
+    assert body.text is not None and "As<JObject>" in body.text and "> 512" in body.text
+    for expression in (variable.attributes["value"], when.attributes["condition"], body.text):
+        compile_expression(expression)  # everything read back is a valid expression
+
+
+def test_well_formed_xml_with_entities_reads_the_same() -> None:
+    strict = (
+        '<policies><inbound><set-variable name="a" '
+        'value="@(context.Request.Headers.GetValueOrDefault(&quot;x&quot;, &quot;&lt;&quot;))" />'
+        "</inbound></policies>"
+    )
+    lenient = (
+        '<policies><inbound><set-variable name="a" '
+        'value="@(context.Request.Headers.GetValueOrDefault("x", "<"))" />'
+        "</inbound></policies>"
+    )
+    read = [
+        read_policy(t).child("inbound").children[0].attributes["value"] for t in (strict, lenient)
+    ]  # type: ignore[union-attr]
+    assert read[0] == read[1] == '@(context.Request.Headers.GetValueOrDefault("x", "<"))'
+
+
+def test_braces_and_parens_inside_strings_do_not_end_the_expression() -> None:
+    text = '<a v="@(&quot;)&quot; + ")}" + \'(\')" w="x" />'
+    element = read_policy(text)
+    assert element.attributes == {"v": '@(")" + ")}" + \'(\')', "w": "x"}
+
+
+def test_escaping_never_changes_line_count() -> None:
+    assert escape_expressions(HAND_WRITTEN).count("\n") == HAND_WRITTEN.count("\n")
+
+
+def test_malformed_xml_is_located() -> None:
+    with pytest.raises(PolicyReadError) as error:
+        read_policy("<policies>\n  <inbound>\n    <base>\n  </inbound>\n</policies>", "bad.xml")
+    assert error.value.location is not None
+    assert (error.value.location.file, error.value.location.line) == ("bad.xml", 4)
+    assert "mismatched tag" in error.value.message
+
+
+def test_dtd_and_entity_expansion_are_refused() -> None:
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+        "<policies>&lol2;</policies>"
+    )
+    with pytest.raises(PolicyReadError, match="DTD"):
+        read_policy(bomb)
+    external = '<!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><policies>&x;</policies>'
+    with pytest.raises(PolicyReadError):
+        read_policy(external)
+
+
+def test_named_values_are_substituted_textually() -> None:
+    text = '<policies><inbound><set-header name="{{hdr}}"><value>@("{{prefix}}" + "1")</value></set-header></inbound></policies>'
+    root = read_policy(text, named_values={"hdr": "X-Key", "prefix": "p-"})
+    header = root.child("inbound").children[0]  # type: ignore[union-attr]
+    assert header.attributes["name"] == "X-Key"
+    assert header.children[0].text == '@("p-" + "1")'
+
+
+def test_unknown_named_value_is_located() -> None:
+    with pytest.raises(PolicyReadError) as error:
+        read_policy("<policies>\n<inbound>{{missing}}</inbound></policies>", "p.xml", {})
+    assert error.value.location is not None and error.value.location.line == 2
+    assert "'{{missing}}' is not defined" in error.value.message
