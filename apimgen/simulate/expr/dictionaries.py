@@ -53,6 +53,13 @@ class MultiValueDictionary(CSharpObject):
     def Keys(self) -> list[str]:
         return [name for name, _ in self._items.values()]
 
+    def _set(self, name: str, values: list[str]) -> None:
+        """Policy-side mutation (set-header); expressions cannot reach underscore names."""
+        self._items[self._fold(name)] = (name, list(values))
+
+    def _remove(self, name: str) -> None:
+        self._items.pop(self._fold(name), None)
+
     def plain(self) -> dict[str, list[str]]:
         return {name: list(values) for name, values in self._items.values()}
 

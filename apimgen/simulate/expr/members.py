@@ -548,13 +548,23 @@ def _constant(value: str) -> Callable[[], str]:
 
 
 def _property(fn: Callable[[], Any]) -> Callable[[], Any]:
-    fn.is_property = True  # type: ignore[attr-defined]
-    return fn
+    """Mark a static member as a property (read without parentheses)."""
+
+    def get() -> Any:
+        return fn()
+
+    get.is_property = True  # type: ignore[attr-defined]
+    return get
 
 
 def _generic(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn.generic = True  # type: ignore[attr-defined]
-    return fn
+    """Mark a static method as taking type arguments (``DeserializeObject<T>``)."""
+
+    def call(*args: Any, type_args: tuple[str, ...] = ()) -> Any:
+        return fn(*args, type_args=type_args)
+
+    call.generic = True  # type: ignore[attr-defined]
+    return call
 
 
 def _try_parse(parse: Callable[[str], Any]) -> Callable[..., Any]:

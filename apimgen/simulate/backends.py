@@ -1,0 +1,247 @@
+"""Mock Azure OpenAI deployments and the gateway's backend entities (single, pool, breaker).
+
+A deployment enforces Azure's limits the way Azure describes them: tokens per 60 s and
+requests per 10 s at 6 RPM per 1000 TPM, counting ``max_tokens`` (or a default) plus the prompt
+at admission; a refused call gets 429 with ``Retry-After`` and ``retry-after-ms``. Outages and
+error rates are scheduled by the scenario.
+
+Pools follow apim-genai-policies.md §5 and §12: lower priority numbers first; within a group a
+smooth weighted rotation (80/10/10 gives eight to the first, then one each); lower groups only
+while every higher member is tripped; with every member tripped, 503 without calling anything.
+A breaker trips on the response that meets its failure condition and rests for its trip
+duration, or for the backend's Retry-After when ``acceptRetryAfter`` is set.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+__all__ = [
+    "BackendCall",
+    "BackendRegistry",
+    "BreakerRule",
+    "MockDeployment",
+    "Outage",
+    "PoolMember",
+    "SingleBackend",
+]
+
+
+@dataclass(frozen=True)
+class Outage:
+    start: float
+    end: float
+    status: int = 503
+
+
+@dataclass
+class BackendCall:
+    """What the mock returns for one call."""
+
+    status: int
+    headers: dict[str, str]
+    latency: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class MockDeployment:
+    """One Azure OpenAI model deployment with its own quota."""
+
+    name: str
+    tpm: int
+    latency_base: float = 0.2
+    latency_per_token: float = 0.01
+    default_max_tokens: int = 4096
+    outages: tuple[Outage, ...] = ()
+    error_rate: float = 0.0
+    _tokens: deque[tuple[float, int]] = field(default_factory=deque)
+    _token_sum: int = 0
+    _requests: deque[float] = field(default_factory=deque)
+    calls: int = 0
+    throttled: int = 0
+    tokens_served: int = 0
+
+    @property
+    def requests_per_10s(self) -> int:
+        return max(1, self.tpm * 6 // 1000 // 6)
+
+    def _expire(self, now: float) -> None:
+        while self._tokens and self._tokens[0][0] <= now - 60:
+            self._token_sum -= self._tokens.popleft()[1]
+        while self._requests and self._requests[0] <= now - 10:
+            self._requests.popleft()
+
+    def call(
+        self,
+        now: float,
+        prompt_tokens: int,
+        max_tokens: int | None,
+        completion_tokens: int,
+        rng_value: float,
+    ) -> BackendCall:
+        self.calls += 1
+        for outage in self.outages:
+            if outage.start <= now < outage.end:
+                return BackendCall(outage.status, {}, self.latency_base)
+        if self.error_rate and rng_value < self.error_rate:
+            return BackendCall(500, {}, self.latency_base)
+        self._expire(now)
+        reserved = prompt_tokens + (max_tokens or self.default_max_tokens)
+        if self._token_sum + reserved > self.tpm or len(self._requests) >= self.requests_per_10s:
+            self.throttled += 1
+            wait = self._retry_after(now, reserved)
+            return BackendCall(
+                429,
+                {
+                    "Retry-After": str(max(1, int(wait + 0.999))),
+                    "retry-after-ms": str(int(wait * 1000)),
+                    "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
+                    "x-ratelimit-remaining-requests": str(
+                        max(0, self.requests_per_10s - len(self._requests))
+                    ),
+                },
+                0.05,
+            )
+        completion = min(completion_tokens, max_tokens) if max_tokens else completion_tokens
+        used = prompt_tokens + completion
+        self._tokens.append((now, used))
+        self._token_sum += used
+        self._requests.append(now)
+        self.tokens_served += used
+        return BackendCall(
+            200,
+            {
+                "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
+                "x-ratelimit-remaining-requests": str(
+                    max(0, self.requests_per_10s - len(self._requests))
+                ),
+            },
+            self.latency_base + self.latency_per_token * completion,
+            prompt_tokens,
+            completion,
+        )
+
+    def _retry_after(self, now: float, needed: int) -> float:
+        if len(self._requests) >= self.requests_per_10s:
+            return self._requests[0] + 10 - now
+        freed = 0
+        for time, tokens in self._tokens:
+            freed += tokens
+            if self._token_sum - freed + needed <= self.tpm:
+                return time + 60 - now
+        return 60.0
+
+
+@dataclass(frozen=True)
+class BreakerRule:
+    failure_count: int | None
+    failure_percentage: int | None
+    interval: float
+    status_ranges: tuple[tuple[int, int], ...]
+    trip_duration: float
+    accept_retry_after: bool
+
+
+@dataclass
+class SingleBackend:
+    """A backend entity: a URL served by a mock deployment, optionally with a breaker."""
+
+    id: str
+    deployment: MockDeployment
+    breaker: BreakerRule | None = None
+    failures: deque[float] = field(default_factory=deque)
+    calls_in_window: deque[float] = field(default_factory=deque)
+    tripped_until: float = 0.0
+    trips: int = 0
+
+    def available(self, now: float) -> bool:
+        return now >= self.tripped_until
+
+    def record(self, now: float, status: int, headers: dict[str, str]) -> None:
+        rule = self.breaker
+        if rule is None:
+            return
+        self.calls_in_window.append(now)
+        while self.calls_in_window and self.calls_in_window[0] <= now - rule.interval:
+            self.calls_in_window.popleft()
+        if any(low <= status <= high for low, high in rule.status_ranges):
+            self.failures.append(now)
+        while self.failures and self.failures[0] <= now - rule.interval:
+            self.failures.popleft()
+        tripped = (rule.failure_count is not None and len(self.failures) >= rule.failure_count) or (
+            rule.failure_percentage is not None
+            and self.calls_in_window
+            and 100 * len(self.failures) / len(self.calls_in_window) >= rule.failure_percentage
+        )
+        if tripped:
+            rest = rule.trip_duration
+            retry_after = headers.get("Retry-After")
+            if rule.accept_retry_after and retry_after and retry_after.isdigit():
+                rest = float(retry_after)
+            self.tripped_until = now + rest
+            self.trips += 1
+            self.failures.clear()
+
+
+@dataclass(frozen=True)
+class PoolMember:
+    backend: str
+    priority: int
+    weight: int
+
+
+@dataclass
+class _Rotation:
+    """Smooth weighted round robin (nginx's): deterministic, interleaved by weight."""
+
+    current: dict[str, int] = field(default_factory=dict)
+
+    def pick(self, members: list[PoolMember]) -> PoolMember:
+        total = sum(max(m.weight, 1) for m in members)
+        best: PoolMember | None = None
+        for member in members:
+            weight = max(member.weight, 1)
+            self.current[member.backend] = self.current.get(member.backend, 0) + weight
+            if best is None or self.current[member.backend] > self.current[best.backend]:
+                best = member
+        assert best is not None
+        self.current[best.backend] -= total
+        return best
+
+
+@dataclass
+class BackendRegistry:
+    """Every backend entity the gateway knows: singles by id, pools of singles."""
+
+    singles: dict[str, SingleBackend]
+    pools: dict[str, list[PoolMember]]
+    rotations: dict[str, _Rotation] = field(default_factory=dict)
+
+    def choose(self, backend_id: str, now: float) -> SingleBackend | None:
+        """The backend a call goes to now, or None when a pool has no member available."""
+        if backend_id in self.singles:
+            single = self.singles[backend_id]
+            return single if single.available(now) else None
+        members = self.pools.get(backend_id)
+        if members is None:
+            return None
+        for priority in sorted({m.priority for m in members}):
+            group = [
+                m
+                for m in members
+                if m.priority == priority and self.singles[m.backend].available(now)
+            ]
+            if group:
+                rotation = self.rotations.setdefault(f"{backend_id}:{priority}", _Rotation())
+                return self.singles[rotation.pick(group).backend]
+        return None
+
+    def knows(self, backend_id: str) -> bool:
+        return backend_id in self.singles or backend_id in self.pools

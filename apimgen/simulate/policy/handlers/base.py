@@ -1,0 +1,212 @@
+"""What every simulated policy shares: attribute parsing with locations, expression-valued
+attributes compiled once, and the registry that maps element names to handlers.
+
+A handler is built once per policy element (its attributes validated and its expressions
+compiled) and then runs once per request. ``run`` returns None, or a generator when the policy
+waits on the virtual clock (forward-request, retry), so the engine can interleave requests.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from apimgen.errors import ApimgenError
+from apimgen.simulate.expr.compiler import (
+    CompiledExpression,
+    ExpressionUnsupportedError,
+    compile_expression,
+)
+from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
+from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.policy.reader import PolicyElement
+
+if TYPE_CHECKING:
+    from apimgen.simulate.state import RequestState
+
+__all__ = [
+    "Attribute",
+    "PolicyConfigError",
+    "PolicyHandler",
+    "Value",
+    "build_handlers",
+    "register",
+]
+
+Wait = Iterator[float]  # yields the virtual times to resume at
+
+
+class PolicyConfigError(ApimgenError):
+    """A policy APIM would refuse to save: unknown policy or attribute, missing or bad value."""
+
+
+@dataclass(frozen=True)
+class Value:
+    """An attribute value: a literal, or an expression evaluated per request."""
+
+    literal: str | None
+    expression: CompiledExpression | None
+
+    def get(self, state: RequestState) -> Any:
+        if self.expression is None:
+            return self.literal
+        return state.evaluate(self.expression)
+
+    def text(self, state: RequestState) -> str:
+        return cs_string(self.get(state))
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """How one attribute may be written (apim-genai-policies.md lists these per policy)."""
+
+    name: str
+    required: bool = False
+    expressions: bool = True
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+
+
+def compile_value(text: str, element: PolicyElement, attribute: str | None = None) -> Value:
+    if not is_expression(text):
+        return Value(text, None)
+    try:
+        return Value(None, compile_expression(text))
+    except ExpressionSyntaxError as error:
+        raise PolicyConfigError(
+            f"{_where(attribute)}expression does not parse: {error.message} "
+            f"(at {error.line}:{error.column})",
+            location=element.location,
+        ) from None
+    except ExpressionUnsupportedError as error:
+        raise PolicyConfigError(f"{_where(attribute)}{error}", location=element.location) from None
+
+
+def _where(attribute: str | None) -> str:
+    return f"attribute '{attribute}': " if attribute else ""
+
+
+class PolicyHandler:
+    """Base of every simulated policy."""
+
+    element_names: ClassVar[tuple[str, ...]] = ()
+    attributes: ClassVar[tuple[Attribute, ...]] = ()
+    sections: ClassVar[tuple[str, ...]] = ("inbound", "backend", "outbound", "on-error")
+    waits: bool = False  # True when run() may return a generator (it waits on the clock)
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        self.element = element
+        self.values: dict[str, Value] = {}
+        known = {a.name: a for a in self.attributes}
+        for name, text in element.attributes.items():
+            spec = known.get(name)
+            if spec is None:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                raise PolicyConfigError(
+                    f"<{element.name}> has no attribute '{name}'",
+                    hint=f"did you mean '{close[0]}'?" if close else "",
+                    location=element.location,
+                )
+            if is_expression(text) and not spec.expressions:
+                raise PolicyConfigError(
+                    f"<{element.name}> attribute '{name}' does not allow expressions",
+                    location=element.location,
+                )
+            if spec.choices and not is_expression(text) and text not in spec.choices:
+                raise PolicyConfigError(
+                    f"<{element.name}> attribute '{name}' must be one of "
+                    f"{', '.join(spec.choices)}, not '{text}'",
+                    location=element.location,
+                )
+            self.values[name] = compile_value(text, element, name)
+        for spec in self.attributes:
+            if spec.name in self.values:
+                continue
+            if spec.required:
+                raise PolicyConfigError(
+                    f"<{element.name}> needs the attribute '{spec.name}'",
+                    location=element.location,
+                )
+            if spec.default is not None:
+                self.values[spec.name] = Value(spec.default, None)
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def literal(self, name: str) -> str | None:
+        value = self.values.get(name)
+        return value.literal if value else None
+
+    def int_literal(self, name: str) -> int | None:
+        text = self.literal(name)
+        if text is None:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise PolicyConfigError(
+                f"<{self.element.name}> attribute '{name}' must be a whole number, not '{text}'",
+                location=self.element.location,
+            ) from None
+
+    def run(self, state: RequestState) -> Wait | None:
+        raise NotImplementedError
+
+
+@dataclass
+class BuildContext:
+    """What building handlers needs: the registry and the skip-unknown switch."""
+
+    registry: Mapping[str, type[PolicyHandler]]
+    skip_unknown: bool = False
+    skipped: list[PolicyElement] | None = None
+    section: str = "inbound"
+
+    def handlers(self, elements: tuple[PolicyElement, ...], section: str) -> list[PolicyHandler]:
+        return build_handlers(elements, section, self)
+
+
+_REGISTRY: dict[str, type[PolicyHandler]] = {}
+
+
+def register(cls: type[PolicyHandler]) -> type[PolicyHandler]:
+    for name in cls.element_names:
+        _REGISTRY[name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[PolicyHandler]]:
+    from apimgen.simulate.policy import handlers  # noqa: F401 - importing registers them
+
+    return dict(_REGISTRY)
+
+
+def build_handlers(
+    elements: tuple[PolicyElement, ...], section: str, build: BuildContext
+) -> list[PolicyHandler]:
+    handlers: list[PolicyHandler] = []
+    build.section = section
+    for element in elements:
+        cls = build.registry.get(element.name)
+        if cls is None:
+            if build.skip_unknown:
+                if build.skipped is not None:
+                    build.skipped.append(element)
+                continue
+            close = difflib.get_close_matches(element.name, list(build.registry), n=1)
+            raise PolicyConfigError(
+                f"unknown policy <{element.name}>",
+                hint=(f"did you mean <{close[0]}>? " if close else "")
+                + "or run with --skip-unknown to simulate without it",
+                location=element.location,
+            )
+        if section not in cls.sections:
+            raise PolicyConfigError(
+                f"<{element.name}> is not allowed in the {section} section",
+                hint=f"allowed in: {', '.join(cls.sections)}",
+                location=element.location,
+            )
+        handlers.append(cls(element, build))
+    return handlers

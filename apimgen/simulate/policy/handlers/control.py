@@ -1,0 +1,409 @@
+"""Control flow and message shaping: choose, set-variable, set-header, set-query-parameter,
+set-body, return-response, mock-response, check-header, trace, log-to-eventhub, emit-metric.
+
+Each handler follows its Microsoft Learn page (named in its docstring); what it leaves out is
+said there too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from apimgen.simulate.context import Body
+from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.policy.handlers.base import (
+    Attribute,
+    BuildContext,
+    PolicyConfigError,
+    PolicyHandler,
+    Value,
+    Wait,
+    compile_value,
+    register,
+)
+from apimgen.simulate.policy.handlers.flow import run_handlers
+from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import MetricSample, PolicyError, RequestState
+
+__all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable"]
+
+ALL_SECTIONS = ("inbound", "backend", "outbound", "on-error")
+
+
+def _to_bool(value: object, element: PolicyElement) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise PolicyError(
+        "ExpressionValueEvaluationFailure",
+        f"<{element.name}> condition gave {value!r}, not a bool",
+        element,
+    )
+
+
+@register
+class Choose(PolicyHandler):
+    """``choose`` (Learn: choose-policy): the first ``when`` whose condition holds, else
+    ``otherwise``."""
+
+    element_names = ("choose",)
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.branches: list[tuple[Value | None, list[PolicyHandler], PolicyElement]] = []
+        section = build.section
+        for child in element.children:
+            if child.name == "when":
+                condition = child.attributes.get("condition")
+                if condition is None:
+                    raise PolicyConfigError("<when> needs a condition", location=child.location)
+                value = compile_value(condition, child, "condition")
+                self.branches.append((value, build.handlers(child.children, section), child))
+            elif child.name == "otherwise":
+                self.branches.append((None, build.handlers(child.children, section), child))
+            else:
+                raise PolicyConfigError(
+                    f"<choose> holds <when> and <otherwise>, not <{child.name}>",
+                    location=child.location,
+                )
+        self.waits = any(h.waits for _, handlers, _ in self.branches for h in handlers)
+
+    def run(self, state: RequestState) -> Wait | None:
+        for condition, handlers, element in self.branches:
+            if condition is None or _to_bool(condition.get(state), element):
+                return _maybe_wait(handlers, state)
+        return None
+
+
+def _maybe_wait(handlers: list[PolicyHandler], state: RequestState) -> Iterator[float] | None:
+    """Run synchronously when nothing can wait; otherwise hand back a generator."""
+    if not any(h.waits for h in handlers):
+        for handler in handlers:
+            handler.run(state)
+            if state.returned:
+                break
+        return None
+    return run_handlers(handlers, state)
+
+
+@register
+class SetVariable(PolicyHandler):
+    """``set-variable`` (Learn: set-variable-policy)."""
+
+    element_names = ("set-variable",)
+    attributes = (
+        Attribute("name", required=True, expressions=False),
+        Attribute("value", required=True),
+    )
+
+    def run(self, state: RequestState) -> None:
+        name = self.literal("name")
+        assert name is not None
+        state.context.Variables.values[name] = self.values["value"].get(state)
+
+
+def _header_values(element: PolicyElement) -> list[Value]:
+    values = []
+    for child in element.children:
+        if child.name != "value":
+            raise PolicyConfigError(
+                f"<{element.name}> holds <value> elements, not <{child.name}>",
+                location=child.location,
+            )
+        values.append(compile_value(child.text or "", child))
+    return values
+
+
+@register
+class SetHeader(PolicyHandler):
+    """``set-header`` (Learn: set-header-policy): request headers in inbound/backend, response
+    headers in outbound/on-error."""
+
+    element_names = ("set-header",)
+    attributes = (
+        Attribute("name", required=True),
+        Attribute(
+            "exists-action",
+            expressions=False,
+            default="override",
+            choices=("override", "skip", "append", "delete"),
+        ),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.header_values = _header_values(element)
+
+    def run(self, state: RequestState) -> None:
+        name = self.values["name"].text(state)
+        on_response = state.section in ("outbound", "on-error")
+        target = (
+            state.context.Response.Headers
+            if on_response and state.context.Response is not None
+            else state.context.Request.Headers
+        )
+        action = self.literal("exists-action")
+        if action == "delete":
+            target._remove(name)
+            return
+        exists = target.ContainsKey(name)
+        if action == "skip" and exists:
+            return
+        values = [v.text(state) for v in self.header_values]
+        if action == "append" and exists:
+            values = target[name] + values
+        target._set(name, values)
+
+
+@register
+class SetQueryParameter(PolicyHandler):
+    """``set-query-parameter`` (Learn: set-query-parameter-policy)."""
+
+    element_names = ("set-query-parameter",)
+    sections = ("inbound", "backend")
+    attributes = (
+        Attribute("name", required=True),
+        Attribute(
+            "exists-action",
+            expressions=False,
+            default="override",
+            choices=("override", "skip", "append", "delete"),
+        ),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.query_values = _header_values(element)
+
+    def run(self, state: RequestState) -> None:
+        query = state.context.Request.Url.Query
+        name = self.values["name"].text(state)
+        action = self.literal("exists-action")
+        if action == "delete":
+            query._remove(name)
+        elif not (action == "skip" and query.ContainsKey(name)):
+            values = [v.text(state) for v in self.query_values]
+            if action == "append" and query.ContainsKey(name):
+                values = query[name] + values
+            query._set(name, values)
+
+
+@register
+class SetBody(PolicyHandler):
+    """``set-body`` (Learn: set-body-policy): the request body in inbound/backend, the response
+    body in outbound/on-error. Liquid templates are not simulated."""
+
+    element_names = ("set-body",)
+    attributes = (Attribute("template", expressions=False), Attribute("xsi-nil", expressions=False))
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        if self.literal("template"):
+            raise PolicyConfigError(
+                "<set-body template=...> (Liquid) is not simulated", location=element.location
+            )
+        self.body = compile_value(element.text or "", element)
+
+    def run(self, state: RequestState) -> None:
+        text = cs_string(self.body.get(state))
+        if state.section in ("outbound", "on-error") and state.context.Response is not None:
+            state.context.Response.Body = Body(text)
+        else:
+            state.context.Request.Body = Body(text)
+
+
+@register
+class ReturnResponse(PolicyHandler):
+    """``return-response`` (Learn: return-response-policy): answers at once; the rest of the
+    pipeline, outbound included, does not run."""
+
+    element_names = ("return-response",)
+    attributes = (Attribute("response-variable-name", expressions=False),)
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.status: tuple[Value, Value | None] | None = None
+        self.headers: list[SetHeader] = []
+        self.body: Value | None = None
+        for child in element.children:
+            if child.name == "set-status":
+                code = child.attributes.get("code")
+                if code is None:
+                    raise PolicyConfigError("<set-status> needs code", location=child.location)
+                reason = child.attributes.get("reason")
+                self.status = (
+                    compile_value(code, child, "code"),
+                    compile_value(reason, child, "reason") if reason is not None else None,
+                )
+            elif child.name == "set-header":
+                self.headers.append(SetHeader(child, build))
+            elif child.name == "set-body":
+                self.body = compile_value(child.text or "", child)
+            else:
+                raise PolicyConfigError(
+                    f"<return-response> holds set-status, set-header and set-body, "
+                    f"not <{child.name}>",
+                    location=child.location,
+                )
+
+    def run(self, state: RequestState) -> None:
+        status, reason = 200, "OK"
+        if self.status is not None:
+            status = int(cs_string(self.status[0].get(state)))
+            reason = self.status[1].text(state) if self.status[1] else ""
+        body = cs_string(self.body.get(state)) if self.body is not None else None
+        previous = state.section
+        state.respond(status, reason, body=body)
+        state.section = "outbound"  # the headers it sets are response headers
+        for header in self.headers:
+            header.run(state)
+        state.section = previous
+        state.returned = True
+
+
+@register
+class MockResponse(PolicyHandler):
+    """``mock-response`` (Learn: mock-response-policy): a canned answer with the status given."""
+
+    element_names = ("mock-response",)
+    sections = ("inbound", "outbound", "on-error")
+    attributes = (
+        Attribute("status-code", expressions=False, default="200"),
+        Attribute("content-type", expressions=False, default="application/json"),
+    )
+
+    def run(self, state: RequestState) -> None:
+        status = self.int_literal("status-code") or 200
+        state.respond(
+            status,
+            "OK" if status < 400 else "",
+            {"Content-Type": self.literal("content-type")},
+            "{}",
+        )
+        state.returned = True
+
+
+@register
+class CheckHeader(PolicyHandler):
+    """``check-header`` (Learn: check-header-policy)."""
+
+    element_names = ("check-header",)
+    sections = ("inbound",)
+    attributes = (
+        Attribute("name", required=True, expressions=False),
+        Attribute("failed-check-httpcode", required=True, expressions=False),
+        Attribute("failed-check-error-message", required=True, expressions=False),
+        Attribute("ignore-case", required=True, expressions=False, choices=("true", "false")),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.allowed = [
+            compile_value(c.text or "", c) for c in element.children if c.name == "value"
+        ]
+
+    def run(self, state: RequestState) -> None:
+        name = self.literal("name") or ""
+        headers = state.context.Request.Headers
+        ignore_case = self.literal("ignore-case") == "true"
+        present = headers.ContainsKey(name)
+        if present and self.allowed:
+            actual = headers.GetValueOrDefault(name, "")
+            wanted = [v.text(state) for v in self.allowed]
+            present = (
+                (actual.lower() in [w.lower() for w in wanted])
+                if ignore_case
+                else (actual in wanted)
+            )
+        if not present:
+            status = self.int_literal("failed-check-httpcode") or 400
+            message = self.literal("failed-check-error-message") or ""
+            state.respond(
+                status,
+                "",
+                {"Content-Type": "application/json"},
+                json.dumps({"statusCode": status, "message": message}),
+            )
+            state.returned = True
+
+
+@register
+class Trace(PolicyHandler):
+    """``trace`` (Learn: trace-policy): recorded in the request's trace."""
+
+    element_names = ("trace",)
+    attributes = (
+        Attribute("source", required=True, expressions=False),
+        Attribute(
+            "severity",
+            expressions=False,
+            default="verbose",
+            choices=("verbose", "information", "error"),
+        ),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        message = element.child("message")
+        self.message = compile_value(message.text or "", message) if message else None
+
+    def run(self, state: RequestState) -> None:
+        text = self.message.text(state) if self.message else ""
+        state.trace.append(f"{self.literal('source')}: {text}")
+
+
+@register
+class LogToEventHub(PolicyHandler):
+    """``log-to-eventhub`` (Learn: log-to-eventhub-policy): the message is recorded, not sent."""
+
+    element_names = ("log-to-eventhub",)
+    attributes = (
+        Attribute("logger-id", required=True, expressions=False),
+        Attribute("partition-id", expressions=False),
+        Attribute("partition-key"),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.message = compile_value(element.text or "", element)
+
+    def run(self, state: RequestState) -> None:
+        logger = self.literal("logger-id") or ""
+        state.services.events.append((state.services.now, logger, self.message.text(state)))
+
+
+@register
+class EmitMetric(PolicyHandler):
+    """``emit-metric`` (Learn: emit-metric-policy): one sample with its dimensions."""
+
+    element_names = ("emit-metric",)
+    attributes = (
+        Attribute("name", required=True),
+        Attribute("namespace", expressions=False, default="API Management"),
+        Attribute("value", default="1"),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.dimensions = [
+            (
+                compile_value(d.attributes.get("name", ""), d, "name"),
+                compile_value(d.attributes.get("value", ""), d, "value"),
+            )
+            for d in element.children
+            if d.name == "dimension"
+        ]
+
+    def run(self, state: RequestState) -> None:
+        dims = tuple((n.text(state), v.text(state)) for n, v in self.dimensions)
+        state.services.metrics.append(
+            MetricSample(
+                state.services.now,
+                self.literal("namespace") or "API Management",
+                self.values["name"].text(state),
+                float(cs_string(self.values["value"].get(state)) or 1),
+                dims,
+            )
+        )

@@ -1,0 +1,226 @@
+"""Reaching the backend: set-backend-service, authentication-managed-identity, forward-request
+and retry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from apimgen.simulate.context import Body
+from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.policy.handlers.base import (
+    Attribute,
+    BuildContext,
+    PolicyConfigError,
+    PolicyHandler,
+    Wait,
+    register,
+)
+from apimgen.simulate.policy.handlers.flow import run_handlers
+from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import PolicyError, RequestState
+
+__all__ = ["ForwardRequest", "ManagedIdentity", "Retry", "SetBackendService"]
+
+
+@register
+class SetBackendService(PolicyHandler):
+    """``set-backend-service`` (Learn: set-backend-service-policy): a backend id (single or
+    pool) or a base URL. Service Fabric attributes are not simulated."""
+
+    element_names = ("set-backend-service",)
+    sections = ("inbound", "backend")
+    attributes = (Attribute("backend-id"), Attribute("base-url"))
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        if self.has("backend-id") == self.has("base-url"):
+            raise PolicyConfigError(
+                "<set-backend-service> needs exactly one of backend-id or base-url",
+                location=element.location,
+            )
+
+    def run(self, state: RequestState) -> None:
+        if self.has("backend-id"):
+            state.backend_id = self.values["backend-id"].text(state)
+            state.base_url = None
+        else:
+            state.base_url = self.values["base-url"].text(state)
+            state.backend_id = None
+        state.pinned_backend = None
+
+
+@register
+class ManagedIdentity(PolicyHandler):
+    """``authentication-managed-identity`` (Learn: authentication-managed-identity-policy): sets
+    ``Authorization: Bearer <token>`` for the resource; the token is a recognisable stand-in."""
+
+    element_names = ("authentication-managed-identity",)
+    sections = ("inbound",)
+    attributes = (
+        Attribute("resource", required=True),
+        Attribute("client-id", expressions=False),
+        Attribute("output-token-variable-name", expressions=False),
+        Attribute("ignore-error", expressions=False, choices=("true", "false")),
+    )
+
+    def run(self, state: RequestState) -> None:
+        resource = self.values["resource"].text(state)
+        identity = self.literal("client-id") or "system-assigned"
+        token = f"mi-token:{identity}:{resource}"
+        variable = self.literal("output-token-variable-name")
+        if variable:
+            state.context.Variables.values[variable] = token
+        else:
+            state.context.Request.Headers._set("Authorization", [f"Bearer {token}"])
+        state.identity_resource = resource
+
+
+def _error_body(status: int, message: str) -> str:
+    return json.dumps({"error": {"code": str(status), "message": message}})
+
+
+@register
+class ForwardRequest(PolicyHandler):
+    """``forward-request`` (Learn: forward-request-policy): calls the chosen backend and waits
+    for its answer on the virtual clock. A pool with no available member answers 503 at once."""
+
+    element_names = ("forward-request",)
+    sections = ("backend",)
+    attributes = (
+        Attribute("timeout", expressions=False),
+        Attribute("timeout-ms", expressions=False),
+        Attribute("continue-timeout", expressions=False),
+        Attribute("http-version", expressions=False),
+        Attribute("follow-redirects", expressions=False),
+        Attribute("buffer-request-body", expressions=False, choices=("true", "false")),
+        Attribute("buffer-response", expressions=False),
+        Attribute("fail-on-error-status-code", expressions=False, choices=("true", "false")),
+    )
+    waits = True
+
+    def run(self, state: RequestState) -> Wait:
+        return self._forward(state)
+
+    def _forward(self, state: RequestState) -> Iterator[float]:
+        services = state.services
+        registry = services.backends
+        if state.backend_id is None:
+            raise PolicyError(
+                "BackendConnectionFailure",
+                "no backend set: use set-backend-service (base-url backends are not simulated)"
+                if state.base_url
+                else "no backend set",
+                self.element,
+            )
+        if not registry.knows(state.backend_id):
+            raise PolicyError(
+                "BackendNotFound", f"backend '{state.backend_id}' is not defined", self.element
+            )
+        backend = state.pinned_backend
+        if backend is None or not backend.available(services.now):
+            backend = registry.choose(state.backend_id, services.now)
+        if backend is None:
+            state.respond(
+                503,
+                "Service Unavailable",
+                body=_error_body(503, "No backend service available: every member is tripped"),
+            )
+            state.unavailable = True
+            raise PolicyError(
+                "BackendServiceUnavailable",
+                f"no available backend in '{state.backend_id}'",
+                self.element,
+                response=state.context.Response,
+            )
+        state.pinned_backend = backend
+        llm = state.llm
+        body = state.context.Request.Body
+        if body is None or body.consumed:
+            state.respond(400, "Bad Request", body=_error_body(400, "the request body is empty"))
+            return
+        call = backend.deployment.call(
+            services.now,
+            llm.prompt_tokens,
+            llm.max_tokens,
+            llm.completion_tokens,
+            services.rng.random(),
+        )
+        state.backend_calls += 1
+        state.backend_used = backend.id
+        yield services.now + call.latency
+        backend.record(services.now, call.status, call.headers)
+        if call.status == 200:
+            state.usage = {
+                "prompt_tokens": call.prompt_tokens,
+                "completion_tokens": call.completion_tokens,
+                "total_tokens": call.total_tokens,
+            }
+            answer = {
+                "id": f"chatcmpl-{state.context.RequestId}",
+                "object": "chat.completion",
+                "model": backend.deployment.name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
+                "usage": state.usage,
+            }
+            state.respond(
+                200, "OK", {"Content-Type": "application/json", **call.headers}, json.dumps(answer)
+            )
+        else:
+            reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
+                call.status, "Service Unavailable"
+            )
+            state.respond(
+                call.status,
+                reason,
+                {"Content-Type": "application/json", **call.headers},
+                _error_body(call.status, reason),
+            )
+        state.context.Request.Body = Body(body.text) if body is not None else None
+
+
+@register
+class Retry(PolicyHandler):
+    """``retry`` (Learn: retry-policy): runs its children, then again while ``condition`` holds
+    and retries remain, waiting ``interval`` seconds (0 for the first with first-fast-retry)."""
+
+    element_names = ("retry",)
+    attributes = (
+        Attribute("condition", required=True),
+        Attribute("count", required=True),
+        Attribute("interval", required=True),
+        Attribute("max-interval"),
+        Attribute("delta"),
+        Attribute("first-fast-retry", default="false"),
+    )
+    waits = True
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.children = build.handlers(element.children, build.section)
+
+    def run(self, state: RequestState) -> Wait:
+        return self._loop(state)
+
+    def _loop(self, state: RequestState) -> Iterator[float]:
+        count = int(cs_string(self.values["count"].get(state)))
+        interval = float(cs_string(self.values["interval"].get(state)))
+        delta_value = self.values.get("delta")
+        delta = float(cs_string(delta_value.get(state))) if delta_value else 0.0
+        max_value = self.values.get("max-interval")
+        maximum = float(cs_string(max_value.get(state))) if max_value else None
+        fast = cs_string(self.values["first-fast-retry"].get(state)).lower() == "true"
+        attempt = 0
+        while True:
+            yield from run_handlers(self.children, state)
+            if attempt >= count or (state.returned and state.context.Response is None):
+                return
+            condition = self.values["condition"].get(state)
+            if not (condition is True or cs_string(condition).lower() == "true"):
+                return
+            attempt += 1
+            wait = 0.0 if (fast and attempt == 1) else interval + (attempt - 1) * delta
+            if maximum is not None:
+                wait = min(wait, maximum)
+            if wait > 0:
+                yield state.services.now + wait

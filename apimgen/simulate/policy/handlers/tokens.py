@@ -1,0 +1,329 @@
+"""The GenAI token policies: ``azure-openai-token-limit`` / ``llm-token-limit`` and
+``azure-openai-emit-token-metric`` / ``llm-emit-token-metric``.
+
+Token limits follow Learn's azure-openai-token-limit-policy and llm-token-limit-policy plus the
+behaviour recorded on live gateways (apim-genai-policies.md §2.5, §12):
+
+- one counter per counter-key value, per gateway node, shared by every scope using the key;
+- the minute limit is a sliding 60-second window over timestamped entries; admission compares
+  the key's current total with the limit (it does not ask whether this request fits), so
+  without estimation one request can overshoot and the following ones are refused;
+- with ``estimate-prompt-tokens`` the prompt estimate is entered on arrival and the rest
+  (actual total - estimate) when the response completes; a failure without usage keeps the
+  estimate; a prompt estimate alone above the limit is refused with no retry time;
+- over the minute limit: 429 "Token limit is exceeded. Try again in N seconds." with
+  Retry-After N, the time until enough tokens leave the window; over the quota (strictly past
+  it): 403 until the UTC period boundary; LastError.Reason OpenAITokenLimitExceeded or
+  OpenAITokenQuotaExceeded, and on-error runs.
+
+Token metrics emit three samples per successful call (Total, Prompt, Completion Tokens) after
+the response, with the dimensions evaluated for that request; refused calls emit none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apimgen.simulate.policy.handlers.base import (
+    Attribute,
+    BuildContext,
+    PolicyConfigError,
+    PolicyHandler,
+    Value,
+    compile_value,
+    register,
+)
+from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import MetricSample, PolicyError, RequestState
+
+__all__ = ["EmitTokenMetric", "SlidingWindow", "TokenLimit"]
+
+WINDOW = 60.0
+PERIODS = ("Hourly", "Daily", "Weekly", "Monthly", "Yearly")
+
+
+@dataclass
+class SlidingWindow:
+    """Timestamped token entries of one key over the last 60 seconds."""
+
+    entries: deque[tuple[float, int]] = field(default_factory=deque)
+    total: int = 0
+
+    def expire(self, now: float) -> None:
+        while self.entries and self.entries[0][0] <= now - WINDOW:
+            self.total -= self.entries.popleft()[1]
+
+    def add(self, now: float, tokens: int) -> None:
+        if tokens:
+            self.entries.append((now, tokens))
+            self.total += tokens
+
+    def seconds_until_below(self, now: float, limit: int) -> int:
+        """Whole seconds until the window total drops below ``limit``."""
+        remaining = self.total
+        for time, tokens in self.entries:
+            if remaining < limit:
+                break
+            remaining -= tokens
+            wait = time + WINDOW - now
+            if remaining < limit:
+                return max(1, int(wait + 0.999))
+        return 1
+
+
+@dataclass
+class QuotaCounter:
+    period_start: datetime
+    spent: int = 0
+
+
+def _period_start(moment: datetime, period: str) -> datetime:
+    base = moment.replace(minute=0, second=0, microsecond=0)
+    if period == "Hourly":
+        return base
+    base = base.replace(hour=0)
+    if period == "Daily":
+        return base
+    if period == "Weekly":
+        return base - timedelta(days=base.weekday())  # weeks start on Monday (undocumented)
+    if period == "Monthly":
+        return base.replace(day=1)
+    return base.replace(month=1, day=1)
+
+
+def _next_period(start: datetime, period: str) -> datetime:
+    if period == "Hourly":
+        return start + timedelta(hours=1)
+    if period == "Daily":
+        return start + timedelta(days=1)
+    if period == "Weekly":
+        return start + timedelta(days=7)
+    if period == "Monthly":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start.replace(year=start.year + 1)
+
+
+@register
+class TokenLimit(PolicyHandler):
+    element_names = ("azure-openai-token-limit", "llm-token-limit")
+    sections = ("inbound",)
+    attributes = (
+        Attribute("counter-key", required=True),
+        Attribute("tokens-per-minute"),
+        Attribute("token-quota", expressions=False),
+        Attribute("token-quota-period", expressions=False, choices=PERIODS),
+        Attribute("estimate-prompt-tokens", default="false"),
+        Attribute("retry-after-header-name", expressions=False, default="Retry-After"),
+        Attribute("retry-after-variable-name", expressions=False),
+        Attribute("remaining-quota-tokens-header-name", expressions=False),
+        Attribute("remaining-quota-tokens-variable-name", expressions=False),
+        Attribute("remaining-tokens-header-name", expressions=False),
+        Attribute("remaining-tokens-variable-name", expressions=False),
+        Attribute("tokens-consumed-header-name", expressions=False),
+        Attribute("tokens-consumed-variable-name", expressions=False),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.quota = self.int_literal("token-quota")
+        self.period = self.literal("token-quota-period")
+        if not self.has("tokens-per-minute") and self.quota is None:
+            raise PolicyConfigError(
+                f"<{element.name}> needs tokens-per-minute, token-quota, or both",
+                location=element.location,
+            )
+        if (self.quota is None) != (self.period is None):
+            raise PolicyConfigError(
+                f"<{element.name}> token-quota and token-quota-period go together",
+                location=element.location,
+            )
+
+    def _text(self, state: RequestState, name: str) -> str | None:
+        value = self.values.get(name)
+        return value.text(state) if value else None
+
+    def run(self, state: RequestState) -> None:
+        services = state.services
+        now = services.now
+        key = self.values["counter-key"].text(state)
+        tpm_text = self._text(state, "tokens-per-minute")
+        tpm = int(tpm_text) if tpm_text else None
+        estimate_text = (self._text(state, "estimate-prompt-tokens") or "false").lower()
+        estimating = estimate_text == "true" or state.llm.stream
+        window: SlidingWindow = services.counters.setdefault(("tpm", key), SlidingWindow())
+        window.expire(now)
+        quota: QuotaCounter | None = None
+        if self.quota is not None and self.period is not None:
+            start = _period_start(services.utc_now(), self.period)
+            quota = services.counters.get(("quota", key, self.period))
+            if quota is None or quota.period_start != start:
+                quota = QuotaCounter(start)
+                services.counters[("quota", key, self.period)] = quota
+        if tpm is not None and window.total >= tpm:
+            self._refuse_tpm(state, window.seconds_until_below(now, tpm))
+        if quota is not None and self.quota is not None and quota.spent > self.quota:
+            self._refuse_quota(state, quota)
+        estimate = state.llm.prompt_tokens if estimating else 0
+        if tpm is not None and estimating and estimate > tpm:
+            self._refuse_tpm(state, None)
+        window.add(now, estimate)
+        if quota is not None:
+            quota.spent += estimate
+        self._expose(state, "remaining-tokens", None if tpm is None else tpm - window.total)
+        if quota is not None and self.quota is not None:
+            self._expose(state, "remaining-quota-tokens", self.quota - quota.spent)
+        consumed_variable = self.literal("tokens-consumed-variable-name")
+        if consumed_variable:
+            state.context.Variables.values[consumed_variable] = estimate
+
+        def settle(done: RequestState) -> None:
+            usage = done.usage
+            if usage is None:
+                return  # no usage (a backend error, a cache hit): the estimate stays
+            extra = usage["total_tokens"] - estimate
+            window.add(done.services.now, extra)
+            if quota is not None:
+                quota.spent += extra
+            if consumed_variable:
+                done.context.Variables.values[consumed_variable] = usage["total_tokens"]
+            header = self.literal("tokens-consumed-header-name")
+            if header and done.context.Response is not None:
+                done.context.Response.Headers._set(header, [str(usage["total_tokens"])])
+
+        state.after_response.append(settle)
+
+    def _expose(self, state: RequestState, what: str, remaining: int | None) -> None:
+        if remaining is None:
+            return
+        value = max(0, remaining)
+        variable = self.literal(f"{what}-variable-name")
+        if variable:
+            state.context.Variables.values[variable] = value
+        header = self.literal(f"{what}-header-name")
+        if header:
+            state.pending_response_headers[header] = str(value)
+
+    def _refuse_tpm(self, state: RequestState, seconds: int | None) -> None:
+        headers = {}
+        message = "Token limit is exceeded."
+        if seconds is not None:
+            message += f" Try again in {seconds} seconds."
+            headers[self.literal("retry-after-header-name") or "Retry-After"] = str(seconds)
+            variable = self.literal("retry-after-variable-name")
+            if variable:
+                state.context.Variables.values[variable] = seconds
+        response = state.respond(
+            429,
+            "Too Many Requests",
+            {"Content-Type": "application/json", **headers},
+            json.dumps({"statusCode": 429, "message": message}),
+        )
+        raise PolicyError("OpenAITokenLimitExceeded", message, self.element, response=response)
+
+    def _refuse_quota(self, state: RequestState, quota: QuotaCounter) -> None:
+        assert self.period is not None
+        remaining = _next_period(quota.period_start, self.period) - state.services.utc_now()
+        seconds = max(1, int(remaining.total_seconds()))
+        message = (
+            f"Token quota is exceeded. Try again in {seconds // 60} minutes and "
+            f"{seconds % 60} seconds."
+        )
+        response = state.respond(
+            403,
+            "Forbidden",
+            {
+                "Content-Type": "application/json",
+                self.literal("retry-after-header-name") or "Retry-After": str(seconds),
+            },
+            json.dumps({"statusCode": 403, "message": message}),
+        )
+        raise PolicyError("OpenAITokenQuotaExceeded", message, self.element, response=response)
+
+
+# Dimension names the gateway fills itself (apim-genai-policies.md §3.1).
+def _default_dimension(name: str, state: RequestState) -> str | None:
+    context = state.context
+    lookup = {
+        "API ID": lambda: context.Api.Id,
+        "Operation ID": lambda: context.Operation.Id,
+        "Product ID": lambda: context.Product.Id if context.Product else "",
+        "User ID": lambda: context.User.Id if context.User else "",
+        "Subscription ID": lambda: context.Subscription.Id if context.Subscription else "",
+        "Location": lambda: state.services.region,
+        "Gateway ID": lambda: context.Deployment.GatewayId,
+        "Backend ID": lambda: state.backend_used or state.backend_id or "",
+    }
+    getter = lookup.get(name)
+    return getter() if getter else None
+
+
+@register
+class EmitTokenMetric(PolicyHandler):
+    element_names = ("azure-openai-emit-token-metric", "llm-emit-token-metric")
+    sections = ("inbound",)
+    attributes = (Attribute("namespace", expressions=False, default="API Management"),)
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.dimensions: list[tuple[Value, Value | None, PolicyElement]] = []
+        for child in element.children:
+            if child.name != "dimension" or "name" not in child.attributes:
+                raise PolicyConfigError(
+                    f"<{element.name}> holds <dimension name=...> elements",
+                    location=child.location,
+                )
+            value = child.attributes.get("value")
+            self.dimensions.append(
+                (
+                    compile_value(child.attributes["name"], child, "name"),
+                    compile_value(value, child, "value") if value is not None else None,
+                    child,
+                )
+            )
+        if not self.dimensions:
+            raise PolicyConfigError(
+                f"<{element.name}> needs at least one dimension", location=element.location
+            )
+
+    def run(self, state: RequestState) -> None:
+        evaluated: list[tuple[str, str | None]] = []
+        for name_value, value, child in self.dimensions:
+            name = name_value.text(state)
+            if value is None:
+                if _default_dimension(name, state) is None:
+                    raise PolicyError(
+                        "ExpressionValueEvaluationFailure",
+                        f"dimension '{name}' has no value and is not a default dimension",
+                        child,
+                    )
+                evaluated.append((name, None))
+            else:
+                evaluated.append((name, value.text(state)))
+        namespace = self.literal("namespace") or "API Management"
+
+        def emit(done: RequestState) -> None:
+            usage = done.usage
+            if (
+                usage is None
+                or done.context.Response is None
+                or done.context.Response.StatusCode >= 400
+            ):
+                return
+            dims = tuple(
+                (name, value if value is not None else _default_dimension(name, done) or "")
+                for name, value in evaluated
+            )
+            now = done.services.now
+            for metric, key in (
+                ("Total Tokens", "total_tokens"),
+                ("Prompt Tokens", "prompt_tokens"),
+                ("Completion Tokens", "completion_tokens"),
+            ):
+                done.services.metrics.append(
+                    MetricSample(now, namespace, metric, float(usage[key]), dims)
+                )
+
+        state.after_response.append(emit)

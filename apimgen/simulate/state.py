@@ -1,0 +1,152 @@
+"""The state one simulated request carries through the policy pipeline, and the gateway-wide
+services (virtual clock, counters, backends, metric sink) its policies share."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apimgen.simulate.context import Context, LastError, Response
+from apimgen.simulate.expr.compiler import (
+    CompiledExpression,
+    ExpressionRuntimeError,
+    ExpressionUnsupportedError,
+)
+from apimgen.simulate.expr.members import StaticType, static_types
+from apimgen.simulate.policy.reader import PolicyElement
+
+__all__ = ["GatewayServices", "LlmRequest", "MetricSample", "PolicyError", "RequestState"]
+
+EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning; scenarios may move it
+
+
+class PolicyError(Exception):
+    """A policy failed for this request: APIM stops the section and runs on-error.
+
+    ``response`` is what the caller gets unless on-error answers otherwise (a token limit's
+    429, say); without one the caller gets 500.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        element: PolicyElement | None = None,
+        response: Response | None = None,
+        source: str = "",
+    ) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+        self.element = element
+        self.response = response
+        self.source = source or (element.name if element else "")
+
+
+@dataclass(frozen=True)
+class MetricSample:
+    time: float
+    namespace: str
+    name: str
+    value: float
+    dimensions: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class GatewayServices:
+    """Shared by every request through one gateway node: clock, randomness, counters, sinks."""
+
+    seed: int = 0
+    epoch: datetime = EPOCH
+    region: str = "West Europe"
+    now: float = 0.0
+    counters: dict[Any, Any] = field(default_factory=dict)
+    cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    metrics: list[MetricSample] = field(default_factory=list)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.statics: dict[str, StaticType] = static_types(self.utc_now, self.new_guid)
+
+    def utc_now(self) -> datetime:
+        return self.epoch + timedelta(seconds=self.now)
+
+    def new_guid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+
+@dataclass(frozen=True)
+class LlmRequest:
+    """What the scenario knows about a call: its prompt size, limit and planned answer."""
+
+    prompt_tokens: int = 0
+    max_tokens: int | None = None
+    completion_tokens: int = 0
+    stream: bool = False
+
+
+@dataclass
+class RequestState:
+    """One request in flight: its context, what policies decided, and what happens later."""
+
+    context: Context
+    services: GatewayServices
+    section: str = "inbound"
+    backend_id: str | None = None
+    base_url: str | None = None
+    outgoing_headers: dict[str, list[str]] = field(default_factory=dict)
+    returned: bool = False  # return-response or mock-response answered already
+    from_cache: bool = False
+    backend_calls: int = 0
+    usage: dict[str, int] | None = None
+    after_response: list[Callable[[RequestState], None]] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)
+    llm: LlmRequest = field(default_factory=LlmRequest)
+    pinned_backend: Any = None  # the pool member a retry resends to while it is available
+    backend_used: str | None = None
+    identity_resource: str | None = None
+    unavailable: bool = False  # answered 503 because no backend was available
+    pending_response_headers: dict[str, str] = field(default_factory=dict)
+
+    def evaluate(self, expression: CompiledExpression) -> Any:
+        """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""
+        try:
+            return expression.evaluate(self.context, self.services.statics)
+        except ExpressionRuntimeError as error:
+            raise PolicyError(
+                "ExpressionValueEvaluationFailure",
+                f"{error.kind}: {error.message} in {expression.text}",
+                source="expression",
+            ) from None
+        except ExpressionUnsupportedError as error:
+            raise PolicyError("SimulatorUnsupported", str(error), source="expression") from None
+
+    def record_error(self, error: PolicyError) -> None:
+        self.context.LastError = LastError(
+            Source=error.source,
+            Reason=error.reason,
+            Message=error.message,
+            Scope="",
+            Section=self.section,
+            Path="",
+            PolicyId="",
+        )
+
+    def respond(
+        self,
+        status: int,
+        reason: str,
+        headers: dict[str, Any] | None = None,
+        body: str | None = None,
+    ) -> Response:
+        response = Response(
+            StatusCode=status, StatusReason=reason, headers=headers or {}, body_text=body
+        )
+        self.context.Response = response
+        return response

@@ -1,0 +1,126 @@
+"""A small driver for engine tests: inline policies, mock backends, timed requests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from apimgen.simulate.backends import (
+    BackendRegistry,
+    BreakerRule,
+    MockDeployment,
+    PoolMember,
+    SingleBackend,
+)
+from apimgen.simulate.context import Api, Context, Operation, Product, Request, Subscription, User
+from apimgen.simulate.engine import EventLoop, compile_pipeline, process
+from apimgen.simulate.policy.reader import read_policy
+from apimgen.simulate.policy.scopes import effective_pipeline
+from apimgen.simulate.state import GatewayServices, LlmRequest, RequestState
+
+GLOBAL = (
+    '<policies><inbound><set-backend-service backend-id="aoai" /></inbound>'
+    "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+)
+
+
+def api_policy(
+    inbound: str = "",
+    backend: str = "<base />",
+    outbound: str = "<base />",
+    on_error: str = "<base />",
+) -> str:
+    return (
+        f"<policies><inbound><base />{inbound}</inbound><backend>{backend}</backend>"
+        f"<outbound>{outbound}</outbound><on-error>{on_error}</on-error></policies>"
+    )
+
+
+@dataclass
+class Call:
+    time: float
+    user: str = "alice"
+    prompt_tokens: int = 100
+    completion_tokens: int = 500
+    max_tokens: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass
+class Result:
+    call: Call
+    status: int
+    headers: dict[str, list[str]]
+    body: str | None
+    state: RequestState
+    done_at: float
+
+
+def single(
+    name: str, tpm: int = 1_000_000, breaker: BreakerRule | None = None, **kwargs: Any
+) -> SingleBackend:
+    return SingleBackend(name, MockDeployment(name, tpm, **kwargs), breaker)
+
+
+def run(
+    policy: str,
+    calls: list[Call],
+    *,
+    backends: list[SingleBackend] | None = None,
+    pools: dict[str, list[PoolMember]] | None = None,
+    skip_unknown: bool = False,
+    seed: int = 1,
+) -> tuple[list[Result], GatewayServices, Any]:
+    pipeline = effective_pipeline(
+        [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
+    )
+    compiled = compile_pipeline(pipeline, skip_unknown=skip_unknown)
+    services = GatewayServices(seed=seed)
+    singles = backends or [single("aoai")]
+    services.backends = BackendRegistry({b.id: b for b in singles}, pools or {})
+    results: list[Result] = []
+
+    def done(state: RequestState) -> None:
+        response = state.context.Response
+        assert response is not None
+        body = response.Body.text if response.Body is not None else None
+        results.append(
+            Result(
+                state.call, response.StatusCode, response.Headers.plain(), body, state, services.now
+            )
+        )  # type: ignore[attr-defined]
+
+    loop = EventLoop(done)
+    for index, call in enumerate(calls):
+        body = (
+            call.body
+            if call.body is not None
+            else {
+                "messages": [{"role": "user", "content": "hi"}],
+                **({"max_tokens": call.max_tokens} if call.max_tokens else {}),
+            }
+        )
+        context = Context(
+            Request=Request(
+                headers=call.headers,
+                body_text=json.dumps(body) if not isinstance(body, str) else body,
+            ),
+            Subscription=Subscription(Id=f"sub-{call.user}"),
+            User=User(Id=call.user),
+            Product=Product(Id="starter"),
+            Api=Api(Id="openai", Name="openai"),
+            Operation=Operation(Id="chat"),
+            RequestId=f"req-{index}",
+        )
+        state = RequestState(
+            context,
+            services,
+            llm=LlmRequest(call.prompt_tokens, call.max_tokens, call.completion_tokens),
+        )
+        state.call = call  # type: ignore[attr-defined]
+        loop.start(call.time, state, process(compiled, state))
+    loop.run_until()
+    results.sort(key=lambda r: r.call.time)
+    return results, services, compiled

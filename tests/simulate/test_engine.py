@@ -1,0 +1,175 @@
+"""Documented gateway behaviours, reproduced by the engine on the virtual clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from apimgen.simulate.backends import BreakerRule, PoolMember
+from apimgen.simulate.policy.handlers.base import PolicyConfigError
+from tests.simulate.harness import Call, api_policy, run, single
+
+TPM_1000 = '<llm-token-limit counter-key="@(context.User.Id)" tokens-per-minute="1000" estimate-prompt-tokens="false" remaining-tokens-header-name="x-remaining" />'
+
+
+def test_token_limit_overshoots_once_then_refuses_until_the_window_frees() -> None:
+    calls = [Call(0), Call(10), Call(20), Call(30, user="bob")]
+    results, _, _ = run(api_policy(TPM_1000), calls)
+    assert [r.status for r in results] == [200, 200, 429, 200]
+    refused = results[2]
+    # 1200 tokens in the window after two calls: the first 600 leave at 0 + latency + 60 s.
+    first_done = results[0].done_at
+    expected = int(first_done + 60 - 20 + 0.999)
+    assert refused.headers["Retry-After"] == [str(expected)]
+    assert f"Try again in {expected} seconds." in (refused.body or "")
+    assert refused.state.backend_calls == 0, "refused calls never reach the backend"
+    assert refused.state.context.LastError.Reason == "OpenAITokenLimitExceeded"  # type: ignore[union-attr]
+    assert results[0].headers["x-remaining"] == ["1000"]
+
+
+def test_estimation_refuses_a_prompt_that_can_never_fit_without_retry_time() -> None:
+    policy = api_policy(
+        TPM_1000.replace('estimate-prompt-tokens="false"', 'estimate-prompt-tokens="true"')
+    )
+    results, _, _ = run(policy, [Call(0, prompt_tokens=1500)])
+    assert results[0].status == 429
+    assert "Retry-After" not in results[0].headers
+    assert results[0].body is not None and "Try again" not in results[0].body
+
+
+def test_estimate_is_replaced_by_actual_usage() -> None:
+    policy = api_policy(
+        TPM_1000.replace('estimate-prompt-tokens="false"', 'estimate-prompt-tokens="true"').replace(
+            "/>", 'tokens-consumed-variable-name="consumed" />'
+        )
+    )
+    results, services, _ = run(policy, [Call(0, prompt_tokens=100, completion_tokens=50)])
+    assert results[0].status == 200
+    assert results[0].state.context.Variables.values["consumed"] == 150
+    window = services.counters[("tpm", "alice")]
+    assert window.total == 150
+
+
+def test_quota_is_refused_only_past_the_quota_with_403() -> None:
+    policy = api_policy(
+        '<llm-token-limit counter-key="@(context.User.Id)" token-quota="1200" token-quota-period="Monthly" estimate-prompt-tokens="false" />'
+    )
+    # 600 tokens a call: 1200 spent equals the quota and is still allowed; 1800 is past it.
+    results, _, _ = run(policy, [Call(0), Call(100), Call(200), Call(300)])
+    assert [r.status for r in results] == [200, 200, 200, 403]
+    assert "Token quota is exceeded" in (results[3].body or "")
+    assert results[3].state.context.LastError.Reason == "OpenAITokenQuotaExceeded"  # type: ignore[union-attr]
+
+
+def test_on_error_sees_last_error_and_can_answer() -> None:
+    on_error = '<base /><choose><when condition="@(context.LastError.Reason == &quot;OpenAITokenLimitExceeded&quot;)"><return-response><set-status code="429" reason="Slow down" /><set-header name="x-why" exists-action="override"><value>@(context.LastError.Reason)</value></set-header></return-response></when></choose>'
+    results, _, _ = run(api_policy(TPM_1000, on_error=on_error), [Call(0), Call(10), Call(20)])
+    assert results[2].status == 429
+    assert results[2].headers["x-why"] == ["OpenAITokenLimitExceeded"]
+
+
+def test_token_metrics_three_samples_per_success_none_for_refusals() -> None:
+    metric = '<llm-emit-token-metric namespace="openai"><dimension name="User ID" /><dimension name="App" value="@(context.Request.Headers.GetValueOrDefault(&quot;X-App&quot;, &quot;none&quot;))" /></llm-emit-token-metric>'
+    results, services, _ = run(
+        api_policy(TPM_1000 + metric),
+        [Call(0, headers={"X-App": "hr"}), Call(10), Call(20)],
+    )
+    assert [r.status for r in results] == [200, 200, 429]
+    names = [s.name for s in services.metrics]
+    assert names == ["Total Tokens", "Prompt Tokens", "Completion Tokens"] * 2
+    first = services.metrics[0]
+    assert first.value == 600 and first.namespace == "openai"
+    assert dict(first.dimensions) == {"User ID": "alice", "App": "hr"}
+    assert dict(services.metrics[3].dimensions)["App"] == "none"
+
+
+def test_pool_fails_over_from_ptu_to_paygo_and_comes_back() -> None:
+    breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 30, accept_retry_after=False)
+    # 2000 TPM allows 2 requests per 10 s (Azure: 6 RPM per 1000 TPM), so the third call is throttled.
+    ptu = single("ptu", tpm=2000, breaker=breaker, latency_base=0.1, latency_per_token=0)
+    paygo = single("paygo", tpm=1_000_000, breaker=breaker, latency_base=0.1, latency_per_token=0)
+    pool = {"pool": [PoolMember("ptu", 1, 1), PoolMember("paygo", 2, 1)]}
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 429 || context.Response.StatusCode == 503)" count="1" interval="0" first-fast-retry="true">'
+        '<set-backend-service backend-id="pool" /><forward-request buffer-request-body="true" /></retry>'
+    )
+    policy = api_policy('<set-backend-service backend-id="pool" />', backend=backend)
+    calls = [
+        Call(t, prompt_tokens=100, completion_tokens=100, max_tokens=300) for t in (0, 1, 2, 3, 40)
+    ]
+    results, _, _ = run(policy, calls, backends=[ptu, paygo], pools=pool)
+    assert [r.status for r in results] == [200, 200, 200, 200, 200]
+    assert [r.state.backend_used for r in results] == ["ptu", "ptu", "paygo", "paygo", "ptu"]
+    assert results[2].state.backend_calls == 2, "the throttled PTU call was retried on paygo"
+    assert ptu.trips == 1
+
+
+def test_pool_with_every_member_tripped_answers_503_without_calling() -> None:
+    breaker = BreakerRule(1, None, 60, ((500, 599),), 60, accept_retry_after=False)
+    broken = single("broken", breaker=breaker, error_rate=1.0)
+    policy = api_policy('<set-backend-service backend-id="pool" />')
+    results, _, _ = run(
+        policy, [Call(0), Call(5)], backends=[broken], pools={"pool": [PoolMember("broken", 1, 1)]}
+    )
+    assert [r.status for r in results] == [500, 503]
+    assert results[1].state.backend_calls == 0
+
+
+def test_backend_throttling_passes_through_with_retry_after() -> None:
+    results, _, _ = run(
+        api_policy(),
+        [Call(0, max_tokens=900), Call(1, max_tokens=900)],
+        backends=[single("aoai", tpm=1000)],
+    )
+    assert [r.status for r in results] == [200, 429]
+    assert "Retry-After" in results[1].headers and "retry-after-ms" in results[1].headers
+
+
+def test_reading_the_body_without_preserving_it_empties_the_forwarded_request() -> None:
+    policy = api_policy(
+        '<set-variable name="b" value="@(context.Request.Body.As&lt;string&gt;())" />'
+    )
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].status == 400
+    preserved = api_policy(
+        '<set-variable name="b" value="@(context.Request.Body.As&lt;string&gt;(preserveContent: true))" />'
+    )
+    assert run(preserved, [Call(0)])[0][0].status == 200
+
+
+def test_expression_failure_goes_to_on_error_with_500() -> None:
+    results, _, _ = run(
+        api_policy('<set-variable name="x" value="@(context.Variables[&quot;missing&quot;])" />'),
+        [Call(0)],
+    )
+    assert results[0].status == 500
+    assert results[0].state.context.LastError.Reason == "ExpressionValueEvaluationFailure"  # type: ignore[union-attr]
+
+
+def test_unknown_policy_is_a_located_error_or_skipped_on_request() -> None:
+    policy = api_policy('<rate-limit-by-kee calls="1" renewal-period="60" counter-key="x" />')
+    with pytest.raises(PolicyConfigError) as error:
+        run(policy, [Call(0)])
+    assert error.value.location is not None and error.value.location.file == "api.xml"
+    assert "--skip-unknown" in error.value.hint
+    results, _, compiled = run(policy, [Call(0)], skip_unknown=True)
+    assert results[0].status == 200
+    assert [e.name for e in compiled.skipped] == ["rate-limit-by-kee"]
+
+
+def test_misspelt_attribute_gets_a_hint() -> None:
+    with pytest.raises(PolicyConfigError) as error:
+        run(
+            api_policy(
+                '<llm-token-limit counter-key="x" tokens-per-minute="5" estimate-prompt-token="true" />'
+            ),
+            [],
+        )
+    assert "no attribute 'estimate-prompt-token'" in error.value.message
+    assert "estimate-prompt-tokens" in error.value.hint
+
+
+def test_runs_are_reproducible() -> None:
+    calls = [Call(t * 0.5, user=("alice", "bob")[t % 2]) for t in range(40)]
+    first = [(r.status, r.done_at) for r in run(api_policy(TPM_1000), calls)[0]]
+    second = [(r.status, r.done_at) for r in run(api_policy(TPM_1000), calls)[0]]
+    assert first == second
