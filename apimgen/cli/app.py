@@ -242,6 +242,47 @@ def render(
     _run(ctx, action, json_schema="apimgen.render/v1" if as_json else None)
 
 
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file (YAML).", show_default=False, metavar="SCENARIO")
+    ],
+    as_json: JsonOption = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write expectations as JUnit XML here.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Override the scenario's seed.")
+    ] = None,
+    skip_unknown: Annotated[
+        bool,
+        typer.Option("--skip-unknown", help="Skip policies the simulator does not model."),
+    ] = False,
+) -> None:
+    """Run policies against synthetic traffic on a virtual clock; exit 4 if an expectation fails."""
+
+    def action(out: Output) -> int:
+        from apimgen.simulate.junit import junit_xml
+        from apimgen.simulate.run import run_scenario
+        from apimgen.simulate.scenario import load_scenario
+
+        loaded = load_scenario(scenario)
+        result = run_scenario(loaded, seed=seed, skip_unknown=skip_unknown or None)
+        if junit is not None:
+            try:
+                junit.write_text(junit_xml(result), encoding="utf-8")
+            except OSError as exc:
+                raise ApimgenError(f"{junit}: cannot write: {exc.strerror}") from None
+        if as_json:
+            out.json(result.to_json())
+        else:
+            out.simulation(result)
+        return ExitCode.OK if result.passed else ExitCode.EXPECTATIONS_FAILED
+
+    _run(ctx, action, json_schema="apimgen.simulation/v1" if as_json else None)
+
+
 _FORMATS = ("policies", "bicep", "terraform")
 
 

@@ -10,12 +10,15 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from apimgen.errors import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from apimgen.simulate.results import SimulationResult
 
 __all__ = ["Output"]
 
@@ -76,6 +79,81 @@ class Output:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
 
+    def simulation(self, result: SimulationResult) -> None:
+        """Per-consumer, per-backend and expectation tables for a finished run."""
+        from rich.table import Table
+
+        minutes = max(1, int(result.duration // 60))
+        self.out.print(
+            f"[bold]{escape(result.name)}[/bold]: {result.total_requests} requests over "
+            f"{minutes} min (seed {result.seed})"
+        )
+        consumers = Table(title="Consumers", title_justify="left")
+        for column in (
+            "consumer",
+            "requests",
+            "200",
+            "429",
+            "403",
+            "5xx",
+            "tokens",
+            "max tokens/min",
+        ):
+            consumers.add_column(column, justify="left" if column == "consumer" else "right")
+        for name, stats in result.consumers.items():
+            server_errors = sum(n for s, n in stats.statuses.items() if s >= 500)
+            consumers.add_row(
+                escape(name),
+                str(stats.requests),
+                str(stats.statuses[200]),
+                str(stats.statuses[429]),
+                str(stats.statuses[403]),
+                str(server_errors),
+                str(stats.tokens),
+                str(max(stats.tokens_per_minute.values(), default=0)),
+            )
+        self.out.print(consumers)
+        backends = Table(title="Backends", title_justify="left")
+        for column in ("backend", "calls", "tokens", "throttled (429)", "breaker trips"):
+            backends.add_column(column, justify="left" if column == "backend" else "right")
+        for name, backend in result.backends.items():
+            backends.add_row(
+                escape(name),
+                str(backend.requests),
+                str(backend.tokens),
+                str(backend.throttled),
+                str(backend.trips),
+            )
+        self.out.print(backends)
+        series = [result.tokens_per_minute.get(m, 0) for m in range(minutes)]
+        self.out.print(
+            f"backend tokens per minute: {_sparkline(series)}  (peak {max(series, default=0)})"
+        )
+        if result.skipped_policies:
+            self.out.print("[yellow]skipped policies (not simulated):[/yellow]")
+            for entry in result.skipped_policies:
+                self.out.print(f"  {escape(entry)}")
+        if result.expectations:
+            table = Table(title="Expectations", title_justify="left")
+            for column in ("", "expectation", "measured", "expected"):
+                table.add_column(column)
+            for expectation in result.expectations:
+                mark = "[green]pass[/green]" if expectation.passed else "[red]FAIL[/red]"
+                table.add_row(
+                    mark, escape(expectation.name), f"{expectation.measured:g}", expectation.bound
+                )
+            self.out.print(table)
+
     def raw(self, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def _sparkline(values: list[int]) -> str:
+    peak = max(values, default=0)
+    if not peak:
+        return _BARS[0] * len(values)
+    return "".join(_BARS[min(len(_BARS) - 1, v * (len(_BARS) - 1) // peak)] for v in values)

@@ -113,6 +113,7 @@ class RequestState:
     identity_resource: str | None = None
     unavailable: bool = False  # answered 503 because no backend was available
     pending_response_headers: dict[str, str] = field(default_factory=dict)
+    consumer_name: str = ""
 
     def evaluate(self, expression: CompiledExpression) -> Any:
         """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""

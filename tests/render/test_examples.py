@@ -11,7 +11,11 @@ import pytest
 from apimgen.pipeline import render_spec
 from tests.conftest import EXAMPLES
 
-SPECS = sorted(EXAMPLES.glob("*/gateway.yaml"))
+SPECS = sorted(p for p in EXAMPLES.glob("*/*.yaml") if p.parent.name != "scenarios")
+
+
+def _name(spec: Path) -> str:
+    return f"{spec.parent.name}/{spec.stem}" if spec.stem != "gateway" else spec.parent.name
 
 
 def _nested(files: dict[str, str]) -> dict[str, Any]:
@@ -25,14 +29,14 @@ def _nested(files: dict[str, str]) -> dict[str, Any]:
     return tree
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("spec", SPECS, ids=_name)
 def test_example_matches_snapshot(spec: Path, snapshot: Any) -> None:
     _, files = render_spec(spec)
-    snapshot.snapshot_dir = Path(__file__).parent / "snapshots" / spec.parent.name
+    snapshot.snapshot_dir = Path(__file__).parent / "snapshots" / _name(spec)
     snapshot.assert_match_dir(_nested(files), "rendered")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("spec", SPECS, ids=_name)
 def test_every_policy_file_is_well_formed_xml(spec: Path) -> None:
     _, files = render_spec(spec)
     policy_files = [name for name in files if name.endswith(".xml")]
@@ -45,10 +49,10 @@ def test_every_policy_file_is_well_formed_xml(spec: Path) -> None:
             assert [child.tag for child in root] == ["inbound", "backend", "outbound", "on-error"]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("spec", SPECS, ids=_name)
 def test_rendering_is_byte_identical_across_runs(spec: Path) -> None:
     assert render_spec(spec)[1] == render_spec(spec)[1]
 
 
 def test_there_are_at_least_the_two_documented_examples() -> None:
-    assert {p.parent.name for p in SPECS} >= {"seed", "production"}
+    assert {_name(p) for p in SPECS} >= {"seed", "production", "seed/step1", "seed/step3"}

@@ -23,6 +23,7 @@ __all__ = [
     "effective_pipeline",
     "expand_fragments",
     "load_policy_folder",
+    "policy_set_from_texts",
     "sections_of",
 ]
 
@@ -164,44 +165,57 @@ def effective_pipeline(
     return Pipeline(merged)
 
 
-def _read(path: Path, root: Path, named_values: Mapping[str, str] | None) -> PolicyElement:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise PolicyReadError(
-            f"cannot read policy file: {error}", location=Location(str(path))
-        ) from None
-    return read_policy(text, str(path.relative_to(root.parent)), named_values)
+def policy_set_from_texts(
+    texts: Mapping[str, str], named_values: Mapping[str, str] | None = None, prefix: str = ""
+) -> PolicySet:
+    """A PolicySet from ``relative path → XML`` as ``apimgen render`` lays them out under
+    ``policies/`` (``global.xml``, ``products/p.xml``, ``apis/a.xml``,
+    ``apis/a/operations/o.xml``, ``fragments/f.xml``)."""
+    documents = {
+        path: read_policy(text, f"{prefix}{path}", named_values)
+        for path, text in sorted(texts.items())
+    }
+    products: dict[str, PolicyElement] = {}
+    apis: dict[str, PolicyElement] = {}
+    operations: dict[tuple[str, str], PolicyElement] = {}
+    fragments: dict[str, PolicyElement] = {}
+    for path, root in documents.items():
+        parts = path.removesuffix(".xml").split("/")
+        if parts == ["global"]:
+            continue
+        if len(parts) == 2 and parts[0] == "fragments":
+            if root.name != "fragment":
+                raise PolicyReadError(
+                    f"a fragment file holds one <fragment> element, not <{root.name}>",
+                    location=root.location,
+                )
+            fragments[parts[1]] = root
+        elif len(parts) == 2 and parts[0] == "products":
+            products[parts[1]] = root
+        elif len(parts) == 2 and parts[0] == "apis":
+            apis[parts[1]] = root
+        elif len(parts) == 4 and parts[0] == "apis" and parts[2] == "operations":
+            operations[(parts[1], parts[3])] = root
+        else:
+            raise PolicyReadError(
+                f"'{path}' is not where a policy document goes",
+                hint="use global.xml, products/<p>.xml, apis/<a>.xml, "
+                "apis/<a>/operations/<o>.xml or fragments/<f>.xml",
+                location=root.location,
+            )
+    return PolicySet(documents.get("global.xml"), products, apis, operations, fragments)
 
 
 def load_policy_folder(folder: Path, named_values: Mapping[str, str] | None = None) -> PolicySet:
-    """Read a ``policies/`` folder as ``apimgen render`` writes it (or laid out the same way):
-    ``global.xml``, ``products/<p>.xml``, ``apis/<a>.xml``, ``apis/<a>/operations/<o>.xml``,
-    ``fragments/<f>.xml``."""
+    """Read a ``policies/`` folder laid out as ``apimgen render`` writes it."""
     if not folder.is_dir():
         raise PolicyReadError(f"{folder}: not a policy folder", hint="point at a policies/ folder")
-    global_file = folder / "global.xml"
-    fragments = {}
-    for path in sorted((folder / "fragments").glob("*.xml")):
-        fragment = _read(path, folder, named_values)
-        if fragment.name != "fragment":
+    texts: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.xml")):
+        try:
+            texts[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
             raise PolicyReadError(
-                f"a fragment file holds one <fragment> element, not <{fragment.name}>",
-                location=fragment.location,
-            )
-        fragments[path.stem] = fragment
-    return PolicySet(
-        global_policy=_read(global_file, folder, named_values) if global_file.is_file() else None,
-        products={
-            p.stem: _read(p, folder, named_values)
-            for p in sorted((folder / "products").glob("*.xml"))
-        },
-        apis={
-            p.stem: _read(p, folder, named_values) for p in sorted((folder / "apis").glob("*.xml"))
-        },
-        operations={
-            (p.parent.parent.name, p.stem): _read(p, folder, named_values)
-            for p in sorted((folder / "apis").glob("*/operations/*.xml"))
-        },
-        fragments=fragments,
-    )
+                f"cannot read policy file: {error}", location=Location(str(path))
+            ) from None
+    return policy_set_from_texts(texts, named_values, prefix=f"{folder.name}/")

@@ -1,0 +1,164 @@
+"""What a simulation measured, aggregated as requests complete (nothing per request is kept),
+and the scenario's expectations checked against it."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from apimgen.simulate.scenario import Expectation
+
+__all__ = ["BackendStats", "ConsumerStats", "ExpectationResult", "SimulationResult"]
+
+
+@dataclass
+class ConsumerStats:
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    tokens: int = 0
+    tokens_per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    backend_calls: int = 0
+
+    def record(self, minute: int, status: int, tokens: int, backend_calls: int) -> None:
+        self.requests += 1
+        self.statuses[status] += 1
+        self.tokens += tokens
+        self.backend_calls += backend_calls
+        if tokens:
+            self.tokens_per_minute[minute] += tokens
+
+
+@dataclass
+class BackendStats:
+    requests: int = 0
+    tokens: int = 0
+    throttled: int = 0
+    trips: int = 0
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    name: str
+    measured: float
+    passed: bool
+    bound: str
+
+
+@dataclass
+class SimulationResult:
+    name: str
+    seed: int
+    duration: float
+    consumers: dict[str, ConsumerStats]
+    backends: dict[str, BackendStats]
+    tokens_per_minute: dict[int, int]
+    metric_samples: int
+    skipped_policies: list[str]
+    expectations: list[ExpectationResult] = field(default_factory=list)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(c.requests for c in self.consumers.values())
+
+    @property
+    def passed(self) -> bool:
+        return all(e.passed for e in self.expectations)
+
+    def measure(self, expectation: Expectation) -> float:
+        if expectation.backend:
+            backend = self.backends.get(expectation.backend, BackendStats())
+            return float(
+                {
+                    "requests": backend.requests,
+                    "tokens": backend.tokens,
+                    "status_429": backend.throttled,
+                    "trips": backend.trips,
+                }.get(expectation.measure, float("nan"))
+            )
+        groups = (
+            [self.consumers[expectation.consumer]]
+            if expectation.consumer
+            else list(self.consumers.values())
+        )
+        requests = sum(g.requests for g in groups)
+        everything = sum(c.tokens for c in self.consumers.values())
+        statuses: Counter[int] = Counter()
+        for g in groups:
+            statuses.update(g.statuses)
+        per_minute: dict[int, int] = defaultdict(int)
+        for g in groups:
+            for minute, tokens in g.tokens_per_minute.items():
+                per_minute[minute] += tokens
+        values: dict[str, float] = {
+            "requests": requests,
+            "status_200": statuses[200],
+            "status_429": statuses[429],
+            "status_403": statuses[403],
+            "status_5xx": sum(n for s, n in statuses.items() if s >= 500),
+            "share_429": statuses[429] / requests if requests else 0.0,
+            "share_503": statuses[503] / requests if requests else 0.0,
+            "tokens": sum(g.tokens for g in groups),
+            "token_share": sum(g.tokens for g in groups) / everything if everything else 0.0,
+            "max_tokens_per_minute": max(per_minute.values(), default=0),
+            "trips": sum(b.trips for b in self.backends.values()),
+        }
+        return float(values[expectation.measure])
+
+    def check(self, expectations: list[Expectation]) -> None:
+        for expectation in expectations:
+            measured = self.measure(expectation)
+            checks = []
+            if expectation.at_most is not None:
+                checks.append((measured <= expectation.at_most, f"<= {expectation.at_most:g}"))
+            if expectation.at_least is not None:
+                checks.append((measured >= expectation.at_least, f">= {expectation.at_least:g}"))
+            if expectation.equals is not None:
+                checks.append((measured == expectation.equals, f"== {expectation.equals:g}"))
+            subject = expectation.consumer or expectation.backend or "all"
+            name = expectation.name or f"{subject} {expectation.measure}"
+            self.expectations.append(
+                ExpectationResult(
+                    name,
+                    measured,
+                    all(ok for ok, _ in checks),
+                    " and ".join(text for _, text in checks),
+                )
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        minutes = int(self.duration // 60) + (1 if self.duration % 60 else 0)
+        return {
+            "schema": "apimgen.simulation/v1",
+            "name": self.name,
+            "seed": self.seed,
+            "duration_seconds": self.duration,
+            "requests": self.total_requests,
+            "consumers": {
+                name: {
+                    "requests": c.requests,
+                    "statuses": {str(k): v for k, v in sorted(c.statuses.items())},
+                    "tokens": c.tokens,
+                    "backend_calls": c.backend_calls,
+                    "tokens_per_minute": [c.tokens_per_minute.get(m, 0) for m in range(minutes)],
+                }
+                for name, c in self.consumers.items()
+            },
+            "backends": {
+                name: {
+                    "requests": b.requests,
+                    "tokens": b.tokens,
+                    "throttled": b.throttled,
+                    "trips": b.trips,
+                }
+                for name, b in self.backends.items()
+            },
+            "tokens_per_minute": [self.tokens_per_minute.get(m, 0) for m in range(minutes)],
+            "metric_samples": self.metric_samples,
+            "skipped_policies": self.skipped_policies,
+            "expectations": [
+                {"name": e.name, "measured": e.measured, "bound": e.bound, "passed": e.passed}
+                for e in self.expectations
+            ],
+            "passed": self.passed,
+        }

@@ -1,0 +1,264 @@
+"""Run a scenario: load its policies, build the mock backends, drive the traffic through the
+engine and aggregate what happened."""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apimgen.errors import ApimgenError, Location
+from apimgen.simulate.backends import (
+    BackendRegistry,
+    BreakerRule,
+    MockDeployment,
+    Outage,
+    PoolMember,
+    SingleBackend,
+)
+from apimgen.simulate.context import (
+    Api,
+    Context,
+    Deployment,
+    Operation,
+    Product,
+    Request,
+    Subscription,
+    User,
+)
+from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
+from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
+from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
+from apimgen.simulate.scenario import BackendBehaviour, LoadedScenario
+from apimgen.simulate.state import GatewayServices, LlmRequest, RequestState
+from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
+
+__all__ = ["ScenarioError", "run_scenario"]
+
+DEFAULT_TPM = 100_000
+
+
+class ScenarioError(ApimgenError):
+    """A scenario that cannot run as written."""
+
+
+@dataclass
+class _Gateway:
+    policies: PolicySet
+    registry: BackendRegistry
+    api: str
+    api_path: str
+
+
+def _from_spec(loaded: LoadedScenario) -> _Gateway:
+    from apimgen.model.resolve import resolve
+    from apimgen.render.policies import render_policy_files
+    from apimgen.spec.load import load_spec
+
+    source = loaded.scenario.policies
+    assert source.spec is not None
+    spec_path = (loaded.base_dir / source.spec).resolve()
+    spec = load_spec(spec_path)
+    gateway = resolve(spec.spec, spec.fragment_texts)
+    files = render_policy_files(gateway)
+    named = {nv.name: nv.value or f"<secret:{nv.name}>" for nv in gateway.named_values}
+    texts = {name.removeprefix("policies/"): text for name, text in files.items()}
+    policies = policy_set_from_texts(texts, named, prefix=f"{spec_path.name}:policies/")
+    behaviours = loaded.scenario.backends
+    singles = {}
+    for backend in gateway.backends:
+        behaviour = behaviours.get(backend.name, BackendBehaviour(tpm=DEFAULT_TPM))
+        rule = backend.circuit_breaker
+        breaker = (
+            BreakerRule(
+                rule.failure_count,
+                rule.failure_percentage,
+                rule.interval_seconds,
+                rule.status_code_ranges,
+                rule.trip_duration_seconds,
+                rule.accept_retry_after,
+            )
+            if rule
+            else None
+        )
+        singles[backend.name] = SingleBackend(
+            backend.name, _deployment(backend.name, behaviour), breaker
+        )
+    pools = {
+        pool.name: [PoolMember(m.backend, m.priority, m.weight) for m in pool.members]
+        for pool in gateway.pools
+    }
+    api_name = loaded.scenario.api or gateway.apis[0].name
+    api = next((a for a in gateway.apis if a.name == api_name), None)
+    if api is None:
+        raise ScenarioError(
+            f"the spec has no API '{api_name}'",
+            hint=f"APIs: {', '.join(a.name for a in gateway.apis)}",
+            location=Location(str(loaded.path)),
+        )
+    return _Gateway(policies, BackendRegistry(singles, pools), api.name, api.path)
+
+
+def _deployment(name: str, behaviour: BackendBehaviour) -> MockDeployment:
+    return MockDeployment(
+        name,
+        behaviour.tpm,
+        latency_base=behaviour.latency_base,
+        latency_per_token=behaviour.latency_per_token,
+        error_rate=behaviour.error_rate,
+        outages=tuple(Outage(o.start, o.end, o.status) for o in behaviour.outages),
+    )
+
+
+def _from_folder(loaded: LoadedScenario) -> _Gateway:
+    source = loaded.scenario.policies
+    assert source.folder is not None
+    policies = load_policy_folder(loaded.base_dir / source.folder, source.named_values)
+    singles = {
+        name: SingleBackend(name, _deployment(name, behaviour))
+        for name, behaviour in loaded.scenario.backends.items()
+    }
+    api = loaded.scenario.api or next(iter(sorted(policies.apis)), "api")
+    return _Gateway(policies, BackendRegistry(singles, {}), api, api)
+
+
+def _context(call: PlannedCall, gateway: _Gateway, operation: str, region: str) -> Context:
+    consumer = call.consumer
+    headers = dict(consumer.headers)
+    if consumer.jwt_claims:
+        headers["Authorization"] = f"Bearer {unsigned_jwt(consumer.jwt_claims)}"
+    headers.setdefault("Content-Type", "application/json")
+    deployment = "gpt-4o"
+    url = (
+        f"https://gateway.example/{gateway.api_path}/deployments/{deployment}/chat/completions"
+        "?api-version=2024-10-21"
+    )
+    return Context(
+        Request=Request(
+            Method="POST",
+            url=url,
+            headers=headers,
+            IpAddress=consumer.ip,
+            body_text=call.body,
+            matched={"deployment-id": deployment},
+        ),
+        Subscription=Subscription(
+            Id=consumer.subscription or consumer.name, Name=consumer.subscription or consumer.name
+        ),
+        Product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,
+        User=User(Id=consumer.user or consumer.name),
+        Api=Api(Id=gateway.api, Name=gateway.api, Path=gateway.api_path),
+        Operation=Operation(
+            Id=operation,
+            Name=operation,
+            Method="POST",
+            UrlTemplate="/deployments/{deployment-id}/chat/completions",
+        ),
+        Deployment=Deployment(Region=region),
+        RequestId=f"{consumer.name}-{call.index}",
+    )
+
+
+@dataclass
+class _Collector:
+    """Folds finished requests into per-consumer and per-minute totals as they complete."""
+
+    consumers: dict[str, ConsumerStats]
+    services: GatewayServices
+    per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def done(self, state: RequestState) -> None:
+        response = state.context.Response
+        status = response.StatusCode if response is not None else 500
+        tokens = state.usage["total_tokens"] if state.usage else 0
+        minute = int(self.services.now // 60)
+        self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
+        if tokens:
+            self.per_minute[minute] += tokens
+
+
+def _backend_stats(registry: BackendRegistry) -> dict[str, BackendStats]:
+    return {
+        name: BackendStats(
+            requests=single.deployment.calls,
+            tokens=single.deployment.tokens_served,
+            throttled=single.deployment.throttled,
+            trips=single.trips,
+        )
+        for name, single in sorted(registry.singles.items())
+    }
+
+
+def run_scenario(
+    loaded: LoadedScenario,
+    *,
+    seed: int | None = None,
+    skip_unknown: bool | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> SimulationResult:
+    """Run ``loaded`` and check its expectations; deterministic for a seed."""
+    scenario = loaded.scenario
+    run_seed = scenario.seed if seed is None else seed
+    skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
+    gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
+    services = GatewayServices(seed=run_seed, region=scenario.region)
+    services.backends = gateway.registry
+    pipelines: dict[str | None, CompiledPipeline] = {}
+    skipped: list[str] = []
+
+    def pipeline_for(product: str | None) -> CompiledPipeline:
+        if product not in pipelines:
+            compiled = compile_pipeline(
+                gateway.policies.pipeline(gateway.api, scenario.operation, product),
+                skip_unknown=skip,
+            )
+            for element in compiled.skipped:
+                entry = f"<{element.name}> at {element.location}"
+                if entry not in skipped:
+                    skipped.append(entry)
+            pipelines[product] = compiled
+        return pipelines[product]
+
+    collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers}, services)
+    loop = EventLoop(collector.done)
+    streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
+    for order, consumer in enumerate(scenario.consumers):
+        pipeline_for(consumer.product)
+        stream = calls(consumer, float(scenario.duration), run_seed)
+        first = next(stream, None)
+        if first is not None:
+            heapq.heappush(streams, (first.time, order, first, stream))
+    next_progress = 0.0
+    while streams:
+        time, order, call, stream = heapq.heappop(streams)
+        loop.run_until(time)
+        state = RequestState(
+            _context(call, gateway, scenario.operation, scenario.region),
+            services,
+            llm=LlmRequest(
+                call.prompt_tokens, call.max_tokens, call.completion_tokens, call.stream
+            ),
+        )
+        state.consumer_name = call.consumer.name
+        loop.start(time, state, process(pipeline_for(call.consumer.product), state))
+        following = next(stream, None)
+        if following is not None:
+            heapq.heappush(streams, (following.time, order, following, stream))
+        if progress and time >= next_progress:
+            progress(time / scenario.duration)
+            next_progress = time + scenario.duration / 100
+    loop.run_until()
+    result = SimulationResult(
+        name=scenario.name or Path(loaded.path).stem,
+        seed=run_seed,
+        duration=float(scenario.duration),
+        consumers=collector.consumers,
+        backends=_backend_stats(gateway.registry),
+        tokens_per_minute=dict(collector.per_minute),
+        metric_samples=len(services.metrics),
+        skipped_policies=skipped,
+    )
+    result.check(scenario.expect)
+    return result

@@ -1,0 +1,220 @@
+"""The scenario file: which policies run, what traffic arrives, how the backends behave, and
+what the run must show. Validated like the spec, with located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from apimgen.errors import Diagnostic, Location, SpecError
+from apimgen.spec.types import Duration, SpecModel
+from apimgen.spec.validation_errors import diagnostics_from_validation
+from apimgen.spec.yaml_source import load_yaml
+
+__all__ = [
+    "Arrival",
+    "BackendBehaviour",
+    "Consumer",
+    "Expectation",
+    "LoadedScenario",
+    "Scenario",
+    "load_scenario",
+]
+
+
+class PolicySource(SpecModel):
+    """Where the policies come from: a spec (rendered in memory) or a policies folder."""
+
+    spec: str | None = Field(
+        default=None, description="A spec file to render, relative to the scenario."
+    )
+    folder: str | None = Field(
+        default=None, description="A policies/ folder (global.xml, apis/, products/, fragments/)."
+    )
+    named_values: dict[str, str] = Field(
+        default_factory=dict, description="Values for {{name}} references (folder policies)."
+    )
+    skip_unknown: bool = Field(
+        default=False,
+        description="Skip policies the simulator does not model (listed in the report).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PolicySource:
+        if (self.spec is None) == (self.folder is None):
+            raise ValueError("set exactly one of spec or folder")
+        return self
+
+
+class Outage(SpecModel):
+    start: Duration = Field(description="When the outage starts, from the beginning of the run.")
+    end: Duration = Field(description="When it ends.")
+    status: int = Field(default=503, ge=400, le=599, description="Status the backend answers.")
+
+
+class BackendBehaviour(SpecModel):
+    """A mock Azure OpenAI deployment behind a backend id."""
+
+    tpm: int = Field(
+        ge=1, description="Tokens per minute (requests per 10 s follow: 6 RPM per 1000 TPM)."
+    )
+    latency_base: float = Field(default=0.3, ge=0, description="Seconds before the first token.")
+    latency_per_token: float = Field(
+        default=0.01, ge=0, description="Seconds per completion token."
+    )
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of calls answered 500.")
+    outages: list[Outage] = Field(default_factory=list, description="Scheduled outages.")
+
+
+class Arrival(SpecModel):
+    """When a consumer's requests arrive."""
+
+    kind: Literal["constant", "poisson", "burst", "ramp"] = Field(
+        default="poisson", description="constant spacing, Poisson, bursts, or a linear ramp."
+    )
+    per_minute: float = Field(gt=0, description="Mean requests per minute (the ramp's end rate).")
+    start_per_minute: float = Field(default=0, ge=0, description="The ramp's starting rate.")
+    burst_size: int = Field(default=10, ge=1, description="Requests per burst.")
+    start: Duration = Field(default=0, description="First arrival no earlier than this.")
+    stop: Duration | None = Field(default=None, description="No arrival after this.")
+
+
+class Distribution(SpecModel):
+    """A whole-number distribution: fixed, or uniform between min and max."""
+
+    min: int = Field(ge=0, description="Smallest value.")
+    max: int = Field(ge=0, description="Largest value.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Distribution:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Consumer(SpecModel):
+    """A user or application sending traffic."""
+
+    name: str = Field(description="Name used in the report.")
+    subscription: str | None = Field(
+        default=None, description="Subscription id (default: the name)."
+    )
+    product: str | None = Field(default=None, description="Product of the subscription.")
+    user: str | None = Field(default=None, description="User id (default: the name).")
+    headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+    jwt_claims: dict[str, str] = Field(
+        default_factory=dict,
+        description="Claims of an unsigned bearer token sent as Authorization.",
+    )
+    ip: str = Field(default="203.0.113.10", description="Caller IP address.")
+    arrival: Arrival = Field(description="When requests arrive.")
+    prompts: list[str] = Field(
+        default_factory=lambda: ["Hello!"], min_length=1, description="Prompts, used in turn."
+    )
+    system_prompt: str | None = Field(default=None, description="A system message for every call.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="max_tokens sent with each call."
+    )
+    completion_tokens: Distribution = Field(
+        default_factory=lambda: Distribution(min=100, max=300),
+        description="Length of the answers the backend gives.",
+    )
+    stream_share: float = Field(default=0.0, ge=0, le=1, description="Share of streaming calls.")
+
+
+_MEASURES = Literal[
+    "requests",
+    "status_200",
+    "status_429",
+    "status_403",
+    "status_5xx",
+    "share_429",
+    "share_503",
+    "tokens",
+    "token_share",
+    "max_tokens_per_minute",
+    "trips",
+]
+
+
+class Expectation(SpecModel):
+    """A measured value of the run compared with a bound."""
+
+    name: str | None = Field(default=None, description="Shown in reports and JUnit.")
+    consumer: str | None = Field(default=None, description="Measure one consumer.")
+    backend: str | None = Field(default=None, description="Measure one backend.")
+    measure: _MEASURES = Field(description="What to measure.")
+    at_most: float | None = Field(default=None, description="Upper bound (inclusive).")
+    at_least: float | None = Field(default=None, description="Lower bound (inclusive).")
+    equals: float | None = Field(default=None, description="Exact value.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Expectation:
+        bounds = [b for b in (self.at_most, self.at_least, self.equals) if b is not None]
+        if not bounds:
+            raise ValueError("give at_most, at_least or equals")
+        if self.consumer and self.backend:
+            raise ValueError("measure a consumer or a backend, not both")
+        return self
+
+
+class Scenario(SpecModel):
+    """An apimgen simulation scenario."""
+
+    apimgen_scenario: Literal[1] = Field(default=1, description="Scenario format version.")
+    name: str | None = Field(default=None, description="Shown in reports.")
+    policies: PolicySource = Field(description="The policies to run.")
+    api: str | None = Field(default=None, description="API the traffic calls (default: the first).")
+    operation: str = Field(default="chat-completions", description="Operation the traffic calls.")
+    duration: Duration = Field(description="Simulated time, e.g. 30m.")
+    seed: int = Field(default=1, description="Random seed; the same seed gives the same run.")
+    region: str = Field(
+        default="West Europe", description="Gateway region (context.Deployment.Region)."
+    )
+    backends: dict[str, BackendBehaviour] = Field(
+        default_factory=dict,
+        description="Mock deployment per backend id (spec backends default to 100k TPM).",
+    )
+    consumers: Annotated[list[Consumer], Field(min_length=1)] = Field(
+        description="Who sends traffic."
+    )
+    expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
+
+
+class LoadedScenario:
+    def __init__(self, scenario: Scenario, path: Path) -> None:
+        self.scenario = scenario
+        self.path = path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_scenario(path: Path) -> LoadedScenario:
+    source = load_yaml(path)
+    if not isinstance(source.data, dict):
+        raise SpecError(
+            [Diagnostic(Location(source.file, 1, 1), "", "a scenario must be a mapping")]
+        )
+    try:
+        scenario = Scenario.model_validate(source.data)
+    except ValidationError as exc:
+        raise SpecError(diagnostics_from_validation(exc, source, Scenario)) from None
+    problems = []
+    names = [c.name for c in scenario.consumers]
+    for index, expectation in enumerate(scenario.expect):
+        if expectation.consumer and expectation.consumer not in names:
+            problems.append(
+                Diagnostic(
+                    source.locate(("expect", index, "consumer")),
+                    f"expect[{index}].consumer",
+                    f"unknown consumer '{expectation.consumer}'",
+                    hint=f"consumers: {', '.join(names)}",
+                )
+            )
+    if problems:
+        raise SpecError(problems)
+    return LoadedScenario(scenario, path)

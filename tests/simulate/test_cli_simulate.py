@@ -1,0 +1,109 @@
+"""apimgen simulate from the command line: every example scenario meets its expectations,
+runs are reproducible, failures exit 4 with JUnit to show, and bad scenarios are located."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apimgen.errors import ExitCode
+from tests.conftest import EXAMPLES, run_cli
+
+SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_example_scenarios_meet_their_expectations(scenario: Path) -> None:
+    result = run_cli("simulate", str(scenario), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == "apimgen.simulation/v1"
+    assert document["passed"] is True
+    assert document["expectations"], "every example states what it shows"
+    assert document["requests"] > 0
+
+
+def test_seed_story_steps_tell_the_story() -> None:
+    runs = {
+        step: json.loads(
+            run_cli(
+                "simulate", str(EXAMPLES / "scenarios" / f"seed-step{step}.yaml"), "--json"
+            ).stdout
+        )
+        for step in (1, 2, 3)
+    }
+    alice_free = runs[2]["consumers"]["alice"]["tokens"]
+    total = sum(c["tokens"] for c in runs[2]["consumers"].values())
+    assert alice_free / total > 0.5, "step 2: one user accounts for over half of all tokens"
+    assert max(runs[3]["consumers"]["alice"]["tokens_per_minute"]) < 1600
+    for other in ("bob", "carol", "dave"):
+        # the limit caps alice only; the others' consumption is unchanged
+        assert runs[3]["consumers"][other]["tokens"] == runs[2]["consumers"][other]["tokens"]
+
+
+def test_runs_are_identical_for_a_seed_and_differ_across_seeds() -> None:
+    scenario = str(EXAMPLES / "scenarios" / "ptu-spillover.yaml")
+    first = run_cli("simulate", scenario, "--json").stdout
+    second = run_cli("simulate", scenario, "--json").stdout
+    other = run_cli("simulate", scenario, "--json", "--seed", "99").stdout
+    assert first == second
+    assert json.loads(other)["seed"] == 99 and other != first
+
+
+def _failing_scenario(tmp_path: Path) -> Path:
+    data = yaml.safe_load((EXAMPLES / "scenarios" / "seed-step3.yaml").read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "seed" / "step3.yaml")
+    data["duration"] = "5m"
+    data["expect"] = [
+        {"name": "impossible", "consumer": "alice", "measure": "status_429", "equals": 0},
+        {"name": "possible", "consumer": "bob", "measure": "status_429", "equals": 0},
+    ]
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_failed_expectation_exits_4_and_writes_junit(tmp_path: Path) -> None:
+    junit = tmp_path / "results.xml"
+    result = run_cli("simulate", str(_failing_scenario(tmp_path)), "--junit", str(junit))
+    assert result.exit_code == ExitCode.EXPECTATIONS_FAILED
+    assert "FAIL" in result.stdout and "impossible" in result.stdout
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert cases["impossible"].find("failure") is not None
+    assert cases["possible"].find("failure") is None
+
+
+def test_scenario_errors_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "apimgen_scenario: 1\npolicies: {spec: x.yaml}\nduration: 1m\n"
+        "consumers:\n  - name: a\n    arival: {per_minute: 1}\n"
+        "expect:\n  - {consumer: b, measure: requests, at_least: 1}\n"
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert f"{path}:6:5: consumers[0].arival: unknown key 'arival'" in result.stderr
+    assert "did you mean 'arrival'?" in result.stderr
+
+
+def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
+    data = yaml.safe_load((EXAMPLES / "scenarios" / "seed-step3.yaml").read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "seed" / "gateway.yaml")
+    path = tmp_path / "cache.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "unknown policy <llm-semantic-cache-lookup>" in result.stderr
+    assert "apis/azure-openai.xml:5:9" in result.stderr
+    skipped = run_cli("simulate", str(path), "--skip-unknown", "--json")
+    assert skipped.exit_code == ExitCode.OK
+    assert len(json.loads(skipped.stdout)["skipped_policies"]) == 2
