@@ -27,11 +27,12 @@ $(CHECKOV_STAMP):
 
 checkov: $(CHECKOV_STAMP)
 
-## demo: validate and render the seed example into out/seed
+## demo: validate and render the seed example, then simulate the seed story's per-user limit
 demo: install
 	$(BIN)/apimgen validate examples/seed/gateway.yaml
 	$(BIN)/apimgen render examples/seed/gateway.yaml -o $(DEMO_OUT)
-	@echo "policy XML written under $(DEMO_OUT)/policies/"
+	@echo "policy XML, Bicep and Terraform written under $(DEMO_OUT)/"
+	$(BIN)/apimgen simulate examples/scenarios/seed-step3.yaml
 
 ## test: lint, type-check and run the whole test suite
 test: install checkov lint typecheck unit

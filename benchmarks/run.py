@@ -69,5 +69,8 @@ def bench_render() -> None:
 
 
 if __name__ == "__main__":
+    from benchmarks.simulate import main as bench_simulate
+
     bench_startup()
     bench_render()
+    bench_simulate()

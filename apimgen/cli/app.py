@@ -271,6 +271,7 @@ def simulate(
         result = run_scenario(loaded, seed=seed, skip_unknown=skip_unknown or None)
         if junit is not None:
             try:
+                junit.parent.mkdir(parents=True, exist_ok=True)
                 junit.write_text(junit_xml(result), encoding="utf-8")
             except OSError as exc:
                 raise ApimgenError(f"{junit}: cannot write: {exc.strerror}") from None
