@@ -8,7 +8,9 @@ Attribute names are the C# member names on purpose: expressions reach them by na
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,13 +37,22 @@ __all__ = [
 
 class Body(CSharpObject):
     """A message body. Reading it without ``preserveContent: true`` consumes it, as in APIM:
-    later reads see nothing, and the request is forwarded without a body."""
+    later reads see nothing, and the request is forwarded without a body.
+
+    A body may be given as a function that makes its text, so a response nobody reads is
+    never serialised."""
 
     csharp_name = "IMessageBody"
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, text: str | Callable[[], str]) -> None:
+        self._text = text
         self.consumed = False
+
+    @property
+    def text(self) -> str:
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
 
     def As(self, preserveContent: bool = False, type_args: tuple[str, ...] = ()) -> Any:
         target = type_args[0] if type_args else "string"
@@ -101,12 +112,22 @@ class Request(CSharpObject):
     matched: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.Url = Url(self.url)
-        self.OriginalUrl = Url(self.url)
         self.Headers = MultiValueDictionary(self.headers, case_insensitive=True)
         self.Body = Body(self.body_text) if self.body_text is not None else None
-        self.MatchedParameters = MultiValueDictionary(self.matched)
         self.Certificate = None
+
+    # Parsed on first use: most policies never look at the URL.
+    @cached_property
+    def Url(self) -> Url:
+        return Url(self.url)
+
+    @cached_property
+    def OriginalUrl(self) -> Url:
+        return Url(self.url)
+
+    @cached_property
+    def MatchedParameters(self) -> MultiValueDictionary:
+        return MultiValueDictionary(self.matched)
 
 
 @dataclass

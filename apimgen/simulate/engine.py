@@ -79,36 +79,32 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
             _internal_error(state, nested.message)
 
 
-@dataclass(order=True)
-class _Scheduled:
-    time: float
-    sequence: int
-    run: Iterator[float] = field(compare=False)
-    state: RequestState = field(compare=False)
-
-
 @dataclass
 class EventLoop:
-    """A deterministic discrete-event loop over request generators."""
+    """A deterministic discrete-event loop over request generators.
+
+    Heap entries are plain tuples (time, sequence, generator, state): the sequence number breaks
+    ties in start order, so equal times resolve the same way in every run.
+    """
 
     on_done: Callable[[RequestState], None]
-    queue: list[_Scheduled] = field(default_factory=list)
+    queue: list[tuple[float, int, Iterator[float], RequestState]] = field(default_factory=list)
     sequence: int = 0
 
     def start(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         self.sequence += 1
-        heapq.heappush(self.queue, _Scheduled(time, self.sequence, run, state))
+        heapq.heappush(self.queue, (time, self.sequence, run, state))
 
     def run_until(self, end: float | None = None) -> None:
-        while self.queue and (end is None or self.queue[0].time <= end):
-            item = heapq.heappop(self.queue)
-            item.state.services.now = item.time
+        queue, push, pop = self.queue, heapq.heappush, heapq.heappop
+        limit = float("inf") if end is None else end
+        while queue and queue[0][0] <= limit:
+            time, _, run, state = pop(queue)
+            state.services.now = time
             try:
-                resume = next(item.run)
+                resume = next(run)
             except StopIteration:
-                self.on_done(item.state)
+                self.on_done(state)
                 continue
             self.sequence += 1
-            heapq.heappush(
-                self.queue, _Scheduled(max(resume, item.time), self.sequence, item.run, item.state)
-            )
+            push(queue, (resume if resume > time else time, self.sequence, run, state))

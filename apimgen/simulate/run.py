@@ -257,7 +257,7 @@ def run_scenario(
         consumers=collector.consumers,
         backends=_backend_stats(gateway.registry),
         tokens_per_minute=dict(collector.per_minute),
-        metric_samples=len(services.metrics),
+        metric_samples=services.metrics.samples,
         skipped_policies=skipped,
     )
     result.check(scenario.expect)

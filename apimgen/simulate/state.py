@@ -19,7 +19,14 @@ from apimgen.simulate.expr.compiler import (
 from apimgen.simulate.expr.members import StaticType, static_types
 from apimgen.simulate.policy.reader import PolicyElement
 
-__all__ = ["GatewayServices", "LlmRequest", "MetricSample", "PolicyError", "RequestState"]
+__all__ = [
+    "GatewayServices",
+    "LlmRequest",
+    "MetricSample",
+    "MetricStore",
+    "PolicyError",
+    "RequestState",
+]
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning; scenarios may move it
 
@@ -56,6 +63,37 @@ class MetricSample:
     dimensions: tuple[tuple[str, str], ...]
 
 
+MetricKey = tuple[int, str, str, tuple[tuple[str, str], ...]]  # minute, namespace, name, dims
+
+
+@dataclass
+class MetricStore:
+    """Custom metrics as Azure Monitor keeps them: summed per minute and dimension set, so a
+    long run holds one entry per series and minute, not one per request."""
+
+    totals: dict[MetricKey, list[float]] = field(default_factory=dict)
+    samples: int = 0
+
+    def add(self, sample: MetricSample) -> None:
+        key = (int(sample.time // 60), sample.namespace, sample.name, sample.dimensions)
+        entry = self.totals.get(key)
+        if entry is None:
+            self.totals[key] = [sample.value, 1]
+        else:
+            entry[0] += sample.value
+            entry[1] += 1
+        self.samples += 1
+
+    def sum(self, name: str, **dimensions: str) -> float:
+        """Total of metric ``name`` over every series whose dimensions include ``dimensions``."""
+        wanted = set(dimensions.items())
+        return sum(
+            value
+            for (_, _, metric, dims), (value, _) in self.totals.items()
+            if metric == name and wanted <= set(dims)
+        )
+
+
 @dataclass
 class GatewayServices:
     """Shared by every request through one gateway node: clock, randomness, counters, sinks."""
@@ -66,7 +104,7 @@ class GatewayServices:
     now: float = 0.0
     counters: dict[Any, Any] = field(default_factory=dict)
     cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
-    metrics: list[MetricSample] = field(default_factory=list)
+    metrics: MetricStore = field(default_factory=MetricStore)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
 

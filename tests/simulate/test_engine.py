@@ -74,12 +74,17 @@ def test_token_metrics_three_samples_per_success_none_for_refusals() -> None:
         [Call(0, headers={"X-App": "hr"}), Call(10), Call(20)],
     )
     assert [r.status for r in results] == [200, 200, 429]
-    names = [s.name for s in services.metrics]
-    assert names == ["Total Tokens", "Prompt Tokens", "Completion Tokens"] * 2
-    first = services.metrics[0]
-    assert first.value == 600 and first.namespace == "openai"
-    assert dict(first.dimensions) == {"User ID": "alice", "App": "hr"}
-    assert dict(services.metrics[3].dimensions)["App"] == "none"
+    metrics = services.metrics
+    assert metrics.samples == 6, "three samples for each of the two successful calls"
+    assert {key[2] for key in metrics.totals} == {
+        "Total Tokens",
+        "Prompt Tokens",
+        "Completion Tokens",
+    }
+    assert metrics.sum("Total Tokens") == 1200
+    assert metrics.sum("Prompt Tokens", App="hr") == 100
+    assert metrics.sum("Completion Tokens", **{"User ID": "alice", "App": "none"}) == 500
+    assert all(key[1] == "openai" for key in metrics.totals)
 
 
 def test_pool_fails_over_from_ptu_to_paygo_and_comes_back() -> None:

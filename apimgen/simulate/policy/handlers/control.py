@@ -398,7 +398,7 @@ class EmitMetric(PolicyHandler):
 
     def run(self, state: RequestState) -> None:
         dims = tuple((n.text(state), v.text(state)) for n, v in self.dimensions)
-        state.services.metrics.append(
+        state.services.metrics.add(
             MetricSample(
                 state.services.now,
                 self.literal("namespace") or "API Management",

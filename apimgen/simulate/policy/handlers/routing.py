@@ -156,16 +156,22 @@ class ForwardRequest(PolicyHandler):
                 "completion_tokens": call.completion_tokens,
                 "total_tokens": call.total_tokens,
             }
-            answer = {
-                "id": f"chatcmpl-{state.context.RequestId}",
-                "object": "chat.completion",
-                "model": backend.deployment.name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
-                "usage": state.usage,
-            }
-            state.respond(
-                200, "OK", {"Content-Type": "application/json", **call.headers}, json.dumps(answer)
-            )
+            usage, model, request_id = state.usage, backend.deployment.name, state.context.RequestId
+
+            def answer() -> str:
+                return json.dumps(
+                    {
+                        "id": f"chatcmpl-{request_id}",
+                        "object": "chat.completion",
+                        "model": model,
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
+                        "usage": usage,
+                    }
+                )
+
+            state.respond(200, "OK", {"Content-Type": "application/json", **call.headers})
+            assert state.context.Response is not None
+            state.context.Response.Body = Body(answer)
         else:
             reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
                 call.status, "Service Unavailable"

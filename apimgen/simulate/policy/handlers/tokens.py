@@ -322,7 +322,7 @@ class EmitTokenMetric(PolicyHandler):
                 ("Prompt Tokens", "prompt_tokens"),
                 ("Completion Tokens", "completion_tokens"),
             ):
-                done.services.metrics.append(
+                done.services.metrics.add(
                     MetricSample(now, namespace, metric, float(usage[key]), dims)
                 )
 
