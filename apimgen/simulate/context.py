@@ -101,6 +101,9 @@ class Url(CSharpObject):
         return self._text
 
 
+_UrlType = Url  # the property named Url below shadows the class inside Request
+
+
 @dataclass
 class Request(CSharpObject):
     csharp_name = "IRequest"
@@ -118,12 +121,12 @@ class Request(CSharpObject):
 
     # Parsed on first use: most policies never look at the URL.
     @cached_property
-    def Url(self) -> Url:
-        return Url(self.url)
+    def Url(self) -> _UrlType:
+        return _UrlType(self.url)
 
     @cached_property
-    def OriginalUrl(self) -> Url:
-        return Url(self.url)
+    def OriginalUrl(self) -> _UrlType:
+        return _UrlType(self.url)
 
     @cached_property
     def MatchedParameters(self) -> MultiValueDictionary:
