@@ -122,6 +122,9 @@ class Consumer(SpecModel):
         description="Length of the answers the backend gives.",
     )
     stream_share: float = Field(default=0.0, ge=0, le=1, description="Share of streaming calls.")
+    flagged_share: float = Field(
+        default=0.0, ge=0, le=1, description="Share of prompts Content Safety would block."
+    )
 
 
 _MEASURES = Literal[

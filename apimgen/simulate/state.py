@@ -127,6 +127,7 @@ class LlmRequest:
     max_tokens: int | None = None
     completion_tokens: int = 0
     stream: bool = False
+    flagged: bool = False  # Content Safety would block this prompt (the scenario decides)
 
 
 @dataclass

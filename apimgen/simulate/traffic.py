@@ -32,6 +32,7 @@ class PlannedCall:
     max_tokens: int | None
     stream: bool
     prompt: str
+    flagged: bool = False
 
 
 def consumer_rng(seed: int, name: str) -> random.Random:
@@ -101,6 +102,7 @@ def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCal
         messages_json, prompt_tokens = prompt_cache[prompt]
         stream = rng.random() < consumer.stream_share
         completion = rng.randint(consumer.completion_tokens.min, consumer.completion_tokens.max)
+        flagged = consumer.flagged_share > 0 and rng.random() < consumer.flagged_share
         body = '{"messages": ' + messages_json
         if consumer.max_tokens:
             body += f', "max_tokens": {consumer.max_tokens}'
@@ -115,4 +117,5 @@ def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCal
             consumer.max_tokens,
             stream,
             prompt,
+            flagged,
         )

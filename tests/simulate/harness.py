@@ -46,6 +46,7 @@ class Call:
     max_tokens: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    flagged: bool = False
 
 
 @dataclass
@@ -117,7 +118,9 @@ def run(
         state = RequestState(
             context,
             services,
-            llm=LlmRequest(call.prompt_tokens, call.max_tokens, call.completion_tokens),
+            llm=LlmRequest(
+                call.prompt_tokens, call.max_tokens, call.completion_tokens, flagged=call.flagged
+            ),
         )
         state.call = call  # type: ignore[attr-defined]
         loop.start(call.time, state, process(compiled, state))

@@ -1,5 +1,12 @@
 """Simulated policies; importing this package registers every handler."""
 
-from apimgen.simulate.policy.handlers import control, routing, tokens
+from apimgen.simulate.policy.handlers import (
+    caching,
+    control,
+    limits,
+    routing,
+    security,
+    tokens,
+)
 
-__all__ = ["control", "routing", "tokens"]
+__all__ = ["caching", "control", "limits", "routing", "security", "tokens"]

@@ -407,3 +407,20 @@ class EmitMetric(PolicyHandler):
                 dims,
             )
         )
+
+
+@register
+class RewriteUri(PolicyHandler):
+    """``rewrite-uri`` (Learn: rewrite-uri-policy): changes the path forwarded to the backend;
+    mock backends answer the same whatever the path, so only the context changes."""
+
+    element_names = ("rewrite-uri",)
+    sections = ("inbound",)
+    attributes = (
+        Attribute("template", required=True),
+        Attribute("copy-unmatched-params", expressions=False, choices=("true", "false")),
+    )
+
+    def run(self, state: RequestState) -> None:
+        request = state.context.Request
+        request.Url.Path = self.values["template"].text(state).split("?", 1)[0]

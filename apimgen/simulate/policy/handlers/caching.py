@@ -1,0 +1,63 @@
+"""``cache-lookup-value``, ``cache-store-value``, ``cache-remove-value`` (Learn pages of the same
+names): a key-value cache per gateway with expiry on the virtual clock. ``caching-type`` is
+accepted; internal and external caches behave the same here."""
+
+from __future__ import annotations
+
+from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.policy.handlers.base import Attribute, PolicyHandler, register
+from apimgen.simulate.state import RequestState
+
+__all__ = ["CacheLookupValue", "CacheRemoveValue", "CacheStoreValue"]
+
+_CACHING_TYPE = Attribute(
+    "caching-type", expressions=False, choices=("internal", "external", "prefer-external")
+)
+
+
+@register
+class CacheLookupValue(PolicyHandler):
+    element_names = ("cache-lookup-value",)
+    attributes = (
+        Attribute("key", required=True),
+        Attribute("default-value"),
+        Attribute("variable-name", required=True, expressions=False),
+        _CACHING_TYPE,
+    )
+
+    def run(self, state: RequestState) -> None:
+        key = self.values["key"].text(state)
+        entry = state.services.cache.get(key)
+        variable = self.literal("variable-name")
+        assert variable is not None
+        if entry is not None and entry[0] > state.services.now:
+            state.context.Variables.values[variable] = entry[1]
+        elif self.has("default-value"):
+            state.context.Variables.values[variable] = self.values["default-value"].get(state)
+
+
+@register
+class CacheStoreValue(PolicyHandler):
+    element_names = ("cache-store-value",)
+    attributes = (
+        Attribute("key", required=True),
+        Attribute("value", required=True),
+        Attribute("duration", required=True),
+        _CACHING_TYPE,
+    )
+
+    def run(self, state: RequestState) -> None:
+        duration = float(cs_string(self.values["duration"].get(state)))
+        state.services.cache[self.values["key"].text(state)] = (
+            state.services.now + duration,
+            self.values["value"].get(state),
+        )
+
+
+@register
+class CacheRemoveValue(PolicyHandler):
+    element_names = ("cache-remove-value",)
+    attributes = (Attribute("key", required=True), _CACHING_TYPE)
+
+    def run(self, state: RequestState) -> None:
+        state.services.cache.pop(self.values["key"].text(state), None)

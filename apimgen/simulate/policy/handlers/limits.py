@@ -1,0 +1,260 @@
+"""Request-based limits: ``rate-limit``, ``rate-limit-by-key``, ``quota``, ``quota-by-key``
+(Learn pages of the same names; apim-genai-policies.md §6).
+
+- rate limits: calls per renewal period (at most 300 s) as a sliding window per key (the
+  classic tiers' algorithm; v2's token bucket is not modelled); over it, 429 "Rate limit is
+  exceeded. Try again in N seconds." With an expression-valued increment-condition the call is
+  counted after the response, so the 429 arrives one call late, as documented.
+- quotas: calls per fixed period (at least 300 s, 0 for a lifetime quota), starting at
+  first-period-start; over it, 403 "Out of call volume quota. Quota will be replenished in
+  hh:mm:ss." Bandwidth quotas and per-API/operation children of rate-limit/quota are refused
+  as not simulated rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apimgen.simulate.context import Response
+from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.policy.handlers.base import (
+    Attribute,
+    BuildContext,
+    PolicyConfigError,
+    PolicyHandler,
+    register,
+)
+from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import PolicyError, RequestState
+
+__all__ = ["QuotaByKey", "RateLimitByKey"]
+
+
+@dataclass
+class CallWindow:
+    times: deque[float] = field(default_factory=deque)
+
+    def count(self, now: float, period: float) -> int:
+        while self.times and self.times[0] <= now - period:
+            self.times.popleft()
+        return len(self.times)
+
+
+def _refuse_children(element: PolicyElement) -> None:
+    if element.children:
+        raise PolicyConfigError(
+            f"per-API and per-operation limits inside <{element.name}> are not simulated",
+            hint="use rate-limit-by-key or quota-by-key with a counter key per API",
+            location=element.children[0].location,
+        )
+
+
+def _response(
+    state: RequestState, status: int, reason: str, message: str, headers: dict[str, str]
+) -> Response:
+    return state.respond(
+        status,
+        reason,
+        {"Content-Type": "application/json", **headers},
+        json.dumps({"statusCode": status, "message": message}),
+    )
+
+
+class _RateLimit(PolicyHandler):
+    sections = ("inbound",)
+
+    def key(self, state: RequestState) -> str:
+        raise NotImplementedError
+
+    def run(self, state: RequestState) -> None:
+        calls = int(cs_string(self.values["calls"].get(state)))
+        period = float(cs_string(self.values["renewal-period"].get(state)))
+        if period > 300:
+            raise PolicyError(
+                "InvalidPolicyValue", "renewal-period must be 300 seconds or less", self.element
+            )
+        key = self.key(state)
+        window: CallWindow = state.services.counters.setdefault(("rate", key, period), CallWindow())
+        now = state.services.now
+        used = window.count(now, period)
+        if used >= calls:
+            wait = max(1, int(window.times[0] + period - now + 0.999))
+            headers = {self.literal("retry-after-header-name") or "Retry-After": str(wait)}
+            variable = self.literal("retry-after-variable-name")
+            if variable:
+                state.context.Variables.values[variable] = wait
+            message = f"Rate limit is exceeded. Try again in {wait} seconds."
+            response = _response(state, 429, "Too Many Requests", message, headers)
+            raise PolicyError("RateLimitExceeded", message, self.element, response=response)
+        condition = self.values.get("increment-condition")
+        count = self.values.get("increment-count")
+
+        def increment(done: RequestState) -> None:
+            if condition is not None and cs_string(condition.get(done)).lower() != "true":
+                return
+            times = int(cs_string(count.get(done))) if count else 1
+            window.times.extend([done.services.now] * times)
+
+        if condition is None and count is None:
+            window.times.append(now)
+        else:
+            state.after_response.append(increment)
+        remaining = max(0, calls - used - 1)
+        variable = self.literal("remaining-calls-variable-name")
+        if variable:
+            state.context.Variables.values[variable] = remaining
+        header = self.literal("remaining-calls-header-name")
+        if header:
+            state.pending_response_headers[header] = str(remaining)
+        total = self.literal("total-calls-header-name")
+        if total:
+            state.pending_response_headers[total] = str(calls)
+
+
+_RATE_ATTRIBUTES = (
+    Attribute("calls", required=True),
+    Attribute("renewal-period", required=True),
+    Attribute("retry-after-header-name", expressions=False),
+    Attribute("retry-after-variable-name", expressions=False),
+    Attribute("remaining-calls-header-name", expressions=False),
+    Attribute("remaining-calls-variable-name", expressions=False),
+    Attribute("total-calls-header-name", expressions=False),
+)
+
+
+@register
+class RateLimitByKey(_RateLimit):
+    element_names = ("rate-limit-by-key",)
+    attributes = (
+        *_RATE_ATTRIBUTES,
+        Attribute("counter-key", required=True),
+        Attribute("increment-condition"),
+        Attribute("increment-count"),
+    )
+
+    def key(self, state: RequestState) -> str:
+        return self.values["counter-key"].text(state)
+
+
+@register
+class RateLimit(_RateLimit):
+    """``rate-limit``: per subscription."""
+
+    element_names = ("rate-limit",)
+    attributes = _RATE_ATTRIBUTES
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        _refuse_children(element)
+
+    def key(self, state: RequestState) -> str:
+        subscription = state.context.Subscription
+        return f"subscription:{subscription.Id if subscription else ''}"
+
+
+@dataclass
+class PeriodCounter:
+    start: float
+    calls: int = 0
+
+
+class _Quota(PolicyHandler):
+    sections = ("inbound",)
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        if self.has("bandwidth"):
+            raise PolicyConfigError(
+                f"<{element.name}> bandwidth quotas are not simulated", location=element.location
+            )
+        self.calls = self.int_literal("calls")
+        self.period = self.int_literal("renewal-period") or 0
+        if self.calls is None:
+            raise PolicyConfigError(f"<{element.name}> needs calls", location=element.location)
+        if 0 < self.period < 300:
+            raise PolicyConfigError(
+                f"<{element.name}> renewal-period must be at least 300 seconds (or 0)",
+                location=element.location,
+            )
+
+    def key(self, state: RequestState) -> str:
+        raise NotImplementedError
+
+    def run(self, state: RequestState) -> None:
+        services = state.services
+        now = services.now
+        origin = 0.0
+        first = self.literal("first-period-start")
+        if first:
+            start = datetime.fromisoformat(first.replace("Z", "+00:00"))
+            origin = (start - services.epoch).total_seconds()
+        period_start = origin
+        if self.period:
+            period_start = origin + ((now - origin) // self.period) * self.period
+        key = ("quota", self.key(state), self.period)
+        counter: PeriodCounter | None = services.counters.get(key)
+        if counter is None or counter.start != period_start:
+            counter = PeriodCounter(period_start)
+            services.counters[key] = counter
+        assert self.calls is not None
+        if counter.calls >= self.calls:
+            if self.period:
+                left = int(period_start + self.period - now)
+                clock = f"{left // 3600:02d}:{left % 3600 // 60:02d}:{left % 60:02d}"
+                message = f"Out of call volume quota. Quota will be replenished in {clock}."
+                headers = {"Retry-After": str(max(1, left))}
+            else:
+                message = "Out of call volume quota."
+                headers = {}
+            response = _response(state, 403, "Forbidden", message, headers)
+            raise PolicyError("QuotaExceeded", message, self.element, response=response)
+        condition = self.values.get("increment-condition")
+        if condition is None:
+            counter.calls += 1
+        else:
+
+            def increment(done: RequestState) -> None:
+                if cs_string(condition.get(done)).lower() == "true":
+                    counter.calls += 1
+
+            state.after_response.append(increment)
+
+
+_QUOTA_ATTRIBUTES = (
+    Attribute("calls", expressions=False),
+    Attribute("bandwidth", expressions=False),
+    Attribute("renewal-period", required=True, expressions=False),
+)
+
+
+@register
+class QuotaByKey(_Quota):
+    element_names = ("quota-by-key",)
+    attributes = (
+        *_QUOTA_ATTRIBUTES,
+        Attribute("counter-key", required=True),
+        Attribute("increment-condition"),
+        Attribute("first-period-start", expressions=False),
+    )
+
+    def key(self, state: RequestState) -> str:
+        return self.values["counter-key"].text(state)
+
+
+@register
+class Quota(_Quota):
+    """``quota``: per subscription."""
+
+    element_names = ("quota",)
+    attributes = _QUOTA_ATTRIBUTES
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        _refuse_children(element)
+
+    def key(self, state: RequestState) -> str:
+        subscription = state.context.Subscription
+        return f"subscription:{subscription.Id if subscription else ''}"

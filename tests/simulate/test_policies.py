@@ -1,0 +1,145 @@
+"""Request limits, the value cache, caller checks and URL rewriting, per their Learn pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from apimgen.simulate.policy.handlers.base import PolicyConfigError
+from apimgen.simulate.traffic import unsigned_jwt
+from tests.simulate.harness import Call, api_policy, run
+
+
+def test_rate_limit_by_key_sliding_window() -> None:
+    policy = api_policy(
+        '<rate-limit-by-key calls="2" renewal-period="60" counter-key="@(context.User.Id)" remaining-calls-header-name="x-left" />'
+    )
+    results, _, _ = run(policy, [Call(0), Call(1), Call(2), Call(2, user="bob"), Call(61)])
+    assert [r.status for r in results] == [200, 200, 429, 200, 200]
+    assert results[2].headers["Retry-After"] == ["58"]
+    assert "Rate limit is exceeded. Try again in 58 seconds." in (results[2].body or "")
+    assert results[0].headers["x-left"] == ["1"]
+    assert results[2].state.context.LastError.Reason == "RateLimitExceeded"  # type: ignore[union-attr]
+
+
+def test_expression_increment_condition_counts_after_the_response() -> None:
+    # Counting only successful calls happens at the end: the 429 comes one call late.
+    policy = api_policy(
+        '<rate-limit-by-key calls="1" renewal-period="60" counter-key="k" increment-condition="@(context.Response.StatusCode == 200)" />'
+    )
+    results, _, _ = run(policy, [Call(0), Call(0.01), Call(30)])
+    assert [r.status for r in results] == [200, 200, 429]
+
+
+def test_rate_limit_renewal_period_is_capped() -> None:
+    results, _, _ = run(
+        api_policy('<rate-limit-by-key calls="1" renewal-period="600" counter-key="k" />'),
+        [Call(0)],
+    )
+    assert results[0].status == 500
+
+
+def test_quota_by_key_fixed_period_and_lifetime() -> None:
+    policy = api_policy(
+        '<quota-by-key calls="2" renewal-period="300" counter-key="@(context.User.Id)" />'
+    )
+    results, _, _ = run(policy, [Call(0), Call(10), Call(20), Call(301)])
+    assert [r.status for r in results] == [200, 200, 403, 200]
+    assert "Quota will be replenished in 00:04:40" in (results[2].body or "")
+    lifetime = api_policy('<quota-by-key calls="1" renewal-period="0" counter-key="k" />')
+    assert [r.status for r in run(lifetime, [Call(0), Call(10000)])[0]] == [200, 403]
+
+
+def test_quota_needs_a_valid_period_and_no_bandwidth() -> None:
+    with pytest.raises(PolicyConfigError, match="at least 300"):
+        run(api_policy('<quota-by-key calls="1" renewal-period="60" counter-key="k" />'), [])
+    with pytest.raises(PolicyConfigError, match="bandwidth"):
+        run(api_policy('<quota calls="1" bandwidth="10" renewal-period="300" />'), [])
+
+
+def test_rate_limit_and_quota_per_subscription() -> None:
+    policy = api_policy(
+        '<rate-limit calls="1" renewal-period="10" /><quota calls="2" renewal-period="3600" />'
+    )
+    results, _, _ = run(policy, [Call(0), Call(5), Call(20), Call(40)])
+    assert [r.status for r in results] == [200, 429, 200, 403]
+
+
+def test_value_cache_with_expiry() -> None:
+    policy = api_policy(
+        '<cache-lookup-value key="greeting" default-value="none" variable-name="g" />'
+        '<choose><when condition="@((string)context.Variables[&quot;g&quot;] == &quot;none&quot;)">'
+        '<cache-store-value key="greeting" value="hello" duration="30" /></when></choose>'
+    )
+    results, _, _ = run(policy, [Call(0), Call(10), Call(45)])
+    assert [r.state.context.Variables.values["g"] for r in results] == ["none", "hello", "none"]
+
+
+def test_validate_jwt_checks_audience_issuer_expiry_and_claims() -> None:
+    policy = api_policy(
+        '<validate-jwt header-name="Authorization" failed-validation-httpcode="401" failed-validation-error-message="Unauthorized">'
+        "<audiences><audience>api://gateway</audience></audiences>"
+        "<issuers><issuer>https://login.example/tenant</issuer></issuers>"
+        '<required-claims><claim name="roles" match="any"><value>ai.user</value></claim></required-claims>'
+        "</validate-jwt>"
+    )
+    good = {
+        "aud": "api://gateway",
+        "iss": "https://login.example/tenant",
+        "roles": "ai.user",
+        "exp": 4102444800,
+    }
+    calls = [
+        Call(0, headers={"Authorization": f"Bearer {unsigned_jwt(good)}"}),
+        Call(1, headers={"Authorization": f"Bearer {unsigned_jwt({**good, 'aud': 'other'})}"}),
+        Call(2, headers={"Authorization": f"Bearer {unsigned_jwt({**good, 'exp': 1})}"}),
+        Call(3, headers={"Authorization": f"Bearer {unsigned_jwt({**good, 'roles': 'guest'})}"}),
+        Call(4),
+    ]
+    results, _, _ = run(policy, calls)
+    assert [r.status for r in results] == [200, 401, 401, 401, 401]
+    assert results[1].state.context.LastError.Message == "JWT audience is not allowed"  # type: ignore[union-attr]
+    assert results[2].state.context.LastError.Message == "JWT has expired"  # type: ignore[union-attr]
+
+
+def test_validate_azure_ad_token_tenant_and_client() -> None:
+    policy = api_policy(
+        '<validate-azure-ad-token tenant-id="tenant-1"><client-application-ids><application-id>app-1</application-id>'
+        "</client-application-ids></validate-azure-ad-token>"
+    )
+    token = {"tid": "tenant-1", "appid": "app-1", "exp": 4102444800}
+    calls = [
+        Call(0, headers={"Authorization": f"Bearer {unsigned_jwt(token)}"}),
+        Call(1, headers={"Authorization": f"Bearer {unsigned_jwt({**token, 'tid': 'x'})}"}),
+        Call(2, headers={"Authorization": f"Bearer {unsigned_jwt({**token, 'appid': 'app-2'})}"}),
+    ]
+    assert [r.status for r in run(policy, calls)[0]] == [200, 401, 401]
+
+
+def test_content_safety_blocks_flagged_prompts_before_the_backend() -> None:
+    policy = api_policy(
+        '<llm-content-safety backend-id="safety" shield-prompt="true"><categories><category name="Hate" threshold="4" /></categories></llm-content-safety>'
+    )
+    results, _, _ = run(policy, [Call(0), Call(1, flagged=True)])
+    assert [r.status for r in results] == [200, 403]
+    assert results[1].state.backend_calls == 0
+
+
+def test_rewrite_uri_changes_the_forwarded_path() -> None:
+    policy = api_policy('<rewrite-uri template="/v1/chat/completions" />')
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].state.context.Request.Url.Path == "/v1/chat/completions"
+
+
+def test_set_header_actions_and_return_response() -> None:
+    policy = api_policy(
+        '<set-header name="X-A" exists-action="override"><value>1</value></set-header>'
+        '<set-header name="X-A" exists-action="append"><value>2</value></set-header>'
+        '<set-header name="X-A" exists-action="skip"><value>3</value></set-header>'
+        '<set-variable name="a" value="@(context.Request.Headers.GetValueOrDefault(&quot;X-A&quot;, &quot;&quot;))" />'
+        '<return-response><set-status code="418" reason="Teapot" /><set-header name="X-Echo" exists-action="override"><value>@((string)context.Variables[&quot;a&quot;])</value></set-header><set-body>short</set-body></return-response>'
+    )
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].status == 418
+    assert results[0].headers["X-Echo"] == ["1,2"]
+    assert results[0].body == "short"
+    assert results[0].state.backend_calls == 0
