@@ -14,6 +14,7 @@ duration, or for the backend's Retry-After when ``acceptRetryAfter`` is set.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -100,7 +101,7 @@ class MockDeployment:
             return BackendCall(
                 429,
                 {
-                    "Retry-After": str(max(1, int(wait + 0.999))),
+                    "Retry-After": str(max(1, math.ceil(wait))),
                     "retry-after-ms": str(int(wait * 1000)),
                     "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
                     "x-ratelimit-remaining-requests": str(

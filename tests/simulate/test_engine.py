@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from apimgen.simulate.backends import BreakerRule, PoolMember
@@ -18,7 +20,7 @@ def test_token_limit_overshoots_once_then_refuses_until_the_window_frees() -> No
     refused = results[2]
     # 1200 tokens in the window after two calls: the first 600 leave at 0 + latency + 60 s.
     first_done = results[0].done_at
-    expected = int(first_done + 60 - 20 + 0.999)
+    expected = math.ceil(first_done + 60 - 20)
     assert refused.headers["Retry-After"] == [str(expected)]
     assert f"Try again in {expected} seconds." in (refused.body or "")
     assert refused.state.backend_calls == 0, "refused calls never reach the backend"

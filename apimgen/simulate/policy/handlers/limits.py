@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,7 +82,7 @@ class _RateLimit(PolicyHandler):
         now = state.services.now
         used = window.count(now, period)
         if used >= calls:
-            wait = max(1, int(window.times[0] + period - now + 0.999))
+            wait = max(1, math.ceil(window.times[0] + period - now))
             headers = {self.literal("retry-after-header-name") or "Retry-After": str(wait)}
             variable = self.literal("retry-after-variable-name")
             if variable:

@@ -23,6 +23,7 @@ the response, with the dimensions evaluated for that request; refused calls emit
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,7 +71,7 @@ class SlidingWindow:
             remaining -= tokens
             wait = time + WINDOW - now
             if remaining < limit:
-                return max(1, int(wait + 0.999))
+                return max(1, math.ceil(wait))
         return 1
 
 
