@@ -129,6 +129,10 @@ class Output:
         self.out.print(
             f"backend tokens per minute: {_sparkline(series)}  (peak {max(series, default=0)})"
         )
+        if result.errors:
+            self.out.print("[red]why calls failed[/red] (most common first):")
+            for error, count in result.errors.most_common(5):
+                self.out.print(f"  {count:>6} x {escape(error)}")
         if result.skipped_policies:
             self.out.print("[yellow]skipped policies (not simulated):[/yellow]")
             for entry in result.skipped_policies:

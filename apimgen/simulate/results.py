@@ -56,6 +56,7 @@ class SimulationResult:
     metric_samples: int
     skipped_policies: list[str]
     expectations: list[ExpectationResult] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
 
     @property
     def total_requests(self) -> int:
@@ -156,6 +157,7 @@ class SimulationResult:
             "tokens_per_minute": [self.tokens_per_minute.get(m, 0) for m in range(minutes)],
             "metric_samples": self.metric_samples,
             "skipped_policies": self.skipped_policies,
+            "errors": [{"error": e, "count": n} for e, n in self.errors.most_common()],
             "expectations": [
                 {"name": e.name, "measured": e.measured, "bound": e.bound, "passed": e.passed}
                 for e in self.expectations

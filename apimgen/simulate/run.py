@@ -4,9 +4,10 @@ engine and aggregate what happened."""
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from apimgen.errors import ApimgenError, Location
@@ -117,11 +118,29 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
     assert source.folder is not None
     policies = load_policy_folder(loaded.base_dir / source.folder, source.named_values)
     singles = {
-        name: SingleBackend(name, _deployment(name, behaviour))
+        name: SingleBackend(name, _deployment(name, behaviour), _breaker(behaviour))
         for name, behaviour in loaded.scenario.backends.items()
     }
+    pools = {
+        name: [PoolMember(m.backend, m.priority, m.weight) for m in members]
+        for name, members in loaded.scenario.pools.items()
+    }
     api = loaded.scenario.api or next(iter(sorted(policies.apis)), "api")
-    return _Gateway(policies, BackendRegistry(singles, {}), api, api)
+    return _Gateway(policies, BackendRegistry(singles, pools), api, api)
+
+
+def _breaker(behaviour: BackendBehaviour) -> BreakerRule | None:
+    rule = behaviour.circuit_breaker
+    if rule is None:
+        return None
+    return BreakerRule(
+        rule.failure_count,
+        rule.failure_percentage,
+        rule.interval,
+        tuple(rule.status_codes),
+        rule.trip_duration,
+        rule.accept_retry_after,
+    )
 
 
 def _context(call: PlannedCall, gateway: _Gateway, operation: str, region: str) -> Context:
@@ -168,6 +187,7 @@ class _Collector:
     consumers: dict[str, ConsumerStats]
     services: GatewayServices
     per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    errors: Counter[str] = field(default_factory=Counter)
 
     def done(self, state: RequestState) -> None:
         response = state.context.Response
@@ -177,6 +197,9 @@ class _Collector:
         self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
         if tokens:
             self.per_minute[minute] += tokens
+        error = state.context.LastError
+        if error is not None and (status >= 500 or error.Reason == "SimulatorUnsupported"):
+            self.errors[f"{status} {error.Reason}: {error.Message}"] += 1
 
 
 def _backend_stats(registry: BackendRegistry) -> dict[str, BackendStats]:
@@ -242,6 +265,7 @@ def run_scenario(
             ),
         )
         state.consumer_name = call.consumer.name
+        state.context.Timestamp = services.epoch + timedelta(seconds=time)
         loop.start(time, state, process(pipeline_for(call.consumer.product), state))
         following = next(stream, None)
         if following is not None:
@@ -259,6 +283,7 @@ def run_scenario(
         tokens_per_minute=dict(collector.per_minute),
         metric_samples=services.metrics.samples,
         skipped_policies=skipped,
+        errors=collector.errors,
     )
     result.check(scenario.expect)
     return result

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from apimgen.errors import Diagnostic, Location, SpecError
+from apimgen.spec.resources import CircuitBreaker
 from apimgen.spec.types import Duration, SpecModel
 from apimgen.spec.validation_errors import diagnostics_from_validation
 from apimgen.spec.yaml_source import load_yaml
@@ -57,6 +58,10 @@ class Outage(SpecModel):
 class BackendBehaviour(SpecModel):
     """A mock Azure OpenAI deployment behind a backend id."""
 
+    circuit_breaker: CircuitBreaker | None = Field(
+        default=None,
+        description="The backend entity's breaker (folder policies; specs bring their own).",
+    )
     tpm: int = Field(
         ge=1, description="Tokens per minute (requests per 10 s follow: 6 RPM per 1000 TPM)."
     )
@@ -163,6 +168,12 @@ class Expectation(SpecModel):
         return self
 
 
+class PoolMemberSpec(SpecModel):
+    backend: str = Field(description="A backend id from `backends`.")
+    priority: int = Field(default=1, ge=0, le=100, description="1 first, higher spills over.")
+    weight: int = Field(default=1, ge=0, le=100, description="Share within a priority group.")
+
+
 class Scenario(SpecModel):
     """An apimgen simulation scenario."""
 
@@ -179,6 +190,9 @@ class Scenario(SpecModel):
     backends: dict[str, BackendBehaviour] = Field(
         default_factory=dict,
         description="Mock deployment per backend id (spec backends default to 100k TPM).",
+    )
+    pools: dict[str, list[PoolMemberSpec]] = Field(
+        default_factory=dict, description="Backend pools (folder policies; specs bring their own)."
     )
     consumers: Annotated[list[Consumer], Field(min_length=1)] = Field(
         description="Who sends traffic."
@@ -218,6 +232,17 @@ def load_scenario(path: Path) -> LoadedScenario:
                     hint=f"consumers: {', '.join(names)}",
                 )
             )
+    for pool, members in scenario.pools.items():
+        for index, member in enumerate(members):
+            if member.backend not in scenario.backends:
+                problems.append(
+                    Diagnostic(
+                        source.locate(("pools", pool, index, "backend")),
+                        f"pools.{pool}[{index}].backend",
+                        f"unknown backend '{member.backend}'",
+                        hint="pool members are backends defined under `backends`",
+                    )
+                )
     if problems:
         raise SpecError(problems)
     return LoadedScenario(scenario, path)

@@ -107,3 +107,34 @@ def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
     skipped = run_cli("simulate", str(path), "--skip-unknown", "--json")
     assert skipped.exit_code == ExitCode.OK
     assert len(json.loads(skipped.stdout)["skipped_policies"]) == 2
+
+
+def test_failures_are_explained_and_folder_pools_are_checked(tmp_path: Path) -> None:
+    policies = tmp_path / "policies" / "apis"
+    policies.mkdir(parents=True)
+    (tmp_path / "policies" / "global.xml").write_text(
+        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    (policies / "api.xml").write_text(
+        '<policies><inbound><base /><set-variable name="x" value="@(context.Variables[&quot;nope&quot;])" />'
+        '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+    )
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK
+    errors = json.loads(result.stdout)["errors"]
+    assert errors[0]["count"] == 6
+    assert "KeyNotFoundException" in errors[0]["error"]
+    scenario["pools"] = {"p": [{"backend": "missing"}]}
+    path.write_text(yaml.safe_dump(scenario))
+    bad = run_cli("simulate", str(path))
+    assert bad.exit_code == ExitCode.ERROR
+    assert "pools.p[0].backend: unknown backend 'missing'" in bad.stderr
