@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -268,7 +269,14 @@ def simulate(
         from apimgen.simulate.scenario import load_scenario
 
         loaded = load_scenario(scenario)
-        result = run_scenario(loaded, seed=seed, skip_unknown=skip_unknown or None)
+        with (
+            out.progress(f"simulating {scenario}")
+            if not as_json
+            else nullcontext(lambda fraction: None) as report
+        ):
+            result = run_scenario(
+                loaded, seed=seed, skip_unknown=skip_unknown or None, progress=report
+            )
         if junit is not None:
             try:
                 junit.parent.mkdir(parents=True, exist_ok=True)

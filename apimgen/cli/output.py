@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -125,10 +127,10 @@ class Output:
                 str(backend.trips),
             )
         self.out.print(backends)
+        self.out.print(_minute_table(result, minutes))
         series = [result.tokens_per_minute.get(m, 0) for m in range(minutes)]
-        self.out.print(
-            f"backend tokens per minute: {_sparkline(series)}  (peak {max(series, default=0)})"
-        )
+        peak = max(series, default=0)
+        self.out.print(f"tokens served per minute: {_sparkline(series)}  (peak {peak})")
         if result.errors:
             self.out.print("[red]why calls failed[/red] (most common first):")
             for error, count in result.errors.most_common(5):
@@ -148,12 +150,47 @@ class Output:
                 )
             self.out.print(table)
 
+    @contextmanager
+    def progress(self, label: str) -> Iterator[Callable[[float], None]]:
+        """A transient progress bar on stderr when it is a terminal; a no-op otherwise."""
+        if self.quiet or not self.err.is_terminal:
+            yield lambda fraction: None
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=self.err, transient=True) as bar:
+            task = bar.add_task(escape(label), total=1.0)
+            yield lambda fraction: bar.update(task, completed=fraction)
+
     def raw(self, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
 
 _BARS = "▁▂▃▄▅▆▇█"
+_MAX_ROWS = 30
+
+
+def _minute_table(result: SimulationResult, minutes: int) -> Any:
+    """Tokens served per minute (or per few minutes, to keep at most 30 rows) per consumer."""
+    from rich.table import Table
+
+    step = -(-minutes // _MAX_ROWS)
+    label = "minute" if step == 1 else f"minutes ({step} per row)"
+    table = Table(title="Tokens served", title_justify="left")
+    table.add_column(label)
+    for name in result.consumers:
+        table.add_column(escape(name), justify="right")
+    table.add_column("total", justify="right")
+    for start in range(0, minutes, step):
+        span = range(start, min(start + step, minutes))
+        row = [str(start) if step == 1 else f"{start}-{span[-1]}"]
+        for stats in result.consumers.values():
+            row.append(str(sum(stats.tokens_per_minute.get(m, 0) for m in span)))
+        row.append(str(sum(result.tokens_per_minute.get(m, 0) for m in span)))
+        table.add_row(*row)
+    return table
 
 
 def _sparkline(values: list[int]) -> str:
