@@ -55,7 +55,9 @@ class Value:
         return state.evaluate(self.expression)
 
     def text(self, state: RequestState) -> str:
-        return cs_string(self.get(state))
+        if self.expression is None:
+            return self.literal or ""
+        return cs_string(state.evaluate(self.expression))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -154,7 +155,9 @@ class TokenLimit(PolicyHandler):
         tpm = int(tpm_text) if tpm_text else None
         estimate_text = (self._text(state, "estimate-prompt-tokens") or "false").lower()
         estimating = estimate_text == "true" or state.llm.stream
-        window: SlidingWindow = services.counters.setdefault(("tpm", key), SlidingWindow())
+        window: SlidingWindow | None = services.counters.get(("tpm", key))
+        if window is None:
+            window = services.counters[("tpm", key)] = SlidingWindow()
         window.expire(now)
         quota: QuotaCounter | None = None
         if self.quota is not None and self.period is not None:
@@ -245,20 +248,23 @@ class TokenLimit(PolicyHandler):
 
 
 # Dimension names the gateway fills itself (apim-genai-policies.md §3.1).
+_DEFAULT_DIMENSIONS: dict[str, Callable[[RequestState], str]] = {
+    "API ID": lambda state: state.context.Api.Id,
+    "Operation ID": lambda state: state.context.Operation.Id,
+    "Product ID": lambda state: state.context.Product.Id if state.context.Product else "",
+    "User ID": lambda state: state.context.User.Id if state.context.User else "",
+    "Subscription ID": lambda state: (
+        state.context.Subscription.Id if state.context.Subscription else ""
+    ),
+    "Location": lambda state: state.services.region,
+    "Gateway ID": lambda state: state.context.Deployment.GatewayId,
+    "Backend ID": lambda state: state.backend_used or state.backend_id or "",
+}
+
+
 def _default_dimension(name: str, state: RequestState) -> str | None:
-    context = state.context
-    lookup = {
-        "API ID": lambda: context.Api.Id,
-        "Operation ID": lambda: context.Operation.Id,
-        "Product ID": lambda: context.Product.Id if context.Product else "",
-        "User ID": lambda: context.User.Id if context.User else "",
-        "Subscription ID": lambda: context.Subscription.Id if context.Subscription else "",
-        "Location": lambda: state.services.region,
-        "Gateway ID": lambda: context.Deployment.GatewayId,
-        "Backend ID": lambda: state.backend_used or state.backend_id or "",
-    }
-    getter = lookup.get(name)
-    return getter() if getter else None
+    getter = _DEFAULT_DIMENSIONS.get(name)
+    return getter(state) if getter else None
 
 
 @register
