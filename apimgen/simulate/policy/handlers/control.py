@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 
 from apimgen.simulate.context import Body
+from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.handlers.base import (
     Attribute,
@@ -116,12 +117,9 @@ def _header_values(element: PolicyElement) -> list[Value]:
     return values
 
 
-@register
-class SetHeader(PolicyHandler):
-    """``set-header`` (Learn: set-header-policy): request headers in inbound/backend, response
-    headers in outbound/on-error."""
+class _SetNamedValues(PolicyHandler):
+    """Shared by set-header and set-query-parameter: name, exists-action and <value>s."""
 
-    element_names = ("set-header",)
     attributes = (
         Attribute("name", required=True),
         Attribute(
@@ -134,16 +132,14 @@ class SetHeader(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        self.header_values = _header_values(element)
+        self.items = _header_values(element)
+
+    def target(self, state: RequestState) -> MultiValueDictionary:
+        raise NotImplementedError
 
     def run(self, state: RequestState) -> None:
+        target = self.target(state)
         name = self.values["name"].text(state)
-        on_response = state.section in ("outbound", "on-error")
-        target = (
-            state.context.Response.Headers
-            if on_response and state.context.Response is not None
-            else state.context.Request.Headers
-        )
         action = self.literal("exists-action")
         if action == "delete":
             target._remove(name)
@@ -151,43 +147,35 @@ class SetHeader(PolicyHandler):
         exists = target.ContainsKey(name)
         if action == "skip" and exists:
             return
-        values = [v.text(state) for v in self.header_values]
+        values = [v.text(state) for v in self.items]
         if action == "append" and exists:
             values = target[name] + values
         target._set(name, values)
 
 
 @register
-class SetQueryParameter(PolicyHandler):
+class SetHeader(_SetNamedValues):
+    """``set-header`` (Learn: set-header-policy): request headers in inbound/backend, response
+    headers in outbound/on-error."""
+
+    element_names = ("set-header",)
+
+    def target(self, state: RequestState) -> MultiValueDictionary:
+        response = state.context.Response
+        if state.section in ("outbound", "on-error") and response is not None:
+            return response.Headers
+        return state.context.Request.Headers
+
+
+@register
+class SetQueryParameter(_SetNamedValues):
     """``set-query-parameter`` (Learn: set-query-parameter-policy)."""
 
     element_names = ("set-query-parameter",)
     sections = ("inbound", "backend")
-    attributes = (
-        Attribute("name", required=True),
-        Attribute(
-            "exists-action",
-            expressions=False,
-            default="override",
-            choices=("override", "skip", "append", "delete"),
-        ),
-    )
 
-    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
-        super().__init__(element, build)
-        self.query_values = _header_values(element)
-
-    def run(self, state: RequestState) -> None:
-        query = state.context.Request.Url.Query
-        name = self.values["name"].text(state)
-        action = self.literal("exists-action")
-        if action == "delete":
-            query._remove(name)
-        elif not (action == "skip" and query.ContainsKey(name)):
-            values = [v.text(state) for v in self.query_values]
-            if action == "append" and query.ContainsKey(name):
-                values = query[name] + values
-            query._set(name, values)
+    def target(self, state: RequestState) -> MultiValueDictionary:
+        return state.context.Request.Url.Query
 
 
 @register

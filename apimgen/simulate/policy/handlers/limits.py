@@ -140,12 +140,8 @@ class RateLimitByKey(_RateLimit):
         return self.values["counter-key"].text(state)
 
 
-@register
-class RateLimit(_RateLimit):
-    """``rate-limit``: per subscription."""
-
-    element_names = ("rate-limit",)
-    attributes = _RATE_ATTRIBUTES
+class _PerSubscription(PolicyHandler):
+    """rate-limit and quota: counted per subscription, without per-API children."""
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
@@ -154,6 +150,14 @@ class RateLimit(_RateLimit):
     def key(self, state: RequestState) -> str:
         subscription = state.context.Subscription
         return f"subscription:{subscription.Id if subscription else ''}"
+
+
+@register
+class RateLimit(_PerSubscription, _RateLimit):
+    """``rate-limit``: per subscription."""
+
+    element_names = ("rate-limit",)
+    attributes = _RATE_ATTRIBUTES
 
 
 @dataclass
@@ -246,16 +250,8 @@ class QuotaByKey(_Quota):
 
 
 @register
-class Quota(_Quota):
+class Quota(_PerSubscription, _Quota):
     """``quota``: per subscription."""
 
     element_names = ("quota",)
     attributes = _QUOTA_ATTRIBUTES
-
-    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
-        super().__init__(element, build)
-        _refuse_children(element)
-
-    def key(self, state: RequestState) -> str:
-        subscription = state.context.Subscription
-        return f"subscription:{subscription.Id if subscription else ''}"
