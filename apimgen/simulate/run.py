@@ -47,10 +47,22 @@ class ScenarioError(ApimgenError):
 
 @dataclass
 class _Gateway:
+    """The policies and backends one scenario runs against."""
+
     policies: PolicySet
-    registry: BackendRegistry
+    deployments: dict[str, MockDeployment]  # the Azure side: shared by every gateway region
+    breakers: dict[str, BreakerRule | None]
+    pools: dict[str, list[PoolMember]]
     api: str
     api_path: str
+
+    def registry(self) -> BackendRegistry:
+        """Backend entities for one gateway node: breakers and rotations are per node."""
+        singles = {
+            name: SingleBackend(name, deployment, self.breakers[name])
+            for name, deployment in self.deployments.items()
+        }
+        return BackendRegistry(singles, self.pools)
 
 
 def _from_spec(loaded: LoadedScenario) -> _Gateway:
@@ -68,7 +80,8 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
     texts = {name.removeprefix("policies/"): text for name, text in files.items()}
     policies = policy_set_from_texts(texts, named, prefix=f"{spec_path.name}:policies/")
     behaviours = loaded.scenario.backends
-    singles = {}
+    deployments: dict[str, MockDeployment] = {}
+    breakers: dict[str, BreakerRule | None] = {}
     for backend in gateway.backends:
         behaviour = behaviours.get(backend.name, BackendBehaviour(tpm=DEFAULT_TPM))
         rule = backend.circuit_breaker
@@ -84,9 +97,8 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
             if rule
             else None
         )
-        singles[backend.name] = SingleBackend(
-            backend.name, _deployment(backend.name, behaviour), breaker
-        )
+        deployments[backend.name] = _deployment(backend.name, behaviour)
+        breakers[backend.name] = breaker
     pools = {
         pool.name: [PoolMember(m.backend, m.priority, m.weight) for m in pool.members]
         for pool in gateway.pools
@@ -99,7 +111,7 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
             hint=f"APIs: {', '.join(a.name for a in gateway.apis)}",
             location=Location(str(loaded.path)),
         )
-    return _Gateway(policies, BackendRegistry(singles, pools), api.name, api.path)
+    return _Gateway(policies, deployments, breakers, pools, api.name, api.path)
 
 
 def _deployment(name: str, behaviour: BackendBehaviour) -> MockDeployment:
@@ -117,16 +129,20 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
     source = loaded.scenario.policies
     assert source.folder is not None
     policies = load_policy_folder(loaded.base_dir / source.folder, source.named_values)
-    singles = {
-        name: SingleBackend(name, _deployment(name, behaviour), _breaker(behaviour))
-        for name, behaviour in loaded.scenario.backends.items()
-    }
+    behaviours = loaded.scenario.backends
     pools = {
         name: [PoolMember(m.backend, m.priority, m.weight) for m in members]
         for name, members in loaded.scenario.pools.items()
     }
     api = loaded.scenario.api or next(iter(sorted(policies.apis)), "api")
-    return _Gateway(policies, BackendRegistry(singles, pools), api, api)
+    return _Gateway(
+        policies,
+        {name: _deployment(name, behaviour) for name, behaviour in behaviours.items()},
+        {name: _breaker(behaviour) for name, behaviour in behaviours.items()},
+        pools,
+        api,
+        api,
+    )
 
 
 def _breaker(behaviour: BackendBehaviour) -> BreakerRule | None:
@@ -185,7 +201,6 @@ class _Collector:
     """Folds finished requests into per-consumer and per-minute totals as they complete."""
 
     consumers: dict[str, ConsumerStats]
-    services: GatewayServices
     per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: Counter[str] = field(default_factory=Counter)
 
@@ -193,7 +208,7 @@ class _Collector:
         response = state.context.Response
         status = response.StatusCode if response is not None else 500
         tokens = state.usage["total_tokens"] if state.usage else 0
-        minute = int(self.services.now // 60)
+        minute = int(state.services.now // 60)
         self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
         if tokens:
             self.per_minute[minute] += tokens
@@ -202,15 +217,15 @@ class _Collector:
             self.errors[f"{status} {error.Reason}: {error.Message}"] += 1
 
 
-def _backend_stats(registry: BackendRegistry) -> dict[str, BackendStats]:
+def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict[str, BackendStats]:
     return {
         name: BackendStats(
-            requests=single.deployment.calls,
-            tokens=single.deployment.tokens_served,
-            throttled=single.deployment.throttled,
-            trips=single.trips,
+            requests=deployment.calls,
+            tokens=deployment.tokens_served,
+            throttled=deployment.throttled,
+            trips=sum(node.backends.singles[name].trips for node in nodes.values()),
         )
-        for name, single in sorted(registry.singles.items())
+        for name, deployment in sorted(gateway.deployments.items())
     }
 
 
@@ -226,8 +241,12 @@ def run_scenario(
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
-    services = GatewayServices(seed=run_seed, region=scenario.region)
-    services.backends = gateway.registry
+    # One gateway node per region: counters, breakers and rotations are kept per node.
+    nodes: dict[str, GatewayServices] = {}
+    for index, region in enumerate(scenario.regions):
+        node = GatewayServices(seed=run_seed * 1000 + index, region=region)
+        node.backends = gateway.registry()
+        nodes[region] = node
     pipelines: dict[str | None, CompiledPipeline] = {}
     skipped: list[str] = []
 
@@ -244,7 +263,7 @@ def run_scenario(
             pipelines[product] = compiled
         return pipelines[product]
 
-    collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers}, services)
+    collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     loop = EventLoop(collector.done)
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     for order, consumer in enumerate(scenario.consumers):
@@ -257,15 +276,20 @@ def run_scenario(
     while streams:
         time, order, call, stream = heapq.heappop(streams)
         loop.run_until(time)
+        node = nodes[call.consumer.region or scenario.regions[0]]
         state = RequestState(
-            _context(call, gateway, scenario.operation, scenario.region),
-            services,
+            _context(call, gateway, scenario.operation, node.region),
+            node,
             llm=LlmRequest(
-                call.prompt_tokens, call.max_tokens, call.completion_tokens, call.stream
+                call.prompt_tokens,
+                call.max_tokens,
+                call.completion_tokens,
+                call.stream,
+                call.flagged,
             ),
         )
         state.consumer_name = call.consumer.name
-        state.context.Timestamp = services.epoch + timedelta(seconds=time)
+        state.context.Timestamp = node.epoch + timedelta(seconds=time)
         loop.start(time, state, process(pipeline_for(call.consumer.product), state))
         following = next(stream, None)
         if following is not None:
@@ -279,9 +303,9 @@ def run_scenario(
         seed=run_seed,
         duration=float(scenario.duration),
         consumers=collector.consumers,
-        backends=_backend_stats(gateway.registry),
+        backends=_backend_stats(gateway, nodes),
         tokens_per_minute=dict(collector.per_minute),
-        metric_samples=services.metrics.samples,
+        metric_samples=sum(node.metrics.samples for node in nodes.values()),
         skipped_policies=skipped,
         errors=collector.errors,
     )

@@ -114,6 +114,9 @@ class Consumer(SpecModel):
         description="Claims of an unsigned bearer token sent as Authorization.",
     )
     ip: str = Field(default="203.0.113.10", description="Caller IP address.")
+    region: str | None = Field(
+        default=None, description="Gateway region the calls reach (default: the first)."
+    )
     arrival: Arrival = Field(description="When requests arrive.")
     prompts: list[str] = Field(
         default_factory=lambda: ["Hello!"], min_length=1, description="Prompts, used in turn."
@@ -184,8 +187,10 @@ class Scenario(SpecModel):
     operation: str = Field(default="chat-completions", description="Operation the traffic calls.")
     duration: Duration = Field(description="Simulated time, e.g. 30m.")
     seed: int = Field(default=1, description="Random seed; the same seed gives the same run.")
-    region: str = Field(
-        default="West Europe", description="Gateway region (context.Deployment.Region)."
+    regions: list[str] = Field(
+        default_factory=lambda: ["West Europe"],
+        min_length=1,
+        description="Gateway regions; each counts limits and trips breakers on its own.",
     )
     backends: dict[str, BackendBehaviour] = Field(
         default_factory=dict,
@@ -230,6 +235,16 @@ def load_scenario(path: Path) -> LoadedScenario:
                     f"expect[{index}].consumer",
                     f"unknown consumer '{expectation.consumer}'",
                     hint=f"consumers: {', '.join(names)}",
+                )
+            )
+    for index, consumer in enumerate(scenario.consumers):
+        if consumer.region is not None and consumer.region not in scenario.regions:
+            problems.append(
+                Diagnostic(
+                    source.locate(("consumers", index, "region")),
+                    f"consumers[{index}].region",
+                    f"unknown region '{consumer.region}'",
+                    hint=f"regions: {', '.join(scenario.regions)}",
                 )
             )
     for pool, members in scenario.pools.items():

@@ -138,3 +138,33 @@ def test_failures_are_explained_and_folder_pools_are_checked(tmp_path: Path) -> 
     bad = run_cli("simulate", str(path))
     assert bad.exit_code == ExitCode.ERROR
     assert "pools.p[0].backend: unknown backend 'missing'" in bad.stderr
+
+
+def test_flagged_prompts_are_blocked_by_content_safety(tmp_path: Path) -> None:
+    policies = tmp_path / "policies" / "apis"
+    policies.mkdir(parents=True)
+    (tmp_path / "policies" / "global.xml").write_text(
+        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    (policies / "api.xml").write_text(
+        '<policies><inbound><base /><llm-content-safety backend-id="safety" />'
+        '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+    )
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "2m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            {"name": "bad", "flagged_share": 1.0, "arrival": {"kind": "constant", "per_minute": 5}},
+            {"name": "good", "arrival": {"kind": "constant", "per_minute": 5}},
+        ],
+        "expect": [
+            {"consumer": "bad", "measure": "status_403", "equals": 10},
+            {"consumer": "good", "measure": "status_200", "equals": 10},
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.stdout
