@@ -121,6 +121,11 @@ class Consumer(SpecModel):
     prompts: list[str] = Field(
         default_factory=lambda: ["Hello!"], min_length=1, description="Prompts, used in turn."
     )
+    prompts_file: str | None = Field(
+        default=None,
+        description="A text file (relative to the scenario) with one prompt per line; "
+        "replaces prompts.",
+    )
     system_prompt: str | None = Field(default=None, description="A system message for every call.")
     max_tokens: int | None = Field(
         default=None, ge=1, description="max_tokens sent with each call."
@@ -247,6 +252,36 @@ def load_scenario(path: Path) -> LoadedScenario:
                     hint=f"regions: {', '.join(scenario.regions)}",
                 )
             )
+    consumers = []
+    for index, consumer in enumerate(scenario.consumers):
+        if consumer.prompts_file is None:
+            consumers.append(consumer)
+            continue
+        prompts_path = path.parent / consumer.prompts_file
+        try:
+            lines = prompts_path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(
+                Diagnostic(
+                    source.locate(("consumers", index, "prompts_file")),
+                    f"consumers[{index}].prompts_file",
+                    f"cannot read prompts: {error}",
+                    hint="paths are relative to the scenario file",
+                )
+            )
+            continue
+        prompts = [line.strip() for line in lines if line.strip()]
+        if not prompts:
+            problems.append(
+                Diagnostic(
+                    source.locate(("consumers", index, "prompts_file")),
+                    f"consumers[{index}].prompts_file",
+                    f"'{consumer.prompts_file}' holds no prompt",
+                )
+            )
+            continue
+        consumers.append(consumer.model_copy(update={"prompts": prompts}))
+    scenario = scenario.model_copy(update={"consumers": consumers})
     for pool, members in scenario.pools.items():
         for index, member in enumerate(members):
             if member.backend not in scenario.backends:

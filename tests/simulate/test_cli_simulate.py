@@ -168,3 +168,16 @@ def test_flagged_prompts_are_blocked_by_content_safety(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(scenario))
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK, result.stdout
+
+
+def test_prompts_file_is_read_relative_to_the_scenario(tmp_path: Path) -> None:
+    data = yaml.safe_load((EXAMPLES / "scenarios" / "seed-step1.yaml").read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "seed" / "step1.yaml")
+    data["consumers"][0]["prompts_file"] = "missing.txt"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "consumers[0].prompts_file: cannot read prompts" in result.stderr
+    (tmp_path / "missing.txt").write_text("first\n\nsecond\n")
+    assert run_cli("simulate", str(path)).exit_code == ExitCode.OK
