@@ -73,6 +73,7 @@ def run(
     pools: dict[str, list[PoolMember]] | None = None,
     skip_unknown: bool = False,
     seed: int = 1,
+    stream: bool = False,
 ) -> tuple[list[Result], GatewayServices, Any]:
     pipeline = effective_pipeline(
         [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
@@ -119,7 +120,11 @@ def run(
             context,
             services,
             llm=LlmRequest(
-                call.prompt_tokens, call.max_tokens, call.completion_tokens, flagged=call.flagged
+                call.prompt_tokens,
+                call.max_tokens,
+                call.completion_tokens,
+                stream=stream,
+                flagged=call.flagged,
             ),
         )
         state.call = call  # type: ignore[attr-defined]

@@ -180,3 +180,19 @@ def test_runs_are_reproducible() -> None:
     first = [(r.status, r.done_at) for r in run(api_policy(TPM_1000), calls)[0]]
     second = [(r.status, r.done_at) for r in run(api_policy(TPM_1000), calls)[0]]
     assert first == second
+
+
+def test_streaming_estimates_prompts_and_reports_the_estimate_up_front() -> None:
+    policy = api_policy(
+        '<llm-token-limit counter-key="@(context.User.Id)" tokens-per-minute="10000" estimate-prompt-tokens="false" tokens-consumed-header-name="x-consumed" />'
+    )
+    from tests.simulate import harness
+
+    calls = [Call(0, prompt_tokens=120, completion_tokens=400)]
+    results, services, _ = harness.run(policy, calls, stream=True)
+    response = results[0]
+    assert response.status == 200
+    assert response.headers["Content-Type"] == ["text/event-stream"]
+    assert response.headers["x-consumed"] == ["120"], "the header leaves before the stream"
+    assert services.counters[("tpm", "alice")].total == 520, "the streamed tokens still count"
+    assert (response.body or "").endswith("data: [DONE]\n\n")

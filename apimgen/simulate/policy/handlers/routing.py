@@ -169,9 +169,17 @@ class ForwardRequest(PolicyHandler):
                     }
                 )
 
-            state.respond(200, "OK", {"Content-Type": "application/json", **call.headers})
+            if llm.stream:
+                state.respond(200, "OK", {"Content-Type": "text/event-stream", **call.headers})
+                chunk = 'data: {"choices": [{"delta": {"content": "…"}}]}\n\n'
+                answer_body = Body(
+                    lambda: chunk * max(1, llm.completion_tokens // 4) + "data: [DONE]\n\n"
+                )
+            else:
+                state.respond(200, "OK", {"Content-Type": "application/json", **call.headers})
+                answer_body = Body(answer)
             assert state.context.Response is not None
-            state.context.Response.Body = Body(answer)
+            state.context.Response.Body = answer_body
         else:
             reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
                 call.status, "Service Unavailable"
@@ -182,6 +190,7 @@ class ForwardRequest(PolicyHandler):
                 {"Content-Type": "application/json", **call.headers},
                 _error_body(call.status, reason),
             )
+        # Buffered for a retry: the next attempt can send the same body again.
         state.context.Request.Body = Body(body.text) if body is not None else None
 
 

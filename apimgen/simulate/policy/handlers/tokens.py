@@ -195,7 +195,9 @@ class TokenLimit(PolicyHandler):
                 done.context.Variables.values[consumed_variable] = usage["total_tokens"]
             header = self.literal("tokens-consumed-header-name")
             if header and done.context.Response is not None:
-                done.context.Response.Headers._set(header, [str(usage["total_tokens"])])
+                # A stream's headers leave before its tokens: they carry the estimate.
+                consumed = estimate if done.llm.stream else usage["total_tokens"]
+                done.context.Response.Headers._set(header, [str(consumed)])
 
         state.after_response.append(settle)
 
