@@ -223,24 +223,25 @@ class BackendRegistry:
 
     singles: dict[str, SingleBackend]
     pools: dict[str, list[PoolMember]]
-    rotations: dict[str, _Rotation] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Each pool's priority groups in order, each with its own rotation, computed once.
+        self.groups: dict[str, list[tuple[_Rotation, list[PoolMember]]]] = {
+            pool: [
+                (_Rotation(), [m for m in members if m.priority == priority])
+                for priority in sorted({m.priority for m in members})
+            ]
+            for pool, members in self.pools.items()
+        }
 
     def choose(self, backend_id: str, now: float) -> SingleBackend | None:
         """The backend a call goes to now, or None when a pool has no member available."""
-        if backend_id in self.singles:
-            single = self.singles[backend_id]
+        single = self.singles.get(backend_id)
+        if single is not None:
             return single if single.available(now) else None
-        members = self.pools.get(backend_id)
-        if members is None:
-            return None
-        for priority in sorted({m.priority for m in members}):
-            group = [
-                m
-                for m in members
-                if m.priority == priority and self.singles[m.backend].available(now)
-            ]
+        for rotation, members in self.groups.get(backend_id, ()):
+            group = [m for m in members if self.singles[m.backend].tripped_until <= now]
             if group:
-                rotation = self.rotations.setdefault(f"{backend_id}:{priority}", _Rotation())
                 return self.singles[rotation.pick(group).backend]
         return None
 

@@ -24,10 +24,18 @@ class MultiValueDictionary(CSharpObject):
 
     def __init__(self, values: Mapping[str, Any], *, case_insensitive: bool = False) -> None:
         self._fold = str.lower if case_insensitive else str
-        self._items: dict[str, tuple[str, list[str]]] = {}
-        for name, value in values.items():
-            items = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
-            self._items[self._fold(name)] = (name, items)
+        self._raw: Mapping[str, Any] | None = values
+        self._built: dict[str, tuple[str, list[str]]] = {}
+
+    @property
+    def _items(self) -> dict[str, tuple[str, list[str]]]:
+        """Built on first use: most responses' headers are never read by a policy."""
+        if self._raw is not None:
+            for name, value in self._raw.items():
+                items = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+                self._built[self._fold(name)] = (name, items)
+            self._raw = None
+        return self._built
 
     def GetValueOrDefault(self, name: str, default: Any = None) -> Any:
         found = self._items.get(self._fold(name))
