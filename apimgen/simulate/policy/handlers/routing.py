@@ -190,8 +190,9 @@ class ForwardRequest(PolicyHandler):
                 {"Content-Type": "application/json", **call.headers},
                 _error_body(call.status, reason),
             )
-        # Buffered for a retry: the next attempt can send the same body again.
-        state.context.Request.Body = Body(body.text) if body is not None else None
+        if body.consumed:
+            # Buffered for a retry: the next attempt can send the same body again.
+            state.context.Request.Body = Body(body.text)
 
 
 @register
