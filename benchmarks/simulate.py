@@ -85,6 +85,22 @@ def bare(n: int) -> float:
     return n / elapsed
 
 
+def peak_memory_mb(seconds: int) -> int:
+    """Peak RSS of a fresh process simulating ``seconds`` at 50 requests per second."""
+    import subprocess
+
+    code = (
+        "import resource, sys; sys.path.insert(0, '.'); import benchmarks.simulate as b; "
+        f"b.simulated({seconds * 50}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    return int(done.stdout.strip())
+
+
 def main() -> None:
     n = 50_000
     simulated(2_000)  # warm imports and caches
@@ -99,6 +115,8 @@ def main() -> None:
     simulated(hour)
     took = time.perf_counter() - start
     print(f"simulate  1 h at 50 req/s ({hour:,} requests) in {took:.1f} s (target < 2 s)")
+    short, long = peak_memory_mb(1800), peak_memory_mb(7200)
+    print(f"simulate  peak memory: 30 min {short} MB, 2 h {long} MB (flat as duration grows)")
 
 
 if __name__ == "__main__":
