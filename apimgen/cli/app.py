@@ -6,6 +6,7 @@ commands, so ``apimgen --help`` starts fast.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -290,6 +291,52 @@ def simulate(
         return ExitCode.OK if result.passed else ExitCode.EXPECTATIONS_FAILED
 
     _run(ctx, action, json_schema="apimgen.simulation/v1" if as_json else None)
+
+
+@app.command()
+def lint(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Policy XML files, folders of them, or specs.", show_default=False),
+    ],
+    as_json: JsonOption = False,
+    sarif: Annotated[
+        Path | None, typer.Option("--sarif", help="Also write SARIF 2.1.0 here (code scanning).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="YAML with `disable: [rule ids]` and `severity: {id: level}`."
+        ),
+    ] = None,
+) -> None:
+    """Find the known traps in policy XML and specs; exit 1 on an error-level finding."""
+
+    def action(out: Output) -> int:
+        from apimgen.lint.config import load_lint_config
+        from apimgen.lint.report import to_json, to_sarif, to_text
+        from apimgen.lint.runner import lint_paths
+
+        report = lint_paths(list(paths), load_lint_config(config))
+        if sarif is not None:
+            try:
+                sarif.parent.mkdir(parents=True, exist_ok=True)
+                sarif.write_text(json.dumps(to_sarif(report), indent=2) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise ApimgenError(f"{sarif}: cannot write: {exc.strerror}") from None
+        if as_json:
+            out.json(to_json(report))
+        else:
+            for finding in report.findings:
+                out.lint_finding(to_text(finding), finding.severity)
+            warnings = len(report.findings) - report.errors
+            out.info(
+                f"{report.files} file(s) linted: {report.errors} error(s), {warnings} warning(s)"
+            )
+        return ExitCode.ERROR if report.errors else ExitCode.OK
+
+    _run(ctx, action, json_schema="apimgen.lint/v1" if as_json else None)
 
 
 _FORMATS = ("policies", "bicep", "terraform")

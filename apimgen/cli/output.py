@@ -51,6 +51,14 @@ class Output:
             if hint:
                 self.err.print(f"[dim]{escape(hint)}[/dim]")
 
+    def lint_finding(self, text: str, severity: Severity) -> None:
+        """A lint finding on stdout (findings are the command's result)."""
+        head, _, hint = text.partition("\n")
+        style = "red" if severity is Severity.ERROR else "yellow"
+        self.out.print(f"[{style}]{escape(head)}[/{style}]")
+        if hint:
+            self.out.print(f"[dim]{escape(hint)}[/dim]")
+
     def error(self, message: str, hint: str = "") -> None:
         self.err.print(f"[red]error:[/red] {escape(message)}")
         if hint:

@@ -152,6 +152,15 @@ class Environment(SpecModel):
     )
 
 
+class LintSettings(SpecModel):
+    """Per-rule configuration for `apimgen lint` (rule ids as `apimgen lint` prints them)."""
+
+    disable: list[str] = Field(default_factory=list, description="Rule ids to turn off.")
+    severity: dict[str, Literal["error", "warning"]] = Field(
+        default_factory=dict, description="Rule id → error or warning."
+    )
+
+
 class GlobalPolicies(ScopePolicies):
     """Policies at global (all APIs) scope."""
 
@@ -187,6 +196,9 @@ class Spec(SpecModel):
     )
     redis: ExternalCache | None = Field(
         default=None, description="External Redis cache for semantic caching."
+    )
+    lint: LintSettings = Field(
+        default_factory=LintSettings, description="How `apimgen lint` treats this spec."
     )
     environments: list[Environment] = Field(
         default_factory=list,

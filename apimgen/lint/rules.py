@@ -1,0 +1,516 @@
+"""The lint rules: each catches one trap that APIM would accept or only refuse at deployment.
+
+Every rule has an id, a default severity and a rationale (shown by ``apimgen lint --rules``);
+its function yields findings for one policy document.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from apimgen.errors import Severity
+from apimgen.lint.catalogue import catalogue
+from apimgen.simulate.expr.compiler import ExpressionUnsupportedError, compile_expression
+from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
+from apimgen.simulate.policy.reader import PolicyElement
+
+__all__ = ["RULES", "Finding", "Knowledge", "LintDocument", "Rule"]
+
+SECTIONS = ("inbound", "backend", "outbound", "on-error")
+CONTAINERS = {"choose": ("when", "otherwise"), "retry": ()}
+MAX_CUSTOM_DIMENSIONS = 5
+DEFAULT_DIMENSIONS = {
+    "API ID", "Operation ID", "Product ID", "User ID", "Subscription ID", "Location",
+    "Gateway ID", "Backend ID",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    element: PolicyElement | None
+    message: str
+    hint: str = ""
+    file: str = ""
+
+
+@dataclass
+class Knowledge:
+    """What is known about the gateway around the policies (from a spec, when linting one)."""
+
+    known: bool = False  # backends are known (linting a spec)
+    backends: dict[str, int] = field(default_factory=dict)  # id → pool size (1 for singles)
+    fragments: set[str] | None = None  # known fragment ids, when a folder or spec says
+    openai_backends: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class LintDocument:
+    root: PolicyElement
+    kind: str  # global, product, api, operation, fragment
+    file: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    rationale: str
+    check: Callable[[LintDocument, Knowledge], Iterator[Finding]]
+
+
+def _sections(document: LintDocument) -> Iterator[tuple[str, tuple[PolicyElement, ...]]]:
+    if document.kind == "fragment":
+        yield "fragment", document.root.children
+        return
+    for child in document.root.children:
+        if child.name in SECTIONS:
+            yield child.name, child.children
+
+
+def _statements(elements: tuple[PolicyElement, ...]) -> Iterator[PolicyElement]:
+    """Policy statements, including those inside choose branches and retry."""
+    for element in elements:
+        yield element
+        if element.name == "choose":
+            for branch in element.children:
+                yield from _statements(branch.children)
+        elif element.name == "retry":
+            yield from _statements(element.children)
+
+
+def _all(document: LintDocument) -> Iterator[tuple[str, PolicyElement]]:
+    for section, elements in _sections(document):
+        for statement in _statements(elements):
+            yield section, statement
+
+
+def _finding(rule: str, element: PolicyElement, message: str, hint: str = "") -> Finding:
+    return Finding(rule, RULE_SEVERITY[rule], element, message, hint)
+
+
+# ----------------------------------------------------------------- policy shape rules
+
+
+def unknown_policy(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    known = catalogue()
+    for _, statement in _all(document):
+        if statement.name in known or statement.name in ("base", "include-fragment"):
+            continue
+        close = difflib.get_close_matches(statement.name, list(known), n=1)
+        yield _finding(
+            "APIM001",
+            statement,
+            f"unknown policy <{statement.name}>",
+            f"did you mean <{close[0]}>?" if close else "",
+        )
+
+
+def attributes(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    known = catalogue()
+    for _, statement in _all(document):
+        spec = known.get(statement.name)
+        if spec is None:
+            continue
+        names = [a.name for a in spec.attributes]
+        for name, value in statement.attributes.items():
+            attribute = spec.attribute(name)
+            if attribute is None:
+                close = difflib.get_close_matches(name, names, n=1)
+                yield _finding(
+                    "APIM002",
+                    statement,
+                    f"<{statement.name}> has no attribute '{name}'",
+                    f"did you mean '{close[0]}'?" if close else f"attributes: {', '.join(names)}",
+                )
+            elif attribute.choices and not is_expression(value) and value not in attribute.choices:
+                yield _finding(
+                    "APIM004",
+                    statement,
+                    f"<{statement.name}> {name}='{value}' is not one of "
+                    f"{', '.join(attribute.choices)}",
+                )
+            elif is_expression(value) and not attribute.expressions:
+                yield _finding(
+                    "APIM007",
+                    statement,
+                    f"<{statement.name}> attribute '{name}' does not allow expressions",
+                )
+        for attribute in spec.attributes:
+            if attribute.required and attribute.name not in statement.attributes:
+                yield _finding(
+                    "APIM003",
+                    statement,
+                    f"<{statement.name}> needs the attribute '{attribute.name}'",
+                )
+
+
+def wrong_section(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    known = catalogue()
+    for section, statement in _all(document):
+        spec = known.get(statement.name)
+        if spec is None or section == "fragment" or section in spec.sections:
+            continue
+        yield _finding(
+            "APIM005",
+            statement,
+            f"<{statement.name}> is not allowed in {section}",
+            f"allowed in: {', '.join(spec.sections)}",
+        )
+
+
+def once_per_section(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    known = catalogue()
+    for _, elements in _sections(document):
+        seen: set[str] = set()
+        for statement in _statements(elements):
+            spec = known.get(statement.name)
+            if spec is None or not spec.once_per_section:
+                continue
+            if statement.name in seen:
+                yield _finding(
+                    "APIM006", statement, f"<{statement.name}> may appear once per section"
+                )
+            seen.add(statement.name)
+
+
+def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    def texts(element: PolicyElement) -> Iterator[tuple[PolicyElement, str]]:
+        for value in element.attributes.values():
+            yield element, value
+        if element.text:
+            yield element, element.text
+        for child in element.children:
+            if child.name not in catalogue():
+                yield from texts(child)
+
+    for _, statement in _all(document):
+        for element, text in texts(statement):
+            if not is_expression(text):
+                continue
+            try:
+                compile_expression(text)
+            except ExpressionSyntaxError as error:
+                yield _finding(
+                    "APIM008",
+                    element,
+                    f"expression does not parse: {error.message} (at {error.line}:{error.column})",
+                )
+            except ExpressionUnsupportedError as error:
+                if error.construct.startswith(("the name", "the type")):
+                    yield _finding(
+                        "APIM009",
+                        element,
+                        f"{error.construct} is not a type or name APIM allows in expressions",
+                    )
+
+
+# ----------------------------------------------------------------- GenAI traps
+
+
+def _family_cache(name: str) -> str | None:
+    for suffix in ("-semantic-cache-lookup", "-semantic-cache-store"):
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def score_threshold(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        if not statement.name.endswith("-semantic-cache-lookup"):
+            continue
+        text = statement.attributes.get("score-threshold", "")
+        try:
+            value = float(text)
+        except ValueError:
+            continue
+        if value > 0.2:
+            yield _finding(
+                "APIM010",
+                statement,
+                f"score-threshold {text} is a distance: above 0.2 unrelated prompts share answers",
+                "start near 0.05 and measure hits with apimgen simulate",
+            )
+
+
+def dimensions(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        if not statement.name.endswith("emit-token-metric"):
+            continue
+        custom = [
+            d for d in statement.children
+            if d.name == "dimension" and d.attributes.get("name") not in DEFAULT_DIMENSIONS
+        ]  # fmt: skip
+        if len(custom) > MAX_CUSTOM_DIMENSIONS:
+            yield _finding(
+                "APIM011",
+                statement,
+                f"{len(custom)} custom dimensions: APIM keeps {MAX_CUSTOM_DIMENSIONS} and "
+                "silently drops the rest",
+            )
+
+
+def cache_pairs(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    if document.kind == "fragment":
+        return
+    lookups = [s for _, s in _all(document) if s.name.endswith("-semantic-cache-lookup")]
+    stores = [s for _, s in _all(document) if s.name.endswith("-semantic-cache-store")]
+    for lookup in lookups if not stores else []:
+        yield _finding(
+            "APIM012",
+            lookup,
+            "semantic-cache lookup without a store: nothing is ever cached",
+            "add the matching *-semantic-cache-store in outbound",
+        )
+    for store in stores if not lookups else []:
+        yield _finding(
+            "APIM012",
+            store,
+            "semantic-cache store without a lookup: cached answers are never used",
+        )
+
+
+def retry_over_pool(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    if not knowledge.known:
+        return
+    for _, statement in _all(document):
+        if statement.name != "retry":
+            continue
+        pools = [
+            c.attributes.get("backend-id", "")
+            for c in _statements(statement.children)
+            if c.name == "set-backend-service"
+        ]
+        count_text = statement.attributes.get("count", "")
+        for pool in pools:
+            size = knowledge.backends.get(pool)
+            if size is None or size < 2 or not count_text.isdigit():
+                continue
+            if int(count_text) > size - 1:
+                yield _finding(
+                    "APIM013",
+                    statement,
+                    f"retry count {count_text} exceeds the {size} members of pool '{pool}' "
+                    "minus one: the extra retries hit members that already failed",
+                    f'use count="{size - 1}"',
+                )
+
+
+def undefined_references(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        if statement.name == "include-fragment":
+            fragment = statement.attributes.get("fragment-id", "")
+            if knowledge.fragments is not None and fragment not in knowledge.fragments:
+                yield _finding("APIM014", statement, f"fragment '{fragment}' is not defined")
+        if not knowledge.known:
+            continue
+        if statement.name == "set-backend-service":
+            backend = statement.attributes.get("backend-id")
+            if backend and not is_expression(backend) and backend not in knowledge.backends:
+                yield _finding("APIM014", statement, f"backend '{backend}' is not defined")
+        elif statement.name.endswith("-semantic-cache-lookup"):
+            backend = statement.attributes.get("embeddings-backend-id")
+            if backend and backend not in knowledge.backends:
+                yield _finding(
+                    "APIM014", statement, f"embeddings backend '{backend}' is not defined"
+                )
+
+
+def missing_base(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    if document.kind in ("global", "fragment"):
+        return
+    for child in document.root.children:
+        if child.name in SECTIONS and not any(c.name == "base" for c in child.children):
+            if child.name == "backend" and any(c.name == "retry" for c in child.children):
+                continue  # the documented pool idiom replaces <base/> on purpose
+            yield _finding(
+                "APIM015",
+                child,
+                f"<{child.name}> has no <base />: the parent scopes' {child.name} policies "
+                "do not run here",
+                "add <base /> unless dropping inheritance is intended",
+            )
+
+
+_CALLER_CONTROLLED = re.compile(r"Request\.(Headers|Url\.Query|Body)|Url\.Query")
+_AUTHENTICATING = ("validate-jwt", "validate-azure-ad-token")
+
+
+def unauthenticated_key(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    authenticated = False
+    for _, statement in _all(document):
+        if statement.name in _AUTHENTICATING:
+            authenticated = True
+        if not statement.name.endswith("token-limit") or authenticated:
+            continue
+        key = statement.attributes.get("counter-key", "")
+        uses_jwt = "AsJwt" in key or "TryParseJwt" in key
+        if _CALLER_CONTROLLED.search(key) and not uses_jwt:
+            yield _finding(
+                "APIM016",
+                statement,
+                "the counter key comes from a header or query value callers set freely: a "
+                "caller can get a fresh limit by changing it",
+                "key on the subscription or a validated token claim",
+            )
+
+
+def managed_identity_audience(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    if knowledge.known and not knowledge.openai_backends:
+        return
+    for _, statement in _all(document):
+        if statement.name != "authentication-managed-identity":
+            continue
+        resource = statement.attributes.get("resource", "")
+        if is_expression(resource):
+            continue
+        if resource.rstrip("/") != "https://cognitiveservices.azure.com":
+            yield _finding(
+                "APIM017",
+                statement,
+                f"managed identity requests a token for '{resource}', not the Cognitive Services "
+                "audience Azure OpenAI accepts",
+                'use resource="https://cognitiveservices.azure.com"',
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "APIM001",
+        "unknown-policy",
+        Severity.ERROR,
+        (
+            "APIM refuses to save a policy it does not know; a typo in a policy name is found "
+            "only at deployment."
+        ),
+        unknown_policy,
+    ),
+    Rule(
+        "APIM002",
+        "unknown-attribute",
+        Severity.ERROR,
+        (
+            "APIM refuses unknown attributes; a misspelt one (estimate-prompt-token) silently "
+            "keeps the default in some tools."
+        ),
+        attributes,
+    ),
+    Rule(
+        "APIM003",
+        "missing-attribute",
+        Severity.ERROR,
+        ("Required attributes must be present or APIM refuses the policy."),
+        attributes,
+    ),
+    Rule(
+        "APIM004",
+        "invalid-value",
+        Severity.ERROR,
+        ("Enumerated attributes (quota periods, exists-action) accept only their listed values."),
+        attributes,
+    ),
+    Rule(
+        "APIM005",
+        "wrong-section",
+        Severity.ERROR,
+        ("Each policy is allowed only in some sections (a token limit only in inbound)."),
+        wrong_section,
+    ),
+    Rule(
+        "APIM006",
+        "repeated-policy",
+        Severity.ERROR,
+        ("Semantic-cache lookup and store may appear once per section."),
+        once_per_section,
+    ),
+    Rule(
+        "APIM007",
+        "expression-not-allowed",
+        Severity.ERROR,
+        ("Some attributes (token-quota, header names) take literals only."),
+        attributes,
+    ),
+    Rule(
+        "APIM008",
+        "expression-syntax",
+        Severity.ERROR,
+        (
+            "APIM checks expressions only partly at save time; a broken one fails every "
+            "request at runtime."
+        ),
+        expressions,
+    ),
+    Rule(
+        "APIM009",
+        "expression-type",
+        Severity.ERROR,
+        ("Expressions may use only the .NET types APIM allows."),
+        expressions,
+    ),
+    Rule(
+        "APIM010",
+        "cache-threshold",
+        Severity.WARNING,
+        (
+            "score-threshold is a distance: 0.8 caches nearly everything, so unrelated "
+            "prompts share answers."
+        ),
+        score_threshold,
+    ),
+    Rule(
+        "APIM011",
+        "too-many-dimensions",
+        Severity.ERROR,
+        ("APIM keeps at most 5 custom metric dimensions and silently drops the rest."),
+        dimensions,
+    ),
+    Rule(
+        "APIM012",
+        "cache-pair",
+        Severity.WARNING,
+        ("A semantic-cache lookup without a store (or the reverse) never caches anything."),
+        cache_pairs,
+    ),
+    Rule(
+        "APIM013",
+        "retry-count",
+        Severity.WARNING,
+        ("Retrying more often than a pool has other members resends to members that just failed."),
+        retry_over_pool,
+    ),
+    Rule(
+        "APIM014",
+        "undefined-reference",
+        Severity.ERROR,
+        ("A backend or fragment that does not exist makes APIM refuse the policy at deployment."),
+        undefined_references,
+    ),
+    Rule(
+        "APIM015",
+        "missing-base",
+        Severity.WARNING,
+        ("A section without <base/> silently drops the parent scopes' policies."),
+        missing_base,
+    ),
+    Rule(
+        "APIM016",
+        "unauthenticated-counter-key",
+        Severity.WARNING,
+        ("A counter key from a header or query value lets callers pick a fresh counter."),
+        unauthenticated_key,
+    ),
+    Rule(
+        "APIM017",
+        "managed-identity-audience",
+        Severity.WARNING,
+        ("Azure OpenAI accepts tokens for https://cognitiveservices.azure.com only."),
+        managed_identity_audience,
+    ),
+)
+
+RULE_SEVERITY = {rule.id: rule.severity for rule in RULES}

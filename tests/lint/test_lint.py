@@ -1,0 +1,121 @@
+"""apimgen lint: every trap of the catalogue is reported where it is, rendered examples are
+clean, and the SARIF is what code scanning reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apimgen.errors import ExitCode
+from apimgen.lint.report import finding_location
+from apimgen.lint.rules import RULES
+from apimgen.lint.runner import lint_paths
+from tests.conftest import EXAMPLES, make_spec, run_cli, write_spec
+
+BAD = Path(__file__).parent / "bad"
+EXPECTED: dict[str, list[str]] = yaml.safe_load((BAD / "expected.yaml").read_text())
+
+
+def _found() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for finding in lint_paths([BAD]).findings:
+        file, line, _ = finding_location(finding)
+        found.setdefault(Path(file).relative_to(BAD).as_posix(), []).append(
+            f"{finding.rule}@{line}"
+        )
+    return found
+
+
+@pytest.mark.parametrize("file", sorted(EXPECTED))
+def test_catalogue_file_gives_exactly_its_findings(file: str) -> None:
+    assert sorted(_found().get(file, [])) == sorted(EXPECTED[file])
+
+
+def test_every_rule_is_exercised_by_the_catalogue() -> None:
+    exercised = {entry.split("@")[0] for entries in EXPECTED.values() for entry in entries}
+    assert {rule.id for rule in RULES} - exercised <= {"APIM013"}  # needs a spec: tested below
+
+
+def test_retry_count_over_pool_size_needs_the_spec(tmp_path: Path) -> None:
+    backends = [{"name": f"b{i}", "url": f"https://b{i}.openai.azure.com/openai"} for i in range(3)]
+    spec = make_spec(
+        backends=backends,
+        pools=[{"name": "pool", "members": [{"backend": f"b{i}"} for i in range(3)]}],
+        apis=[{"name": "openai", "path": "openai", "backend": "pool", "retry": {"count": 5}}],
+    )
+    report = lint_paths([write_spec(tmp_path / "s.yaml", spec)])
+    assert [f.rule for f in report.findings] == ["APIM013"]
+    assert 'count="2"' in report.findings[0].hint
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *sorted(p for p in EXAMPLES.glob("*/*.yaml") if p.parent.name != "scenarios"),
+        EXAMPLES / "hand-written" / "policies",
+    ],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_examples_lint_clean(path: Path) -> None:
+    result = run_cli("lint", str(path))
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "0 error(s), 0 warning(s)" in result.stderr
+
+
+def test_exit_code_text_json_and_sarif(tmp_path: Path) -> None:
+    sarif_path = tmp_path / "out" / "lint.sarif"
+    result = run_cli("lint", str(BAD), "--sarif", str(sarif_path))
+    assert result.exit_code == ExitCode.ERROR
+    assert (
+        "global.xml:4:9: error APIM002: <llm-token-limit> has no attribute 'estimate-prompt-token'"
+        in result.stdout
+    )
+    assert "did you mean 'estimate-prompt-tokens'?" in result.stdout
+    document = json.loads(run_cli("lint", str(BAD), "--json").stdout)
+    assert document["schema"] == "apimgen.lint/v1" and document["ok"] is False
+    assert document["errors"] == sum(1 for f in document["findings"] if f["severity"] == "error")
+    sarif = json.loads(sarif_path.read_text())
+    sarif_pydantic = pytest.importorskip("sarif_pydantic")
+    parsed = sarif_pydantic.Sarif.model_validate(sarif)
+    assert parsed.version == "2.1.0"
+    run = sarif["runs"][0]
+    rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert rule_ids == [rule.id for rule in RULES]
+    for result_entry in run["results"]:
+        assert result_entry["level"] in ("error", "warning")
+        region = result_entry["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] >= 1
+        if result_entry["ruleId"] in rule_ids:
+            assert rule_ids[result_entry["ruleIndex"]] == result_entry["ruleId"]
+
+
+def test_rules_can_be_disabled_or_reclassified(tmp_path: Path) -> None:
+    config = tmp_path / "lint.yaml"
+    noisy = "APIM001, APIM002, APIM003, APIM004, APIM005, APIM006, APIM007, APIM008, APIM009"
+    config.write_text(f"disable: [{noisy}, APIM011, APIM014]\nseverity: {{APIM015: error}}\n")
+    result = run_cli("lint", str(BAD / "apis" / "traps.xml"), "--config", str(config), "--json")
+    findings = json.loads(result.stdout)["findings"]
+    assert {f["rule"] for f in findings} == {"APIM012", "APIM015", "APIM016", "APIM017"}
+    assert all(f["severity"] == "error" for f in findings if f["rule"] == "APIM015")
+    config.write_text("disable: [APIM999]\n")
+    bad = run_cli("lint", str(BAD), "--config", str(config))
+    assert bad.exit_code == ExitCode.ERROR and "unknown rule 'APIM999'" in bad.stderr
+
+
+def test_spec_lint_settings_apply_and_are_checked(tmp_path: Path) -> None:
+    backends = [{"name": f"b{i}", "url": f"https://b{i}.openai.azure.com/openai"} for i in range(3)]
+    spec = make_spec(
+        backends=backends,
+        pools=[{"name": "pool", "members": [{"backend": f"b{i}"} for i in range(3)]}],
+        apis=[{"name": "openai", "path": "openai", "backend": "pool", "retry": {"count": 5}}],
+        lint={"disable": ["APIM013"]},
+    )
+    assert lint_paths([write_spec(tmp_path / "s.yaml", spec)]).findings == []
+    spec["lint"] = {"severity": {"APIM999": "error"}}
+    path = write_spec(tmp_path / "t.yaml", spec)
+    result = run_cli("lint", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "lint.severity.APIM999: unknown rule 'APIM999'" in result.stderr
