@@ -297,10 +297,13 @@ def simulate(
 def lint(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="Policy XML files, folders of them, or specs.", show_default=False),
-    ],
+    ] = None,
     as_json: JsonOption = False,
+    list_rules: Annotated[
+        bool, typer.Option("--rules", help="List the rules with severity and rationale.")
+    ] = False,
     sarif: Annotated[
         Path | None, typer.Option("--sarif", help="Also write SARIF 2.1.0 here (code scanning).")
     ] = None,
@@ -313,12 +316,22 @@ def lint(
 ) -> None:
     """Find the known traps in policy XML and specs; exit 1 on an error-level finding."""
 
+    if not paths and not list_rules:
+        raise typer.BadParameter("give at least one path (or --rules)", param_hint="PATHS")
+
     def action(out: Output) -> int:
         from apimgen.lint.config import load_lint_config
-        from apimgen.lint.report import to_json, to_sarif, to_text
+        from apimgen.lint.report import rules_json, to_json, to_sarif, to_text
         from apimgen.lint.runner import lint_paths
 
-        report = lint_paths(list(paths), load_lint_config(config))
+        if list_rules:
+            listing = rules_json()
+            if as_json:
+                out.json({"rules": listing})
+            else:
+                out.rules(listing)
+            return ExitCode.OK
+        report = lint_paths(list(paths or ()), load_lint_config(config))
         if sarif is not None:
             try:
                 sarif.parent.mkdir(parents=True, exist_ok=True)

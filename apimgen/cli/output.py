@@ -59,6 +59,19 @@ class Output:
         if hint:
             self.out.print(f"[dim]{escape(hint)}[/dim]")
 
+    def rules(self, rules: list[dict[str, str]]) -> None:
+        """The lint rule catalogue, one table row per rule."""
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in ("id", "name", "severity", "rationale"):
+            table.add_column(column, overflow="fold")
+        for rule in rules:
+            table.add_row(
+                *(escape(rule[column]) for column in ("id", "name", "severity", "rationale"))
+            )
+        self.out.print(table)
+
     def error(self, message: str, hint: str = "") -> None:
         self.err.print(f"[red]error:[/red] {escape(message)}")
         if hint:

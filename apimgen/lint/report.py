@@ -58,6 +58,19 @@ def to_json(report: LintReport) -> dict[str, Any]:
     }
 
 
+def rules_json() -> list[dict[str, str]]:
+    """The rule catalogue, sorted by id, for ``apimgen lint --rules``."""
+    return [
+        {
+            "id": rule.id,
+            "name": rule.name,
+            "severity": rule.severity.name.lower(),
+            "rationale": rule.rationale,
+        }
+        for rule in sorted(RULES, key=lambda rule: rule.id)
+    ]
+
+
 def to_sarif(report: LintReport) -> dict[str, Any]:
     rules = [
         {

@@ -10,11 +10,15 @@ import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from apimgen.errors import Severity
 from apimgen.lint.catalogue import catalogue
+from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import ExpressionUnsupportedError, compile_expression
+from apimgen.simulate.expr.members import static_types
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
+from apimgen.simulate.policy.handlers.routing import pool_unavailable_reason
 from apimgen.simulate.policy.reader import PolicyElement
 
 __all__ = ["RULES", "Finding", "Knowledge", "LintDocument", "Rule"]
@@ -301,6 +305,52 @@ def retry_over_pool(document: LintDocument, knowledge: Knowledge) -> Iterator[Fi
                 )
 
 
+def _pool_exhausted_context(pool: str) -> Context:
+    reason = pool_unavailable_reason(pool)
+    return Context(Response=Response(StatusCode=503, StatusReason=reason))
+
+
+def _holds(condition: str, context: Context) -> bool:
+    """Whether a condition is true in ``context``; False when it cannot be decided statically
+    (it reads variables, headers or anything else the synthetic context lacks)."""
+    try:
+        compiled = compile_expression(condition)
+        statics = static_types(lambda: datetime(2026, 1, 1, tzinfo=UTC), lambda: "0" * 32)
+        return compiled.evaluate(context, statics) is True
+    except Exception:
+        return False
+
+
+def retry_on_pool_unavailable(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    """The condition is evaluated against the gateway's own 503 for an exhausted pool."""
+    pools = [
+        backend
+        for _, statement in _all(document)
+        if statement.name == "set-backend-service"
+        and (backend := statement.attributes.get("backend-id", ""))
+        and not is_expression(backend)
+        and (knowledge.backends.get(backend, 0) >= 2 if knowledge.known else True)
+    ]
+    if not pools:
+        return
+    pool = pools[0]
+    for _, statement in _all(document):
+        if statement.name != "retry":
+            continue
+        if not any(c.name == "forward-request" for c in _statements(statement.children)):
+            continue
+        condition = statement.attributes.get("condition", "")
+        if is_expression(condition) and _holds(condition, _pool_exhausted_context(pool)):
+            scope = f"pool '{pool}'" if knowledge.known else f"'{pool}' (when it is a pool)"
+            yield _finding(
+                "APIM018",
+                statement,
+                f"retry also fires on the gateway's own 503 for {scope} with every member "
+                "tripped: it re-selects a pool that has nothing to offer and delays the answer",
+                'add && !context.Response.StatusReason.Contains("Backend pool") to the 503 test',
+            )
+
+
 def undefined_references(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     for _, statement in _all(document):
         if statement.name == "include-fragment":
@@ -510,6 +560,16 @@ RULES: tuple[Rule, ...] = (
         Severity.WARNING,
         ("Azure OpenAI accepts tokens for https://cognitiveservices.azure.com only."),
         managed_identity_audience,
+    ),
+    Rule(
+        "APIM018",
+        "retry-on-pool-unavailable",
+        Severity.WARNING,
+        (
+            "When every pool member is tripped the gateway answers 503 itself; a retry on 503 "
+            "that does not exclude it only re-asks the exhausted pool."
+        ),
+        retry_on_pool_unavailable,
     ),
 )
 

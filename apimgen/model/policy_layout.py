@@ -3,8 +3,9 @@
 Order inside inbound, after ``<base/>``: semantic-cache lookup (a hit answers before any limit is
 charged), token limits, token metrics, inbound fragments, then backend selection and managed
 identity last, so refused calls never mint a token. APIs routed to a pool get the documented
-429/503 retry idiom in their backend section (apim-genai-policies.md §5.5), which replaces
-``<base/>`` there because the retry must wrap ``forward-request`` itself.
+429/503 retry idiom in their backend section (apim-genai-policies.md §5.5), minus the pool's
+own "every member tripped" 503, which replaces ``<base/>`` there because the retry must wrap
+``forward-request`` itself.
 """
 
 from __future__ import annotations
@@ -128,9 +129,7 @@ def _api_document(spec: Spec, api: Api, family: Family) -> PolicyDocument:
         sections["inbound"].append(ManagedIdentityAuth(backend.auth.resource, client_id))
     if pool is not None and api.retry.enabled:
         count = max(1, len(pool.members) - 1) if api.retry.count == "auto" else api.retry.count
-        condition = " || ".join(
-            f"context.Response.StatusCode == {code}" for code in sorted(set(api.retry.on_status))
-        )
+        condition = " || ".join(_retry_on(code) for code in sorted(set(api.retry.on_status)))
         retry = Retry(
             condition=f"@({condition})",
             count=count,
@@ -141,6 +140,16 @@ def _api_document(spec: Spec, api: Api, family: Family) -> PolicyDocument:
         fragments = [s for s in sections["backend"] if isinstance(s, IncludeFragment)]
         sections["backend"] = [retry, *fragments]
     return _freeze(PolicyScope("api", api=api.name), sections)
+
+
+def _retry_on(status: int) -> str:
+    """A retry test for one backend status. The pool's own 503 (every member tripped) is
+    excluded by its reason: re-selecting an exhausted pool cannot succeed, it only delays
+    the answer."""
+    test = f"context.Response.StatusCode == {status}"
+    if status == 503:
+        return f'({test} && !context.Response.StatusReason.Contains("Backend pool"))'
+    return test
 
 
 def policy_documents(spec: Spec) -> tuple[PolicyDocument, ...]:

@@ -56,7 +56,10 @@ class Retry(SpecModel):
     on_status: list[Annotated[int, Field(ge=400, le=599)]] = Field(
         default_factory=lambda: [429, 503],
         min_length=1,
-        description="Backend status codes that trigger a retry.",
+        description=(
+            "Backend status codes that trigger a retry (503 never includes the pool's own "
+            "'every member tripped' answer)."
+        ),
     )
     interval: int = Field(default=0, ge=0, le=300, description="Seconds between retries.")
 

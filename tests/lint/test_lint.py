@@ -119,3 +119,12 @@ def test_spec_lint_settings_apply_and_are_checked(tmp_path: Path) -> None:
     result = run_cli("lint", str(path))
     assert result.exit_code == ExitCode.ERROR
     assert "lint.severity.APIM999: unknown rule 'APIM999'" in result.stderr
+
+
+def test_rules_are_listed_with_severity_and_rationale() -> None:
+    listed = json.loads(run_cli("lint", "--rules", "--json").stdout)["rules"]
+    assert [rule["id"] for rule in listed] == sorted(rule.id for rule in RULES)
+    assert all(rule["rationale"] and rule["severity"] in ("error", "warning") for rule in listed)
+    text = run_cli("lint", "--rules").stdout
+    assert "APIM018" in text and "retry-on-pool-unavailable" in text
+    assert run_cli("lint").exit_code == 2, "no path and no --rules is a usage error"

@@ -49,8 +49,9 @@ def test_pool_gets_the_documented_retry_idiom(tmp_path: Path) -> None:
     assert retry is not None
     assert retry.get("count") == "3"  # members - 1
     assert retry.get("condition") == (
-        "@(context.Response.StatusCode == 429 || context.Response.StatusCode == 503)"
-    )
+        "@(context.Response.StatusCode == 429 || (context.Response.StatusCode == 503"
+        ' && !context.Response.StatusReason.Contains("Backend pool")))'
+    )  # the pool's own 503 (every member tripped) is not worth a retry
     assert _tags(retry) == ["set-backend-service", "forward-request"]
     assert retry[1].get("buffer-request-body") == "true"
 

@@ -121,6 +121,41 @@ def test_pool_with_every_member_tripped_answers_503_without_calling() -> None:
     assert results[1].state.backend_calls == 0
 
 
+@pytest.mark.parametrize(
+    ("condition", "answered_at"),
+    [
+        ("context.Response.StatusCode == 503", 15.0),
+        (
+            "context.Response.StatusCode == 503 && "
+            "!context.Response.StatusReason.Contains(&quot;Backend pool&quot;)",
+            5.0,
+        ),
+    ],
+    ids=["retries-the-exhausted-pool", "excludes-the-pool-503"],
+)
+def test_retry_condition_sees_the_pools_own_503(condition: str, answered_at: float) -> None:
+    breaker = BreakerRule(1, None, 60, ((500, 599),), 60, accept_retry_after=False)
+    broken = single("broken", breaker=breaker, error_rate=1.0)
+    backend = (
+        f'<retry condition="@({condition})" count="2" interval="5">'
+        '<set-backend-service backend-id="pool" /><forward-request /></retry>'
+    )
+    policy = api_policy('<set-backend-service backend-id="pool" />', backend=backend)
+    results, _, _ = run(
+        policy, [Call(0), Call(5)], backends=[broken], pools={"pool": [PoolMember("broken", 1, 1)]}
+    )
+    exhausted = results[1]
+    assert exhausted.status == 503
+    assert exhausted.state.backend_calls == 0
+    assert exhausted.done_at == answered_at
+    response = exhausted.state.context.Response
+    assert (
+        response is not None
+        and response.StatusReason == "Backend pool pool is temporarily unavailable"
+    )
+    assert exhausted.state.context.LastError.Reason == "BackendServiceUnavailable"  # type: ignore[union-attr]
+
+
 def test_backend_throttling_passes_through_with_retry_after() -> None:
     results, _, _ = run(
         api_policy(),

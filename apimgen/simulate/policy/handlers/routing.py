@@ -20,7 +20,23 @@ from apimgen.simulate.policy.handlers.flow import run_handlers
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState
 
-__all__ = ["ForwardRequest", "ManagedIdentity", "Retry", "SetBackendService"]
+__all__ = [
+    "ForwardRequest",
+    "ManagedIdentity",
+    "Retry",
+    "SetBackendService",
+    "pool_unavailable_reason",
+]
+
+
+def pool_unavailable_reason(pool: str) -> str:
+    """The status reason of the gateway's own 503 when every member of a pool is tripped.
+
+    Microsoft's AI gateway samples tell it apart from a backend's 503 in the retry condition
+    by the phrases "Backend pool" and "is temporarily unavailable"; policies written against
+    the real gateway depend on both, so the simulated answer carries both.
+    """
+    return f"Backend pool {pool} is temporarily unavailable"
 
 
 @register
@@ -123,7 +139,7 @@ class ForwardRequest(PolicyHandler):
         if backend is None:
             state.respond(
                 503,
-                "Service Unavailable",
+                pool_unavailable_reason(state.backend_id),
                 body=_error_body(503, "No backend service available: every member is tripped"),
             )
             state.unavailable = True
@@ -228,12 +244,25 @@ class Retry(PolicyHandler):
         fast = cs_string(self.values["first-fast-retry"].get(state)).lower() == "true"
         attempt = 0
         while True:
-            yield from run_handlers(self.children, state)
+            # The gateway's own 503 for an exhausted pool is a response the condition sees
+            # (samples exclude it by its reason); when no retry follows, it is an error.
+            exhausted: PolicyError | None = None
+            try:
+                yield from run_handlers(self.children, state)
+            except PolicyError as error:
+                if error.reason != "BackendServiceUnavailable":
+                    raise
+                exhausted = error
             if attempt >= count or (state.returned and state.context.Response is None):
+                if exhausted is not None:
+                    raise exhausted
                 return
             condition = self.values["condition"].get(state)
             if not (condition is True or cs_string(condition).lower() == "true"):
+                if exhausted is not None:
+                    raise exhausted
                 return
+            state.unavailable = False
             attempt += 1
             wait = 0.0 if (fast and attempt == 1) else interval + (attempt - 1) * delta
             if maximum is not None:
