@@ -23,8 +23,10 @@ __all__ = [
     "IncDec",
     "Index",
     "Interpolated",
+    "Jump",
     "Lambda",
     "Literal",
+    "Loop",
     "Member",
     "Name",
     "NamedArg",
@@ -192,6 +194,23 @@ class Foreach(Node):
     variable: str
     iterable: Node
     body: Node
+
+
+@dataclass(frozen=True)
+class Loop(Node):
+    """``for`` and ``while``: ``while`` has neither ``init`` nor ``step``."""
+
+    init: Node | None
+    condition: Node | None
+    step: Node | None
+    body: Node
+
+
+@dataclass(frozen=True)
+class Jump(Node):
+    """``break`` or ``continue``."""
+
+    kind: str
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,9 @@ class Environment:
 
 Compiled = Callable[[Environment], Any]
 _NO_RETURN = object()
+_BREAK = object()  # `break`/`continue` travel up to their loop like a return value
+_CONTINUE = object()
+MAX_LOOP_ITERATIONS = 100_000  # a runaway loop fails the request instead of hanging the run
 
 
 class _ShortCircuit(Exception):  # noqa: N818 - control flow, not an error
@@ -478,11 +481,18 @@ class _Compiler:
                 for item in _sequence(iterable(env)):
                     env.locals[variable] = item
                     result = body(env)
-                    if result is not _NO_RETURN:
+                    if result is _BREAK:
+                        break
+                    if result is not _NO_RETURN and result is not _CONTINUE:
                         return result
                 return _NO_RETURN
 
             return _guard(node, loop)
+        if isinstance(node, ast.Loop):
+            return self.loop(node)
+        if isinstance(node, ast.Jump):
+            jump = _BREAK if node.kind == "break" else _CONTINUE
+            return lambda env: jump
         if isinstance(node, ast.Assign):
             return self.assign(node)
         if isinstance(node, ast.IncDec):
@@ -505,6 +515,38 @@ class _Compiler:
 
             return evaluate
         raise ExpressionUnsupportedError(type(node).__name__, node.line, node.column)
+
+    def loop(self, node: ast.Loop) -> Compiled:
+        """``for``/``while``; the init's variables live in the loop's own scope."""
+        self.scopes.append(set())
+        init = self.statement(node.init) if node.init is not None else None
+        condition = self.expr(node.condition) if node.condition is not None else None
+        step = self.statement(node.step) if node.step is not None else None
+        body = self.statement(node.body)
+        self.scopes.pop()
+        line, column = node.line, node.column
+
+        def run(env: Environment) -> Any:
+            if init is not None:
+                init(env)
+            for _ in range(MAX_LOOP_ITERATIONS):
+                if condition is not None and not _bool(condition(env), "loop"):
+                    return _NO_RETURN
+                result = body(env)
+                if result is _BREAK:
+                    return _NO_RETURN
+                if result is not _NO_RETURN and result is not _CONTINUE:
+                    return result
+                if step is not None:
+                    step(env)
+            raise ExpressionRuntimeError(
+                "InvalidOperationException",
+                f"loop ran more than {MAX_LOOP_ITERATIONS} iterations",
+                line,
+                column,
+            )
+
+        return _guard(node, run)
 
     def assign(self, node: ast.Assign) -> Compiled:
         value = self.expr(node.value)

@@ -328,6 +328,18 @@ class _ToAst(Transformer[Token, ast.Node]):
     def foreach_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.Foreach(*_pos(meta), str(c[1]), c[2], c[3])
 
+    def for_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Loop(*_pos(meta), c[0], c[1], c[2], c[3])
+
+    def while_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Loop(*_pos(meta), None, c[0], None, c[1])
+
+    def break_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Jump(*_pos(meta), "break")
+
+    def continue_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Jump(*_pos(meta), "continue")
+
     def expr_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.ExprStatement(*_pos(meta), c[0])
 
