@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 DEMO_OUT ?= out/seed
+STORY_OUT ?= out/seed-story
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
@@ -27,12 +28,14 @@ $(CHECKOV_STAMP):
 
 checkov: $(CHECKOV_STAMP)
 
-## demo: validate and render the seed example, then simulate the seed story's per-user limit
+## demo: validate and render the seed example, then chart the seed story before/after the limit
 demo: install
 	$(BIN)/apimgen validate examples/seed/gateway.yaml
 	$(BIN)/apimgen render examples/seed/gateway.yaml -o $(DEMO_OUT)
 	@echo "policy XML, Bicep and Terraform written under $(DEMO_OUT)/"
-	$(BIN)/apimgen simulate examples/scenarios/seed-step3.yaml
+	$(BIN)/apimgen simulate examples/scenarios/seed-step2.yaml \
+		--compare examples/scenarios/seed-step3.yaml --report $(STORY_OUT)
+	@echo "the seed story's charts: $(STORY_OUT)/report.html"
 
 ## test: lint, type-check and run the whole test suite
 test: install checkov lint typecheck unit

@@ -56,6 +56,7 @@ def test_make_demo_renders_the_seed_example(tmp_path: Path) -> None:
             "demo",
             f"VENV={venv}",
             f"DEMO_OUT={tmp_path / 'seed'}",
+            f"STORY_OUT={tmp_path / 'story'}",
             "-o",
             str(venv / ".installed-dev"),
         ],
@@ -65,6 +66,8 @@ def test_make_demo_renders_the_seed_example(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "seed" / "policies" / "apis" / "azure-openai.xml").is_file()
+    assert (tmp_path / "story" / "report.html").is_file()
+    assert "report.html" in done.stdout, "the demo says where the charts are"
 
 
 def test_deployment_commands_point_at_rendered_files(tmp_path: Path) -> None:

@@ -261,6 +261,16 @@ def simulate(
         bool,
         typer.Option("--skip-unknown", help="Skip policies the simulator does not model."),
     ] = False,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write PNG charts and a self-contained report.html here."),
+    ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare", help="Also run this scenario and put both runs side by side (after)."
+        ),
+    ] = None,
 ) -> None:
     """Run policies against synthetic traffic on a virtual clock; exit 4 if an expectation fails."""
 
@@ -269,28 +279,54 @@ def simulate(
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
 
-        loaded = load_scenario(scenario)
-        with (
-            out.progress(f"simulating {scenario}")
-            if not as_json
-            else nullcontext(lambda fraction: None) as report
-        ):
-            result = run_scenario(
-                loaded, seed=seed, skip_unknown=skip_unknown or None, progress=report
-            )
+        paths = [scenario, *([compare] if compare is not None else [])]
+        loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
+        results = []
+        for path, one in zip(paths, loaded, strict=True):
+            with (
+                out.progress(f"simulating {path}")
+                if not as_json
+                else nullcontext(lambda fraction: None) as progress
+            ):
+                results.append(
+                    run_scenario(
+                        one, seed=seed, skip_unknown=skip_unknown or None, progress=progress
+                    )
+                )
         if junit is not None:
             try:
                 junit.parent.mkdir(parents=True, exist_ok=True)
-                junit.write_text(junit_xml(result), encoding="utf-8")
+                junit.write_text(junit_xml(results), encoding="utf-8")
             except OSError as exc:
                 raise ApimgenError(f"{junit}: cannot write: {exc.strerror}") from None
-        if as_json:
-            out.json(result.to_json())
-        else:
-            out.simulation(result)
-        return ExitCode.OK if result.passed else ExitCode.EXPECTATIONS_FAILED
+        if report_dir is not None:
+            from apimgen.report.build import write_report
 
-    _run(ctx, action, json_schema="apimgen.simulation/v1" if as_json else None)
+            with (
+                out.progress(f"drawing the report in {report_dir}")
+                if not as_json
+                else (nullcontext())
+            ):
+                written = write_report(results, report_dir)
+            out.info(f"report: {report_dir / 'report.html'} ({len(written)} files)")
+        if as_json:
+            out.json(
+                results[0].to_json()
+                if len(results) == 1
+                else {
+                    "schema": "apimgen.simulation-comparison/v1",
+                    "runs": [result.to_json() for result in results],
+                    "passed": all(result.passed for result in results),
+                }
+            )
+        else:
+            for result in results:
+                out.simulation(result)
+        passed = all(result.passed for result in results)
+        return ExitCode.OK if passed else ExitCode.EXPECTATIONS_FAILED
+
+    schema = "apimgen.simulation/v1" if compare is None else "apimgen.simulation-comparison/v1"
+    _run(ctx, action, json_schema=schema if as_json else None)
 
 
 @app.command()

@@ -68,6 +68,7 @@ class MockDeployment:
     calls: int = 0
     throttled: int = 0
     tokens_served: int = 0
+    tokens_per_minute: dict[int, int] = field(default_factory=dict)  # for the backend chart
 
     @property
     def requests_per_10s(self) -> int:
@@ -116,6 +117,8 @@ class MockDeployment:
         self._token_sum += used
         self._requests.append(now)
         self.tokens_served += used
+        minute = int(now // 60)
+        self.tokens_per_minute[minute] = self.tokens_per_minute.get(minute, 0) + used
         return BackendCall(
             200,
             {

@@ -35,6 +35,7 @@ class BackendStats:
     tokens: int = 0
     throttled: int = 0
     trips: int = 0
+    tokens_per_minute: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class SimulationResult:
     skipped_policies: list[str]
     expectations: list[ExpectationResult] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
+    token_limits: list[int] = field(default_factory=list)  # tokens-per-minute limits applied
 
     @property
     def total_requests(self) -> int:
@@ -127,8 +129,13 @@ class SimulationResult:
                 )
             )
 
+    @property
+    def minutes(self) -> int:
+        """Minutes the run covers, a partial last minute included."""
+        return int(self.duration // 60) + (1 if self.duration % 60 else 0)
+
     def to_json(self) -> dict[str, Any]:
-        minutes = int(self.duration // 60) + (1 if self.duration % 60 else 0)
+        minutes = self.minutes
         return {
             "schema": "apimgen.simulation/v1",
             "name": self.name,
@@ -151,11 +158,13 @@ class SimulationResult:
                     "tokens": b.tokens,
                     "throttled": b.throttled,
                     "trips": b.trips,
+                    "tokens_per_minute": [b.tokens_per_minute.get(m, 0) for m in range(minutes)],
                 }
                 for name, b in self.backends.items()
             },
             "tokens_per_minute": [self.tokens_per_minute.get(m, 0) for m in range(minutes)],
             "metric_samples": self.metric_samples,
+            "token_limits": self.token_limits,
             "skipped_policies": self.skipped_policies,
             "errors": [{"error": e, "count": n} for e, n in self.errors.most_common()],
             "expectations": [

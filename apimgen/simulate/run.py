@@ -224,6 +224,7 @@ def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict
             tokens=deployment.tokens_served,
             throttled=deployment.throttled,
             trips=sum(node.backends.singles[name].trips for node in nodes.values()),
+            tokens_per_minute=dict(deployment.tokens_per_minute),
         )
         for name, deployment in sorted(gateway.deployments.items())
     }
@@ -308,6 +309,7 @@ def run_scenario(
         metric_samples=sum(node.metrics.samples for node in nodes.values()),
         skipped_policies=skipped,
         errors=collector.errors,
+        token_limits=sorted(set().union(*(node.token_limits for node in nodes.values()))),
     )
     result.check(scenario.expect)
     return result

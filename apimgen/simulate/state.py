@@ -107,6 +107,7 @@ class GatewayServices:
     metrics: MetricStore = field(default_factory=MetricStore)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
+    token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

@@ -7,6 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -14,6 +15,9 @@ from apimgen.errors import ExitCode
 from tests.conftest import EXAMPLES, run_cli
 
 SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
+SIMULATION_SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "apimgen/simulate/simulation.schema.json").read_text()
+)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
@@ -21,6 +25,7 @@ def test_example_scenarios_meet_their_expectations(scenario: Path) -> None:
     result = run_cli("simulate", str(scenario), "--json")
     assert result.exit_code == ExitCode.OK, result.output
     document = json.loads(result.stdout)
+    jsonschema.validate(document, SIMULATION_SCHEMA)
     assert document["schema"] == "apimgen.simulation/v1"
     assert document["passed"] is True
     assert document["expectations"], "every example states what it shows"

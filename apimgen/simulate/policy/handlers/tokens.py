@@ -153,6 +153,8 @@ class TokenLimit(PolicyHandler):
         key = self.values["counter-key"].text(state)
         tpm_text = self._text(state, "tokens-per-minute")
         tpm = int(tpm_text) if tpm_text else None
+        if tpm is not None:
+            services.token_limits.add(tpm)
         estimate_text = (self._text(state, "estimate-prompt-tokens") or "false").lower()
         estimating = estimate_text == "true" or state.llm.stream
         window: SlidingWindow | None = services.counters.get(("tpm", key))

@@ -1,0 +1,1 @@
+"""Simulation reports: PNG charts and one self-contained HTML page."""

@@ -1,0 +1,236 @@
+"""The charts that tell a simulation's story, drawn headless with matplotlib.
+
+Every chart is readable in grayscale: series differ by hatch or line style as well as colour.
+PNGs carry no timestamp or software metadata, so the same run gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import cycle
+from typing import TYPE_CHECKING
+
+from apimgen.simulate.results import SimulationResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["Chart", "comparison_chart", "scenario_charts"]
+
+# Colour-blind-safe (Okabe-Ito) and distinct in lightness; hatches and dashes carry the rest.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++")
+DASHES = ("-", "--", "-.", ":")
+SIZE = (9.0, 4.5)
+DPI = 100
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One picture: the file it is saved as, its title and what it shows."""
+
+    file: str
+    title: str
+    caption: str
+    png: bytes
+
+
+def _figure(columns: int = 1) -> tuple[Figure, list[Axes]]:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    axes = figure.subplots(1, columns, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _minutes(result: SimulationResult) -> list[int]:
+    return list(range(result.minutes))
+
+
+def _series(per_minute: dict[int, int], minutes: Sequence[int]) -> list[int]:
+    return [per_minute.get(m, 0) for m in minutes]
+
+
+def _time_axis(axes: Axes, ylabel: str = "tokens per minute") -> None:
+    axes.set_xlabel("minute of the run")
+    axes.set_ylabel(ylabel)
+    axes.grid(True, color="#dddddd", linewidth=0.6)
+    axes.set_axisbelow(True)
+    axes.set_xlim(left=0)
+    axes.set_ylim(bottom=0)
+
+
+def total_tokens(result: SimulationResult) -> Chart:
+    figure, (axes,) = _figure()
+    minutes = _minutes(result)
+    axes.plot(minutes, _series(result.tokens_per_minute, minutes), color=COLOURS[0], linewidth=2)
+    axes.fill_between(minutes, _series(result.tokens_per_minute, minutes), alpha=0.15)
+    _time_axis(axes)
+    axes.set_title("Total tokens per minute (what Azure Monitor shows out of the box)")
+    return Chart(
+        "total-tokens.png",
+        "Total tokens",
+        "All consumers together: the only view without per-consumer token metrics.",
+        _png(figure),
+    )
+
+
+def consumer_tokens(result: SimulationResult) -> Chart:
+    figure, (axes,) = _figure()
+    minutes = _minutes(result)
+    names = sorted(result.consumers)
+    stacks = axes.stackplot(
+        minutes,
+        [_series(result.consumers[n].tokens_per_minute, minutes) for n in names],
+        labels=names,
+        colors=[c for c, _ in zip(cycle(COLOURS), names, strict=False)],
+        alpha=0.85,
+    )
+    for area, hatch in zip(stacks, cycle(HATCHES), strict=False):
+        area.set_hatch(hatch)
+        area.set_edgecolor("white")
+    _time_axis(axes)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="consumer", fontsize=8)
+    total = sum(c.tokens for c in result.consumers.values()) or 1
+    top = max(names, key=lambda n: result.consumers[n].tokens, default="")
+    share = result.consumers[top].tokens / total if top else 0.0
+    axes.set_title(f"Tokens per minute per consumer ({top} uses {share:.0%})")
+    return Chart(
+        "consumer-tokens.png",
+        "Tokens per consumer",
+        "Stacked per consumer, as token metrics with a user or app dimension show it.",
+        _png(figure),
+    )
+
+
+def limited_consumers(result: SimulationResult) -> Chart:
+    figure, (lines, bars) = _figure(2)
+    minutes = _minutes(result)
+    names = sorted(result.consumers)
+    limited = [n for n in names if result.consumers[n].statuses.keys() & {429, 403}]
+    others = [n for n in names if n not in limited]
+    for name, colour, dash in zip(limited, cycle(COLOURS), cycle(DASHES), strict=False):
+        series = _series(result.consumers[name].tokens_per_minute, minutes)
+        lines.plot(minutes, series, color=colour, linestyle=dash, linewidth=2, label=name)
+    if others:
+        rest: dict[int, int] = {}
+        for name in others:
+            for minute, tokens in result.consumers[name].tokens_per_minute.items():
+                rest[minute] = rest.get(minute, 0) + tokens
+        lines.plot(
+            minutes, _series(rest, minutes), color="#777777", linewidth=1.5, label="everyone else"
+        )
+    for limit, style in zip(result.token_limits[:3], (":", "-.", "--"), strict=False):
+        lines.axhline(
+            limit, color="black", linestyle=style, linewidth=1.2, label=f"limit {limit:,}"
+        )
+    _time_axis(lines)
+    lines.legend(fontsize=8, loc="upper right")
+    lines.set_title("Limited consumers vs the rest")
+    positions = range(len(names))
+    width = 0.4
+    refused_429 = [result.consumers[n].statuses.get(429, 0) for n in names]
+    refused_403 = [result.consumers[n].statuses.get(403, 0) for n in names]
+    bars.bar([p - width / 2 for p in positions], refused_429, width, label="429 rate limit",
+             color=COLOURS[5], hatch="//", edgecolor="white")  # fmt: skip
+    bars.bar([p + width / 2 for p in positions], refused_403, width, label="403 quota",
+             color=COLOURS[0], hatch="..", edgecolor="white")  # fmt: skip
+    bars.set_xticks(list(positions), names, rotation=30, ha="right", fontsize=8)
+    bars.set_ylabel("refused requests")
+    bars.legend(fontsize=8)
+    bars.set_title("Refusals per consumer")
+    return Chart(
+        "token-limit.png",
+        "Token limit",
+        "Consumers the gateway refused (429/403) against everyone else; dotted lines are the "
+        "tokens-per-minute limits the policies applied.",
+        _png(figure),
+    )
+
+
+def backend_view(result: SimulationResult) -> Chart:
+    figure, (over_time, totals) = _figure(2)
+    minutes = _minutes(result)
+    names = sorted(result.backends)
+    stacks = over_time.stackplot(
+        minutes,
+        [_series(result.backends[n].tokens_per_minute, minutes) for n in names],
+        labels=names,
+        colors=[c for c, _ in zip(cycle(COLOURS), names, strict=False)],
+        alpha=0.85,
+    )
+    for area, hatch in zip(stacks, cycle(HATCHES), strict=False):
+        area.set_hatch(hatch)
+        area.set_edgecolor("white")
+    _time_axis(over_time, "backend tokens per minute")
+    over_time.legend(fontsize=8, loc="upper left", title="backend")
+    over_time.set_title("Where the tokens were served")
+    requests = [result.backends[n].requests for n in names]
+    drawn = totals.bar(names, requests, color=COLOURS[: len(names)] or None, edgecolor="white")
+    for bar, hatch in zip(drawn, cycle(HATCHES), strict=False):
+        bar.set_hatch(hatch)
+    for bar, name in zip(drawn, names, strict=True):
+        stats = result.backends[name]
+        totals.annotate(
+            f"{stats.throttled} throttled (429)\n{stats.trips} breaker trips",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    totals.set_ylabel("requests")
+    totals.set_ylim(top=max(requests, default=1) * 1.25 or 1)
+    totals.tick_params(axis="x", labelrotation=30, labelsize=8)
+    totals.set_title("Requests, throttling and breaker trips")
+    return Chart(
+        "backends.png",
+        "Backends",
+        "Tokens per backend over time (spill-over shows as a second band) and each backend's "
+        "requests, 429s and circuit-breaker trips.",
+        _png(figure),
+    )
+
+
+def scenario_charts(result: SimulationResult) -> list[Chart]:
+    """The charts for one run, in the order the story is told."""
+    return [total_tokens(result), consumer_tokens(result), limited_consumers(result),
+            backend_view(result)]  # fmt: skip
+
+
+def comparison_chart(before: SimulationResult, after: SimulationResult) -> Chart:
+    """Two runs side by side on one scale: backend tokens per minute, before and after."""
+    figure, panels = _figure(2)
+    peak = 0
+    for axes, result, colour in zip(panels, (before, after), COLOURS[:2], strict=True):
+        minutes = _minutes(result)
+        served: dict[int, int] = {}
+        for stats in result.backends.values():
+            for minute, tokens in stats.tokens_per_minute.items():
+                served[minute] = served.get(minute, 0) + tokens
+        series = _series(served, minutes)
+        peak = max(peak, *series, 1)
+        axes.plot(minutes, series, color=colour, linewidth=2)
+        axes.fill_between(minutes, series, alpha=0.15, color=colour)
+        _time_axis(axes, "tokens reaching the backends per minute")
+        total = sum(series)
+        heading = textwrap.shorten(result.name, width=48, placeholder="…")
+        axes.set_title(f"{heading}\n{total:,} backend tokens", fontsize=10)
+    for axes in panels:
+        axes.set_ylim(0, peak * 1.1)
+    return Chart(
+        "comparison.png",
+        "Before and after",
+        f"Backend tokens per minute for {before.name} (left) and {after.name} (right), on one "
+        "scale.",
+        _png(figure),
+    )

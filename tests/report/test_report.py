@@ -1,0 +1,143 @@
+"""apimgen simulate --report / --compare: charts for every example scenario, one self-contained
+HTML page, side-by-side runs, byte-identical output for a seed, and no half-written directory."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import xml.etree.ElementTree as ET
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from apimgen.errors import ExitCode
+from apimgen.report.charts import DPI, SIZE, scenario_charts
+from apimgen.report.html import report_html
+from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
+from tests.conftest import EXAMPLES, run_cli
+
+SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
+CHARTS = {"total-tokens.png", "consumer-tokens.png", "token-limit.png", "backends.png"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_MAGIC, "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk comes first
+    return width, height
+
+
+class _Page(HTMLParser):
+    """Collects what a browser would load: image sources and figure ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.figures: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "img":
+            self.images.append(values.get("src") or "")
+        if tag == "figure":
+            self.figures.append(values.get("id") or "")
+
+
+def read_page(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def assert_self_contained(html: str) -> None:
+    assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", html), "external reference"
+    assert not re.search(r"<(?:link|script|iframe)\b", html)
+    assert "url(" not in html
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_every_example_scenario_gets_its_charts_and_page(scenario: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = run_cli("-q", "simulate", str(scenario), "--report", str(out))
+    assert result.exit_code == ExitCode.OK, result.output
+    pngs = {p.name: p.read_bytes() for p in out.glob("*.png")}
+    assert set(pngs) == CHARTS
+    for data in pngs.values():
+        assert png_size(data) == (int(SIZE[0] * DPI), int(SIZE[1] * DPI))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    page = read_page(html)
+    assert len(page.images) == len(CHARTS)
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert sorted(page.figures) == sorted(name.removesuffix(".png") for name in CHARTS)
+    assert_self_contained(html)
+
+
+def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:
+    out, junit = tmp_path / "story", tmp_path / "junit.xml"
+    before, after = EXAMPLES / "scenarios/seed-step2.yaml", EXAMPLES / "scenarios/seed-step3.yaml"
+    args = ["simulate", str(before), "--compare", str(after), "--report", str(out), "--json"]
+    result = run_cli(*args, "--junit", str(junit))
+    assert result.exit_code == ExitCode.OK, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == "apimgen.simulation-comparison/v1"
+    names = [run["name"] for run in document["runs"]]
+    assert names[0].startswith("seed step 2") and names[1].startswith("seed step 3")
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 2 and folders[0].startswith("1-") and folders[1].startswith("2-")
+    for folder in folders:
+        assert {p.name for p in (out / folder).glob("*.png")} == CHARTS
+    assert (out / "comparison.png").read_bytes()[:8] == PNG_MAGIC
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert len(read_page(html).images) == 2 * len(CHARTS) + 1
+    assert_self_contained(html)
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert len(suites) == 2
+    expected = [len(run["expectations"]) for run in document["runs"]]
+    assert [int(s.get("tests", "0")) for s in suites] == expected
+    # The step-3 limit shows in the JSON the limit chart draws from.
+    assert document["runs"][1]["token_limits"] == [1000]
+    assert document["runs"][0]["token_limits"] == []
+
+
+def test_reports_are_byte_identical_for_a_seed(tmp_path: Path) -> None:
+    scenario = str(EXAMPLES / "scenarios/ptu-spillover.yaml")
+    for name in ("a", "b"):
+        assert run_cli("-q", "simulate", scenario, "--report", str(tmp_path / name)).exit_code == 0
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*"))
+    assert files
+    for relative in files:
+        if (tmp_path / "a" / relative).is_file():
+            assert (tmp_path / "a" / relative).read_bytes() == (
+                tmp_path / "b" / relative
+            ).read_bytes(), relative
+
+
+def test_report_never_replaces_a_foreign_directory(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    scenario = str(EXAMPLES / "scenarios/seed-step1.yaml")
+    result = run_cli("simulate", scenario, "--report", str(mine))
+    assert result.exit_code == ExitCode.ERROR
+    assert "refusing to replace it" in result.stderr
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_names_are_escaped_in_the_page() -> None:
+    result = SimulationResult(
+        name='<script>alert("x")</script>',
+        seed=1,
+        duration=120,
+        consumers={"<b>eve</b>": ConsumerStats(requests=1, statuses=Counter({200: 1}), tokens=5)},
+        backends={"aoai": BackendStats(requests=1, tokens=5)},
+        tokens_per_minute={0: 5},
+        metric_samples=3,
+        skipped_policies=[],
+    )
+    html = report_html(result.name, [(result, scenario_charts(result))])
+    assert "<script>" not in html and "<b>eve</b>" not in html
+    assert "&lt;script&gt;" in html and "&lt;b&gt;eve&lt;/b&gt;" in html
