@@ -18,6 +18,7 @@ from apimgen.report.charts import DPI, SIZE, scenario_charts
 from apimgen.report.html import report_html
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from tests.conftest import EXAMPLES, run_cli
+from tests.simulate.test_cli_simulate import JUNIT_SCHEMA
 
 SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
 CHARTS = {"total-tokens.png", "consumer-tokens.png", "token-limit.png", "backends.png"}
@@ -94,6 +95,7 @@ def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:
     html = (out / "report.html").read_text(encoding="utf-8")
     assert len(read_page(html).images) == 2 * len(CHARTS) + 1
     assert_self_contained(html)
+    JUNIT_SCHEMA.validate(str(junit))
     suites = ET.parse(junit).getroot().findall("testsuite")
     assert len(suites) == 2
     expected = [len(run["expectations"]) for run in document["runs"]]

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import xmlschema
 import yaml
 
 from apimgen.errors import ExitCode
 from tests.conftest import EXAMPLES, run_cli
 
 SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
+JUNIT_SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "junit.xsd")
 SIMULATION_SCHEMA = json.loads(
     (Path(__file__).parents[2] / "apimgen/simulate/simulation.schema.json").read_text()
 )
@@ -77,6 +79,7 @@ def test_failed_expectation_exits_4_and_writes_junit(tmp_path: Path) -> None:
     result = run_cli("simulate", str(_failing_scenario(tmp_path)), "--junit", str(junit))
     assert result.exit_code == ExitCode.EXPECTATIONS_FAILED
     assert "FAIL" in result.stdout and "impossible" in result.stdout
+    JUNIT_SCHEMA.validate(str(junit))
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
@@ -186,3 +189,10 @@ def test_prompts_file_is_read_relative_to_the_scenario(tmp_path: Path) -> None:
     assert "consumers[0].prompts_file: cannot read prompts" in result.stderr
     (tmp_path / "missing.txt").write_text("first\n\nsecond\n")
     assert run_cli("simulate", str(path)).exit_code == ExitCode.OK
+
+
+def test_junit_schema_rejects_what_ci_would_not_read() -> None:
+    nameless = '<testsuites><testsuite tests="1"><testcase name="x"/></testsuite></testsuites>'
+    assert not JUNIT_SCHEMA.is_valid(nameless)
+    unnamed_case = '<testsuites><testsuite name="s" tests="1"><testcase/></testsuite></testsuites>'
+    assert not JUNIT_SCHEMA.is_valid(unnamed_case)
