@@ -33,7 +33,8 @@ demo: install
 	$(BIN)/apimgen validate examples/seed/gateway.yaml
 	$(BIN)/apimgen render examples/seed/gateway.yaml -o $(DEMO_OUT)
 	@echo "policy XML, Bicep and Terraform written under $(DEMO_OUT)/"
-	$(BIN)/apimgen simulate examples/scenarios/seed-step2.yaml \
+	$(BIN)/apimgen simulate examples/scenarios/seed-step1.yaml \
+		--compare examples/scenarios/seed-step2.yaml \
 		--compare examples/scenarios/seed-step3.yaml --report $(STORY_OUT)
 	@echo "the seed story's charts: $(STORY_OUT)/report.html"
 

@@ -266,9 +266,10 @@ def simulate(
         typer.Option("--report", help="Write PNG charts and a self-contained report.html here."),
     ] = None,
     compare: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            "--compare", help="Also run this scenario and put both runs side by side (after)."
+            "--compare",
+            help="Also run this scenario and put the runs side by side (repeatable, in order).",
         ),
     ] = None,
 ) -> None:
@@ -279,7 +280,7 @@ def simulate(
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
 
-        paths = [scenario, *([compare] if compare is not None else [])]
+        paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
         results = []
         for path, one in zip(paths, loaded, strict=True):
@@ -325,7 +326,7 @@ def simulate(
         passed = all(result.passed for result in results)
         return ExitCode.OK if passed else ExitCode.EXPECTATIONS_FAILED
 
-    schema = "apimgen.simulation/v1" if compare is None else "apimgen.simulation-comparison/v1"
+    schema = "apimgen.simulation-comparison/v1" if compare else "apimgen.simulation/v1"
     _run(ctx, action, json_schema=schema if as_json else None)
 
 

@@ -21,7 +21,7 @@ def write_report(results: list[SimulationResult], out_dir: Path) -> list[str]:
     runs: list[tuple[SimulationResult, list[Chart]]] = []
     comparing = len(results) > 1
     if comparing:
-        side_by_side = comparison_chart(results[0], results[1])
+        side_by_side = comparison_chart(results)
         files[side_by_side.file] = side_by_side.png
     for index, result in enumerate(results):
         charts = scenario_charts(result)

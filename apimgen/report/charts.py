@@ -62,6 +62,9 @@ def _series(per_minute: dict[int, int], minutes: Sequence[int]) -> list[int]:
 
 
 def _time_axis(axes: Axes, ylabel: str = "tokens per minute") -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("minute of the run")
     axes.set_ylabel(ylabel)
     axes.grid(True, color="#dddddd", linewidth=0.6)
@@ -104,13 +107,20 @@ def consumer_tokens(result: SimulationResult) -> Chart:
     total = sum(c.tokens for c in result.consumers.values()) or 1
     top = max(names, key=lambda n: result.consumers[n].tokens, default="")
     share = result.consumers[top].tokens / total if top else 0.0
-    axes.set_title(f"Tokens per minute per consumer ({top} uses {share:.0%})")
-    return Chart(
-        "consumer-tokens.png",
-        "Tokens per consumer",
-        "Stacked per consumer, as token metrics with a user or app dimension show it.",
-        _png(figure),
-    )
+    if result.metric_samples:
+        axes.set_title(f"Tokens per minute per consumer ({top} uses {share:.0%})")
+        caption = "Stacked per consumer, as token metrics with a user or app dimension show it."
+    else:
+        axes.set_title(
+            f"Tokens per minute per consumer ({top} uses {share:.0%})\n"
+            "simulator ground truth: these policies emit no token metrics to show it",
+            fontsize=10,
+        )
+        caption = (
+            "Stacked per consumer from the simulator's own accounting. The policies emit no "
+            "token metrics, so on Azure only the total would be visible."
+        )
+    return Chart("consumer-tokens.png", "Tokens per consumer", caption, _png(figure))
 
 
 def limited_consumers(result: SimulationResult) -> Chart:
@@ -173,7 +183,12 @@ def backend_view(result: SimulationResult) -> Chart:
         area.set_hatch(hatch)
         area.set_edgecolor("white")
     _time_axis(over_time, "backend tokens per minute")
-    over_time.legend(fontsize=8, loc="upper left", title="backend")
+    stacked_peak = max(
+        (sum(result.backends[n].tokens_per_minute.get(m, 0) for n in names) for m in minutes),
+        default=0,
+    )
+    over_time.set_ylim(0, max(stacked_peak, 1) * 1.35)  # headroom for the legend
+    over_time.legend(fontsize=8, loc="upper left", title="backend", ncols=2)
     over_time.set_title("Where the tokens were served")
     requests = [result.backends[n].requests for n in names]
     drawn = totals.bar(names, requests, color=COLOURS[: len(names)] or None, edgecolor="white")
@@ -207,30 +222,38 @@ def scenario_charts(result: SimulationResult) -> list[Chart]:
             backend_view(result)]  # fmt: skip
 
 
-def comparison_chart(before: SimulationResult, after: SimulationResult) -> Chart:
-    """Two runs side by side on one scale: backend tokens per minute, before and after."""
-    figure, panels = _figure(2)
-    peak = 0
-    for axes, result, colour in zip(panels, (before, after), COLOURS[:2], strict=True):
+def comparison_chart(results: Sequence[SimulationResult]) -> Chart:
+    """Runs side by side on one scale (two per row): backend tokens per minute, in the order
+    the runs were given, so a story reads left to right and top to bottom."""
+    from matplotlib.figure import Figure
+
+    rows = (len(results) + 1) // 2
+    figure = Figure(figsize=(SIZE[0], SIZE[1] * rows), dpi=DPI, layout="constrained")
+    grid = figure.subplots(rows, 2, squeeze=False)
+    panels = [axes for row in grid for axes in row]
+    peak = 1
+    for index, (axes, result) in enumerate(zip(panels, results, strict=False)):
+        colour = COLOURS[index % len(COLOURS)]
         minutes = _minutes(result)
         served: dict[int, int] = {}
         for stats in result.backends.values():
             for minute, tokens in stats.tokens_per_minute.items():
                 served[minute] = served.get(minute, 0) + tokens
         series = _series(served, minutes)
-        peak = max(peak, *series, 1)
-        axes.plot(minutes, series, color=colour, linewidth=2)
+        peak = max(peak, *series)
+        axes.plot(minutes, series, color=colour, linestyle=DASHES[index % len(DASHES)], linewidth=2)
         axes.fill_between(minutes, series, alpha=0.15, color=colour)
-        _time_axis(axes, "tokens reaching the backends per minute")
-        total = sum(series)
+        _time_axis(axes, "backend tokens per minute")
         heading = textwrap.shorten(result.name, width=48, placeholder="…")
-        axes.set_title(f"{heading}\n{total:,} backend tokens", fontsize=10)
-    for axes in panels:
+        axes.set_title(f"{index + 1}. {heading}\n{sum(series):,} backend tokens", fontsize=10)
+    for axes in panels[len(results) :]:
+        axes.set_visible(False)
+    for axes in panels[: len(results)]:
         axes.set_ylim(0, peak * 1.1)
+    names = ", ".join(f"{i + 1}. {r.name}" for i, r in enumerate(results))
     return Chart(
         "comparison.png",
-        "Before and after",
-        f"Backend tokens per minute for {before.name} (left) and {after.name} (right), on one "
-        "scale.",
+        "Side by side",
+        f"Backend tokens per minute on one scale: {names}.",
         _png(figure),
     )

@@ -79,30 +79,34 @@ def test_every_example_scenario_gets_its_charts_and_page(scenario: Path, tmp_pat
 
 def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:
     out, junit = tmp_path / "story", tmp_path / "junit.xml"
-    before, after = EXAMPLES / "scenarios/seed-step2.yaml", EXAMPLES / "scenarios/seed-step3.yaml"
-    args = ["simulate", str(before), "--compare", str(after), "--report", str(out), "--json"]
+    steps = [str(EXAMPLES / f"scenarios/seed-step{n}.yaml") for n in (1, 2, 3)]
+    args = ["simulate", steps[0], "--compare", steps[1], "--compare", steps[2]]
+    args += ["--report", str(out), "--json"]
     result = run_cli(*args, "--junit", str(junit))
     assert result.exit_code == ExitCode.OK, result.output
     document = json.loads(result.stdout)
     assert document["schema"] == "apimgen.simulation-comparison/v1"
     names = [run["name"] for run in document["runs"]]
-    assert names[0].startswith("seed step 2") and names[1].startswith("seed step 3")
+    assert [name[:11] for name in names] == ["seed step 1", "seed step 2", "seed step 3"]
     folders = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert len(folders) == 2 and folders[0].startswith("1-") and folders[1].startswith("2-")
+    assert [folder[:2] for folder in folders] == ["1-", "2-", "3-"]
     for folder in folders:
         assert {p.name for p in (out / folder).glob("*.png")} == CHARTS
     assert (out / "comparison.png").read_bytes()[:8] == PNG_MAGIC
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert len(read_page(html).images) == 2 * len(CHARTS) + 1
+    assert len(read_page(html).images) == 3 * len(CHARTS) + 1
     assert_self_contained(html)
     JUNIT_SCHEMA.validate(str(junit))
     suites = ET.parse(junit).getroot().findall("testsuite")
-    assert len(suites) == 2
+    assert len(suites) == 3
     expected = [len(run["expectations"]) for run in document["runs"]]
     assert [int(s.get("tests", "0")) for s in suites] == expected
     # The step-3 limit shows in the JSON the limit chart draws from.
-    assert document["runs"][1]["token_limits"] == [1000]
-    assert document["runs"][0]["token_limits"] == []
+    assert [run["token_limits"] for run in document["runs"]] == [[], [], [1000]]
+    # Steps 1 and 2 differ only in metrics: the same traffic reaches the backend.
+    served = [sum(b["tokens"] for b in run["backends"].values()) for run in document["runs"]]
+    assert served[0] == served[1] > 2 * served[2]
+    assert document["runs"][0]["metric_samples"] == 0 < document["runs"][1]["metric_samples"]
 
 
 def test_reports_are_byte_identical_for_a_seed(tmp_path: Path) -> None:
