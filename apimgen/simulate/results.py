@@ -59,6 +59,7 @@ class SimulationResult:
     expectations: list[ExpectationResult] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
     token_limits: list[int] = field(default_factory=list)  # tokens-per-minute limits applied
+    semantic_cache: dict[str, Any] | None = None  # hits, false hits, embedder (None: unused)
 
     @property
     def total_requests(self) -> int:
@@ -69,6 +70,8 @@ class SimulationResult:
         return all(e.passed for e in self.expectations)
 
     def measure(self, expectation: Expectation) -> float:
+        if expectation.measure.startswith("cache_"):
+            return self._cache_measure(expectation.measure)
         if expectation.backend:
             backend = self.backends.get(expectation.backend, BackendStats())
             return float(
@@ -107,6 +110,17 @@ class SimulationResult:
             "trips": sum(b.trips for b in self.backends.values()),
         }
         return float(values[expectation.measure])
+
+    def _cache_measure(self, measure: str) -> float:
+        """Semantic-cache measures; 0 when no lookup happened."""
+        cache = self.semantic_cache or {}
+        if measure == "cache_hit_ratio":
+            return float(cache.get("hit_ratio", 0.0))
+        if measure == "cache_false_hits":
+            return float(cache.get("false_hits", 0))
+        saved = float(cache.get("tokens_saved", 0))
+        served = saved + sum(b.tokens for b in self.backends.values())
+        return saved / served if served else 0.0  # cache_saved_share
 
     def check(self, expectations: list[Expectation]) -> None:
         for expectation in expectations:
@@ -165,6 +179,7 @@ class SimulationResult:
             "tokens_per_minute": [self.tokens_per_minute.get(m, 0) for m in range(minutes)],
             "metric_samples": self.metric_samples,
             "token_limits": self.token_limits,
+            "semantic_cache": self.semantic_cache,
             "skipped_policies": self.skipped_policies,
             "errors": [{"error": e, "count": n} for e, n in self.errors.most_common()],
             "expectations": [

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from apimgen.errors import ApimgenError, Location
 from apimgen.simulate.backends import (
@@ -33,8 +34,12 @@ from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipelin
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from apimgen.simulate.scenario import BackendBehaviour, LoadedScenario
+from apimgen.simulate.semantic_cache import SemanticCache
 from apimgen.simulate.state import GatewayServices, LlmRequest, RequestState
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
+
+if TYPE_CHECKING:
+    from apimgen.simulate.embeddings.provider import CachedEmbedder
 
 __all__ = ["ScenarioError", "run_scenario"]
 
@@ -230,6 +235,34 @@ def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict
     }
 
 
+def _local_embedder() -> CachedEmbedder:
+    from apimgen.simulate.embeddings.minilm import load_minilm
+    from apimgen.simulate.embeddings.provider import CachedEmbedder
+
+    return CachedEmbedder(load_minilm())
+
+
+def _cache_summary(cache: SemanticCache) -> dict[str, Any] | None:
+    stats = cache.stats
+    if not stats.lookups and not stats.skipped:
+        return None
+    embedder = cache.embedder_name
+    return {
+        "embedder": embedder,
+        "distance_scale": cache.distance_scale,
+        "lookups": stats.lookups,
+        "hits": stats.hits,
+        "true_hits": stats.true_hits,
+        "false_hits": stats.false_hits,
+        "stores": stats.stores,
+        "skipped": stats.skipped,
+        "hit_ratio": stats.hits / stats.lookups if stats.lookups else 0.0,
+        "embedding_tokens": stats.embedding_tokens,
+        "tokens_saved": stats.tokens_saved,
+        "texts_embedded": cache.embedder.computed if embedder else 0,
+    }
+
+
 def run_scenario(
     loaded: LoadedScenario,
     *,
@@ -244,9 +277,12 @@ def run_scenario(
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
     # One gateway node per region: counters, breakers and rotations are kept per node.
     nodes: dict[str, GatewayServices] = {}
+    # One semantic cache for all nodes, like the external Redis cache they would share.
+    semantic_cache = SemanticCache(_local_embedder, scenario.semantic_cache.distance_scale)
     for index, region in enumerate(scenario.regions):
         node = GatewayServices(seed=run_seed * 1000 + index, region=region)
         node.backends = gateway.registry()
+        node.semantic_cache = semantic_cache
         nodes[region] = node
     pipelines: dict[str | None, CompiledPipeline] = {}
     skipped: list[str] = []
@@ -287,6 +323,7 @@ def run_scenario(
                 call.completion_tokens,
                 call.stream,
                 call.flagged,
+                call.group,
             ),
         )
         state.consumer_name = call.consumer.name
@@ -310,6 +347,7 @@ def run_scenario(
         skipped_policies=skipped,
         errors=collector.errors,
         token_limits=sorted(set().union(*(node.token_limits for node in nodes.values()))),
+        semantic_cache=_cache_summary(semantic_cache),
     )
     result.check(scenario.expect)
     return result

@@ -138,6 +138,18 @@ class Consumer(SpecModel):
     flagged_share: float = Field(
         default=0.0, ge=0, le=1, description="Share of prompts Content Safety would block."
     )
+    prompt_groups: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Paraphrase groups (name: wordings) for semantic caching; a cached answer "
+        "served to a prompt of another group counts as a false hit.",
+    )
+    group_share: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="With prompt_groups: share of calls asking a group's question (a random "
+        "wording); the rest use `prompts` in turn.",
+    )
 
 
 _MEASURES = Literal[
@@ -152,6 +164,9 @@ _MEASURES = Literal[
     "token_share",
     "max_tokens_per_minute",
     "trips",
+    "cache_hit_ratio",
+    "cache_false_hits",
+    "cache_saved_share",
 ]
 
 
@@ -182,6 +197,20 @@ class PoolMemberSpec(SpecModel):
     weight: int = Field(default=1, ge=0, le=100, description="Share within a priority group.")
 
 
+class SemanticCacheSettings(SpecModel):
+    """Score thresholds are model-specific: APIM's 0.05 starting point was set for Azure OpenAI
+    embeddings, while the local all-MiniLM-L6-v2 places paraphrases about 0.2 apart."""
+
+    distance_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Production distance ÷ local distance for the same prompt pairs; the "
+        "policy's score-threshold is compared with local distance times this. Measure it by "
+        "embedding a few paraphrase pairs with both models (see the README).",
+    )
+
+
 class Scenario(SpecModel):
     """An apimgen simulation scenario."""
 
@@ -208,6 +237,10 @@ class Scenario(SpecModel):
         description="Who sends traffic."
     )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
+    semantic_cache: SemanticCacheSettings = Field(
+        default_factory=SemanticCacheSettings,
+        description="How the local embedding model stands in for the production one.",
+    )
 
 
 class LoadedScenario:

@@ -108,6 +108,7 @@ class GatewayServices:
     events: list[tuple[float, str, str]] = field(default_factory=list)
     backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
     token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
+    semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -129,6 +130,7 @@ class LlmRequest:
     completion_tokens: int = 0
     stream: bool = False
     flagged: bool = False  # Content Safety would block this prompt (the scenario decides)
+    group: str | None = None  # paraphrase group, to tell true from false cache hits
 
 
 @dataclass
@@ -154,6 +156,7 @@ class RequestState:
     unavailable: bool = False  # answered 503 because no backend was available
     pending_response_headers: dict[str, str] = field(default_factory=dict)
     consumer_name: str = ""
+    semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
 
     def evaluate(self, expression: CompiledExpression) -> Any:
         """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""

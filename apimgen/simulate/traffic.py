@@ -33,6 +33,7 @@ class PlannedCall:
     stream: bool
     prompt: str
     flagged: bool = False
+    group: str | None = None  # the paraphrase group the prompt belongs to
 
 
 def consumer_rng(seed: int, name: str) -> random.Random:
@@ -92,8 +93,17 @@ def unsigned_jwt(claims: dict[str, str]) -> str:
 def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCall]:
     rng = consumer_rng(seed, consumer.name)
     prompt_cache: dict[str, tuple[str, int]] = {}
+    groups = sorted(consumer.prompt_groups)
+    plain_turn = 0
     for index, time in enumerate(arrivals(consumer.arrival, duration, rng)):
-        prompt = consumer.prompts[index % len(consumer.prompts)]
+        group: str | None = None
+        if groups and rng.random() < consumer.group_share:
+            group = groups[rng.randrange(len(groups))]
+            wordings = consumer.prompt_groups[group]
+            prompt = wordings[rng.randrange(len(wordings))]
+        else:
+            prompt = consumer.prompts[plain_turn % len(consumer.prompts)]
+            plain_turn += 1
         if prompt not in prompt_cache:
             messages = [{"role": "user", "content": prompt}]
             if consumer.system_prompt:
@@ -118,4 +128,5 @@ def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCal
             stream,
             prompt,
             flagged,
+            group,
         )

@@ -47,6 +47,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     flagged: bool = False
+    group: str | None = None
 
 
 @dataclass
@@ -74,6 +75,7 @@ def run(
     skip_unknown: bool = False,
     seed: int = 1,
     stream: bool = False,
+    semantic_cache: Any = None,
 ) -> tuple[list[Result], GatewayServices, Any]:
     pipeline = effective_pipeline(
         [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
@@ -82,6 +84,7 @@ def run(
     services = GatewayServices(seed=seed)
     singles = backends or [single("aoai")]
     services.backends = BackendRegistry({b.id: b for b in singles}, pools or {})
+    services.semantic_cache = semantic_cache
     results: list[Result] = []
 
     def done(state: RequestState) -> None:
@@ -125,6 +128,7 @@ def run(
                 call.completion_tokens,
                 stream=stream,
                 flagged=call.flagged,
+                group=call.group,
             ),
         )
         state.call = call  # type: ignore[attr-defined]

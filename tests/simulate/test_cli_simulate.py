@@ -104,14 +104,29 @@ def test_scenario_errors_are_located(tmp_path: Path) -> None:
 
 
 def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
-    data = yaml.safe_load((EXAMPLES / "scenarios" / "seed-step3.yaml").read_text())
-    data["policies"]["spec"] = str(EXAMPLES / "seed" / "gateway.yaml")
-    path = tmp_path / "cache.yaml"
-    path.write_text(yaml.safe_dump(data))
+    policies = tmp_path / "policies" / "apis"
+    policies.mkdir(parents=True)
+    (tmp_path / "policies" / "global.xml").write_text(
+        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    (policies / "api.xml").write_text(
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>\n'
+        "<backend><base /></backend><outbound><base />\n"
+        '    <xml-to-json kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
+        "</outbound><on-error><base /></on-error></policies>"
+    )
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
-    assert "unknown policy <llm-semantic-cache-lookup>" in result.stderr
-    assert "apis/azure-openai.xml:5:9" in result.stderr
+    assert "unknown policy <xml-to-json>" in result.stderr
+    assert "apis/api.xml:3:5" in result.stderr
     skipped = run_cli("simulate", str(path), "--skip-unknown", "--json")
     assert skipped.exit_code == ExitCode.OK
     assert len(json.loads(skipped.stdout)["skipped_policies"]) == 2

@@ -6,7 +6,8 @@ from apimgen.simulate.policy.handlers import (
     limits,
     routing,
     security,
+    semantic_cache,
     tokens,
 )
 
-__all__ = ["caching", "control", "limits", "routing", "security", "tokens"]
+__all__ = ["caching", "control", "limits", "routing", "security", "semantic_cache", "tokens"]
