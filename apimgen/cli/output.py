@@ -152,6 +152,17 @@ class Output:
         series = [result.tokens_per_minute.get(m, 0) for m in range(minutes)]
         peak = max(series, default=0)
         self.out.print(f"tokens served per minute: {_sparkline(series)}  (peak {peak})")
+        cache = result.semantic_cache
+        if cache:
+            self.out.print(
+                escape(
+                    f"semantic cache ({cache['embedder'] or 'no embedder loaded'}, distance scale "
+                    f"{cache['distance_scale']:g}): {cache['hits']}/{cache['lookups']} hits "
+                    f"({cache['hit_ratio']:.0%}), {cache['true_hits']} true, "
+                    f"{cache['false_hits']} false, {cache['stores']} stored, "
+                    f"{cache['skipped']} skipped, {cache['tokens_saved']:,} backend tokens saved"
+                )
+            )
         if result.errors:
             self.out.print("[red]why calls failed[/red] (most common first):")
             for error, count in result.errors.most_common(5):

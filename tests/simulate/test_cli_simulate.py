@@ -211,3 +211,27 @@ def test_junit_schema_rejects_what_ci_would_not_read() -> None:
     assert not JUNIT_SCHEMA.is_valid(nameless)
     unnamed_case = '<testsuites><testsuite name="s" tests="1"><testcase/></testsuite></testsuites>'
     assert not JUNIT_SCHEMA.is_valid(unnamed_case)
+
+
+def test_seed_step_four_caches_paraphrases_and_names_its_embedder(tmp_path: Path) -> None:
+    scenario = EXAMPLES / "scenarios" / "seed-step4.yaml"
+    document = json.loads(run_cli("simulate", str(scenario), "--json").stdout)
+    cache = document["semantic_cache"]
+    assert cache["embedder"] == "all-MiniLM-L6-v2" and cache["distance_scale"] == 0.25
+    assert cache["false_hits"] == 0 and cache["true_hits"] > cache["lookups"] / 2
+    assert cache["texts_embedded"] < cache["lookups"], "each wording is embedded once"
+    summary = run_cli("simulate", str(scenario)).stdout
+    assert "semantic cache (all-MiniLM-L6-v2, distance scale 0.25)" in summary
+    # Without the calibration only identical wordings hit: every wording is stored separately.
+    data = yaml.safe_load(scenario.read_text())
+    data["semantic_cache"] = {"distance_scale": 1.0}
+    data["policies"]["spec"] = str(EXAMPLES / "seed" / "gateway.yaml")
+    data["consumers"][0]["prompts_file"] = str(EXAMPLES / "scenarios/prompts/drafting-tasks.txt")
+    data["expect"] = []
+    uncalibrated = tmp_path / "uncalibrated.yaml"
+    uncalibrated.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(uncalibrated), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    raw = json.loads(result.stdout)["semantic_cache"]
+    assert raw["true_hits"] < cache["true_hits"]
+    assert raw["stores"] > cache["stores"]
