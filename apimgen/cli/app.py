@@ -265,6 +265,14 @@ def simulate(
         Path | None,
         typer.Option("--report", help="Write PNG charts and a self-contained report.html here."),
     ] = None,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            "--sweep",
+            help="Run once per value, e.g. cache.score-threshold=0.01:0.30:0.01, and tabulate "
+            "hit ratio, false hits and tokens saved.",
+        ),
+    ] = None,
     compare: Annotated[
         list[Path] | None,
         typer.Option(
@@ -280,6 +288,8 @@ def simulate(
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
 
+        if sweep is not None:
+            return _sweep(out, scenario, sweep, seed, skip_unknown, as_json)
         paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
         results = []
@@ -328,6 +338,31 @@ def simulate(
 
     schema = "apimgen.simulation-comparison/v1" if compare else "apimgen.simulation/v1"
     _run(ctx, action, json_schema=schema if as_json else None)
+
+
+def _sweep(
+    out: Output, scenario: Path, sweep: str, seed: int | None, skip_unknown: bool, as_json: bool
+) -> int:
+    from apimgen.simulate.scenario import load_scenario
+    from apimgen.simulate.sweep import parse_sweep, run_sweep
+
+    name, values = parse_sweep(sweep)
+    loaded = load_scenario(scenario)
+    with (
+        out.progress(f"sweeping {name} over {len(values)} values")
+        if not as_json
+        else nullcontext(lambda fraction: None) as progress
+    ):
+        rows = run_sweep(
+            loaded, values, seed=seed, skip_unknown=skip_unknown or None, progress=progress
+        )
+    if as_json:
+        out.json(
+            {"schema": "apimgen.sweep/v1", "setting": name, "rows": [r.to_json() for r in rows]}
+        )
+    else:
+        out.sweep(name, rows)
+    return ExitCode.OK
 
 
 @app.command()

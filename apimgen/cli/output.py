@@ -21,6 +21,7 @@ from apimgen.errors import Diagnostic, Severity
 
 if TYPE_CHECKING:
     from apimgen.simulate.results import SimulationResult
+    from apimgen.simulate.sweep import SweepRow
 
 __all__ = ["Output"]
 
@@ -58,6 +59,27 @@ class Output:
         self.out.print(f"[{style}]{escape(head)}[/{style}]")
         if hint:
             self.out.print(f"[dim]{escape(hint)}[/dim]")
+
+    def sweep(self, setting: str, rows: list[SweepRow]) -> None:
+        """One row per swept value: what the cache gains and what it gets wrong."""
+        from rich.table import Table
+
+        table = Table(title=f"Sweep of {setting}", title_justify="left")
+        for column in ("value", "hit ratio", "false hits", "tokens saved", "backend tokens"):
+            table.add_column(column, justify="right")
+        for row in rows:
+            table.add_row(
+                f"{row.value:g}",
+                f"{row.hit_ratio:.0%}",
+                f"{row.false_hit_ratio:.0%}",
+                f"{row.tokens_saved:,}",
+                f"{row.backend_tokens:,}",
+            )
+        self.out.print(table)
+        self.out.print(
+            "false hits: cached answers served to a question of another paraphrase group "
+            "(counted when the scenario gives prompt_groups)"
+        )
 
     def rules(self, rules: list[dict[str, str]]) -> None:
         """The lint rule catalogue, one table row per rule."""

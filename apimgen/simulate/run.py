@@ -269,8 +269,14 @@ def run_scenario(
     seed: int | None = None,
     skip_unknown: bool | None = None,
     progress: Callable[[float], None] | None = None,
+    score_threshold: float | None = None,
+    embedder: CachedEmbedder | None = None,
 ) -> SimulationResult:
-    """Run ``loaded`` and check its expectations; deterministic for a seed."""
+    """Run ``loaded`` and check its expectations; deterministic for a seed.
+
+    ``score_threshold`` replaces every semantic-cache lookup's threshold (a sweep); an
+    ``embedder`` passed in is reused, so a sweep embeds each prompt once for all its runs.
+    """
     scenario = loaded.scenario
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
@@ -278,7 +284,11 @@ def run_scenario(
     # One gateway node per region: counters, breakers and rotations are kept per node.
     nodes: dict[str, GatewayServices] = {}
     # One semantic cache for all nodes, like the external Redis cache they would share.
-    semantic_cache = SemanticCache(_local_embedder, scenario.semantic_cache.distance_scale)
+    semantic_cache = SemanticCache(
+        (lambda: embedder) if embedder is not None else _local_embedder,
+        scenario.semantic_cache.distance_scale,
+        threshold_override=score_threshold,
+    )
     for index, region in enumerate(scenario.regions):
         node = GatewayServices(seed=run_seed * 1000 + index, region=region)
         node.backends = gateway.registry()

@@ -47,6 +47,7 @@ class SemanticCache:
 
     load_embedder: Callable[[], CachedEmbedder]
     distance_scale: float = 1.0
+    threshold_override: float | None = None  # a sweep's value, replacing the policies' own
     stats: SemanticCacheStats = field(default_factory=SemanticCacheStats)
     _embedder: CachedEmbedder | None = None
     _index: VectorIndex | None = None
@@ -74,6 +75,8 @@ class SemanticCache:
         """The prompt's vector (for the store) and the hit, if one is close enough."""
         vector = self.embedder.embed(text)
         index = self._vectors(vector)
+        if self.threshold_override is not None:
+            threshold = self.threshold_override
         local_threshold = threshold / self.distance_scale if self.distance_scale else threshold
         return vector, index.lookup(partition, vector, now, local_threshold)
 

@@ -235,3 +235,45 @@ def test_seed_step_four_caches_paraphrases_and_names_its_embedder(tmp_path: Path
     raw = json.loads(result.stdout)["semantic_cache"]
     assert raw["true_hits"] < cache["true_hits"]
     assert raw["stores"] > cache["stores"]
+
+
+def test_sweep_shows_the_threshold_trade_off() -> None:
+    scenario = str(EXAMPLES / "scenarios" / "seed-step4.yaml")
+    result = run_cli(
+        "simulate", scenario, "--sweep", "cache.score-threshold=0.05,0.15,0.3", "--json"
+    )
+    assert result.exit_code == ExitCode.OK, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == "apimgen.sweep/v1"
+    rows = document["rows"]
+    assert [row["value"] for row in rows] == [0.05, 0.15, 0.3]
+    hit_ratios = [row["hit_ratio"] for row in rows]
+    assert hit_ratios == sorted(hit_ratios), "a looser threshold never hits less"
+    assert rows[0]["false_hit_ratio"] == 0 < rows[-1]["false_hit_ratio"]
+    assert rows[-1]["backend_tokens"] < rows[0]["backend_tokens"]
+    table = run_cli("simulate", scenario, "--sweep", "cache.score-threshold=0.01:0.03:0.01")
+    assert "Sweep of cache.score-threshold" in table.stdout
+    assert all(f"│  {v} │" in table.stdout for v in ("0.01", "0.02", "0.03"))
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("cache.threshold=0.1", "cannot sweep 'cache.threshold'"),
+        ("cache.score-threshold=0.3:0.1:0.01", "empty range"),
+        ("cache.score-threshold=a:b:c", "is not start:stop:step"),
+        ("cache.score-threshold=0:1:0.001", "give 1 to 200 values"),
+        ("cache.score-threshold=3", "between 0 and 2"),
+    ],
+)
+def test_bad_sweeps_are_refused_with_a_hint(sweep: str, message: str) -> None:
+    result = run_cli("simulate", str(EXAMPLES / "scenarios" / "seed-step4.yaml"), "--sweep", sweep)
+    assert result.exit_code == ExitCode.ERROR
+    assert message in result.stderr and "hint" in result.stderr
+
+
+def test_sweeping_a_scenario_without_a_semantic_cache_says_so() -> None:
+    scenario = str(EXAMPLES / "scenarios" / "seed-step3.yaml")
+    result = run_cli("simulate", scenario, "--sweep", "cache.score-threshold=0.05")
+    assert result.exit_code == ExitCode.ERROR
+    assert "no semantic-cache lookup ran" in result.stderr
