@@ -4,6 +4,8 @@ the same run, so figures compare across machines.
 - CLI start-up: `apimgen --help` against `python -c pass` (target: within 12x).
 - Render: load + validate + render a large spec (50 APIs, 100 backends, 20 products) against
   only parsing its YAML (target: under 0.5 s absolute).
+- Simulator throughput and memory (benchmarks/simulate.py).
+- Semantic cache lookups at 1k/10k/100k entries and embedding throughput (benchmarks/cache.py).
 """
 
 from __future__ import annotations
@@ -69,8 +71,10 @@ def bench_render() -> None:
 
 
 if __name__ == "__main__":
+    from benchmarks.cache import main as bench_cache
     from benchmarks.simulate import main as bench_simulate
 
     bench_startup()
     bench_render()
     bench_simulate()
+    bench_cache()
