@@ -185,6 +185,8 @@ class Output:
                     f"{cache['skipped']} skipped, {cache['tokens_saved']:,} backend tokens saved"
                 )
             )
+            if cache.get("warning"):
+                self.err.print(f"[yellow]warning:[/yellow] {escape(cache['warning'])}")
         if result.errors:
             self.out.print("[red]why calls failed[/red] (most common first):")
             for error, count in result.errors.most_common(5):

@@ -260,7 +260,29 @@ def _cache_summary(cache: SemanticCache) -> dict[str, Any] | None:
         "embedding_tokens": stats.embedding_tokens,
         "tokens_saved": stats.tokens_saved,
         "texts_embedded": cache.embedder.computed if embedder else 0,
+        "thresholds": sorted(stats.thresholds),
+        "warning": _threshold_warning(cache),
     }
+
+
+# Where the local model puts typical paraphrases ("nearest store" / "closest shop": 0.20);
+# a threshold well below this hides nearly every paraphrase hit under that model.
+LOCAL_PARAPHRASE_DISTANCE = {"all-MiniLM-L6-v2": 0.2}
+
+
+def _threshold_warning(cache: SemanticCache) -> str | None:
+    typical = LOCAL_PARAPHRASE_DISTANCE.get(cache.embedder_name or "")
+    if cache.calibrated or typical is None or cache.threshold_override is not None:
+        return None
+    strict = [t for t in sorted(cache.stats.thresholds) if t * 2 < typical]
+    if not strict:
+        return None
+    return (
+        f"score-threshold {strict[0]:g} is compared with {cache.embedder_name} distances, which "
+        f"put paraphrases about {typical:g} apart (thresholds like 0.05 were set for Azure "
+        "OpenAI embeddings): only near-identical prompts can hit. Give the scenario "
+        "semantic_cache.distance_scale, or choose with --sweep cache.score-threshold=0.01:0.30:0.01"
+    )
 
 
 def run_scenario(
@@ -288,6 +310,7 @@ def run_scenario(
         (lambda: embedder) if embedder is not None else _local_embedder,
         scenario.semantic_cache.distance_scale,
         threshold_override=score_threshold,
+        calibrated="distance_scale" in scenario.semantic_cache.model_fields_set,
     )
     for index, region in enumerate(scenario.regions):
         node = GatewayServices(seed=run_seed * 1000 + index, region=region)

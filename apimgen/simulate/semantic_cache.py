@@ -38,6 +38,7 @@ class SemanticCacheStats:
     skipped: int = 0  # not cacheable (no messages, too many messages)
     embedding_tokens: int = 0
     tokens_saved: int = 0  # backend tokens the hits did not spend
+    thresholds: set[float] = field(default_factory=set)  # score-thresholds the lookups used
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SemanticCache:
     load_embedder: Callable[[], CachedEmbedder]
     distance_scale: float = 1.0
     threshold_override: float | None = None  # a sweep's value, replacing the policies' own
+    calibrated: bool = False  # the scenario stated a distance_scale
     stats: SemanticCacheStats = field(default_factory=SemanticCacheStats)
     _embedder: CachedEmbedder | None = None
     _index: VectorIndex | None = None
@@ -77,6 +79,7 @@ class SemanticCache:
         index = self._vectors(vector)
         if self.threshold_override is not None:
             threshold = self.threshold_override
+        self.stats.thresholds.add(threshold)
         local_threshold = threshold / self.distance_scale if self.distance_scale else threshold
         return vector, index.lookup(partition, vector, now, local_threshold)
 

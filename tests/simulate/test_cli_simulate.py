@@ -235,6 +235,13 @@ def test_seed_step_four_caches_paraphrases_and_names_its_embedder(tmp_path: Path
     raw = json.loads(result.stdout)["semantic_cache"]
     assert raw["true_hits"] < cache["true_hits"]
     assert raw["stores"] > cache["stores"]
+    assert cache["warning"] is None, "a calibrated scenario is not warned about"
+    # Only an explicit calibration silences the warning, not the default scale.
+    data.pop("semantic_cache")
+    uncalibrated.write_text(yaml.safe_dump(data))
+    warned = run_cli("simulate", str(uncalibrated))
+    assert "warning: score-threshold 0.05 is compared with all-MiniLM-L6-v2" in warned.stderr
+    assert "--sweep cache.score-threshold" in warned.stderr
 
 
 def test_sweep_shows_the_threshold_trade_off() -> None:
