@@ -216,10 +216,64 @@ def backend_view(result: SimulationResult) -> Chart:
     )
 
 
+def semantic_cache_view(result: SimulationResult) -> Chart:
+    """Tokens that reached the backends against those the cache answered, and what the
+    lookups found."""
+    cache = result.semantic_cache or {}
+    figure, (tokens, lookups) = _figure(2)
+    backend = sum(b.tokens for b in result.backends.values())
+    saved = int(cache.get("tokens_saved", 0))
+    bars = tokens.bar(
+        ["reached Azure OpenAI", "answered from the cache"],
+        [backend, saved],
+        color=[COLOURS[0], COLOURS[2]],
+        edgecolor="white",
+    )
+    for bar, hatch in zip(bars, ("", "//"), strict=True):
+        bar.set_hatch(hatch)
+    share = saved / (saved + backend) if saved + backend else 0.0
+    tokens.set_ylabel("tokens")
+    tokens.set_title(
+        f"Without the cache: {backend + saved:,} tokens; with it: {backend:,}", fontsize=10
+    )
+    tokens.annotate(f"{share:.0%} saved", (1, saved), ha="center", va="bottom", fontsize=9)
+    hits, true_hits, false_hits = (
+        int(cache.get(k, 0)) for k in ("hits", "true_hits", "false_hits")
+    )
+    parts = {
+        "true hits": true_hits,
+        "false hits": false_hits,
+        "other hits": hits - true_hits - false_hits,
+        "misses": int(cache.get("lookups", 0)) - hits,
+    }
+    drawn = lookups.bar(list(parts), list(parts.values()), color=[COLOURS[2], COLOURS[5],
+                        COLOURS[4], "#999999"], edgecolor="white")  # fmt: skip
+    for bar, hatch in zip(drawn, ("", "xx", "..", "//"), strict=True):
+        bar.set_hatch(hatch)
+    lookups.set_ylabel("lookups")
+    lookups.tick_params(axis="x", labelsize=8)
+    lookups.set_title(
+        f"Hit ratio {float(cache.get('hit_ratio', 0.0)):.0%} ({cache.get('embedder')}, "
+        f"distance scale {float(cache.get('distance_scale', 1.0)):g})",
+        fontsize=10,
+    )
+    return Chart(
+        "semantic-cache.png",
+        "Semantic cache",
+        "Backend tokens with and without the cache, and lookups split into true hits (same "
+        "question), false hits (another question's answer), hits for prompts without a group, "
+        "and misses.",
+        _png(figure),
+    )
+
+
 def scenario_charts(result: SimulationResult) -> list[Chart]:
     """The charts for one run, in the order the story is told."""
-    return [total_tokens(result), consumer_tokens(result), limited_consumers(result),
-            backend_view(result)]  # fmt: skip
+    charts = [total_tokens(result), consumer_tokens(result), limited_consumers(result),
+              backend_view(result)]  # fmt: skip
+    if result.semantic_cache and result.semantic_cache.get("lookups"):
+        charts.append(semantic_cache_view(result))
+    return charts
 
 
 def comparison_chart(results: Sequence[SimulationResult]) -> Chart:

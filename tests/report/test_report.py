@@ -66,14 +66,16 @@ def test_every_example_scenario_gets_its_charts_and_page(scenario: Path, tmp_pat
     result = run_cli("-q", "simulate", str(scenario), "--report", str(out))
     assert result.exit_code == ExitCode.OK, result.output
     pngs = {p.name: p.read_bytes() for p in out.glob("*.png")}
-    assert set(pngs) == CHARTS
+    cached = "semantic-cache" in scenario.read_text() or scenario.stem == "seed-step4"
+    expected = CHARTS | ({"semantic-cache.png"} if cached else set())
+    assert set(pngs) == expected
     for data in pngs.values():
         assert png_size(data) == (int(SIZE[0] * DPI), int(SIZE[1] * DPI))
     html = (out / "report.html").read_text(encoding="utf-8")
     page = read_page(html)
-    assert len(page.images) == len(CHARTS)
+    assert len(page.images) == len(expected)
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
-    assert sorted(page.figures) == sorted(name.removesuffix(".png") for name in CHARTS)
+    assert sorted(page.figures) == sorted(name.removesuffix(".png") for name in expected)
     assert_self_contained(html)
 
 
