@@ -31,14 +31,15 @@ $(CHECKOV_STAMP):
 
 checkov: $(CHECKOV_STAMP)
 
-## demo: validate and render the seed example, then chart the seed story before/after the limit
+## demo: validate and render the seed example, then chart the four steps of the seed story
 demo: install
 	$(BIN)/apimgen validate examples/seed/gateway.yaml
 	$(BIN)/apimgen render examples/seed/gateway.yaml -o $(DEMO_OUT)
 	@echo "policy XML, Bicep and Terraform written under $(DEMO_OUT)/"
 	$(BIN)/apimgen simulate examples/scenarios/seed-step1.yaml \
 		--compare examples/scenarios/seed-step2.yaml \
-		--compare examples/scenarios/seed-step3.yaml --report $(STORY_OUT)
+		--compare examples/scenarios/seed-step3.yaml \
+		--compare examples/scenarios/seed-step4.yaml --report $(STORY_OUT)
 	@echo "the seed story's charts: $(STORY_OUT)/report.html"
 
 ## test: lint, type-check and run the whole test suite
