@@ -242,6 +242,20 @@ def _local_embedder() -> CachedEmbedder:
     return CachedEmbedder(load_minilm())
 
 
+def embedder_for(loaded: LoadedScenario) -> CachedEmbedder:
+    """The scenario's Azure OpenAI deployment when it names one, else the local model."""
+    from apimgen.simulate.embeddings.provider import CachedEmbedder
+
+    remote = loaded.scenario.semantic_cache.azure_openai
+    if remote is None:
+        return _local_embedder()
+    from apimgen.simulate.embeddings.azure_openai import AzureOpenAIEncoder
+
+    return CachedEmbedder(
+        AzureOpenAIEncoder(remote.endpoint, remote.deployment, remote.api_version)
+    )
+
+
 def _cache_summary(cache: SemanticCache) -> dict[str, Any] | None:
     stats = cache.stats
     if not stats.lookups and not stats.skipped:
@@ -307,7 +321,7 @@ def run_scenario(
     nodes: dict[str, GatewayServices] = {}
     # One semantic cache for all nodes, like the external Redis cache they would share.
     semantic_cache = SemanticCache(
-        (lambda: embedder) if embedder is not None else _local_embedder,
+        (lambda: embedder) if embedder is not None else (lambda: embedder_for(loaded)),
         scenario.semantic_cache.distance_scale,
         threshold_override=score_threshold,
         calibrated="distance_scale" in scenario.semantic_cache.model_fields_set,

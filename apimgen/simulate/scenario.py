@@ -197,9 +197,23 @@ class PoolMemberSpec(SpecModel):
     weight: int = Field(default=1, ge=0, le=100, description="Share within a priority group.")
 
 
+class AzureOpenAIEmbedder(SpecModel):
+    """A real embeddings deployment (Entra ID auth: az login, managed identity, or a token in
+    APIMGEN_ACCESS_TOKEN); its distances need no calibration."""
+
+    endpoint: str = Field(description="https://<account>.openai.azure.com")
+    deployment: str = Field(description="Embeddings deployment name.")
+    api_version: str = Field(default="2024-10-21", description="Azure OpenAI API version.")
+
+
 class SemanticCacheSettings(SpecModel):
     """Score thresholds are model-specific: APIM's 0.05 starting point was set for Azure OpenAI
     embeddings, while the local all-MiniLM-L6-v2 places paraphrases about 0.2 apart."""
+
+    azure_openai: AzureOpenAIEmbedder | None = Field(
+        default=None,
+        description="Embed with this Azure OpenAI deployment instead of the local model.",
+    )
 
     distance_scale: float = Field(
         default=1.0,

@@ -91,10 +91,10 @@ def run_sweep(
     skip_unknown: bool | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> list[SweepRow]:
-    from apimgen.simulate.embeddings.minilm import load_minilm
     from apimgen.simulate.embeddings.provider import CachedEmbedder
+    from apimgen.simulate.run import embedder_for
 
-    embedder = CachedEmbedder(load_minilm())  # shared: each prompt is embedded once
+    embedder: CachedEmbedder = embedder_for(loaded)  # shared: each prompt is embedded once
     rows = []
     for index, value in enumerate(values):
         result = run_scenario(

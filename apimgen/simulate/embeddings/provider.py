@@ -14,7 +14,8 @@ __all__ = ["CachedEmbedder", "Encoder"]
 
 
 class Encoder(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def encode(self, texts: list[str], batch_size: int = 32) -> npt.NDArray[np.float32]: ...
 
