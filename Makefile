@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean checkov
+.PHONY: install demo docs-charts test lint typecheck unit bench clean checkov
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ demo: install
 		--compare examples/scenarios/seed-step3.yaml \
 		--compare examples/scenarios/seed-step4.yaml --report $(STORY_OUT)
 	@echo "the seed story's charts: $(STORY_OUT)/report.html"
+
+## docs-charts: redraw the seed-story charts the README shows (docs/seed-story/)
+docs-charts: install
+	rm -rf $(STORY_OUT)
+	$(MAKE) --no-print-directory demo
+	cp $(STORY_OUT)/1-*/total-tokens.png docs/seed-story/1-total-tokens.png
+	cp $(STORY_OUT)/2-*/consumer-tokens.png docs/seed-story/2-tokens-per-user.png
+	cp $(STORY_OUT)/3-*/token-limit.png docs/seed-story/3-token-limit.png
+	cp $(STORY_OUT)/4-*/semantic-cache.png docs/seed-story/4-semantic-cache.png
 
 ## test: lint, type-check and run the whole test suite
 test: install checkov lint typecheck unit

@@ -182,7 +182,8 @@ class Output:
                     f"{cache['distance_scale']:g}): {cache['hits']}/{cache['lookups']} hits "
                     f"({cache['hit_ratio']:.0%}), {cache['true_hits']} true, "
                     f"{cache['false_hits']} false, {cache['stores']} stored, "
-                    f"{cache['skipped']} skipped, {cache['tokens_saved']:,} backend tokens saved"
+                    f"{cache['skipped']} skipped, {cache['tokens_saved']:,} backend tokens saved; "
+                    f"{cache['lookups']} embedding calls ({cache['embedding_tokens']:,} tokens)"
                 )
             )
             if cache.get("warning"):

@@ -149,3 +149,12 @@ def test_names_are_escaped_in_the_page() -> None:
     html = report_html(result.name, [(result, scenario_charts(result))])
     assert "<script>" not in html and "<b>eve</b>" not in html
     assert "&lt;script&gt;" in html and "&lt;b&gt;eve&lt;/b&gt;" in html
+
+
+def test_readme_shows_the_four_seed_story_charts() -> None:
+    root = EXAMPLES.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]+\]\((docs/seed-story/[^)]+\.png)\)", readme)
+    assert len(shown) == 4
+    for relative in shown:
+        assert png_size((root / relative).read_bytes()) == (int(SIZE[0] * DPI), int(SIZE[1] * DPI))
