@@ -1,0 +1,1 @@
+"""Comparing the spec with a live API Management instance and applying the difference."""
