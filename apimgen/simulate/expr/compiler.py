@@ -22,7 +22,7 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
-from apimgen.simulate.expr.parser import parse_expression
+from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression
 from apimgen.simulate.expr.values import (
     CSharpError,
     JArray,
@@ -198,9 +198,15 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
     raise UnsupportedError(f"new {type_name_}()")
 
 
+class _NotInLoop(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text
+    def __init__(self, node: ast.Jump) -> None:
+        self.node = node
+
+
 class _Compiler:
     def __init__(self) -> None:
         self.scopes: list[set[str]] = [set()]
+        self.loops = 0  # enclosing loops: break/continue outside one is a C# compile error
 
     def declared(self, name: str) -> bool:
         return any(name in scope for scope in self.scopes)
@@ -471,7 +477,9 @@ class _Compiler:
         if isinstance(node, ast.Foreach):
             iterable = self.expr(node.iterable)
             self.scopes.append({node.variable})
+            self.loops += 1
             body = self.statement(node.body)
+            self.loops -= 1
             self.scopes.pop()
             variable = node.variable
 
@@ -491,6 +499,8 @@ class _Compiler:
         if isinstance(node, ast.Loop):
             return self.loop(node)
         if isinstance(node, ast.Jump):
+            if not self.loops:
+                raise _NotInLoop(node)
             jump = _BREAK if node.kind == "break" else _CONTINUE
             return lambda env: jump
         if isinstance(node, ast.Assign):
@@ -522,7 +532,9 @@ class _Compiler:
         init = self.statement(node.init) if node.init is not None else None
         condition = self.expr(node.condition) if node.condition is not None else None
         step = self.statement(node.step) if node.step is not None else None
+        self.loops += 1
         body = self.statement(node.body)
+        self.loops -= 1
         self.scopes.pop()
         line, column = node.line, node.column
 
@@ -624,5 +636,14 @@ def compile_expression(text: str) -> CompiledExpression:
     """Parse and compile; raises ExpressionSyntaxError or ExpressionUnsupportedError."""
     node, is_block = parse_expression(text)
     compiler = _Compiler()
-    run = compiler.block(node) if is_block and isinstance(node, ast.Block) else compiler.expr(node)
+    try:
+        run = (
+            compiler.block(node)
+            if is_block and isinstance(node, ast.Block)
+            else compiler.expr(node)
+        )
+    except _NotInLoop as error:
+        jump = error.node
+        message = f"no enclosing loop out of which to {jump.kind}"
+        raise ExpressionSyntaxError(message, text, jump.line, jump.column) from None
     return CompiledExpression(text, node, is_block, run)

@@ -74,3 +74,14 @@ def test_expression(case: dict[str, Any]) -> None:
 
 def test_corpus_is_broad() -> None:
     assert len(CORPUS["cases"]) >= 100
+
+
+@pytest.mark.parametrize(
+    "text", ["@{ break; return 1; }", "@{ if (true) { continue; } return 1; }"]
+)
+def test_break_and_continue_outside_a_loop_do_not_compile(text: str) -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError
+
+    with pytest.raises(ExpressionSyntaxError, match="no enclosing loop"):
+        compile_expression(text)
+    compile_expression("@{ foreach (var h in context.Request.Headers) { break; } return 1; }")
