@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import cycle
 from typing import TYPE_CHECKING
@@ -61,6 +61,30 @@ def _series(per_minute: dict[int, int], minutes: Sequence[int]) -> list[int]:
     return [per_minute.get(m, 0) for m in minutes]
 
 
+def _summed(per_minute: Iterable[dict[int, int]]) -> dict[int, int]:
+    """Several per-minute series added up."""
+    total: dict[int, int] = {}
+    for series in per_minute:
+        for minute, tokens in series.items():
+            total[minute] = total.get(minute, 0) + tokens
+    return total
+
+
+def _stacked(axes: Axes, minutes: list[int], per_name: dict[str, dict[int, int]]) -> None:
+    """Stacked areas, one per name, told apart by hatch as well as colour."""
+    names = sorted(per_name)
+    stacks = axes.stackplot(
+        minutes,
+        [_series(per_name[n], minutes) for n in names],
+        labels=names,
+        colors=[c for c, _ in zip(cycle(COLOURS), names, strict=False)],
+        alpha=0.85,
+    )
+    for area, hatch in zip(stacks, cycle(HATCHES), strict=False):
+        area.set_hatch(hatch)
+        area.set_edgecolor("white")
+
+
 def _time_axis(axes: Axes, ylabel: str = "tokens per minute") -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -92,16 +116,7 @@ def consumer_tokens(result: SimulationResult) -> Chart:
     figure, (axes,) = _figure()
     minutes = _minutes(result)
     names = sorted(result.consumers)
-    stacks = axes.stackplot(
-        minutes,
-        [_series(result.consumers[n].tokens_per_minute, minutes) for n in names],
-        labels=names,
-        colors=[c for c, _ in zip(cycle(COLOURS), names, strict=False)],
-        alpha=0.85,
-    )
-    for area, hatch in zip(stacks, cycle(HATCHES), strict=False):
-        area.set_hatch(hatch)
-        area.set_edgecolor("white")
+    _stacked(axes, minutes, {n: result.consumers[n].tokens_per_minute for n in names})
     _time_axis(axes)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="consumer", fontsize=8)
     total = sum(c.tokens for c in result.consumers.values()) or 1
@@ -133,10 +148,7 @@ def limited_consumers(result: SimulationResult) -> Chart:
         series = _series(result.consumers[name].tokens_per_minute, minutes)
         lines.plot(minutes, series, color=colour, linestyle=dash, linewidth=2, label=name)
     if others:
-        rest: dict[int, int] = {}
-        for name in others:
-            for minute, tokens in result.consumers[name].tokens_per_minute.items():
-                rest[minute] = rest.get(minute, 0) + tokens
+        rest = _summed(result.consumers[n].tokens_per_minute for n in others)
         lines.plot(
             minutes, _series(rest, minutes), color="#777777", linewidth=1.5, label="everyone else"
         )
@@ -172,21 +184,10 @@ def backend_view(result: SimulationResult) -> Chart:
     figure, (over_time, totals) = _figure(2)
     minutes = _minutes(result)
     names = sorted(result.backends)
-    stacks = over_time.stackplot(
-        minutes,
-        [_series(result.backends[n].tokens_per_minute, minutes) for n in names],
-        labels=names,
-        colors=[c for c, _ in zip(cycle(COLOURS), names, strict=False)],
-        alpha=0.85,
-    )
-    for area, hatch in zip(stacks, cycle(HATCHES), strict=False):
-        area.set_hatch(hatch)
-        area.set_edgecolor("white")
+    _stacked(over_time, minutes, {n: result.backends[n].tokens_per_minute for n in names})
     _time_axis(over_time, "backend tokens per minute")
-    stacked_peak = max(
-        (sum(result.backends[n].tokens_per_minute.get(m, 0) for n in names) for m in minutes),
-        default=0,
-    )
+    served = _summed(b.tokens_per_minute for b in result.backends.values())
+    stacked_peak = max(served.values(), default=0)
     over_time.set_ylim(0, max(stacked_peak, 1) * 1.35)  # headroom for the legend
     over_time.legend(fontsize=8, loc="upper left", title="backend", ncols=2)
     over_time.set_title("Where the tokens were served")
@@ -221,7 +222,7 @@ def semantic_cache_view(result: SimulationResult) -> Chart:
     lookups found."""
     cache = result.semantic_cache or {}
     figure, (tokens, lookups) = _figure(2)
-    backend = sum(b.tokens for b in result.backends.values())
+    backend = result.backend_tokens
     saved = int(cache.get("tokens_saved", 0))
     bars = tokens.bar(
         ["reached Azure OpenAI", "answered from the cache"],
@@ -289,11 +290,7 @@ def comparison_chart(results: Sequence[SimulationResult]) -> Chart:
     for index, (axes, result) in enumerate(zip(panels, results, strict=False)):
         colour = COLOURS[index % len(COLOURS)]
         minutes = _minutes(result)
-        served: dict[int, int] = {}
-        for stats in result.backends.values():
-            for minute, tokens in stats.tokens_per_minute.items():
-                served[minute] = served.get(minute, 0) + tokens
-        series = _series(served, minutes)
+        series = _series(_summed(b.tokens_per_minute for b in result.backends.values()), minutes)
         peak = max(peak, *series)
         axes.plot(minutes, series, color=colour, linestyle=DASHES[index % len(DASHES)], linewidth=2)
         axes.fill_between(minutes, series, alpha=0.15, color=colour)

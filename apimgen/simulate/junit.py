@@ -10,8 +10,7 @@ from apimgen.simulate.results import SimulationResult
 __all__ = ["junit_xml"]
 
 
-def junit_xml(results: SimulationResult | Sequence[SimulationResult]) -> str:
-    runs = [results] if isinstance(results, SimulationResult) else list(results)
+def junit_xml(runs: Sequence[SimulationResult]) -> str:
     total = sum(len(r.expectations) for r in runs)
     failed = sum(1 for r in runs for e in r.expectations if not e.passed)
     suites = ET.Element("testsuites", tests=str(total), failures=str(failed))

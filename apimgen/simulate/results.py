@@ -66,6 +66,11 @@ class SimulationResult:
         return sum(c.requests for c in self.consumers.values())
 
     @property
+    def backend_tokens(self) -> int:
+        """Tokens the backends served (cache hits and refusals spent none)."""
+        return sum(b.tokens for b in self.backends.values())
+
+    @property
     def passed(self) -> bool:
         return all(e.passed for e in self.expectations)
 
@@ -119,7 +124,7 @@ class SimulationResult:
         if measure == "cache_false_hits":
             return float(cache.get("false_hits", 0))
         saved = float(cache.get("tokens_saved", 0))
-        served = saved + sum(b.tokens for b in self.backends.values())
+        served = saved + self.backend_tokens
         return saved / served if served else 0.0  # cache_saved_share
 
     def check(self, expectations: list[Expectation]) -> None:

@@ -279,14 +279,12 @@ def _cache_summary(cache: SemanticCache) -> dict[str, Any] | None:
     }
 
 
-# Where the local model puts typical paraphrases ("nearest store" / "closest shop": 0.20);
-# a threshold well below this hides nearly every paraphrase hit under that model.
-LOCAL_PARAPHRASE_DISTANCE = {"all-MiniLM-L6-v2": 0.2}
-
-
 def _threshold_warning(cache: SemanticCache) -> str | None:
-    typical = LOCAL_PARAPHRASE_DISTANCE.get(cache.embedder_name or "")
-    if cache.calibrated or typical is None or cache.threshold_override is not None:
+    from apimgen.simulate.embeddings import minilm
+
+    typical = minilm.PARAPHRASE_DISTANCE
+    swept = cache.threshold_override is not None
+    if cache.calibrated or swept or cache.embedder_name != minilm.MODEL_NAME:
         return None
     strict = [t for t in sorted(cache.stats.thresholds) if t * 2 < typical]
     if not strict:

@@ -79,7 +79,7 @@ def _row(value: float, result: SimulationResult) -> SweepRow:
         float(cache.get("hit_ratio", 0.0)),
         false_hits / judged if judged else 0.0,
         int(cache.get("tokens_saved", 0)),
-        sum(b.tokens for b in result.backends.values()),
+        result.backend_tokens,
     )
 
 

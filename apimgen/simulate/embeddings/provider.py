@@ -27,26 +27,15 @@ class CachedEmbedder:
     encoder: Encoder
     vectors: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
     computed: int = 0  # texts actually run through the model
-    requests: int = 0  # embedding calls the gateway made (what Azure would bill)
 
     @property
     def name(self) -> str:
         return self.encoder.name
 
     def embed(self, text: str) -> npt.NDArray[np.float32]:
-        self.requests += 1
         vector = self.vectors.get(text)
         if vector is None:
             vector = self.encoder.encode([text])[0]
             self.vectors[text] = vector
             self.computed += 1
         return vector
-
-    def warm(self, texts: list[str]) -> None:
-        """Encode many texts in batches up front (a scenario's prompt list), which is far
-        faster than one at a time."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        if missing:
-            for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
-                self.vectors[text] = vector
-            self.computed += len(missing)
