@@ -27,6 +27,7 @@ def arm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[ApiManagementClient, ArmState]]:
     with fake_arm(tmp_path) as (url, ca_bundle, state):
+        state.add_service(SUB, RG, SERVICE)
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_bundle))
         client = ApiManagementClient(
             StaticToken(),  # type: ignore[arg-type]
