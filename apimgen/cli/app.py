@@ -7,18 +7,21 @@ commands, so ``apimgen --help`` starts fast.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from apimgen import __version__
-from apimgen.errors import ApimgenError, ExitCode, SpecError
+from apimgen.cli.runner import (
+    GlobalOptions,
+    JsonOption,
+    SpecArgument,
+    run_command,
+)
+from apimgen.errors import ApimgenError, ExitCode
 
 if TYPE_CHECKING:
     from apimgen.cli.output import Output
@@ -47,13 +50,6 @@ app = typer.Typer(
 )
 
 
-@dataclass(frozen=True)
-class _Options:
-    quiet: bool
-    verbose: bool
-    color: bool
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"apimgen {__version__}")
@@ -73,67 +69,7 @@ def _global_options(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    ctx.obj = _Options(quiet=quiet, verbose=verbose, color=not no_color)
-
-
-def _output(ctx: typer.Context) -> Output:
-    from apimgen.cli.output import Output
-
-    options: _Options = ctx.obj or _Options(False, False, True)
-    return Output(quiet=options.quiet, verbose=options.verbose, color=options.color)
-
-
-def _run(
-    ctx: typer.Context,
-    action: Callable[[Output], int],
-    *,
-    json_schema: str | None = None,
-) -> NoReturn:
-    """Run a command body, turning user errors into messages and exit codes."""
-    out = _output(ctx)
-    try:
-        code = action(out)
-    except ApimgenError as exc:
-        if os.environ.get("APIMGEN_DEBUG"):
-            raise
-        errors = [d for d in exc.diagnostics if d.severity.name == "ERROR"]
-        warnings = [d for d in exc.diagnostics if d.severity.name == "WARNING"]
-        if json_schema:
-            out.json(
-                {
-                    "schema": json_schema,
-                    "ok": False,
-                    "errors": [d.to_json() for d in errors],
-                    "warnings": [d.to_json() for d in warnings],
-                }
-            )
-        elif isinstance(exc, SpecError):
-            out.diagnostics(exc.diagnostics)
-            count = len(errors)
-            out.err.print(f"[red]{count} error{'s' if count != 1 else ''}[/red]")
-        elif exc.location is not None:
-            out.diagnostics(exc.diagnostics)
-        else:
-            out.error(exc.message, exc.hint)
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        out.error("interrupted")
-        code = ExitCode.INTERRUPTED
-    except Exception as exc:  # a bug in apimgen, not the user's input
-        if os.environ.get("APIMGEN_DEBUG"):
-            raise
-        out.error(
-            f"internal error: {type(exc).__name__}: {exc}",
-            hint="this is a bug in apimgen; rerun with APIMGEN_DEBUG=1 and report the traceback",
-        )
-        code = ExitCode.ERROR
-    raise typer.Exit(int(code))
-
-
-SpecArgument = Annotated[
-    Path, typer.Argument(help="Spec file (YAML).", show_default=False, metavar="SPEC")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+    ctx.obj = GlobalOptions(quiet=quiet, verbose=verbose, color=not no_color)
 
 
 @app.command()
@@ -163,7 +99,7 @@ def validate(ctx: typer.Context, spec: SpecArgument, as_json: JsonOption = False
         )
         return ExitCode.OK
 
-    _run(ctx, action, json_schema="apimgen.validate/v1" if as_json else None)
+    run_command(ctx, action, json_schema="apimgen.validate/v1" if as_json else None)
 
 
 @app.command()
@@ -241,7 +177,7 @@ def render(
             out.success(f"rendered {len(files)} file(s) from {spec} into {output}")
         return ExitCode.OK
 
-    _run(ctx, action, json_schema="apimgen.render/v1" if as_json else None)
+    run_command(ctx, action, json_schema="apimgen.render/v1" if as_json else None)
 
 
 @app.command()
@@ -337,7 +273,7 @@ def simulate(
         return ExitCode.OK if passed else ExitCode.EXPECTATIONS_FAILED
 
     schema = "apimgen.simulation-comparison/v1" if compare else "apimgen.simulation/v1"
-    _run(ctx, action, json_schema=schema if as_json else None)
+    run_command(ctx, action, json_schema=schema if as_json else None)
 
 
 def _sweep(
@@ -421,7 +357,7 @@ def lint(
             )
         return ExitCode.ERROR if report.errors else ExitCode.OK
 
-    _run(ctx, action, json_schema="apimgen.lint/v1" if as_json else None)
+    run_command(ctx, action, json_schema="apimgen.lint/v1" if as_json else None)
 
 
 _FORMATS = ("policies", "bicep", "terraform")
@@ -462,8 +398,17 @@ def schema(
             out.success(f"wrote {output}")
         return ExitCode.OK
 
-    _run(ctx, action)
+    run_command(ctx, action)
 
+
+def _register_deploy_commands() -> None:
+    from apimgen.cli import deploy_commands
+
+    app.command()(deploy_commands.plan)
+    app.command()(deploy_commands.apply)
+
+
+_register_deploy_commands()
 
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-color"})
 

@@ -119,6 +119,11 @@ class Output:
             for name in names:
                 self.out.print(f"  [{style}]{escape(name)}[/{style}]")
 
+    def lines(self, lines: list[tuple[str, str]]) -> None:
+        """Pre-formatted (style, text) lines on stdout; style "" is plain."""
+        for style, text in lines:
+            self.out.print(f"[{style}]{escape(text)}[/{style}]" if style else escape(text))
+
     def json(self, document: dict[str, Any]) -> None:
         """One JSON document on stdout, never coloured, always newline-terminated."""
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")

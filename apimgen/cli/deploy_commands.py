@@ -1,0 +1,306 @@
+"""``apimgen plan`` and ``apimgen apply``: the spec against a live API Management instance.
+
+Exit codes follow terraform: plan exits 0, or with ``--detailed-exitcode`` 0 for no changes and
+2 for changes; both exit 1 on errors, apply also when a change failed, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from apimgen.cli.runner import JsonOption, run_command
+from apimgen.errors import ApimgenError, ExitCode
+
+if TYPE_CHECKING:
+    from azure.mgmt.apimanagement import ApiManagementClient
+
+    from apimgen.cli.output import Output
+    from apimgen.deploy.plan import Change, Plan
+    from apimgen.deploy.session import TargetOptions
+    from apimgen.deploy.target import Target
+
+__all__ = ["apply", "plan"]
+
+PLAN_CHANGES = 2  # --detailed-exitcode, as terraform
+
+_TARGET = "Target (flags, then environment variables, then the spec)"
+SubscriptionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--subscription-id",
+        envvar="AZURE_SUBSCRIPTION_ID",
+        help="Azure subscription of the instance.",
+        rich_help_panel=_TARGET,
+    ),
+]
+ResourceGroupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--resource-group",
+        "-g",
+        envvar="APIMGEN_RESOURCE_GROUP",
+        help="Resource group (default: the spec's).",
+        rich_help_panel=_TARGET,
+    ),
+]
+ServiceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        "-n",
+        envvar="APIMGEN_SERVICE",
+        help="API Management service name (default: the spec's gateway name).",
+        rich_help_panel=_TARGET,
+    ),
+]
+EnvironmentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--environment",
+        "-e",
+        envvar="APIMGEN_ENVIRONMENT",
+        help="One of the spec's environments (its name and resource group).",
+        rich_help_panel=_TARGET,
+    ),
+]
+CloudOption = Annotated[
+    str,
+    typer.Option(
+        "--cloud",
+        envvar="APIMGEN_CLOUD",
+        help="AzureCloud, AzureChinaCloud or AzureUSGovernment.",
+        rich_help_panel=_TARGET,
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--arm-endpoint",
+        envvar="APIMGEN_ARM_ENDPOINT",
+        help="Resource Manager endpoint, overriding the cloud's (Azure Stack Hub).",
+        rich_help_panel=_TARGET,
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--access-token",
+        envvar="APIMGEN_ACCESS_TOKEN",
+        help="A pre-obtained ARM access token (default: DefaultAzureCredential).",
+        rich_help_panel=_TARGET,
+        show_default=False,
+    ),
+]
+PruneOption = Annotated[
+    bool,
+    typer.Option(
+        "--prune",
+        help="Delete resources apimgen created that the spec no longer names "
+        "(never resources apimgen did not create).",
+    ),
+]
+RetriesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Retries per request on throttling (429) and transient server errors.",
+    ),
+]
+
+
+def _connect(token: str | None, retries: int) -> Callable[[Target], ApiManagementClient]:
+    from apimgen.deploy.client import ClientSettings, make_client
+
+    settings = ClientSettings(max_retries=retries)
+    return lambda target: make_client(target, token, settings)
+
+
+def _plan(
+    spec: Path,
+    options: TargetOptions,
+    environment: str | None,
+    prune: bool,
+    token: str | None,
+    retries: int,
+) -> tuple[Plan, ApiManagementClient]:
+    from apimgen.deploy.session import plan_spec
+
+    return plan_spec(spec, options, environment, prune, _connect(token, retries))
+
+
+def _options(
+    subscription_id: str | None,
+    resource_group: str | None,
+    service: str | None,
+    cloud: str,
+    arm_endpoint: str | None,
+) -> TargetOptions:
+    from apimgen.deploy.session import TargetOptions
+
+    return TargetOptions(subscription_id, resource_group, service, cloud, arm_endpoint)
+
+
+def plan(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(help="Spec file (YAML).", metavar="SPEC")],
+    out_file: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Save the plan here for `apply`.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 0 for no changes, 2 for changes."),
+    ] = False,
+    prune: PruneOption = False,
+    as_json: JsonOption = False,
+    environment: EnvironmentOption = None,
+    subscription_id: SubscriptionOption = None,
+    resource_group: ResourceGroupOption = None,
+    service: ServiceOption = None,
+    cloud: CloudOption = "AzureCloud",
+    arm_endpoint: EndpointOption = None,
+    access_token: TokenOption = None,
+    max_retries: RetriesOption = 6,
+) -> None:
+    """Show what apply would change in a live API Management instance."""
+
+    def action(out: Output) -> int:
+        from apimgen.deploy.plan import save_plan
+        from apimgen.deploy.view import plan_lines
+
+        options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
+        result, _ = _plan(spec, options, environment, prune, access_token, max_retries)
+        if as_json:
+            out.json({"schema": "apimgen.plan/v1", **result.to_json()})
+        else:
+            out.lines(plan_lines(result, out.verbose))
+        if out_file is not None:
+            try:
+                save_plan(result, out_file)
+            except OSError as error:
+                raise ApimgenError(f"{out_file}: cannot write: {error.strerror}") from None
+            out.info(f"Saved the plan to {out_file}; apply it with `apimgen apply {out_file}`.")
+        return PLAN_CHANGES if detailed_exitcode and result.changes else ExitCode.OK
+
+    run_command(ctx, action, json_schema="apimgen.plan/v1" if as_json else None)
+
+
+def _is_plan_file(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+def _saved_plan(
+    path: Path, token: str | None, retries: int, given: TargetOptions
+) -> tuple[Plan, ApiManagementClient]:
+    from apimgen.deploy.apply import check_fresh
+    from apimgen.deploy.plan import load_plan
+    from apimgen.deploy.session import read_instance
+
+    saved = load_plan(path)
+    _refuse_other_target(saved.target, given)
+    client = _connect(token, retries)(saved.target)
+    check_fresh(saved, read_instance(client, saved.target))
+    return saved, client
+
+
+def _refuse_other_target(target: Target, given: TargetOptions) -> None:
+    for flag, value, planned in (
+        ("--subscription-id", given.subscription_id, target.subscription_id),
+        ("--resource-group", given.resource_group, target.resource_group),
+        ("--service", given.service, target.service),
+    ):
+        if value is not None and value != planned:
+            raise ApimgenError(
+                f"the plan is for {target.describe()}, but {flag} says {value!r}",
+                hint="a saved plan is applied to the instance it was made for; plan again",
+            )
+
+
+def _confirm(out: Output, plan: Plan) -> bool:
+    if not sys.stdin.isatty():
+        raise ApimgenError(
+            "refusing to apply without confirmation: stdin is not a terminal",
+            hint="review the plan and pass --auto-approve (as a CI step does)",
+        )
+    answer = typer.prompt(
+        f"Apply these changes to {plan.target.service}? Only 'yes' is accepted",
+        default="",
+        show_default=False,
+    )
+    return bool(answer.strip() == "yes")
+
+
+def apply(
+    ctx: typer.Context,
+    source: Annotated[
+        Path,
+        typer.Argument(help="Spec file (YAML), or a plan saved by `plan -o`.", metavar="SPEC|PLAN"),
+    ],
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
+    ] = False,
+    prune: PruneOption = False,
+    as_json: JsonOption = False,
+    environment: EnvironmentOption = None,
+    subscription_id: SubscriptionOption = None,
+    resource_group: ResourceGroupOption = None,
+    service: ServiceOption = None,
+    cloud: CloudOption = "AzureCloud",
+    arm_endpoint: EndpointOption = None,
+    access_token: TokenOption = None,
+    max_retries: RetriesOption = 6,
+) -> None:
+    """Apply the spec (or a saved plan) to a live API Management instance."""
+
+    def action(out: Output) -> int:
+        from apimgen.deploy.apply import apply_plan, resolve_secrets
+        from apimgen.deploy.view import apply_lines, change_lines, plan_lines
+
+        options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
+        if _is_plan_file(source):
+            if prune or environment:
+                raise ApimgenError(
+                    "--prune and --environment are fixed when the plan is made",
+                    hint="pass them to `apimgen plan`",
+                )
+            planned, client = _saved_plan(source, access_token, max_retries, options)
+        else:
+            planned, client = _plan(source, options, environment, prune, access_token, max_retries)
+        if not as_json:
+            out.lines(plan_lines(planned, out.verbose))
+        if not planned.changes:
+            if as_json:
+                out.json({"schema": "apimgen.apply/v1", "plan": planned.to_json(), "result": None})
+            return ExitCode.OK
+        secrets = resolve_secrets(planned, os.environ)
+        if not auto_approve and not _confirm(out, planned):
+            out.error("apply cancelled; nothing was changed")
+            return ExitCode.ERROR
+
+        def progress(change: Change) -> None:
+            if not as_json:
+                _, text = change_lines(change, False)[0]
+                out.info("applying" + text[1:])
+
+        report = apply_plan(client, planned, secrets, progress)
+        if as_json:
+            out.json({"schema": "apimgen.apply/v1", "plan": planned.to_json(), **report.to_json()})
+        else:
+            out.lines(apply_lines(report))
+            if not report.complete:
+                out.error(
+                    "the instance is partly updated",
+                    hint="fix the cause and run `apimgen apply` again: every change is "
+                    "idempotent, so a rerun converges",
+                )
+        if report.interrupted:
+            return ExitCode.INTERRUPTED
+        return ExitCode.OK if report.complete else ExitCode.ERROR
+
+    run_command(ctx, action, json_schema="apimgen.apply/v1" if as_json else None)

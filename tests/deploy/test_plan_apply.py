@@ -1,0 +1,299 @@
+"""plan and apply end to end: the CLI, the real azure-mgmt-apimanagement client, and the local
+HTTPS fake of the management API standing in for a live instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apimgen.errors import ExitCode
+from tests.deploy.conftest import EXISTING, INSTANCES, PRODUCTION, SECRETS, SEED, Live
+from tests.fakes.arm_apim import Fault
+
+CHANGES = 2
+
+
+@pytest.mark.parametrize(
+    ("spec", "lro_style"),
+    [
+        (SEED, "azure-async-operation"),
+        (PRODUCTION, "location"),
+        (EXISTING, "azure-async-operation"),
+        (SEED, "none"),
+    ],
+    ids=["seed", "production-location-polling", "existing-resources", "seed-synchronous"],
+)
+def test_plan_apply_then_plan_again_is_empty(live: Live, spec: Path, lro_style: str) -> None:
+    live.state.lro_style = lro_style  # type: ignore[assignment]
+    first = live.run("plan", str(spec), "--detailed-exitcode")
+    assert first.exit_code == CHANGES, first.output
+    assert "to create, 0 to update, 0 to delete" in first.stdout
+
+    applied = live.run("apply", str(spec), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete" in applied.stdout
+
+    again = live.run("plan", str(spec), "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    assert "No changes" in again.stdout
+    service = INSTANCES[spec][0]
+    assert any(p.startswith("apis/") for p in live.state.paths()), service
+
+
+def test_the_fake_reformats_what_it_stores_so_normalisation_is_exercised(live: Live) -> None:
+    assert live.run("apply", str(PRODUCTION), "--auto-approve").exit_code == 0
+    policy = live.state.properties("apis/azure-openai/policies/policy")
+    assert "\r\n\t" in policy["value"] and policy["format"] == "xml"
+    api = live.state.properties("apis/azure-openai")
+    assert api["apiRevision"] == "1"
+    logger = live.state.properties("loggers/appinsights")
+    assert logger["credentials"]["instrumentationKey"].startswith("{{Logger-Credentials--")
+
+
+def test_plan_json_and_saved_plan_hold_no_secret(live: Live, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    result = live.run("plan", str(SEED), "--json", "-o", str(saved))
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == "apimgen.plan/v1"
+    assert document["summary"]["create"] == len(document["changes"]) > 0
+    text = saved.read_text()
+    for value in SECRETS.values():
+        assert value not in text and value not in result.output
+    assert '"$secretFromEnvironment": "APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY"' in text
+
+
+def test_saved_plan_applies_exactly_and_converges(live: Live, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert live.run("plan", str(SEED), "-o", str(saved)).exit_code == 0
+    applied = live.run("apply", str(saved), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert live.run("plan", str(SEED), "--detailed-exitcode").exit_code == 0
+
+
+def test_live_drift_shows_as_property_and_policy_diffs(live: Live) -> None:
+    assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
+    live.state.edit("backends/aoai-swc", url="https://rogue.example/openai")
+    policy = live.state.properties("apis/azure-openai/policies/policy")["value"]
+    live.state.edit(
+        "apis/azure-openai/policies/policy",
+        value=policy.replace('tokens-per-minute="', 'tokens-per-minute="9'),
+    )
+    result = live.run("plan", str(SEED), "--detailed-exitcode")
+    assert result.exit_code == CHANGES, result.output
+    assert "0 to create, 2 to update, 0 to delete" in result.stdout
+    assert '"https://rogue.example/openai" → "https://' in result.stdout
+    assert "--- live/apis/azure-openai/policies/policy" in result.stdout
+    assert any(
+        line.strip().startswith("-") and 'tokens-per-minute="9' in line
+        for line in result.stdout.splitlines()
+    )
+    assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
+    assert live.run("plan", str(SEED), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_is_refused_when_the_live_state_moved(live: Live, tmp_path: Path) -> None:
+    assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
+    spec = _edited(SEED, tmp_path, lambda d: d["backends"][0].update(description="moved"))
+    saved = tmp_path / "plan.json"
+    assert live.run("plan", str(spec), "-o", str(saved)).exit_code == 0
+    live.state.edit("apis/azure-openai", displayName="Renamed in the portal")
+    before = len(live.writes())
+    result = live.run("apply", str(saved), "--auto-approve")
+    assert result.exit_code == ExitCode.ERROR
+    assert "changed since the plan was made: apis/azure-openai" in result.stderr
+    assert len(live.writes()) == before, "nothing may be written"
+
+
+def test_prune_deletes_only_what_apimgen_created(live: Live, tmp_path: Path) -> None:
+    assert live.run("apply", str(PRODUCTION), "--auto-approve").exit_code == 0
+    _put_unmanaged_backend(live)  # someone adds a backend by hand: never to be touched
+    spec = _edited(
+        PRODUCTION,
+        tmp_path,
+        lambda d: (
+            d.__setitem__("products", [p for p in d["products"] if p["name"] != "free"]),
+            d.__setitem__("consumers", [c for c in d["consumers"] if c.get("product") != "free"]),
+        ),
+    )
+    kept = live.run("plan", str(spec))
+    assert kept.exit_code == 0, kept.output
+    assert "0 to delete" in kept.stdout and "--prune deletes" in kept.stdout
+    assert "products/free" in kept.stdout
+    assert "Not created by apimgen, left alone: 1" in kept.stdout
+
+    pruned = live.run("apply", str(spec), "--prune", "--auto-approve")
+    assert pruned.exit_code == 0, pruned.output
+    paths = live.state.paths()
+    assert not [p for p in paths if p.startswith("products/free")]
+    assert "backends/hand-made" in paths
+    assert "products/premium" in paths
+    assert live.run("plan", str(spec), "--prune", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_hard_failure_mid_apply_is_reported_and_a_rerun_converges(live: Live) -> None:
+    live.state.faults.append(Fault("PUT", "/apis/azure-openai/operations/completions", 400))
+    failed = live.run("apply", str(SEED), "--auto-approve")
+    assert failed.exit_code == ExitCode.ERROR, failed.output
+    out = failed.stdout
+    assert "Apply stopped:" in out
+    assert "applied       create backends/aoai-swc" in out
+    assert "failed        create apis/azure-openai/operations/completions" in out
+    assert "HTTP 400 InjectedFault" in out
+    assert "not attempted create subscriptions/carol" in out
+    assert "rerun converges" in failed.stderr
+
+    rerun = live.run("apply", str(SEED), "--auto-approve")
+    assert rerun.exit_code == 0, rerun.output
+    assert "to create, 0 to update" in rerun.stdout
+    assert live.run("plan", str(SEED), "--detailed-exitcode").exit_code == 0
+
+
+def test_throttling_and_transient_errors_are_retried(live: Live) -> None:
+    live.state.faults += [
+        Fault("PUT", "/backends/aoai-swc", 429, retry_after=1),
+        Fault("PUT", "/apis/azure-openai/policies/policy", 503),
+        Fault("GET", "/backends", 500),
+    ]
+    result = live.run("apply", str(SEED), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    puts = [p for m, p in live.state.requests if m == "PUT" and "/backends/aoai-swc?" in p]
+    assert len(puts) == 2, "the throttled write was sent again"
+    assert all(f.times == 0 for f in live.state.faults)
+
+
+def test_apply_refuses_without_a_secret_before_writing_anything(live: Live) -> None:
+    result = live.run(
+        "apply", str(SEED), "--auto-approve",
+        env={"APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY": None},
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.ERROR
+    assert "APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY (for loggers/appinsights)" in result.stderr
+    assert live.writes() == []
+
+
+def test_apply_without_a_terminal_needs_auto_approve(live: Live) -> None:
+    result = live.run("apply", str(SEED))
+    assert result.exit_code == ExitCode.ERROR
+    assert "--auto-approve" in result.stderr
+    assert live.writes() == []
+
+
+def test_target_errors_are_clear(live: Live) -> None:
+    missing = live.run("plan", str(SEED), "--service", "no-such-gw")
+    assert missing.exit_code == ExitCode.ERROR
+    assert "no-such-gw (resource group rg-ai-gateway" in missing.stderr
+    assert "does not exist" in missing.stderr and "Bicep" in missing.stderr
+
+    no_subscription = live.run("plan", str(SEED), env={"AZURE_SUBSCRIPTION_ID": None})
+    assert no_subscription.exit_code == ExitCode.ERROR
+    assert "--subscription-id (or AZURE_SUBSCRIPTION_ID)" in no_subscription.stderr
+
+    environment = live.run("plan", str(PRODUCTION), "-e", "nope")
+    assert environment.exit_code == ExitCode.ERROR
+    assert "unknown environment 'nope'" in environment.stderr
+    assert "staging" in environment.stderr
+
+
+def test_the_environment_picks_its_service_and_resource_group(live: Live) -> None:
+    result = live.run("plan", str(PRODUCTION), "-e", "staging")
+    assert result.exit_code == ExitCode.ERROR
+    assert "fabrikam-ai-gateway-stg (resource group rg-fabrikam-ai-stg" in result.stderr
+
+
+def test_authentication_and_connection_failures_are_clear(live: Live) -> None:
+    live.state.faults.append(Fault("GET", "/service/contoso-ai-gateway", 401))
+    denied = live.run("plan", str(SEED))
+    assert denied.exit_code == ExitCode.ERROR
+    assert "authentication failed" in denied.stderr and "az login" in denied.stderr
+
+    unreachable = live.run(
+        "plan", str(SEED), "--max-retries", "0", env={"APIMGEN_ARM_ENDPOINT": "https://127.0.0.1:9"}
+    )
+    assert unreachable.exit_code == ExitCode.ERROR
+    assert "cannot reach https://127.0.0.1:9" in unreachable.stderr
+    assert "Traceback" not in unreachable.output
+
+
+def test_a_damaged_plan_file_is_a_clear_error(live: Live, tmp_path: Path) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"format": "apimgen.plan/v1", "changes": [}')
+    result = live.run("apply", str(bad), "--auto-approve")
+    assert result.exit_code == ExitCode.ERROR
+    assert f"{bad}:1:" in result.stderr and "not a plan file" in result.stderr
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    assert "not an apimgen plan" in live.run("apply", str(other)).stderr
+
+
+def test_a_saved_plan_is_only_applied_to_its_own_instance(live: Live, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert live.run("plan", str(SEED), "-o", str(saved)).exit_code == 0
+    result = live.run("apply", str(saved), "--auto-approve", "--service", "elsewhere")
+    assert result.exit_code == ExitCode.ERROR
+    assert "the plan is for contoso-ai-gateway" in result.stderr
+
+
+def _edited(spec: Path, folder: Path, change: object) -> Path:
+    """A copy of an example spec (one without fragment files) with ``change`` applied."""
+    data = yaml.safe_load(spec.read_text())
+    change(data)  # type: ignore[operator]
+    copy = folder / spec.name
+    copy.write_text(yaml.safe_dump(data, sort_keys=False))
+    return copy
+
+
+def _put_unmanaged_backend(live: Live) -> None:
+    from tests.fakes.arm_apim import SERVICE
+
+    service = next(
+        r["id"] for r in live.state.resources.values() if r["name"] == "fabrikam-ai-gateway"
+    )
+    assert SERVICE.match(service)
+    path = f"{service}/backends/hand-made"
+    live.state.resources[path.lower()] = {
+        "id": path,
+        "type": "Microsoft.ApiManagement/service/backends",
+        "name": "hand-made",
+        "properties": {"url": "https://legacy.example", "protocol": "http", "type": "Single"},
+        "etag": '"hand"',
+    }
+
+
+def test_ctrl_c_mid_apply_leaves_an_exact_report(live: Live) -> None:
+    """A real SIGINT to a real process while a write is in flight."""
+    slow = "/apis/azure-openai/policies/policy"
+    live.state.faults.append(Fault("PUT", slow, 200, delay=30))
+    env = {**os.environ, **live.env, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apimgen", "apply", str(SEED), "--auto-approve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not any(m == "PUT" and slow in p for m, p in live.state.requests):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the slow write never started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == ExitCode.INTERRUPTED, stderr
+    assert "applied       create apis/azure-openai" in stdout
+    assert f"interrupted   create {slow.strip('/')}" in stdout
+    assert "may or may not have been applied" in stdout
+    assert "not attempted create subscriptions/carol" in stdout
+    assert "Traceback" not in stderr
+
+    live.state.faults.clear()
+    assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
+    assert live.run("plan", str(SEED), "--detailed-exitcode").exit_code == 0
