@@ -222,8 +222,12 @@ def _refuse_other_target(target: Target, given: TargetOptions) -> None:
             )
 
 
-def _confirm(out: Output, plan: Plan) -> bool:
-    if not sys.stdin.isatty():
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm(plan: Plan) -> bool:
+    if not _interactive():
         raise ApimgenError(
             "refusing to apply without confirmation: stdin is not a terminal",
             hint="review the plan and pass --auto-approve (as a CI step does)",
@@ -279,7 +283,7 @@ def apply(
                 out.json({"schema": "apimgen.apply/v1", "plan": planned.to_json(), "result": None})
             return ExitCode.OK
         secrets = resolve_secrets(planned, os.environ)
-        if not auto_approve and not _confirm(out, planned):
+        if not auto_approve and not _confirm(planned):
             out.error("apply cancelled; nothing was changed")
             return ExitCode.ERROR
 

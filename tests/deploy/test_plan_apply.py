@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,16 @@ import pytest
 import yaml
 
 from apimgen.errors import ExitCode
-from tests.deploy.conftest import EXISTING, INSTANCES, PRODUCTION, SECRETS, SEED, Live
+from tests.conftest import make_spec, write_spec
+from tests.deploy.conftest import (
+    EXISTING,
+    INSTANCES,
+    PRODUCTION,
+    SECRETS,
+    SEED,
+    SUBSCRIPTION,
+    Live,
+)
 from tests.fakes.arm_apim import Fault
 
 CHANGES = 2
@@ -69,6 +79,13 @@ def test_plan_json_and_saved_plan_hold_no_secret(live: Live, tmp_path: Path) -> 
     for value in SECRETS.values():
         assert value not in text and value not in result.output
     assert '"$secretFromEnvironment": "APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY"' in text
+    verbose = live.run("plan", str(SEED), "-v")
+    assert "credentials.instrumentationKey = (sensitive, from " in verbose.stdout
+    assert "connectionString = (sensitive, from $APIMGEN_REDIS_CONNECTION_STRING)" in (
+        verbose.stdout
+    )
+    for value in SECRETS.values():
+        assert value not in verbose.output
 
 
 def test_saved_plan_applies_exactly_and_converges(live: Live, tmp_path: Path) -> None:
@@ -297,3 +314,85 @@ def test_ctrl_c_mid_apply_leaves_an_exact_report(live: Live) -> None:
     live.state.faults.clear()
     assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
     assert live.run("plan", str(SEED), "--detailed-exitcode").exit_code == 0
+
+
+def test_pruning_deletes_dependants_before_what_they_use(live: Live, tmp_path: Path) -> None:
+    """The fake answers 409 for a logger a diagnostic still uses, as API Management does."""
+    spec = make_spec(observability={"app_insights": {"name": "test-insights"}})
+    live.state.add_service(SUBSCRIPTION, "rg-test", "test-gw")
+    with_logger = write_spec(tmp_path / "with.yaml", spec)
+    assert live.run("apply", str(with_logger), "--auto-approve").exit_code == 0
+    assert {"loggers/appinsights", "diagnostics/applicationinsights"} <= set(live.state.paths())
+    without = write_spec(tmp_path / "without.yaml", make_spec())
+    result = live.run("apply", str(without), "--prune", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    deletes = [p for m, p in live.writes() if m == "DELETE"]
+    assert "/diagnostics/applicationinsights" in deletes[0]
+    assert "/loggers/appinsights" in deletes[1]
+    live.state.faults.append(Fault("DELETE", "/apis/openai", 409))
+    renamed = make_spec(apis=[{"name": "chat", "path": "chat", "backend": "aoai"}])
+    gone = write_spec(tmp_path / "gone.yaml", renamed)
+    conflict = live.run("apply", str(gone), "--prune", "--auto-approve")
+    assert conflict.exit_code == ExitCode.ERROR
+    assert "failed        delete apis/openai" in conflict.stdout
+    assert "HTTP 409" in conflict.stdout
+
+
+def test_a_write_racing_a_portal_edit_is_refused_by_its_etag(live: Live) -> None:
+    """The resource changes between apimgen reading its ETag and the write arriving."""
+    assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
+    spec_backend = "/backends/aoai-swc"
+    live.state.edit(spec_backend.strip("/"), url="https://drifted.example/openai")
+    live.state.faults.append(Fault("PUT", spec_backend, 200, delay=1.0))
+
+    seen = len(live.state.requests)
+
+    def edit_while_in_flight() -> None:
+        deadline = time.monotonic() + 30
+        while not any(m == "PUT" and spec_backend in p for m, p in live.state.requests[seen:]):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        live.state.edit(spec_backend.strip("/"), description="edited in the portal")
+
+    editor = threading.Thread(target=edit_while_in_flight)
+    editor.start()
+    result = live.run("apply", str(SEED), "--auto-approve")
+    editor.join()
+    assert result.exit_code == ExitCode.ERROR, result.output
+    assert "failed        update backends/aoai-swc" in result.stdout
+    assert "HTTP 412 PreconditionFailed" in result.stdout
+    assert live.state.properties("backends/aoai-swc")["description"] == "edited in the portal"
+
+
+@pytest.mark.parametrize(("answer", "code"), [("yes", 0), ("y", 1), ("", 1)])
+def test_on_a_terminal_apply_asks_and_only_yes_applies(
+    live: Live, monkeypatch: pytest.MonkeyPatch, answer: str, code: int
+) -> None:
+    from typer.testing import CliRunner
+
+    from apimgen.cli import deploy_commands
+    from apimgen.cli.app import app
+
+    monkeypatch.setattr(deploy_commands, "_interactive", lambda: True)
+    result = CliRunner().invoke(app, ["apply", str(SEED)], env=live.env, input=f"{answer}\n")
+    assert result.exit_code == code, result.output
+    assert "Only 'yes' is accepted" in result.output
+    if code:
+        assert "apply cancelled; nothing was changed" in result.stderr
+        assert live.writes() == []
+    else:
+        assert "Apply complete" in result.stdout
+
+
+def test_apply_json_reports_every_outcome(live: Live) -> None:
+    live.state.faults.append(Fault("PUT", "/caches/default", 400))
+    result = live.run("apply", str(SEED), "--auto-approve", "--json")
+    assert result.exit_code == ExitCode.ERROR
+    document = json.loads(result.stdout)
+    assert document["schema"] == "apimgen.apply/v1" and document["complete"] is False
+    statuses = {o["path"]: o["status"] for o in document["outcomes"]}
+    assert statuses["backends/aoai-swc"] == "applied"
+    assert statuses["caches/default"] == "failed"
+    assert statuses["subscriptions/carol"] == "not attempted"
+    assert document["applied"] == sum(1 for s in statuses.values() if s == "applied")
