@@ -6,6 +6,7 @@ the same run, so figures compare across machines.
   only parsing its YAML (target: under 0.5 s absolute).
 - Simulator throughput and memory (benchmarks/simulate.py).
 - Semantic cache lookups at 1k/10k/100k entries and embedding throughput (benchmarks/cache.py).
+- plan/apply of the large spec against the local management-API fake (benchmarks/deploy.py).
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def bench_render() -> None:
 
 if __name__ == "__main__":
     from benchmarks.cache import main as bench_cache
+    from benchmarks.deploy import main as bench_deploy
     from benchmarks.simulate import main as bench_simulate
 
     bench_startup()
     bench_render()
     bench_simulate()
     bench_cache()
+    bench_deploy()

@@ -19,7 +19,6 @@ from apimgen.errors import ExitCode
 from tests.conftest import make_spec, write_spec
 from tests.deploy.conftest import (
     EXISTING,
-    INSTANCES,
     PRODUCTION,
     SECRETS,
     SEED,
@@ -43,6 +42,7 @@ CHANGES = 2
 )
 def test_plan_apply_then_plan_again_is_empty(live: Live, spec: Path, lro_style: str) -> None:
     live.state.lro_style = lro_style  # type: ignore[assignment]
+    live.state.page_size = 2  # lists come in pages, as API Management's do
     first = live.run("plan", str(spec), "--detailed-exitcode")
     assert first.exit_code == CHANGES, first.output
     assert "to create, 0 to update, 0 to delete" in first.stdout
@@ -54,8 +54,7 @@ def test_plan_apply_then_plan_again_is_empty(live: Live, spec: Path, lro_style: 
     again = live.run("plan", str(spec), "--detailed-exitcode")
     assert again.exit_code == 0, again.output
     assert "No changes" in again.stdout
-    service = INSTANCES[spec][0]
-    assert any(p.startswith("apis/") for p in live.state.paths()), service
+    assert any("skip=" in path for _, path in live.state.requests), "pages were followed"
 
 
 def test_the_fake_reformats_what_it_stores_so_normalisation_is_exercised(live: Live) -> None:

@@ -62,6 +62,7 @@ class ArmState:
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     lro_style: LroStyle = "azure-async-operation"
+    page_size: int = 0  # lists answer this many at a time with a nextLink; 0: all at once
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -219,7 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "ResourceNotFound", f"service {match['name']} not found")
             return
         if method == "GET":
-            self._get(path, key, existing)
+            skip = int((parse_qs(urlsplit(self.path).query).get("$skip") or ["0"])[0])
+            self._get(path, key, existing, skip)
             return
         parent = key.rsplit("/", 2)[0]
         if parent not in resources:
@@ -238,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._error(405, "MethodNotAllowed", method)
 
-    def _get(self, path: str, key: str, existing: dict[str, Any] | None) -> None:
+    def _get(self, path: str, key: str, existing: dict[str, Any] | None, skip: int) -> None:
         if existing is not None:
             self._send(200, _public(existing), {"ETag": existing["etag"]})
             return
@@ -247,7 +249,14 @@ class _Handler(BaseHTTPRequestHandler):
                 _public(r) for k, r in sorted(self.state.resources.items())
                 if k.rsplit("/", 1)[0] == key
             ]  # fmt: skip
-            self._send(200, {"value": children})
+            page = {"value": children}
+            size = self.state.page_size
+            if size:
+                page["value"] = children[skip : skip + size]
+                if skip + size < len(children):
+                    next_query = f"api-version={API_VERSION}&$skip={skip + size}"
+                    page["nextLink"] = f"{self._base()}{path}?{next_query}"  # type: ignore[assignment]
+            self._send(200, page)
             return
         self._error(404, "ResourceNotFound", f"{path} not found")
 
