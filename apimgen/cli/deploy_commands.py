@@ -300,8 +300,8 @@ def apply(
             if not report.complete:
                 out.error(
                     "the instance is partly updated",
-                    hint="fix the cause and run `apimgen apply` again: every change is "
-                    "idempotent, so a rerun converges",
+                    hint="fix the cause and run `apimgen apply SPEC` again (a saved plan is "
+                    "stale now; plan anew): every change is idempotent, so a rerun converges",
                 )
         if report.interrupted:
             return ExitCode.INTERRUPTED
