@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
 __all__ = ["apply", "plan"]
 
 PLAN_CHANGES = 2  # --detailed-exitcode, as terraform
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
 
 _TARGET = "Target (flags, then environment variables, then the spec)"
 SubscriptionOption = Annotated[
@@ -158,6 +166,12 @@ def plan(
         typer.Option("--detailed-exitcode", help="Exit 0 for no changes, 2 for changes."),
     ] = False,
     prune: PruneOption = False,
+    output_format: Annotated[
+        PlanFormat,
+        typer.Option(
+            "--format", help="text, json, or markdown (a pull-request comment).", show_default=False
+        ),
+    ] = PlanFormat.text,
     as_json: JsonOption = False,
     environment: EnvironmentOption = None,
     subscription_id: SubscriptionOption = None,
@@ -169,15 +183,19 @@ def plan(
     max_retries: RetriesOption = 6,
 ) -> None:
     """Show what apply would change in a live API Management instance."""
+    chosen = PlanFormat.json if as_json else output_format
 
     def action(out: Output) -> int:
+        from apimgen.deploy.markdown import plan_markdown
         from apimgen.deploy.plan import save_plan
         from apimgen.deploy.view import plan_lines
 
         options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
         result, _ = _plan(spec, options, environment, prune, access_token, max_retries)
-        if as_json:
+        if chosen is PlanFormat.json:
             out.json({"schema": "apimgen.plan/v1", **result.to_json()})
+        elif chosen is PlanFormat.markdown:
+            out.raw(plan_markdown(result))
         else:
             out.lines(plan_lines(result, out.verbose))
         if out_file is not None:
@@ -188,7 +206,7 @@ def plan(
             out.info(f"Saved the plan to {out_file}; apply it with `apimgen apply {out_file}`.")
         return PLAN_CHANGES if detailed_exitcode and result.changes else ExitCode.OK
 
-    run_command(ctx, action, json_schema="apimgen.plan/v1" if as_json else None)
+    run_command(ctx, action, json_schema="apimgen.plan/v1" if chosen is PlanFormat.json else None)
 
 
 def _is_plan_file(path: Path) -> bool:
