@@ -281,7 +281,8 @@ def apply(
     """Apply the spec (or a saved plan) to a live API Management instance."""
 
     def action(out: Output) -> int:
-        from apimgen.deploy.apply import apply_plan, resolve_secrets
+        from apimgen.deploy.apply import apply_plan
+        from apimgen.deploy.secrets import resolve_secrets
         from apimgen.deploy.view import apply_lines, change_lines, plan_lines
 
         options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
@@ -300,7 +301,7 @@ def apply(
             if as_json:
                 out.json({"schema": "apimgen.apply/v1", "plan": planned.to_json(), "result": None})
             return ExitCode.OK
-        secrets = resolve_secrets(planned, os.environ)
+        secrets = resolve_secrets(planned, os.environ, client)
         if not auto_approve and not _confirm(planned):
             out.error("apply cancelled; nothing was changed")
             return ExitCode.ERROR

@@ -22,7 +22,7 @@ from apimgen.errors import ApimgenError
 if TYPE_CHECKING:
     from azure.mgmt.apimanagement import ApiManagementClient
 
-__all__ = ["ApplyReport", "Outcome", "apply_plan", "check_fresh", "resolve_secrets"]
+__all__ = ["ApplyReport", "Outcome", "apply_plan", "check_fresh"]
 
 Status = Literal["applied", "failed", "interrupted", "not attempted"]
 
@@ -67,22 +67,6 @@ class ApplyReport:
 
 class StalePlanError(ApimgenError):
     """The live instance changed after the plan was made."""
-
-
-def resolve_secrets(plan: Plan, environ: Mapping[str, str]) -> dict[str, str]:
-    """Every secret the plan's writes need, from the environment; all missing ones at once."""
-    needed: dict[str, list[str]] = {}
-    for change in plan.changes:
-        for env in change.secrets:
-            needed.setdefault(env, []).append(change.path)
-    missing = {env: paths for env, paths in needed.items() if not environ.get(env)}
-    if missing:
-        lines = "; ".join(f"{env} (for {', '.join(paths)})" for env, paths in missing.items())
-        raise ApimgenError(
-            f"secrets missing from the environment: {lines}",
-            hint="set them from your pipeline's secret store; they are never read from files",
-        )
-    return {env: environ[env] for env in needed}
 
 
 def check_fresh(plan: Plan, live: dict[str, LiveResource]) -> None:

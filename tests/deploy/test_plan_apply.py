@@ -192,8 +192,40 @@ def test_apply_refuses_without_a_secret_before_writing_anything(live: Live) -> N
         env={"APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY": None},
     )  # fmt: skip
     assert result.exit_code == ExitCode.ERROR
-    assert "APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY (for loggers/appinsights)" in result.stderr
+    assert (
+        "APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY (for loggers/appinsights; reading it from "
+        in (result.stderr)
+    )
     assert live.writes() == []
+
+
+def test_without_variables_secrets_are_read_from_azure_with_the_same_identity(
+    live: Live,
+) -> None:
+    group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai-gateway/providers"
+    insights = f"{group}/Microsoft.Insights/components/contoso-ai-gateway-insights"
+    redis = f"{group}/Microsoft.Cache/redisEnterprise/contoso-ai-gateway-cache"
+    live.state.external[insights.lower()] = {
+        "properties": {"InstrumentationKey": "ikey-from-azure"}
+    }
+    live.state.external[redis.lower()] = {"properties": {"hostName": "cache.example"}}
+    live.state.keys[f"{redis}/databases/default".lower()] = {"primaryKey": "redis-from-azure"}
+    no_secrets = dict.fromkeys(SECRETS)
+    result = live.run("apply", str(SEED), "--auto-approve", env=no_secrets)
+    assert result.exit_code == 0, result.output
+    stored = [r["properties"] for r in live.state.resources.values()]
+    assert {
+        "displayName": next(
+            p["displayName"] for p in stored if "Logger-Cred" in str(p.get("displayName"))
+        ),
+        "secret": True,
+        "value": "ikey-from-azure",
+    } in stored
+    cache = live.state.properties("caches/default")
+    assert cache["connectionString"] == (
+        "cache.example:10000,password=redis-from-azure,ssl=True,abortConnect=False"
+    )
+    assert "ikey-from-azure" not in result.output and "redis-from-azure" not in result.output
 
 
 def test_apply_without_a_terminal_needs_auto_approve(live: Live) -> None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from apimgen.cli import deploy_commands
 from apimgen.cli.app import _hoist_global_flags, app
 from tests.conftest import ROOT
-from tests.deploy.conftest import SUBSCRIPTION, Live
+from tests.deploy.conftest import SECRETS, SUBSCRIPTION, Live
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -27,6 +27,13 @@ def _deploy_section() -> str:
 @pytest.fixture
 def staging(live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Live:
     live.state.add_service(SUBSCRIPTION, "rg-fabrikam-ai-stg", "fabrikam-ai-gateway-stg")
+    insights = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-fabrikam-ai-stg/providers/"
+        "Microsoft.Insights/components/fabrikam-ai-gateway-insights"
+    )
+    live.state.external[insights.lower()] = {"properties": {"InstrumentationKey": "k"}}
+    for name in SECRETS:  # the pipeline holds no secret: apply reads it from Azure
+        live.env.pop(name)
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     return live

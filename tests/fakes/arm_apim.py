@@ -36,6 +36,8 @@ SERVICE = re.compile(
     r"Microsoft\.ApiManagement/service/(?P<name>[^/]+))(?P<rest>(?:/[^/]+)*)/?$",
     re.IGNORECASE,
 )
+# Resources outside API Management that apply reads secrets from, at the versions it uses.
+OTHER_API_VERSIONS = {"microsoft.insights": "2020-02-02", "microsoft.cache": "2025-07-01"}
 STATUS_PATH = "/providers/Microsoft.ApiManagement/operationsStatus/"
 # Types the SDK creates (PUT) or deletes with a long-running operation.
 LRO_PUT = ("namedvalues", "apis", "policyfragments")
@@ -63,6 +65,10 @@ class ArmState:
     faults: list[Fault] = field(default_factory=list)
     lro_style: LroStyle = "azure-async-operation"
     page_size: int = 0  # lists answer this many at a time with a nextLink; 0: all at once
+    # Resources outside API Management, by lower-cased id: GET answers the body; a POST to
+    # ``<id>/listKeys`` answers ``keys[id]``.
+    external: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -192,8 +198,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self.sent = json.loads(self.rfile.read(length)) if length else {}
         url = urlsplit(self.path)
-        if parse_qs(url.query).get("api-version") != [API_VERSION]:
-            self._error(400, "InvalidApiVersionParameter", f"api-version must be {API_VERSION}")
+        provider = url.path.lower().split("/providers/", 1)[-1].split("/", 1)[0]
+        expected = OTHER_API_VERSIONS.get(provider, API_VERSION)
+        if parse_qs(url.query).get("api-version") != [expected]:
+            self._error(400, "InvalidApiVersionParameter", f"api-version must be {expected}")
             return
         fault = self.state.take_fault(method, url.path)
         if fault is not None:
@@ -207,10 +215,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         match = SERVICE.match(url.path)
         if match is None:
-            self._error(404, "InvalidResourceType", f"no such path {url.path}")
+            self._outside(method, url.path.rstrip("/").lower())
             return
         with self.state.lock:
             self._resource(method, url.path.rstrip("/"), match)
+
+    def _outside(self, method: str, key: str) -> None:
+        if method == "GET" and key in self.state.external:
+            self._send(200, self.state.external[key])
+        elif method == "POST" and key.endswith("/listkeys") and key[:-9] in self.state.keys:
+            self._send(200, self.state.keys[key[:-9]])
+        else:
+            self._error(404, "ResourceNotFound", f"no such resource {key}")
 
     def _resource(self, method: str, path: str, match: re.Match[str]) -> None:
         resources, key = self.state.resources, path.lower()
@@ -381,6 +397,9 @@ class _Methods(_Handler):
 
     def do_DELETE(self) -> None:
         self._handle("DELETE")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
 
 
 @contextmanager
