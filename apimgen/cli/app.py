@@ -402,14 +402,15 @@ def schema(
     run_command(ctx, action)
 
 
-def _register_deploy_commands() -> None:
-    from apimgen.cli import deploy_commands
+def _register_commands() -> None:
+    from apimgen.cli import deploy_commands, init_command
 
     app.command()(deploy_commands.plan)
     app.command()(deploy_commands.apply)
+    app.command()(init_command.init)
 
 
-_register_deploy_commands()
+_register_commands()
 
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-color"})
 
