@@ -70,3 +70,9 @@ def test_wheel_installed_in_a_fresh_venv_renders_an_example(tmp_path: Path) -> N
     _, expected = render_spec(EXAMPLES / "seed" / "gateway.yaml")
     for name, text in expected.items():
         assert (work / "out" / name).read_text() == text
+
+    # init needs the bundled starter templates and CI recipes.
+    started = _run(venv / "bin" / "apimgen", "init", "project", "--defaults", cwd=work)
+    assert started.returncode == 0, started.stderr
+    recipe = (work / "project" / ".github" / "workflows" / "apimgen.yml").read_text()
+    assert recipe == (EXAMPLES / "ci" / "github-actions.yml").read_text()
