@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo docs-charts test lint typecheck unit bench clean checkov
+.PHONY: install demo docs docs-charts test lint typecheck unit bench clean checkov
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,12 @@ docs-charts: install
 	cp $(STORY_OUT)/3-*/token-limit.png docs/seed-story/3-token-limit.png
 	cp $(STORY_OUT)/4-*/semantic-cache.png docs/seed-story/4-semantic-cache.png
 
-## test: lint, type-check and run the whole test suite
-test: install checkov lint typecheck unit
+## docs: build the user guide (mkdocs, warnings are errors) into site/
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+## test: lint, type-check, build the docs and run the whole test suite
+test: install checkov lint typecheck docs unit
 
 lint:
 	$(BIN)/ruff check apimgen tests benchmarks scripts
@@ -69,4 +73,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) out build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) out site build dist .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,9 @@ __all__ = ["app", "main"]
 _HELP = (
     "Declarative, testable Azure API Management AI gateways.\n\n"
     "One YAML spec describes backends, pools, token limits, metrics and caching; apimgen "
-    "validates it and renders the APIM policy XML for every scope.\n\n"
+    "validates it, renders policy XML, Bicep and Terraform, simulates the policies against "
+    "synthetic traffic, lints them, and plans and applies them to a live instance. Start a "
+    "project with `apimgen init`.\n\n"
     "Exit codes: 0 ok; 1 error (invalid spec, unreadable file); 2 usage error "
     "(plan --detailed-exitcode: changes present); "
     "3 changes pending or rendered files stale; 4 simulation expectations failed; "
