@@ -211,3 +211,27 @@ def test_help_does_not_import_heavy_modules() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    """What `apimgen --install-completion` wires into the shell, asked the way bash asks."""
+    apimgen = Path(sys.executable).parent / "apimgen"
+    if not apimgen.exists():
+        pytest.skip("apimgen is not installed as a console script in this environment")
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "_APIMGEN_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - 1),
+        }
+        done = subprocess.run([apimgen], env=env, capture_output=True, text=True, check=False)
+        return done.stdout.split()
+
+    assert "plan" in complete("apimgen pl")
+    assert "--detailed-exitcode" in complete("apimgen plan --det")
+    script = subprocess.run(
+        [apimgen, "--show-completion", "bash"], capture_output=True, text=True, check=False
+    )
+    assert script.returncode == 0 and "_apimgen_completion" in script.stdout
