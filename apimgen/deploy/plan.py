@@ -210,7 +210,9 @@ def compute_plan(
                 differences=tuple(d for d in diffs if not (policy_diff and d[0] == "value")),
                 policy_diff=policy_diff,
                 properties=resource.properties,
-                adopt=not owned(current, live),
+                # Only kinds that carry a mark can be adopted; the rest follow another resource.
+                adopt=current.kind.marker in ("description", "tags", "note")
+                and not owned(current, live),
             )
         )
     orphans, unmanaged, deletions = [], [], []

@@ -299,18 +299,18 @@ def _edited(spec: Path, folder: Path, change: object) -> Path:
     return copy
 
 
-def _put_unmanaged_backend(live: Live) -> None:
+def _put_unmanaged_backend(live: Live, name: str = "hand-made") -> None:
     from tests.fakes.arm_apim import SERVICE
 
     service = next(
         r["id"] for r in live.state.resources.values() if r["name"] == "fabrikam-ai-gateway"
     )
     assert SERVICE.match(service)
-    path = f"{service}/backends/hand-made"
+    path = f"{service}/backends/{name}"
     live.state.resources[path.lower()] = {
         "id": path,
         "type": "Microsoft.ApiManagement/service/backends",
-        "name": "hand-made",
+        "name": name,
         "properties": {"url": "https://legacy.example", "protocol": "http", "type": "Single"},
         "etag": '"hand"',
     }
@@ -427,3 +427,19 @@ def test_apply_json_reports_every_outcome(live: Live) -> None:
     assert statuses["caches/default"] == "failed"
     assert statuses["subscriptions/carol"] == "not attempted"
     assert document["applied"] == sum(1 for s in statuses.values() if s == "applied")
+
+
+def test_a_hand_made_resource_the_spec_names_is_adopted_and_marked(live: Live) -> None:
+    _put_unmanaged_backend(live, name="aoai-ptu-weu")
+    plan = live.run("plan", str(PRODUCTION))
+    assert "~ backend           backends/aoai-ptu-weu (adopt: not created by apimgen)" in (
+        plan.stdout
+    )
+    assert "+ policy            policies/policy\n" in plan.stdout
+    assert live.run("apply", str(PRODUCTION), "--auto-approve").exit_code == 0
+    description = live.state.properties("backends/aoai-ptu-weu")["description"]
+    assert description.endswith("Managed by apimgen.")
+    # The global policy follows no mark: changing it is an update, never an adoption.
+    live.state.edit("policies/policy", value="<policies><inbound /></policies>")
+    changed = live.run("plan", str(PRODUCTION))
+    assert "~ policy            policies/policy\n" in changed.stdout
