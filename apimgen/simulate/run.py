@@ -328,6 +328,7 @@ def run_scenario(
         node = GatewayServices(seed=run_seed * 1000 + index, region=region)
         node.backends = gateway.registry()
         node.semantic_cache = semantic_cache
+        node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
         nodes[region] = node
     pipelines: dict[str | None, CompiledPipeline] = {}
     skipped: list[str] = []

@@ -225,6 +225,16 @@ class SemanticCacheSettings(SpecModel):
     )
 
 
+class GatewayBehaviour(SpecModel):
+    """Where live gateways of different dates were seen to behave differently."""
+
+    retry_reselects_backend: bool = Field(
+        default=False,
+        description="Inside `retry`, pick a pool member anew on every attempt (older gateways) "
+        "instead of resending to the same member while it is available (newer gateways).",
+    )
+
+
 class Scenario(SpecModel):
     """An apimgen simulation scenario."""
 
@@ -251,6 +261,10 @@ class Scenario(SpecModel):
         description="Who sends traffic."
     )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
+    gateway: GatewayBehaviour = Field(
+        default_factory=GatewayBehaviour,
+        description="Gateway behaviours that differ between gateway versions.",
+    )
     semantic_cache: SemanticCacheSettings = Field(
         default_factory=SemanticCacheSettings,
         description="How the local embedding model stands in for the production one.",

@@ -109,6 +109,7 @@ class GatewayServices:
     backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
     token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
     semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
+    retry_reselects_backend: bool = False  # older gateways pick a pool member anew per retry
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

@@ -76,6 +76,7 @@ def run(
     seed: int = 1,
     stream: bool = False,
     semantic_cache: Any = None,
+    retry_reselects_backend: bool = False,
 ) -> tuple[list[Result], GatewayServices, Any]:
     pipeline = effective_pipeline(
         [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
@@ -85,6 +86,7 @@ def run(
     singles = backends or [single("aoai")]
     services.backends = BackendRegistry({b.id: b for b in singles}, pools or {})
     services.semantic_cache = semantic_cache
+    services.retry_reselects_backend = retry_reselects_backend
     results: list[Result] = []
 
     def done(state: RequestState) -> None:

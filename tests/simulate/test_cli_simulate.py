@@ -284,3 +284,34 @@ def test_sweeping_a_scenario_without_a_semantic_cache_says_so() -> None:
     result = run_cli("simulate", scenario, "--sweep", "cache.score-threshold=0.05")
     assert result.exit_code == ExitCode.ERROR
     assert "no semantic-cache lookup ran" in result.stderr
+
+
+@pytest.mark.parametrize(("reselects", "healthy_share"), [(False, 0.5), (True, 1.0)])
+def test_the_retry_reselection_setting_reaches_the_run(
+    tmp_path: Path, reselects: bool, healthy_share: float
+) -> None:
+    policies = tmp_path / "policies" / "apis"
+    policies.mkdir(parents=True)
+    (tmp_path / "policies" / "global.xml").write_text(
+        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    (policies / "api.xml").write_text(
+        '<policies><inbound><base /><set-backend-service backend-id="p" /></inbound><backend>'
+        '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
+        "<forward-request /></retry></backend>"
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+    )
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "1m",
+        "gateway": {"retry_reselects_backend": reselects},
+        "backends": {"broken": {"tpm": 100000, "error_rate": 1.0}, "ok": {"tpm": 100000}},
+        "pools": {"p": [{"backend": "broken"}, {"backend": "ok"}]},
+        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 10}}],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    consumer = json.loads(result.stdout)["consumers"]["c"]
+    assert consumer["statuses"].get("200", 0) / consumer["requests"] == healthy_share

@@ -231,3 +231,32 @@ def test_streaming_estimates_prompts_and_reports_the_estimate_up_front() -> None
     assert response.headers["x-consumed"] == ["120"], "the header leaves before the stream"
     assert services.counters[("tpm", "alice")].total == 520, "the streamed tokens still count"
     assert (response.body or "").endswith("data: [DONE]\n\n")
+
+
+@pytest.mark.parametrize(
+    ("reselects", "used", "status"),
+    [(False, ["broken", "broken"], 500), (True, ["broken", "healthy"], 200)],
+    ids=["newer-gateways-resend-to-the-same-member", "older-gateways-pick-anew"],
+)
+def test_retry_without_set_backend_service_resends_per_the_gateway_setting(
+    reselects: bool, used: list[str], status: int
+) -> None:
+    """apim-genai-policies.md §12: newer gateways resend to the member they chose; older ones
+    chose again. `gateway.retry_reselects_backend` in a scenario picks the older behaviour."""
+    broken = single("broken", error_rate=1.0)
+    healthy = single("healthy")
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
+        "<forward-request /></retry>"
+    )
+    policy = api_policy('<set-backend-service backend-id="pool" />', backend=backend)
+    pools = {"pool": [PoolMember("broken", 1, 1), PoolMember("healthy", 1, 1)]}
+    results, _, _ = run(
+        policy, [Call(0)], backends=[broken, healthy], pools=pools,
+        retry_reselects_backend=reselects,
+    )  # fmt: skip
+    assert results[0].state.backend_calls == 2
+    assert [broken.deployment.calls, healthy.deployment.calls] == [
+        used.count("broken"), used.count("healthy")
+    ]  # fmt: skip
+    assert results[0].status == status

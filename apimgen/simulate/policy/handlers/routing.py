@@ -263,6 +263,8 @@ class Retry(PolicyHandler):
                     raise exhausted
                 return
             state.unavailable = False
+            if state.services.retry_reselects_backend:
+                state.pinned_backend = None
             attempt += 1
             wait = 0.0 if (fast and attempt == 1) else interval + (attempt - 1) * delta
             if maximum is not None:
