@@ -123,10 +123,12 @@ RetriesOption = Annotated[
 ]
 
 
-def _connect(token: str | None, retries: int) -> Callable[[Target], ApiManagementClient]:
+def _connect(
+    token: str | None, retries: int, verbose: bool = False
+) -> Callable[[Target], ApiManagementClient]:
     from apimgen.deploy.client import ClientSettings, make_client
 
-    settings = ClientSettings(max_retries=retries)
+    settings = ClientSettings(max_retries=retries, verbose=verbose)
     return lambda target: make_client(target, token, settings)
 
 
@@ -137,10 +139,11 @@ def _plan(
     prune: bool,
     token: str | None,
     retries: int,
+    verbose: bool,
 ) -> tuple[Plan, ApiManagementClient]:
     from apimgen.deploy.session import plan_spec
 
-    return plan_spec(spec, options, environment, prune, _connect(token, retries))
+    return plan_spec(spec, options, environment, prune, _connect(token, retries, verbose))
 
 
 def _options(
@@ -191,7 +194,7 @@ def plan(
         from apimgen.deploy.view import plan_lines
 
         options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
-        result, _ = _plan(spec, options, environment, prune, access_token, max_retries)
+        result, _ = _plan(spec, options, environment, prune, access_token, max_retries, out.verbose)
         if chosen is PlanFormat.json:
             out.json({"schema": "apimgen.plan/v1", **result.to_json()})
         elif chosen is PlanFormat.markdown:
@@ -214,7 +217,7 @@ def _is_plan_file(path: Path) -> bool:
 
 
 def _saved_plan(
-    path: Path, token: str | None, retries: int, given: TargetOptions
+    path: Path, token: str | None, retries: int, given: TargetOptions, verbose: bool
 ) -> tuple[Plan, ApiManagementClient]:
     from apimgen.deploy.apply import check_fresh
     from apimgen.deploy.plan import load_plan
@@ -222,7 +225,7 @@ def _saved_plan(
 
     saved = load_plan(path)
     _refuse_other_target(saved.target, given)
-    client = _connect(token, retries)(saved.target)
+    client = _connect(token, retries, verbose)(saved.target)
     check_fresh(saved, read_instance(client, saved.target))
     return saved, client
 
@@ -292,9 +295,11 @@ def apply(
                     "--prune and --environment are fixed when the plan is made",
                     hint="pass them to `apimgen plan`",
                 )
-            planned, client = _saved_plan(source, access_token, max_retries, options)
+            planned, client = _saved_plan(source, access_token, max_retries, options, out.verbose)
         else:
-            planned, client = _plan(source, options, environment, prune, access_token, max_retries)
+            planned, client = _plan(
+                source, options, environment, prune, access_token, max_retries, out.verbose
+            )
         if not as_json:
             out.lines(plan_lines(planned, out.verbose))
         if not planned.changes:

@@ -133,6 +133,8 @@ def describe_failure(error: Exception) -> str:
         code = getattr(error.error, "code", None) if error.error else None
         message = getattr(error.error, "message", None) if error.error else None
         text = message or str(error.reason or error.message).splitlines()[0]
+        if error.status_code is None:  # raised before any answer (a credential, a socket)
+            return text
         return f"HTTP {error.status_code}{f' {code}' if code else ''}: {text}"
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 

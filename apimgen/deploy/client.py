@@ -8,6 +8,7 @@ server errors are retried by azure-core's retry policy, which honours ``Retry-Af
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ class ClientSettings:
     backoff_factor: float = 0.8  # seconds, doubled per retry when there is no Retry-After
     backoff_max: int = 60
     polling_interval: float = 5.0  # seconds between polls when the server sends no Retry-After
+    verbose: bool = False  # let the SDK's own warnings (each credential tried, …) through
 
 
 class StaticTokenCredential:
@@ -48,6 +50,9 @@ def make_client(
     from azure.mgmt.apimanagement import ApiManagementClient
 
     settings = settings or ClientSettings()
+    # The SDK logs what apimgen reports itself (a failed credential chain, retries) as
+    # warnings; they would repeat the error in a wall of text.
+    logging.getLogger("azure").setLevel(logging.WARNING if settings.verbose else logging.ERROR)
     cloud = CLOUDS[target.cloud]
     credential: Any
     if access_token:

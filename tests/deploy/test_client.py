@@ -50,3 +50,23 @@ def test_an_unknown_cloud_is_refused_with_the_known_ones() -> None:
         resolve_target(TargetOptions("sub", "rg", "gw", cloud="Mars"), None, None)
     assert "unknown cloud 'Mars'" in error.value.message
     assert "AzureChinaCloud" in error.value.hint
+
+
+def test_sdk_warnings_stay_quiet_unless_verbose() -> None:
+    import logging
+
+    make_client(Target("sub", "rg", "gw"), "t")
+    assert not logging.getLogger("azure.identity").isEnabledFor(logging.WARNING)
+    make_client(Target("sub", "rg", "gw"), "t", ClientSettings(verbose=True))
+    assert logging.getLogger("azure.identity").isEnabledFor(logging.WARNING)
+
+
+def test_failures_raised_before_any_answer_have_no_status() -> None:
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    from apimgen.deploy.apply import describe_failure
+
+    assert describe_failure(ClientAuthenticationError("no credential worked\nmore")) == (
+        "no credential worked"
+    )
+    assert describe_failure(HttpResponseError("boom")) == "boom"
