@@ -253,7 +253,11 @@ def load_plan(path: Path) -> Plan:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read plan {path}: {error}") from error
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(
+            f"{path}: cannot read the plan: {reason}",
+            hint="save one with `apimgen plan SPEC -o plan.json`",
+        ) from error
     except json.JSONDecodeError as error:
         raise InputError(
             f"{path}:{error.lineno}:{error.colno}: not a plan file: {error.msg}",

@@ -277,6 +277,8 @@ def test_a_damaged_plan_file_is_a_clear_error(live: Live, tmp_path: Path) -> Non
     result = live.run("apply", str(bad), "--auto-approve")
     assert result.exit_code == ExitCode.ERROR
     assert f"{bad}:1:" in result.stderr and "not a plan file" in result.stderr
+    missing = live.run("apply", str(tmp_path / "gone.json"))
+    assert f"{tmp_path / 'gone.json'}: cannot read the plan: No such file" in missing.stderr
     other = tmp_path / "other.json"
     other.write_text("{}")
     assert "not an apimgen plan" in live.run("apply", str(other)).stderr
