@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -28,6 +29,14 @@ from tests.deploy.conftest import (
 from tests.fakes.arm_apim import Fault
 
 CHANGES = 2
+SCHEMAS = Path(__file__).parents[2] / "apimgen" / "deploy"
+PLAN_SCHEMA = json.loads((SCHEMAS / "plan.schema.json").read_text())
+APPLY_SCHEMA = json.loads((SCHEMAS / "apply.schema.json").read_text())
+
+
+def test_the_published_schemas_are_valid_json_schemas() -> None:
+    for schema in (PLAN_SCHEMA, APPLY_SCHEMA):
+        jsonschema.Draft202012Validator.check_schema(schema)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +81,8 @@ def test_plan_json_and_saved_plan_hold_no_secret(live: Live, tmp_path: Path) -> 
     result = live.run("plan", str(SEED), "--json", "-o", str(saved))
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
+    jsonschema.validate(document, PLAN_SCHEMA)
+    jsonschema.validate(json.loads(saved.read_text()), PLAN_SCHEMA)
     assert document["schema"] == "apimgen.plan/v1"
     assert document["summary"]["create"] == len(document["changes"]) > 0
     text = saved.read_text()
@@ -108,6 +119,16 @@ def test_live_drift_shows_as_property_and_policy_diffs(live: Live) -> None:
     assert "0 to create, 2 to update, 0 to delete" in result.stdout
     assert '"https://rogue.example/openai" → "https://' in result.stdout
     assert "--- live/apis/azure-openai/policies/policy" in result.stdout
+    as_json = json.loads(live.run("plan", str(SEED), "--json").stdout)
+    jsonschema.validate(as_json, PLAN_SCHEMA)
+    backend = next(c for c in as_json["changes"] if c["path"] == "backends/aoai-swc")
+    assert backend["differences"] == [
+        {
+            "property": "url",
+            "live": "https://rogue.example/openai",
+            "desired": "https://contoso-aoai-swc.openai.azure.com/openai",
+        }
+    ]
     assert any(
         line.strip().startswith("-") and 'tokens-per-minute="9' in line
         for line in result.stdout.splitlines()
@@ -423,12 +444,19 @@ def test_apply_json_reports_every_outcome(live: Live) -> None:
     result = live.run("apply", str(SEED), "--auto-approve", "--json")
     assert result.exit_code == ExitCode.ERROR
     document = json.loads(result.stdout)
+    jsonschema.validate(document, APPLY_SCHEMA)
+    jsonschema.validate(document["plan"], PLAN_SCHEMA)
     assert document["schema"] == "apimgen.apply/v1" and document["complete"] is False
     statuses = {o["path"]: o["status"] for o in document["outcomes"]}
     assert statuses["backends/aoai-swc"] == "applied"
     assert statuses["caches/default"] == "failed"
     assert statuses["subscriptions/carol"] == "not attempted"
     assert document["applied"] == sum(1 for s in statuses.values() if s == "applied")
+    live.state.faults.clear()
+    assert live.run("apply", str(SEED), "--auto-approve").exit_code == 0
+    unchanged = json.loads(live.run("apply", str(SEED), "--auto-approve", "--json").stdout)
+    jsonschema.validate(unchanged, APPLY_SCHEMA)
+    assert unchanged["result"] is None and unchanged["plan"]["changes"] == []
 
 
 def test_a_hand_made_resource_the_spec_names_is_adopted_and_marked(live: Live) -> None:
