@@ -149,3 +149,13 @@ def _check_outputs(project: Path, sarif: str) -> None:
 def test_every_recipe_is_offered_by_init() -> None:
     offered = {v[0] for v in CI_RECIPES.values() if v}
     assert offered == {p.name for p in (EXAMPLES / "ci").glob("*.yml")}
+
+
+def test_recipes_install_the_version_that_made_the_project() -> None:
+    from apimgen import __version__
+
+    for recipe in (EXAMPLES / "ci").glob("*.yml"):
+        installs = [line for line in _scripts(yaml.safe_load(recipe.read_text())) if "pip" in line]
+        assert installs, recipe.name
+        for line in installs:
+            assert f'pip install "apimgen=={__version__}"' in line, f"{recipe.name}: {line}"
