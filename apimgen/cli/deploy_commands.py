@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from apimgen.cli.runner import JsonOption, run_command
+from apimgen.deploy.target import Target
 from apimgen.errors import ApimgenError, ExitCode
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from apimgen.cli.output import Output
     from apimgen.deploy.plan import Change, Plan
     from apimgen.deploy.session import TargetOptions
-    from apimgen.deploy.target import Target
 
 __all__ = ["apply", "plan"]
 
@@ -241,6 +241,14 @@ def _refuse_other_target(target: Target, given: TargetOptions) -> None:
                 f"the plan is for {target.describe()}, but {flag} says {value!r}",
                 hint="a saved plan is applied to the instance it was made for; plan again",
             )
+    # The endpoint comes from this invocation, never from the file: a plan file handed over
+    # by someone else must not be able to send this identity's token elsewhere.
+    here = Target("-", "-", "-", given.cloud, given.arm_endpoint).endpoint
+    if here != target.endpoint:
+        raise ApimgenError(
+            f"the plan was made against {target.endpoint}, but this apply would talk to {here}",
+            hint="apply a plan with the same --cloud/--arm-endpoint it was made with",
+        )
 
 
 def _interactive() -> bool:

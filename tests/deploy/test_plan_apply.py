@@ -473,3 +473,16 @@ def test_a_hand_made_resource_the_spec_names_is_adopted_and_marked(live: Live) -
     live.state.edit("policies/policy", value="<policies><inbound /></policies>")
     changed = live.run("plan", str(PRODUCTION))
     assert "~ policy            policies/policy\n" in changed.stdout
+
+
+def test_a_plan_file_cannot_send_the_token_to_another_endpoint(live: Live, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert live.run("plan", str(SEED), "-o", str(saved)).exit_code == 0
+    document = json.loads(saved.read_text())
+    document["target"]["arm_endpoint"] = "https://collector.example"
+    saved.write_text(json.dumps(document))
+    before = len(live.state.requests)
+    result = live.run("apply", str(saved), "--auto-approve")
+    assert result.exit_code == ExitCode.ERROR
+    assert "the plan was made against https://collector.example" in result.stderr
+    assert len(live.state.requests) == before
