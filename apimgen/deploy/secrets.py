@@ -36,8 +36,10 @@ def _arm(client: ApiManagementClient, method: str, url: str) -> dict[str, Any]:
 def _look_up(client: ApiManagementClient, env: str, change: Change) -> str:
     """Read the secret from the resource the change references."""
     resource_id = str((change.properties or {}).get("resourceId") or "")
-    if not resource_id:
-        raise LookupError(f"{change.path} names no Azure resource to read it from")
+    if not resource_id.startswith("/subscriptions/"):
+        # Only an ARM id, resolved against the client's endpoint: never a URL of its own, to
+        # which the identity's token would be sent.
+        raise LookupError(f"{change.path} names no Azure resource id to read it from")
     if env == INSTRUMENTATION_KEY_ENV:
         component = _arm(client, "GET", f"{resource_id}?api-version={INSIGHTS_API_VERSION}")
         return str(component["properties"]["InstrumentationKey"])

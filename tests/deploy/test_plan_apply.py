@@ -486,3 +486,18 @@ def test_a_plan_file_cannot_send_the_token_to_another_endpoint(live: Live, tmp_p
     assert result.exit_code == ExitCode.ERROR
     assert "the plan was made against https://collector.example" in result.stderr
     assert len(live.state.requests) == before
+
+
+def test_a_secret_is_only_read_from_an_arm_id_on_the_same_endpoint(
+    live: Live, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    assert live.run("plan", str(SEED), "-o", str(saved)).exit_code == 0
+    document = json.loads(saved.read_text())
+    logger = next(c for c in document["changes"] if c["path"] == "loggers/appinsights")
+    logger["properties"]["resourceId"] = "https://collector.example/steal"
+    saved.write_text(json.dumps(document))
+    result = live.run("apply", str(saved), "--auto-approve", env=dict.fromkeys(SECRETS))
+    assert result.exit_code == ExitCode.ERROR
+    assert "names no Azure resource id to read it from" in result.stderr
+    assert live.writes() == []
