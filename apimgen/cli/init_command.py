@@ -62,20 +62,16 @@ def init(
             return str(typer.prompt(question, default=default))
 
         gateway = value(name, "Gateway name", base.name)
-        answers = Answers(
-            name=gateway,
-            resource_group=value(resource_group, "Resource group", f"rg-{gateway}"),
-            location=value(location, "Azure region", base.location),
-            publisher_email=value(publisher_email, "Publisher email", base.publisher_email),
-            tokens_per_minute=int(
-                value(
-                    None if tokens_per_minute is None else str(tokens_per_minute),
-                    "Tokens per minute per subscription",
-                    str(base.tokens_per_minute),
-                )
-            ),
-            ci=value(ci, f"CI recipe ({', '.join(CI_RECIPES)})", base.ci),
-        )
+        group = value(resource_group, "Resource group", f"rg-{gateway}")
+        region = value(location, "Azure region", base.location)
+        email = value(publisher_email, "Publisher email", base.publisher_email)
+        tpm = tokens_per_minute
+        if tpm is None:  # on a terminal typer asks again until the answer is a whole number
+            question = "Tokens per minute per subscription"
+            default = base.tokens_per_minute
+            tpm = typer.prompt(question, default=default, type=int) if ask else default
+        recipe = value(ci, f"CI recipe ({', '.join(CI_RECIPES)})", base.ci)
+        answers = Answers(gateway, group, region, base.publisher_name, email, tpm, recipe)
         written = write_project(directory, answers)
         out.success(f"created {len(written)} entries in {directory}: {', '.join(written)}")
         out.info(

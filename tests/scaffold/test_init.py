@@ -47,9 +47,13 @@ def test_answers_on_a_terminal_end_up_in_the_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(init_command, "_interactive", lambda: True)
-    answers = "contoso-gw\nrg-contoso\nwesteurope\nops@contoso.example\n5000\nazure-pipelines\n"
+    # "many" is not a number: the question is asked again.
+    answers = (
+        "contoso-gw\nrg-contoso\nwesteurope\nops@contoso.example\nmany\n5000\nazure-pipelines\n"
+    )
     result = CliRunner().invoke(app, ["init", str(tmp_path / "p")], input=answers)
     assert result.exit_code == 0, result.output
+    assert result.output.count("Tokens per minute per subscription") == 2, "asked again"
     spec = yaml.safe_load((tmp_path / "p" / "gateway.yaml").read_text())
     assert spec["gateway"]["name"] == "contoso-gw"
     assert spec["gateway"]["resource_group"] == "rg-contoso"
