@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from apimgen.cli.runner import JsonOption, run_command
-from apimgen.deploy.target import Target
 from apimgen.errors import ApimgenError, ExitCode
 
 if TYPE_CHECKING:
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from apimgen.cli.output import Output
     from apimgen.deploy.plan import Change, Plan
     from apimgen.deploy.session import TargetOptions
+    from apimgen.deploy.target import Target
 
 __all__ = ["apply", "plan"]
 
@@ -231,6 +231,8 @@ def _saved_plan(
 
 
 def _refuse_other_target(target: Target, given: TargetOptions) -> None:
+    from apimgen.deploy.target import Target
+
     for flag, value, planned in (
         ("--subscription-id", given.subscription_id, target.subscription_id),
         ("--resource-group", given.resource_group, target.resource_group),

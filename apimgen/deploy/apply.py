@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from apimgen.deploy.desired import SecretRef
-from apimgen.deploy.kinds import kind_for_path
+from apimgen.deploy.desired import map_secrets
 from apimgen.deploy.live import LiveResource, read_etag, sdk_call_names
 from apimgen.deploy.plan import Change, Plan, live_digests
 from apimgen.errors import ApimgenError
@@ -83,23 +82,12 @@ def check_fresh(plan: Plan, live: dict[str, LiveResource]) -> None:
         )
 
 
-def _with_secrets(value: Any, secrets: Mapping[str, str]) -> Any:
-    if isinstance(value, SecretRef):
-        return secrets[value.env]
-    if isinstance(value, dict):
-        return {key: _with_secrets(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_secrets(item, secrets) for item in value]
-    return value
-
-
 def _write(
     client: ApiManagementClient, plan: Plan, change: Change, secrets: Mapping[str, str]
 ) -> None:
     from azure.mgmt.apimanagement import models
 
-    kind = kind_for_path(change.path)
-    assert kind is not None
+    kind = change.resource_kind
     target = plan.target
     group = getattr(client, kind.group)
     names = sdk_call_names(kind, change.path)
@@ -116,7 +104,7 @@ def _write(
     if not kind.has_body:
         group.create_or_update(*where)
         return
-    body = {"properties": _with_secrets(change.properties, secrets)}
+    body = {"properties": map_secrets(change.properties, lambda ref: secrets[ref.env])}
     parameters = getattr(models, kind.model).deserialize(body)
     if_match = read_etag(client, target, kind, change.path) if change.action == "update" else None
     if kind.long_running_create:

@@ -9,7 +9,7 @@ environment variable that supplies it when the resource is written — never a v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "DesiredState",
     "SecretRef",
     "desired_state",
+    "map_secrets",
 ]
 
 INSTRUMENTATION_KEY_ENV = "APIMGEN_APP_INSIGHTS_INSTRUMENTATION_KEY"
@@ -61,6 +62,17 @@ class DesiredResource:
 class DesiredState:
     resources: tuple[DesiredResource, ...]  # dependency order
     outside: tuple[str, ...]  # resources Bicep/Terraform deploy and plan/apply does not
+
+
+def map_secrets(value: Any, replace: Callable[[SecretRef], Any]) -> Any:
+    """A JSON body with every SecretRef in it replaced by ``replace(ref)``."""
+    if isinstance(value, SecretRef):
+        return replace(value)
+    if isinstance(value, dict):
+        return {key: map_secrets(item, replace) for key, item in value.items()}
+    if isinstance(value, list):
+        return [map_secrets(item, replace) for item in value]
+    return value
 
 
 def _secret_for(value: ArmValue) -> SecretRef | None:

@@ -48,6 +48,16 @@ class Kind:
     has_body: bool = True
     has_etag: bool = True
 
+    @property
+    def policy_text(self) -> bool:
+        """Its ``value`` is policy XML (policies, fragments): compared by meaning, not format."""
+        return self.model in ("PolicyContract", "PolicyFragmentContract")
+
+    @property
+    def carries_mark(self) -> bool:
+        """Ownership is written on the resource itself (so apimgen can adopt one)."""
+        return self.marker in ("description", "tags", "note")
+
     def matches(self, segments: tuple[str, ...]) -> bool:
         return len(segments) == len(self.pattern) and all(
             p in ("*", s) for p, s in zip(self.pattern, segments, strict=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apimgen.deploy.kinds import KINDS, Kind, kind_named
+from apimgen.deploy.kinds import ORDER, Kind, kind_named
 
 if TYPE_CHECKING:
     from azure.mgmt.apimanagement import ApiManagementClient
@@ -77,8 +77,7 @@ class _Reader:
             product = product_path.split("/")[1]
             self.list(kind_named("product API"), f"{product_path}/", product)
             self.list(kind_named("product policy"), f"{product_path}/", product)
-        order = {kind.name: index for index, kind in enumerate(KINDS)}
-        return dict(sorted(self.found.items(), key=lambda item: order[item[1].kind.name]))
+        return dict(sorted(self.found.items(), key=lambda item: ORDER[item[1].kind.name]))
 
 
 def read_live(client: ApiManagementClient, target: Target) -> dict[str, LiveResource]:

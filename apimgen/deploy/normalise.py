@@ -19,7 +19,7 @@ from apimgen.deploy.kinds import Kind
 from apimgen.deploy.policy_xml import canonical_policy
 from apimgen.errors import ApimgenError
 
-__all__ = ["comparable", "differences", "digest", "normalised"]
+__all__ = ["comparable", "differences", "digest", "normalised", "path_under_service"]
 
 # Enumerations whose casing API Management does not preserve.
 _CASE_FOLDED = frozenset(
@@ -62,18 +62,15 @@ def _is_empty(value: Any) -> bool:
 
 def _normalise(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
-        cleaned = {
-            k: _normalise(v, k)
-            for k, v in sorted(value.items())
-            if k not in _SERVER_ONLY and not _is_empty(v)
-        }
+        cleaned = {k: _normalise(v, k) for k, v in sorted(value.items()) if k not in _SERVER_ONLY}
         return {k: v for k, v in cleaned.items() if not _is_empty(v)}
     if isinstance(value, list):
         return [_normalise(item, key) for item in value]
     if isinstance(value, str):
-        if _SERVICE_ID.match(value):
+        sibling = path_under_service(value)
+        if sibling is not None:
             # A reference to a sibling: relative, so that the service's own id spelling is moot.
-            return "~" + _SERVICE_ID.sub("", value).lower()
+            return "~/" + sibling.lower()
         if _ARM_ID.match(value):
             return value.lower()
         seconds = _duration_seconds(value)
@@ -81,6 +78,13 @@ def _normalise(value: Any, key: str = "") -> Any:
             return {"duration_seconds": seconds}
         return value.casefold() if key in _CASE_FOLDED else value
     return value
+
+
+def path_under_service(arm_id: str) -> str | None:
+    """``products/premium`` for the id of a child of any API Management service, else None."""
+    if not _SERVICE_ID.match(arm_id):
+        return None
+    return _SERVICE_ID.sub("", arm_id).strip("/")
 
 
 def normalised(value: Any) -> Any:
@@ -103,9 +107,9 @@ def comparable(kind: Kind, properties: dict[str, Any], path: str) -> dict[str, A
     result: dict[str, Any] = {}
     for key in kind.managed:
         value = properties.get(key)
-        if kind.model in ("PolicyContract", "PolicyFragmentContract") and key == "format":
+        if kind.policy_text and key == "format":
             continue  # the live side says "xml" for what was sent as "rawxml"; the text decides
-        if key == "value" and isinstance(value, str) and kind.model != "NamedValueCreateContract":
+        if kind.policy_text and key == "value" and isinstance(value, str):
             value = _canonical_xml(value, path)
         normalised = _normalise(value, key)
         if not _is_empty(normalised):

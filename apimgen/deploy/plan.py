@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from apimgen.deploy.desired import SECRET_KEY, DesiredState, SecretRef
-from apimgen.deploy.kinds import MANAGED_MARK, NAMED_VALUE_TAG, ORDER, kind_for_path
+from apimgen.deploy.desired import SECRET_KEY, DesiredState, SecretRef, map_secrets
+from apimgen.deploy.kinds import MANAGED_MARK, NAMED_VALUE_TAG, ORDER, Kind, kind_for_path
 from apimgen.deploy.live import LiveResource
-from apimgen.deploy.normalise import comparable, differences, digest
+from apimgen.deploy.normalise import comparable, differences, digest, path_under_service
 from apimgen.deploy.target import Target
 from apimgen.errors import ApimgenError, InputError
 
@@ -32,7 +32,6 @@ Action = Literal["create", "update", "delete"]
 @dataclass(frozen=True)
 class Change:
     path: str
-    kind: str
     action: Action
     differences: tuple[tuple[str, Any, Any], ...] = ()
     policy_diff: str = ""
@@ -40,21 +39,20 @@ class Change:
     adopt: bool = False  # an update that takes over a resource apimgen did not create
 
     @property
+    def resource_kind(self) -> Kind:
+        kind = kind_for_path(self.path)
+        assert kind is not None, self.path  # paths come from the kind table
+        return kind
+
+    @property
+    def kind(self) -> str:
+        return self.resource_kind.name
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Environment variables this change needs."""
         found: list[str] = []
-
-        def walk(value: Any) -> None:
-            if isinstance(value, SecretRef):
-                found.append(value.env)
-            elif isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-
-        walk(self.properties)
+        map_secrets(self.properties, lambda ref: found.append(ref.env))  # collects, maps nothing
         return tuple(dict.fromkeys(found))
 
     def to_json(self) -> dict[str, Any]:
@@ -67,7 +65,7 @@ class Change:
                 {"property": p, "live": old, "desired": new} for p, old, new in self.differences
             ],
             "policy_diff": self.policy_diff or None,
-            "properties": _encode(self.properties),
+            "properties": map_secrets(self.properties, SecretRef.to_json),
         }
 
 
@@ -109,16 +107,6 @@ class Plan:
         }
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, SecretRef):
-        return value.to_json()
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    return value
-
-
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {SECRET_KEY}:
@@ -145,11 +133,8 @@ def owned(resource: LiveResource, live: dict[str, LiveResource]) -> bool:
     if reference_key is None:
         return False
     referenced = str(properties.get(reference_key) or "")
-    marker_at = referenced.lower().find("/providers/microsoft.apimanagement/service/")
-    if marker_at >= 0:
-        relative = "/".join(referenced[marker_at:].split("/")[5:])
-    else:  # the relative spelling, "/products/premium"
-        relative = referenced.strip("/")
+    # A full id, or the relative spelling "/products/premium".
+    relative = path_under_service(referenced) or referenced.strip("/")
     match = next((r for p, r in live.items() if p.lower() == relative.lower()), None)
     return match is not None and owned(match, live)
 
@@ -168,11 +153,13 @@ def _policy_diff(live: dict[str, Any], desired: dict[str, Any], path: str) -> st
     )
 
 
+def _live_forms(live: dict[str, LiveResource]) -> dict[str, dict[str, Any]]:
+    """Each live resource's comparable form, computed once (policies are parsed for it)."""
+    return {path: comparable(r.kind, r.properties, path) for path, r in live.items()}
+
+
 def live_digests(live: dict[str, LiveResource]) -> dict[str, str]:
-    return {
-        path: digest(comparable(resource.kind, resource.properties, path))
-        for path, resource in live.items()
-    }
+    return {path: digest(form) for path, form in _live_forms(live).items()}
 
 
 def compute_plan(
@@ -185,34 +172,28 @@ def compute_plan(
     prune: bool,
 ) -> Plan:
     changes: list[Change] = []
+    forms = _live_forms(live)
     wanted = {resource.path for resource in desired.resources}
     for resource in desired.resources:
         current = live.get(resource.path)
         want = comparable(resource.kind, resource.properties, resource.path)
         if current is None:
-            changes.append(
-                Change(resource.path, resource.kind.name, "create", properties=resource.properties)
-            )
+            changes.append(Change(resource.path, "create", properties=resource.properties))
             continue
-        have = comparable(current.kind, current.properties, resource.path)
+        have = forms[resource.path]
         diffs = differences(have, want)
         if not diffs:
             continue
-        is_policy = "value" in resource.kind.managed and resource.kind.model != (
-            "NamedValueCreateContract"
-        )
-        policy_diff = _policy_diff(have, want, resource.path) if is_policy else ""
+        policy_diff = _policy_diff(have, want, resource.path) if resource.kind.policy_text else ""
         changes.append(
             Change(
                 resource.path,
-                resource.kind.name,
                 "update",
                 differences=tuple(d for d in diffs if not (policy_diff and d[0] == "value")),
                 policy_diff=policy_diff,
                 properties=resource.properties,
                 # Only kinds that carry a mark can be adopted; the rest follow another resource.
-                adopt=current.kind.marker in ("description", "tags", "note")
-                and not owned(current, live),
+                adopt=current.kind.carries_mark and not owned(current, live),
             )
         )
     orphans, unmanaged, deletions = [], [], []
@@ -230,7 +211,7 @@ def compute_plan(
     for path in sorted(deletions, key=lambda p: (-ORDER[live[p].kind.name], -p.count("/"), p)):
         parents = ["/".join(path.split("/")[:n]) for n in range(2, path.count("/") + 1, 2)]
         if not any(parent in deleted for parent in parents):
-            changes.append(Change(path, live[path].kind.name, "delete"))
+            changes.append(Change(path, "delete"))
     return Plan(
         target=target,
         spec=spec,
@@ -240,7 +221,7 @@ def compute_plan(
         orphans=tuple(orphans),
         unmanaged=tuple(unmanaged),
         outside=desired.outside,
-        live=live_digests(live),
+        live={path: digest(form) for path, form in forms.items()},
     )
 
 
@@ -271,13 +252,11 @@ def load_plan(path: Path) -> Plan:
     try:
         changes = []
         for item in document["changes"]:
-            kind = kind_for_path(item["path"])
-            if kind is None or kind.name != item["kind"]:
+            if kind_for_path(item["path"]) is None:
                 raise ValueError(f"unknown resource {item['path']!r}")
             changes.append(
                 Change(
                     path=item["path"],
-                    kind=item["kind"],
                     action=item["action"],
                     differences=tuple(
                         (d["property"], d["live"], d["desired"]) for d in item["differences"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from azure.mgmt.apimanagement import models
 
-from apimgen.deploy.desired import SecretRef
+from apimgen.deploy.desired import SecretRef, map_secrets
 from apimgen.deploy.kinds import KINDS, MANAGED_MARK, kind_for_path, kind_named
 from apimgen.deploy.live import LiveResource
 from apimgen.deploy.normalise import comparable, differences, normalised
@@ -29,23 +29,13 @@ def _desired(spec: Path) -> list[Any]:
     return list(desired_for(gateway, target, None).resources)
 
 
-def _without_secrets(value: Any) -> Any:
-    if isinstance(value, SecretRef):
-        return "secret-from-environment"
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
-    return value
-
-
 @pytest.mark.parametrize("spec", list(INSTANCES), ids=lambda p: p.parent.name)
 def test_every_body_survives_the_sdk_contract_model(spec: Path) -> None:
     """Property names and shapes the SDK does not know would be dropped silently on apply."""
     for resource in _desired(spec):
         if not resource.kind.has_body:
             continue
-        body = {"properties": _without_secrets(resource.properties)}
+        body = {"properties": map_secrets(resource.properties, lambda _: "secret-from-environment")}
         model = getattr(models, resource.kind.model).deserialize(body)
         assert normalised(model.serialize()) == normalised(body), resource.path
         assert set(body["properties"]) <= set(resource.kind.managed) | set(resource.kind.secret)
