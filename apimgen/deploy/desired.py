@@ -145,8 +145,6 @@ class _Resolver:
         their scope."""
         if resource.scope is not None:
             return f"{resource.type} on {self.display(self.by_symbol[resource.scope])}"
-        if resource.symbol == "apim":
-            return f"Microsoft.ApiManagement/service/{self.target.service}"
         return self.arm_id(resource).split("/providers/", 1)[1]
 
     def value(self, value: ArmValue) -> Any:

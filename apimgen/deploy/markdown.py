@@ -9,11 +9,9 @@ markup into the comment.
 from __future__ import annotations
 
 import html
-import json
-from typing import Any
 
-from apimgen.deploy.desired import SecretRef
 from apimgen.deploy.plan import Plan
+from apimgen.deploy.view import show_value
 
 __all__ = ["plan_markdown"]
 
@@ -27,15 +25,6 @@ def _code(text: str) -> str:
     fence = "``" if "`" in text else "`"
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, SecretRef):
-        return f"(sensitive, from ${value.env})"
-    if value is None:
-        return "(none)"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -54,7 +43,8 @@ def plan_markdown(plan: Plan) -> str:
         lines += ["| Action | Kind | Resource | Changes |", "|---|---|---|---|"]
         for change in plan.changes:
             details = [
-                f"{_code(path)}: {_code(_value(old))} → {_code(_value(new))}"
+                f"{_code(path)}: {_code(show_value(old, _MAX_VALUE))} → "
+                f"{_code(show_value(new, _MAX_VALUE))}"
                 for path, old, new in change.differences
             ]
             if change.policy_diff:

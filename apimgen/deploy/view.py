@@ -14,7 +14,7 @@ from apimgen.deploy.apply import ApplyReport
 from apimgen.deploy.desired import SecretRef
 from apimgen.deploy.plan import Change, Plan
 
-__all__ = ["Line", "apply_lines", "plan_lines"]
+__all__ = ["Line", "apply_lines", "plan_lines", "show_value"]
 
 Line = tuple[str, str]  # (style, text); style "" is plain
 
@@ -22,13 +22,14 @@ _SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", 
 _STATUS_STYLE = {"applied": "green", "failed": "red", "interrupted": "red", "not attempted": ""}
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any, limit: int = 100) -> str:
+    """One short line for a property value; a secret shows where it will come from."""
     if isinstance(value, SecretRef):
         return f"(sensitive, from ${value.env})"
     if isinstance(value, str) and "\n" in value:
         return f"({value.count(chr(10)) + 1} lines)"
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 100 else text[:97] + "..."
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -45,9 +46,9 @@ def change_lines(change: Change, verbose: bool) -> list[Line]:
     note = " (adopt: not created by apimgen)" if change.adopt else ""
     lines: list[Line] = [(style, f"  {symbol} {change.kind:<17} {change.path}{note}")]
     if change.action == "create" and verbose and change.properties:
-        lines += [("dim", f"        {k} = {_show(v)}") for k, v in _flatten(change.properties)]
+        lines += [("dim", f"        {k} = {show_value(v)}") for k, v in _flatten(change.properties)]
     for path, old, new in change.differences:
-        lines.append(("", f"        {path}: {_show(old)} → {_show(new)}"))
+        lines.append(("", f"        {path}: {show_value(old)} → {show_value(new)}"))
     for text in change.policy_diff.splitlines():
         colour = {"+": "green", "-": "red", "@": "cyan"}.get(text[:1], "dim")
         if text.startswith(("+++", "---")):
