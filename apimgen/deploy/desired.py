@@ -15,7 +15,6 @@ from typing import Any
 
 from apimgen.deploy.kinds import MANAGED_MARK, NAMED_VALUE_TAG, ORDER, Kind, kind_for_path
 from apimgen.deploy.target import Target
-from apimgen.errors import ApimgenError
 from apimgen.model.arm import (
     ArmResource,
     ArmValue,
@@ -195,12 +194,6 @@ def desired_state(
 ) -> DesiredState:
     """The children of the target service the spec describes, in dependency order."""
     environments = gateway.parameters.environments()
-    if environment not in environments:
-        known = ", ".join(name for name in environments if name) or "none"
-        raise ApimgenError(
-            f"unknown environment {environment!r}",
-            hint=f"environments in the spec: {known}",
-        )
     resolver = _Resolver(gateway, resources, target, environments[environment], policy_texts)
     desired: list[DesiredResource] = []
     outside: list[str] = []

@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from apimgen.deploy.desired import DesiredState, desired_state
 from apimgen.deploy.live import LiveResource, read_live
 from apimgen.deploy.plan import Plan, compute_plan
-from apimgen.deploy.target import CLOUDS, Target
+from apimgen.deploy.target import Target
 from apimgen.errors import ApimgenError
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from apimgen.model.gateway import Gateway
 
 __all__ = ["TargetOptions", "azure_errors", "plan_spec", "read_instance", "resolve_target"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,6 @@ class TargetOptions:
 def resolve_target(
     options: TargetOptions, gateway: Gateway | None, environment: str | None
 ) -> Target:
-    if options.cloud not in CLOUDS:
-        raise ApimgenError(f"unknown cloud {options.cloud!r}", hint=f"one of: {', '.join(CLOUDS)}")
     resource_group, service = options.resource_group, options.service
     if gateway is not None:
         parameters = gateway.parameters

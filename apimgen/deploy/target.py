@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from apimgen.errors import ApimgenError
+
 __all__ = ["CLOUDS", "Cloud", "Target"]
 
 
@@ -43,6 +45,11 @@ class Target:
     service: str
     cloud: str = "AzureCloud"
     arm_endpoint: str | None = None  # overrides the cloud's endpoint (Azure Stack, tests)
+
+    def __post_init__(self) -> None:
+        # Checked here so that a flag, a variable and a saved plan file are all held to it.
+        if self.cloud not in CLOUDS:
+            raise ApimgenError(f"unknown cloud {self.cloud!r}", hint=f"one of: {', '.join(CLOUDS)}")
 
     @property
     def endpoint(self) -> str:

@@ -311,6 +311,9 @@ def test_a_saved_plan_is_only_applied_to_its_own_instance(live: Live, tmp_path: 
     result = live.run("apply", str(saved), "--auto-approve", "--service", "elsewhere")
     assert result.exit_code == ExitCode.ERROR
     assert "the plan is for contoso-ai-gateway" in result.stderr
+    mars = live.run("apply", str(saved), "--auto-approve", "--cloud", "Mars")
+    assert mars.exit_code == ExitCode.ERROR
+    assert "unknown cloud 'Mars'" in mars.stderr and "AzureChinaCloud" in mars.stderr
 
 
 def _edited(spec: Path, folder: Path, change: object) -> Path:
