@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apimgen.deploy.kinds import ORDER, Kind, kind_named
+from apimgen.deploy.kinds import KINDS, ORDER, Kind, kind_named
 
 if TYPE_CHECKING:
     from azure.mgmt.apimanagement import ApiManagementClient
@@ -63,17 +63,15 @@ class _Reader:
         return paths
 
     def read(self) -> dict[str, LiveResource]:
-        for name in ("named value", "logger", "backend", "fragment", "cache", "policy"):
-            self.list(kind_named(name), "")
-        for name in ("diagnostic", "user", "subscription"):
-            self.list(kind_named(name), "")
-        for api_path in self.list(kind_named("api"), ""):
+        # Children of the service first, then what hangs below APIs, operations and products.
+        listed = {kind.name: self.list(kind, "") for kind in KINDS if len(kind.pattern) == 2}
+        for api_path in listed["api"]:
             api = api_path.split("/")[1]
             self.list(kind_named("API policy"), f"{api_path}/", api)
             for operation_path in self.list(kind_named("operation"), f"{api_path}/", api):
                 operation = operation_path.split("/")[-1]
                 self.list(kind_named("operation policy"), f"{operation_path}/", api, operation)
-        for product_path in self.list(kind_named("product"), ""):
+        for product_path in listed["product"]:
             product = product_path.split("/")[1]
             self.list(kind_named("product API"), f"{product_path}/", product)
             self.list(kind_named("product policy"), f"{product_path}/", product)
