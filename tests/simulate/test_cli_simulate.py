@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -103,26 +104,33 @@ def test_scenario_errors_are_located(tmp_path: Path) -> None:
     assert "did you mean 'arrival'?" in result.stderr
 
 
-def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
-    policies = tmp_path / "policies" / "apis"
-    policies.mkdir(parents=True)
+def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> Path:
+    """A scenario over a policies/ folder: a global policy that forwards, and ``api_xml``."""
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
     (tmp_path / "policies" / "global.xml").write_text(
         "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
     )
-    (policies / "api.xml").write_text(
-        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>\n'
-        "<backend><base /></backend><outbound><base />\n"
-        '    <xml-to-json kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
-        "</outbound><on-error><base /></on-error></policies>"
-    )
+    (apis / "api.xml").write_text(api_xml)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"policies": {"folder": "policies"}, **scenario}))
+    return path
+
+
+def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "1m",
         "backends": {"b": {"tpm": 100000}},
         "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>\n'
+        "<backend><base /></backend><outbound><base />\n"
+        '    <xml-to-json kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
+        "</outbound><on-error><base /></on-error></policies>",
+        scenario,
+    )
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
     assert "unknown policy <xml-to-json>" in result.stderr
@@ -133,49 +141,33 @@ def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
 
 
 def test_failures_are_explained_and_folder_pools_are_checked(tmp_path: Path) -> None:
-    policies = tmp_path / "policies" / "apis"
-    policies.mkdir(parents=True)
-    (tmp_path / "policies" / "global.xml").write_text(
-        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
-    )
-    (policies / "api.xml").write_text(
-        '<policies><inbound><base /><set-variable name="x" value="@(context.Variables[&quot;nope&quot;])" />'
-        '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
-        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
-    )
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "1m",
         "backends": {"b": {"tpm": 100000}},
         "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-variable name="x" value="@(context.Variables[&quot;nope&quot;])" />'
+        '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>",
+        scenario,
+    )
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK
     errors = json.loads(result.stdout)["errors"]
     assert errors[0]["count"] == 6
     assert "KeyNotFoundException" in errors[0]["error"]
-    scenario["pools"] = {"p": [{"backend": "missing"}]}
-    path.write_text(yaml.safe_dump(scenario))
+    data = yaml.safe_load(path.read_text())
+    data["pools"] = {"p": [{"backend": "missing"}]}
+    path.write_text(yaml.safe_dump(data))
     bad = run_cli("simulate", str(path))
     assert bad.exit_code == ExitCode.ERROR
     assert "pools.p[0].backend: unknown backend 'missing'" in bad.stderr
 
 
 def test_flagged_prompts_are_blocked_by_content_safety(tmp_path: Path) -> None:
-    policies = tmp_path / "policies" / "apis"
-    policies.mkdir(parents=True)
-    (tmp_path / "policies" / "global.xml").write_text(
-        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
-    )
-    (policies / "api.xml").write_text(
-        '<policies><inbound><base /><llm-content-safety backend-id="safety" />'
-        '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
-        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
-    )
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "2m",
         "backends": {"b": {"tpm": 100000}},
         "consumers": [
@@ -187,8 +179,13 @@ def test_flagged_prompts_are_blocked_by_content_safety(tmp_path: Path) -> None:
             {"consumer": "good", "measure": "status_200", "equals": 10},
         ],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><llm-content-safety backend-id="safety" />'
+        '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>",
+        scenario,
+    )
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK, result.stdout
 
@@ -290,27 +287,21 @@ def test_sweeping_a_scenario_without_a_semantic_cache_says_so() -> None:
 def test_the_retry_reselection_setting_reaches_the_run(
     tmp_path: Path, reselects: bool, healthy_share: float
 ) -> None:
-    policies = tmp_path / "policies" / "apis"
-    policies.mkdir(parents=True)
-    (tmp_path / "policies" / "global.xml").write_text(
-        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
-    )
-    (policies / "api.xml").write_text(
-        '<policies><inbound><base /><set-backend-service backend-id="p" /></inbound><backend>'
-        '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
-        "<forward-request /></retry></backend>"
-        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
-    )
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "1m",
         "gateway": {"retry_reselects_backend": reselects},
         "backends": {"broken": {"tpm": 100000, "error_rate": 1.0}, "ok": {"tpm": 100000}},
         "pools": {"p": [{"backend": "broken"}, {"backend": "ok"}]},
         "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 10}}],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="p" /></inbound><backend>'
+        '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
+        "<forward-request /></retry></backend>"
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>",
+        scenario,
+    )
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK, result.output
     consumer = json.loads(result.stdout)["consumers"]["c"]
