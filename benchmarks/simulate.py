@@ -59,9 +59,7 @@ def simulated(n: int) -> float:
             Api=Api(Id="openai"),
         )
         state = RequestState(context, services, llm=LlmRequest(20, None, 100))
-        loop.start(i * 0.02, state, process(compiled, state))
-        if i % 1000 == 999:
-            loop.run_until(i * 0.02)
+        loop.arrive(i * 0.02, state, process(compiled, state))
     loop.run_until()
     elapsed = time.perf_counter() - start
     assert done == n

@@ -226,29 +226,99 @@ class LastError(CSharpObject):
     PolicyId: str = ""
 
 
-@dataclass
+_NO_TIME = timedelta(0)
+
+
 class Context(CSharpObject):
-    """One request's context. Timestamp and the trace log are driven by the simulation."""
+    """One request's context. Timestamp and the trace log are driven by the simulation.
+
+    A context is made for every simulated request, so it is slotted and builds what few
+    policies touch (Variables, the trace log, default Api/Operation/Deployment) on first use.
+    The parts that describe the caller (Subscription, Product, User, Api, Operation,
+    Deployment) may be shared by a consumer's requests: no policy can change them.
+    """
 
     csharp_name = "IProxyRequestContext"
-    Request: Request = field(default_factory=Request)
-    Response: Response | None = None
-    Subscription: Subscription | None = None
-    Product: Product | None = None
-    User: User | None = None
-    Api: Api = field(default_factory=Api)
-    Operation: Operation = field(default_factory=Operation)
-    Deployment: Deployment = field(default_factory=Deployment)
-    LastError: LastError | None = None
-    RequestId: str = "00000000-0000-0000-0000-000000000000"
-    Timestamp: datetime | None = None
-    Elapsed: timedelta = field(default_factory=lambda: timedelta(0))
-    Tracing: bool = False
-    Variables: VariablesDictionary = field(default_factory=VariablesDictionary)
-    traces: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = (
+        "Deployment",
+        "Elapsed",
+        "LastError",
+        "Product",
+        "Request",
+        "RequestId",
+        "Response",
+        "Subscription",
+        "Timestamp",
+        "Tracing",
+        "User",
+        "_api",
+        "_operation",
+        "_traces",
+        "_variables",
+    )
+
+    def __init__(
+        self,
+        Request: Request | None = None,
+        Response: Response | None = None,
+        Subscription: Subscription | None = None,
+        Product: Product | None = None,
+        User: User | None = None,
+        Api: Api | None = None,
+        Operation: Operation | None = None,
+        Deployment: Deployment | None = None,
+        LastError: LastError | None = None,
+        RequestId: str = "00000000-0000-0000-0000-000000000000",
+        Timestamp: datetime | None = None,
+        Elapsed: timedelta = _NO_TIME,
+        Tracing: bool = False,
+    ) -> None:
+        self.Request = Request if Request is not None else _RequestType()
+        self.Response = Response
+        self.Subscription = Subscription
+        self.Product = Product
+        self.User = User
+        self._api = Api
+        self._operation = Operation
+        self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
+        self.LastError = LastError
+        self.RequestId = RequestId
+        self.Timestamp = Timestamp
+        self.Elapsed = Elapsed
+        self.Tracing = Tracing
+        self._variables: VariablesDictionary | None = None
+        self._traces: list[tuple[str, str]] | None = None
+
+    @property
+    def Api(self) -> Api:
+        if self._api is None:
+            self._api = _ApiType()
+        return self._api
+
+    @property
+    def Operation(self) -> Operation:
+        if self._operation is None:
+            self._operation = _OperationType()
+        return self._operation
+
+    @property
+    def Variables(self) -> VariablesDictionary:
+        if self._variables is None:
+            self._variables = VariablesDictionary()
+        return self._variables
+
+    @property
+    def traces(self) -> list[tuple[str, str]]:
+        if self._traces is None:
+            self._traces = []
+        return self._traces
 
     def Trace(self, message: Any, source: str = "expression") -> None:
         self.traces.append((source, str(message)))
+
+
+_RequestType, _ApiType, _OperationType = Request, Api, Operation
+_DEFAULT_DEPLOYMENT = Deployment()  # read-only to policies, so one serves every context
 
 
 def json_body(value: Any) -> str:

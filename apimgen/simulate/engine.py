@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from apimgen.simulate.policy.handlers.base import BuildContext, PolicyHandler, registry
-from apimgen.simulate.policy.handlers.flow import run_handlers
+from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.policy.scopes import SECTIONS, Pipeline
 from apimgen.simulate.state import PolicyError, RequestState
@@ -47,23 +47,31 @@ def _internal_error(state: RequestState, message: str) -> None:
 
 def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
     """One request from arrival to response; yields the times it waits until."""
+    sections = pipeline.sections
     try:
         state.section = "inbound"
-        yield from run_handlers(pipeline.sections["inbound"], state)
+        waiting = run_section(sections["inbound"], state)
+        if waiting is not None:
+            yield from waiting
         if not state.returned:
             state.section = "backend"
-            yield from run_handlers(pipeline.sections["backend"], state)
-            if state.context.Response is None:
+            waiting = run_section(sections["backend"], state)
+            if waiting is not None:
+                yield from waiting
+            response = state.context.Response
+            if response is None:
                 raise PolicyError(
                     "NoBackendCall", "the backend section did not forward the request"
                 )
             for hook in state.after_response:
                 hook(state)
             for name, value in state.pending_response_headers.items():
-                state.context.Response.Headers._set(name, [value])
+                response.Headers._set(name, [value])
             if not state.returned:
                 state.section = "outbound"
-                yield from run_handlers(pipeline.sections["outbound"], state)
+                waiting = run_section(sections["outbound"], state)
+                if waiting is not None:
+                    yield from waiting
     except PolicyError as error:
         state.record_error(error)
         if error.response is None:
@@ -73,7 +81,9 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
         state.returned = False
         state.section = "on-error"
         try:
-            yield from run_handlers(pipeline.sections["on-error"], state)
+            waiting = run_section(sections["on-error"], state)
+            if waiting is not None:
+                yield from waiting
         except PolicyError as nested:
             state.record_error(nested)
             _internal_error(state, nested.message)
@@ -92,19 +102,32 @@ class EventLoop:
     sequence: int = 0
 
     def start(self, time: float, state: RequestState, run: Iterator[float]) -> None:
+        """Queue a request that starts at ``time``, which may lie ahead of the clock."""
         self.sequence += 1
         heapq.heappush(self.queue, (time, self.sequence, run, state))
 
+    def arrive(self, time: float, state: RequestState, run: Iterator[float]) -> None:
+        """A request arriving at ``time``: what happens before it runs first, then its first
+        step runs at once. That is the order ``start`` would give (earlier events and equal
+        times queued before it come first), without a round trip through the heap, so a
+        request refused in inbound never enters it."""
+        self.run_until(time)
+        state.services.now = time
+        self._step(time, state, run)
+
     def run_until(self, end: float | None = None) -> None:
-        queue, push, pop = self.queue, heapq.heappush, heapq.heappop
+        queue, pop = self.queue, heapq.heappop
         limit = float("inf") if end is None else end
         while queue and queue[0][0] <= limit:
             time, _, run, state = pop(queue)
             state.services.now = time
-            try:
-                resume = next(run)
-            except StopIteration:
-                self.on_done(state)
-                continue
-            self.sequence += 1
-            push(queue, (resume if resume > time else time, self.sequence, run, state))
+            self._step(time, state, run)
+
+    def _step(self, time: float, state: RequestState, run: Iterator[float]) -> None:
+        try:
+            resume = next(run)
+        except StopIteration:
+            self.on_done(state)
+            return
+        self.sequence += 1
+        heapq.heappush(self.queue, (resume if resume > time else time, self.sequence, run, state))

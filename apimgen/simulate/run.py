@@ -358,7 +358,6 @@ def run_scenario(
     next_progress = 0.0
     while streams:
         time, order, call, stream = heapq.heappop(streams)
-        loop.run_until(time)
         node = nodes[call.consumer.region or scenario.regions[0]]
         state = RequestState(
             _context(call, gateway, scenario.operation, node.region),
@@ -374,7 +373,7 @@ def run_scenario(
         )
         state.consumer_name = call.consumer.name
         state.context.Timestamp = node.epoch + timedelta(seconds=time)
-        loop.start(time, state, process(pipeline_for(call.consumer.product), state))
+        loop.arrive(time, state, process(pipeline_for(call.consumer.product), state))
         following = next(stream, None)
         if following is not None:
             heapq.heappush(streams, (following.time, order, following, stream))

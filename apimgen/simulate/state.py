@@ -134,9 +134,11 @@ class LlmRequest:
     group: str | None = None  # paraphrase group, to tell true from false cache hits
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestState:
-    """One request in flight: its context, what policies decided, and what happens later."""
+    """One request in flight: its context, what policies decided, and what happens later.
+
+    Slotted: one is made per simulated request."""
 
     context: Context
     services: GatewayServices

@@ -88,6 +88,7 @@ def run(
     services.semantic_cache = semantic_cache
     services.retry_reselects_backend = retry_reselects_backend
     results: list[Result] = []
+    call_of: dict[int, Call] = {}
 
     def done(state: RequestState) -> None:
         response = state.context.Response
@@ -95,9 +96,14 @@ def run(
         body = response.Body.text if response.Body is not None else None
         results.append(
             Result(
-                state.call, response.StatusCode, response.Headers.plain(), body, state, services.now
+                call_of[id(state)],
+                response.StatusCode,
+                response.Headers.plain(),
+                body,
+                state,
+                services.now,
             )
-        )  # type: ignore[attr-defined]
+        )
 
     loop = EventLoop(done)
     for index, call in enumerate(calls):
@@ -133,7 +139,7 @@ def run(
                 group=call.group,
             ),
         )
-        state.call = call  # type: ignore[attr-defined]
+        call_of[id(state)] = call
         loop.start(call.time, state, process(compiled, state))
     loop.run_until()
     results.sort(key=lambda r: r.call.time)

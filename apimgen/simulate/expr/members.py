@@ -48,6 +48,7 @@ class CSharpObject:
     """Base for simulator objects (``context`` and its parts): C# members are Python attributes
     with the same names, C# methods are Python methods with the same names."""
 
+    __slots__ = ()  # so the per-request ones can be slotted
     csharp_name = "object"
 
 

@@ -96,7 +96,6 @@ class PolicyHandler:
     element_names: ClassVar[tuple[str, ...]] = ()
     attributes: ClassVar[tuple[Attribute, ...]] = ()
     sections: ClassVar[tuple[str, ...]] = ("inbound", "backend", "outbound", "on-error")
-    waits: bool = False  # True when run() may return a generator (it waits on the clock)
     once_per_section: ClassVar[bool] = False  # APIM rejects a second one in the same section
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:

@@ -8,7 +8,6 @@ said there too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 from apimgen.simulate.context import Body
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
@@ -23,7 +22,7 @@ from apimgen.simulate.policy.handlers.base import (
     compile_value,
     register,
 )
-from apimgen.simulate.policy.handlers.flow import run_handlers
+from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import MetricSample, PolicyError, RequestState
 
@@ -69,24 +68,12 @@ class Choose(PolicyHandler):
                     f"<choose> holds <when> and <otherwise>, not <{child.name}>",
                     location=child.location,
                 )
-        self.waits = any(h.waits for _, handlers, _ in self.branches for h in handlers)
 
     def run(self, state: RequestState) -> Wait | None:
         for condition, handlers, element in self.branches:
             if condition is None or _to_bool(condition.get(state), element):
-                return _maybe_wait(handlers, state)
+                return run_section(handlers, state)
         return None
-
-
-def _maybe_wait(handlers: list[PolicyHandler], state: RequestState) -> Iterator[float] | None:
-    """Run synchronously when nothing can wait; otherwise hand back a generator."""
-    if not any(h.waits for h in handlers):
-        for handler in handlers:
-            handler.run(state)
-            if state.returned:
-                break
-        return None
-    return run_handlers(handlers, state)
 
 
 @register

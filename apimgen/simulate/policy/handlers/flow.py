@@ -1,5 +1,10 @@
 """Running a list of handlers: synchronous ones inline, waiting ones as generators, stopping
-as soon as a response has been returned."""
+as soon as a response has been returned.
+
+Most policies never wait, so a section runs as plain calls until a handler hands back a
+generator (forward-request, retry); only from there on does the rest of the section become a
+generator the event loop resumes. A request refused in inbound never builds one.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,30 @@ if TYPE_CHECKING:
     from apimgen.simulate.policy.handlers.base import PolicyHandler
     from apimgen.simulate.state import RequestState
 
-__all__ = ["run_handlers"]
+__all__ = ["run_handlers", "run_section"]
+
+
+def run_section(handlers: Sequence[PolicyHandler], state: RequestState) -> Iterator[float] | None:
+    """Run ``handlers`` until one waits: None when all ran, else the generator of the rest."""
+    for index, handler in enumerate(handlers):
+        waiting = handler.run(state)
+        if waiting is not None:
+            return _resume(waiting, handlers[index + 1 :], state)
+        if state.returned:
+            return None
+    return None
+
+
+def _resume(
+    waiting: Iterator[float], rest: Sequence[PolicyHandler], state: RequestState
+) -> Iterator[float]:
+    yield from waiting
+    if not state.returned:
+        yield from run_handlers(rest, state)
 
 
 def run_handlers(handlers: Sequence[PolicyHandler], state: RequestState) -> Iterator[float]:
     """Yield the virtual times at which to resume; return when done or a response was set."""
-    for handler in handlers:
-        waiting = handler.run(state)
-        if waiting is not None:
-            yield from waiting
-        if state.returned:
-            return
+    waiting = run_section(handlers, state)
+    if waiting is not None:
+        yield from waiting

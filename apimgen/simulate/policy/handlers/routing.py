@@ -113,7 +113,6 @@ class ForwardRequest(PolicyHandler):
         Attribute("buffer-response", expressions=False),
         Attribute("fail-on-error-status-code", expressions=False, choices=("true", "false")),
     )
-    waits = True
 
     def run(self, state: RequestState) -> Wait:
         return self._forward(state)
@@ -225,7 +224,6 @@ class Retry(PolicyHandler):
         Attribute("delta"),
         Attribute("first-fast-retry", default="false"),
     )
-    waits = True
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
