@@ -33,7 +33,7 @@ from apimgen.simulate.context import (
 from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
-from apimgen.simulate.scenario import BackendBehaviour, LoadedScenario
+from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario
 from apimgen.simulate.semantic_cache import SemanticCache
 from apimgen.simulate.state import GatewayServices, LlmRequest, RequestState
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
@@ -164,40 +164,86 @@ def _breaker(behaviour: BackendBehaviour) -> BreakerRule | None:
     )
 
 
-def _context(call: PlannedCall, gateway: _Gateway, operation: str, region: str) -> Context:
-    consumer = call.consumer
+@dataclass(frozen=True)
+class _Caller:
+    """What every request of one consumer through one gateway node shares, built once: no
+    policy can change a subscription, a user or the request headers a client sent (set-header
+    changes the request's own copy)."""
+
+    headers: dict[str, str]
+    url: str
+    subscription: Subscription
+    product: Product | None
+    user: User
+    api: Api
+    operation: Operation
+    deployment: Deployment
+
+
+def _caller(consumer: Consumer, gateway: _Gateway, operation: str, region: str) -> _Caller:
     headers = dict(consumer.headers)
     if consumer.jwt_claims:
         headers["Authorization"] = f"Bearer {unsigned_jwt(consumer.jwt_claims)}"
     headers.setdefault("Content-Type", "application/json")
-    deployment = "gpt-4o"
     url = (
-        f"https://gateway.example/{gateway.api_path}/deployments/{deployment}/chat/completions"
+        f"https://gateway.example/{gateway.api_path}/deployments/{_DEPLOYMENT}/chat/completions"
         "?api-version=2024-10-21"
     )
-    return Context(
-        Request=Request(
-            Method="POST",
-            url=url,
-            headers=headers,
-            IpAddress=consumer.ip,
-            body_text=call.body,
-            matched={"deployment-id": deployment},
-        ),
-        Subscription=Subscription(
-            Id=consumer.subscription or consumer.name, Name=consumer.subscription or consumer.name
-        ),
-        Product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,
-        User=User(Id=consumer.user or consumer.name),
-        Api=Api(Id=gateway.api, Name=gateway.api, Path=gateway.api_path),
-        Operation=Operation(
+    subscription = consumer.subscription or consumer.name
+    return _Caller(
+        headers=headers,
+        url=url,
+        subscription=Subscription(Id=subscription, Name=subscription),
+        product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,
+        user=User(Id=consumer.user or consumer.name),
+        api=Api(Id=gateway.api, Name=gateway.api, Path=gateway.api_path),
+        operation=Operation(
             Id=operation,
             Name=operation,
             Method="POST",
             UrlTemplate="/deployments/{deployment-id}/chat/completions",
         ),
-        Deployment=Deployment(Region=region),
-        RequestId=f"{consumer.name}-{call.index}",
+        deployment=Deployment(Region=region),
+    )
+
+
+@dataclass
+class _Callers:
+    """Each consumer's caller parts per gateway node, made on its first request."""
+
+    gateway: _Gateway
+    operation: str
+    made: dict[tuple[int, str], _Caller] = field(default_factory=dict)
+
+    def get(self, order: int, consumer: Consumer, region: str) -> _Caller:
+        caller = self.made.get((order, region))
+        if caller is None:
+            caller = _caller(consumer, self.gateway, self.operation, region)
+            self.made[(order, region)] = caller
+        return caller
+
+
+_DEPLOYMENT = "gpt-4o"
+_MATCHED = {"deployment-id": _DEPLOYMENT}
+
+
+def _context(call: PlannedCall, caller: _Caller) -> Context:
+    return Context(
+        Request=Request(
+            Method="POST",
+            url=caller.url,
+            headers=caller.headers,
+            IpAddress=call.consumer.ip,
+            body_text=call.body,
+            matched=_MATCHED,
+        ),
+        Subscription=caller.subscription,
+        Product=caller.product,
+        User=caller.user,
+        Api=caller.api,
+        Operation=caller.operation,
+        Deployment=caller.deployment,
+        RequestId=f"{call.consumer.name}-{call.index}",
     )
 
 
@@ -349,6 +395,7 @@ def run_scenario(
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     loop = EventLoop(collector.done)
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
+    callers = _Callers(gateway, scenario.operation)
     for order, consumer in enumerate(scenario.consumers):
         pipeline_for(consumer.product)
         stream = calls(consumer, float(scenario.duration), run_seed)
@@ -360,7 +407,7 @@ def run_scenario(
         time, order, call, stream = heapq.heappop(streams)
         node = nodes[call.consumer.region or scenario.regions[0]]
         state = RequestState(
-            _context(call, gateway, scenario.operation, node.region),
+            _context(call, callers.get(order, call.consumer, node.region)),
             node,
             llm=LlmRequest(
                 call.prompt_tokens,

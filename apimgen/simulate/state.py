@@ -22,7 +22,6 @@ from apimgen.simulate.policy.reader import PolicyElement
 __all__ = [
     "GatewayServices",
     "LlmRequest",
-    "MetricSample",
     "MetricStore",
     "PolicyError",
     "RequestState",
@@ -54,15 +53,6 @@ class PolicyError(Exception):
         self.source = source or (element.name if element else "")
 
 
-@dataclass(frozen=True)
-class MetricSample:
-    time: float
-    namespace: str
-    name: str
-    value: float
-    dimensions: tuple[tuple[str, str], ...]
-
-
 MetricKey = tuple[int, str, str, tuple[tuple[str, str], ...]]  # minute, namespace, name, dims
 
 
@@ -74,13 +64,21 @@ class MetricStore:
     totals: dict[MetricKey, list[float]] = field(default_factory=dict)
     samples: int = 0
 
-    def add(self, sample: MetricSample) -> None:
-        key = (int(sample.time // 60), sample.namespace, sample.name, sample.dimensions)
+    def add(
+        self,
+        time: float,
+        namespace: str,
+        name: str,
+        value: float,
+        dimensions: tuple[tuple[str, str], ...],
+    ) -> None:
+        """One sample of ``name`` at ``time`` with its dimensions."""
+        key = (int(time // 60), namespace, name, dimensions)
         entry = self.totals.get(key)
         if entry is None:
-            self.totals[key] = [sample.value, 1]
+            self.totals[key] = [value, 1]
         else:
-            entry[0] += sample.value
+            entry[0] += value
             entry[1] += 1
         self.samples += 1
 

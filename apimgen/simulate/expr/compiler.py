@@ -77,7 +77,7 @@ class ExpressionUnsupportedError(Exception):
         self.column = column
 
 
-@dataclass
+@dataclass(slots=True)
 class Environment:
     """What one evaluation sees: the context object, static types and local variables."""
 

@@ -200,8 +200,18 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
 }
 
 
+_MISSING = object()
+
+
 def get_member(target: Any, name: str) -> Any:
     """``target.name`` — a property read."""
+    if isinstance(target, CSharpObject):  # the context and its parts: the common case
+        value = getattr(target, name, _MISSING) if name[:1] != "_" else _MISSING
+        if value is _MISSING:
+            raise UnsupportedError(f"{target.csharp_name}.{name}")
+        if callable(value):
+            raise UnsupportedError(f"{target.csharp_name}.{name} used as a property")
+        return value
     if target is None:
         raise CSharpError("NullReferenceException", f"'{name}' was read on a null reference")
     if isinstance(target, StaticType):
@@ -209,13 +219,6 @@ def get_member(target: Any, name: str) -> Any:
         if member is None:
             raise UnsupportedError(f"{target.name}.{name}")
         return member() if getattr(member, "is_property", False) else member
-    if isinstance(target, CSharpObject):
-        if name.startswith("_") or not hasattr(target, name):
-            raise UnsupportedError(f"{target.csharp_name}.{name}")
-        value = getattr(target, name)
-        if callable(value):
-            raise UnsupportedError(f"{target.csharp_name}.{name} used as a property")
-        return value
     for python_type, properties in _PROPERTIES.items():
         if isinstance(target, python_type) and name in properties:
             return properties[name](target)

@@ -42,7 +42,7 @@ class PolicyConfigError(ApimgenError):
     """A policy APIM would refuse to save: unknown policy or attribute, missing or bad value."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Value:
     """An attribute value: a literal, or an expression evaluated per request."""
 

@@ -24,7 +24,7 @@ from apimgen.simulate.policy.handlers.base import (
 )
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import MetricSample, PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState
 
 __all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable"]
 
@@ -374,13 +374,11 @@ class EmitMetric(PolicyHandler):
     def run(self, state: RequestState) -> None:
         dims = tuple((n.text(state), v.text(state)) for n, v in self.dimensions)
         state.services.metrics.add(
-            MetricSample(
-                state.services.now,
-                self.literal("namespace") or "API Management",
-                self.values["name"].text(state),
-                float(cs_string(self.values["value"].get(state)) or 1),
-                dims,
-            )
+            state.services.now,
+            self.literal("namespace") or "API Management",
+            self.values["name"].text(state),
+            float(cs_string(self.values["value"].get(state)) or 1),
+            dims,
         )
 
 

@@ -55,13 +55,15 @@ class SetBackendService(PolicyHandler):
                 "<set-backend-service> needs exactly one of backend-id or base-url",
                 location=element.location,
             )
+        self.backend_id = self.values.get("backend-id")
+        self.base_url = self.values.get("base-url")
 
     def run(self, state: RequestState) -> None:
-        if self.has("backend-id"):
-            state.backend_id = self.values["backend-id"].text(state)
+        if self.backend_id is not None:
+            state.backend_id = self.backend_id.text(state)
             state.base_url = None
-        else:
-            state.base_url = self.values["base-url"].text(state)
+        elif self.base_url is not None:
+            state.base_url = self.base_url.text(state)
             state.backend_id = None
         state.pinned_backend = None
 
@@ -80,13 +82,17 @@ class ManagedIdentity(PolicyHandler):
         Attribute("ignore-error", expressions=False, choices=("true", "false")),
     )
 
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.resource = self.values["resource"]
+        self.identity = self.literal("client-id") or "system-assigned"
+        self.variable = self.literal("output-token-variable-name")
+
     def run(self, state: RequestState) -> None:
-        resource = self.values["resource"].text(state)
-        identity = self.literal("client-id") or "system-assigned"
-        token = f"mi-token:{identity}:{resource}"
-        variable = self.literal("output-token-variable-name")
-        if variable:
-            state.context.Variables.values[variable] = token
+        resource = self.resource.text(state)
+        token = f"mi-token:{self.identity}:{resource}"
+        if self.variable:
+            state.context.Variables.values[self.variable] = token
         else:
             state.context.Request.Headers._set("Authorization", [f"Bearer {token}"])
         state.identity_resource = resource

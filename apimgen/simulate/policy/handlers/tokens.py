@@ -39,7 +39,7 @@ from apimgen.simulate.policy.handlers.base import (
     register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import MetricSample, PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState
 
 __all__ = ["EmitTokenMetric", "SlidingWindow", "TokenLimit"]
 
@@ -142,32 +142,65 @@ class TokenLimit(PolicyHandler):
                 f"<{element.name}> token-quota and token-quota-period go together",
                 location=element.location,
             )
+        # Everything written as a literal is read once here, not on every request.
+        self.counter_key = self.values["counter-key"]
+        tpm = self.values.get("tokens-per-minute")
+        self.tpm_expression = tpm if tpm is not None and tpm.expression is not None else None
+        self.tpm = self.int_literal("tokens-per-minute") if self.tpm_expression is None else None
+        estimate = self.values["estimate-prompt-tokens"]
+        self.estimate_expression = estimate if estimate.expression is not None else None
+        self.estimate = (estimate.literal or "").lower() == "true"
+        self.consumed_variable = self.literal("tokens-consumed-variable-name")
+        self.consumed_header = self.literal("tokens-consumed-header-name")
+        self.remaining_variable = self.literal("remaining-tokens-variable-name")
+        self.remaining_header = self.literal("remaining-tokens-header-name")
+        self.remaining_quota_variable = self.literal("remaining-quota-tokens-variable-name")
+        self.remaining_quota_header = self.literal("remaining-quota-tokens-header-name")
+        self.retry_after_header = self.literal("retry-after-header-name") or "Retry-After"
+        self.retry_after_variable = self.literal("retry-after-variable-name")
 
-    def _text(self, state: RequestState, name: str) -> str | None:
-        value = self.values.get(name)
-        return value.text(state) if value else None
+    def _tokens_per_minute(self, state: RequestState) -> int | None:
+        if self.tpm_expression is None:
+            return self.tpm
+        text = self.tpm_expression.text(state)
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise PolicyError(
+                "ExpressionValueEvaluationFailure",
+                f"tokens-per-minute gave '{text}', not a whole number",
+                self.element,
+            ) from None
+
+    def _estimating(self, state: RequestState) -> bool:
+        if state.llm.stream:
+            return True
+        if self.estimate_expression is None:
+            return self.estimate
+        return self.estimate_expression.text(state).lower() == "true"
 
     def run(self, state: RequestState) -> None:
         services = state.services
         now = services.now
-        key = self.values["counter-key"].text(state)
-        tpm_text = self._text(state, "tokens-per-minute")
-        tpm = int(tpm_text) if tpm_text else None
+        key = self.counter_key.text(state)
+        tpm = self._tokens_per_minute(state)
         if tpm is not None:
             services.token_limits.add(tpm)
-        estimate_text = (self._text(state, "estimate-prompt-tokens") or "false").lower()
-        estimating = estimate_text == "true" or state.llm.stream
-        window: SlidingWindow | None = services.counters.get(("tpm", key))
+        estimating = self._estimating(state)
+        counters = services.counters
+        window: SlidingWindow | None = counters.get(("tpm", key))
         if window is None:
-            window = services.counters[("tpm", key)] = SlidingWindow()
+            window = counters[("tpm", key)] = SlidingWindow()
         window.expire(now)
         quota: QuotaCounter | None = None
         if self.quota is not None and self.period is not None:
             start = _period_start(services.utc_now(), self.period)
-            quota = services.counters.get(("quota", key, self.period))
+            quota = counters.get(("quota", key, self.period))
             if quota is None or quota.period_start != start:
                 quota = QuotaCounter(start)
-                services.counters[("quota", key, self.period)] = quota
+                counters[("quota", key, self.period)] = quota
         if tpm is not None and window.total >= tpm:
             self._refuse_tpm(state, window.seconds_until_below(now, tpm))
         if quota is not None and self.quota is not None and quota.spent > self.quota:
@@ -178,10 +211,16 @@ class TokenLimit(PolicyHandler):
         window.add(now, estimate)
         if quota is not None:
             quota.spent += estimate
-        self._expose(state, "remaining-tokens", None if tpm is None else tpm - window.total)
+        if tpm is not None:
+            self._expose(state, self.remaining_variable, self.remaining_header, tpm - window.total)
         if quota is not None and self.quota is not None:
-            self._expose(state, "remaining-quota-tokens", self.quota - quota.spent)
-        consumed_variable = self.literal("tokens-consumed-variable-name")
+            self._expose(
+                state,
+                self.remaining_quota_variable,
+                self.remaining_quota_header,
+                self.quota - quota.spent,
+            )
+        consumed_variable, consumed_header = self.consumed_variable, self.consumed_header
         if consumed_variable:
             state.context.Variables.values[consumed_variable] = estimate
 
@@ -195,22 +234,20 @@ class TokenLimit(PolicyHandler):
                 quota.spent += extra
             if consumed_variable:
                 done.context.Variables.values[consumed_variable] = usage["total_tokens"]
-            header = self.literal("tokens-consumed-header-name")
-            if header and done.context.Response is not None:
+            if consumed_header and done.context.Response is not None:
                 # A stream's headers leave before its tokens: they carry the estimate.
                 consumed = estimate if done.llm.stream else usage["total_tokens"]
-                done.context.Response.Headers._set(header, [str(consumed)])
+                done.context.Response.Headers._set(consumed_header, [str(consumed)])
 
         state.after_response.append(settle)
 
-    def _expose(self, state: RequestState, what: str, remaining: int | None) -> None:
-        if remaining is None:
-            return
+    @staticmethod
+    def _expose(
+        state: RequestState, variable: str | None, header: str | None, remaining: int
+    ) -> None:
         value = max(0, remaining)
-        variable = self.literal(f"{what}-variable-name")
         if variable:
             state.context.Variables.values[variable] = value
-        header = self.literal(f"{what}-header-name")
         if header:
             state.pending_response_headers[header] = str(value)
 
@@ -219,8 +256,8 @@ class TokenLimit(PolicyHandler):
         message = "Token limit is exceeded."
         if seconds is not None:
             message += f" Try again in {seconds} seconds."
-            headers[self.literal("retry-after-header-name") or "Retry-After"] = str(seconds)
-            variable = self.literal("retry-after-variable-name")
+            headers[self.retry_after_header] = str(seconds)
+            variable = self.retry_after_variable
             if variable:
                 state.context.Variables.values[variable] = seconds
         response = state.respond(
@@ -244,7 +281,7 @@ class TokenLimit(PolicyHandler):
             "Forbidden",
             {
                 "Content-Type": "application/json",
-                self.literal("retry-after-header-name") or "Retry-After": str(seconds),
+                self.retry_after_header: str(seconds),
             },
             json.dumps({"statusCode": 403, "message": message}),
         )
@@ -265,10 +302,34 @@ _DEFAULT_DIMENSIONS: dict[str, Callable[[RequestState], str]] = {
     "Backend ID": lambda state: state.backend_used or state.backend_id or "",
 }
 
+_TOKEN_METRICS = (
+    ("Total Tokens", "total_tokens"),
+    ("Prompt Tokens", "prompt_tokens"),
+    ("Completion Tokens", "completion_tokens"),
+)
 
-def _default_dimension(name: str, state: RequestState) -> str | None:
-    getter = _DEFAULT_DIMENSIONS.get(name)
-    return getter(state) if getter else None
+# A dimension's value as known on arrival: text, or the gateway's getter to read after the
+# response (the backend that answered is known only then).
+_Known = str | Callable[[RequestState], str]
+
+
+def _constant_dimensions(
+    dimensions: list[tuple[Value, Value | None, PolicyElement]],
+) -> list[tuple[str, _Known]] | None:
+    """The dimensions resolved once when every name and value is a literal, else None."""
+    constant: list[tuple[str, _Known]] = []
+    for name_value, given, _ in dimensions:
+        name = name_value.literal
+        if name is None or (given is not None and given.expression is not None):
+            return None
+        if given is not None:
+            constant.append((name, given.literal or ""))
+            continue
+        getter = _DEFAULT_DIMENSIONS.get(name)
+        if getter is None:
+            return None  # refused per request, as the gateway does
+        constant.append((name, getter))
+    return constant
 
 
 @register
@@ -298,43 +359,42 @@ class EmitTokenMetric(PolicyHandler):
             raise PolicyConfigError(
                 f"<{element.name}> needs at least one dimension", location=element.location
             )
+        self.namespace = self.literal("namespace") or "API Management"
+        self.constant = _constant_dimensions(self.dimensions)
 
-    def run(self, state: RequestState) -> None:
-        evaluated: list[tuple[str, str | None]] = []
+    def _evaluate(self, state: RequestState) -> list[tuple[str, _Known]]:
+        evaluated: list[tuple[str, _Known]] = []
         for name_value, value, child in self.dimensions:
             name = name_value.text(state)
-            if value is None:
-                if _default_dimension(name, state) is None:
-                    raise PolicyError(
-                        "ExpressionValueEvaluationFailure",
-                        f"dimension '{name}' has no value and is not a default dimension",
-                        child,
-                    )
-                evaluated.append((name, None))
-            else:
+            if value is not None:
                 evaluated.append((name, value.text(state)))
-        namespace = self.literal("namespace") or "API Management"
+                continue
+            getter = _DEFAULT_DIMENSIONS.get(name)
+            if getter is None:
+                raise PolicyError(
+                    "ExpressionValueEvaluationFailure",
+                    f"dimension '{name}' has no value and is not a default dimension",
+                    child,
+                )
+            evaluated.append((name, getter))
+        return evaluated
+
+    def run(self, state: RequestState) -> None:
+        evaluated = self.constant if self.constant is not None else self._evaluate(state)
+        namespace = self.namespace
 
         def emit(done: RequestState) -> None:
             usage = done.usage
-            if (
-                usage is None
-                or done.context.Response is None
-                or done.context.Response.StatusCode >= 400
-            ):
+            response = done.context.Response
+            if usage is None or response is None or response.StatusCode >= 400:
                 return
             dims = tuple(
-                (name, value if value is not None else _default_dimension(name, done) or "")
+                (name, value if isinstance(value, str) else value(done))
                 for name, value in evaluated
             )
             now = done.services.now
-            for metric, key in (
-                ("Total Tokens", "total_tokens"),
-                ("Prompt Tokens", "prompt_tokens"),
-                ("Completion Tokens", "completion_tokens"),
-            ):
-                done.services.metrics.add(
-                    MetricSample(now, namespace, metric, float(usage[key]), dims)
-                )
+            add = done.services.metrics.add
+            for metric, key in _TOKEN_METRICS:
+                add(now, namespace, metric, float(usage[key]), dims)
 
         state.after_response.append(emit)
