@@ -36,7 +36,7 @@ class Outage:
     status: int = 503
 
 
-@dataclass
+@dataclass(slots=True)
 class BackendCall:
     """What the mock returns for one call."""
 
@@ -75,10 +75,11 @@ class MockDeployment:
         return max(1, self.tpm * 6 // 1000 // 6)
 
     def _expire(self, now: float) -> None:
-        while self._tokens and self._tokens[0][0] <= now - 60:
-            self._token_sum -= self._tokens.popleft()[1]
-        while self._requests and self._requests[0] <= now - 10:
-            self._requests.popleft()
+        tokens, requests = self._tokens, self._requests
+        while tokens and tokens[0][0] <= now - 60:
+            self._token_sum -= tokens.popleft()[1]
+        while requests and requests[0] <= now - 10:
+            requests.popleft()
 
     def call(
         self,
@@ -96,7 +97,8 @@ class MockDeployment:
             return BackendCall(500, {}, self.latency_base)
         self._expire(now)
         reserved = prompt_tokens + (max_tokens or self.default_max_tokens)
-        if self._token_sum + reserved > self.tpm or len(self._requests) >= self.requests_per_10s:
+        per_10s = self.requests_per_10s
+        if self._token_sum + reserved > self.tpm or len(self._requests) >= per_10s:
             self.throttled += 1
             wait = self._retry_after(now, reserved)
             return BackendCall(
@@ -105,9 +107,7 @@ class MockDeployment:
                     "Retry-After": str(max(1, math.ceil(wait))),
                     "retry-after-ms": str(int(wait * 1000)),
                     "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
-                    "x-ratelimit-remaining-requests": str(
-                        max(0, self.requests_per_10s - len(self._requests))
-                    ),
+                    "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
                 },
                 0.05,
             )
@@ -123,9 +123,7 @@ class MockDeployment:
             200,
             {
                 "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
-                "x-ratelimit-remaining-requests": str(
-                    max(0, self.requests_per_10s - len(self._requests))
-                ),
+                "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
             },
             self.latency_base + self.latency_per_token * completion,
             prompt_tokens,
@@ -207,16 +205,22 @@ class _Rotation:
 
     current: dict[str, int] = field(default_factory=dict)
 
-    def pick(self, members: list[PoolMember]) -> PoolMember:
-        total = sum(max(m.weight, 1) for m in members)
-        best: PoolMember | None = None
-        for member in members:
-            weight = max(member.weight, 1)
-            self.current[member.backend] = self.current.get(member.backend, 0) + weight
-            if best is None or self.current[member.backend] > self.current[best.backend]:
-                best = member
+    def pick(self, members: list[tuple[SingleBackend, int]]) -> SingleBackend:
+        """The next of ``members`` (the group's available ones, each with its weight)."""
+        if len(members) == 1:
+            return members[0][0]  # its running weight would rise and fall back by the same
+        current = self.current
+        total = 0
+        best: SingleBackend | None = None
+        best_value = 0
+        for backend, weight in members:
+            value = current.get(backend.id, 0) + weight
+            current[backend.id] = value
+            total += weight
+            if best is None or value > best_value:
+                best, best_value = backend, value
         assert best is not None
-        self.current[best.backend] -= total
+        current[best.id] -= total
         return best
 
 
@@ -229,9 +233,16 @@ class BackendRegistry:
 
     def __post_init__(self) -> None:
         # Each pool's priority groups in order, each with its own rotation, computed once.
-        self.groups: dict[str, list[tuple[_Rotation, list[PoolMember]]]] = {
+        self.groups: dict[str, list[tuple[_Rotation, list[tuple[SingleBackend, int]]]]] = {
             pool: [
-                (_Rotation(), [m for m in members if m.priority == priority])
+                (
+                    _Rotation(),
+                    [
+                        (self.singles[m.backend], max(m.weight, 1))
+                        for m in members
+                        if m.priority == priority
+                    ],
+                )
                 for priority in sorted({m.priority for m in members})
             ]
             for pool, members in self.pools.items()
@@ -243,9 +254,9 @@ class BackendRegistry:
         if single is not None:
             return single if single.available(now) else None
         for rotation, members in self.groups.get(backend_id, ()):
-            group = [m for m in members if self.singles[m.backend].tripped_until <= now]
+            group = [member for member in members if member[0].tripped_until <= now]
             if group:
-                return self.singles[rotation.pick(group).backend]
+                return rotation.pick(group)
         return None
 
     def knows(self, backend_id: str) -> bool:

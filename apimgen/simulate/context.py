@@ -8,10 +8,9 @@ Attribute names are the C# member names on purpose: expressions reach them by na
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -104,46 +103,76 @@ class Url(CSharpObject):
 _UrlType = Url  # the property named Url below shadows the class inside Request
 
 
-@dataclass
 class Request(CSharpObject):
+    """The caller's request. Slotted and lazy, like the context: one is made per request, and
+    most policies never look at its URL or matched parameters."""
+
     csharp_name = "IRequest"
-    Method: str = "POST"
-    url: str = "https://gateway.example/"
-    headers: dict[str, Any] = field(default_factory=dict)
-    IpAddress: str = "203.0.113.10"
-    body_text: str | None = None
-    matched: dict[str, str] = field(default_factory=dict)
+    __slots__ = (
+        "Body",
+        "Certificate",
+        "Headers",
+        "IpAddress",
+        "Method",
+        "_matched",
+        "_parameters",
+        "_url",
+        "url",
+    )
 
-    def __post_init__(self) -> None:
-        self.Headers = MultiValueDictionary(self.headers, case_insensitive=True)
-        self.Body = Body(self.body_text) if self.body_text is not None else None
+    def __init__(
+        self,
+        Method: str = "POST",
+        url: str = "https://gateway.example/",
+        headers: Mapping[str, Any] | None = None,
+        IpAddress: str = "203.0.113.10",
+        body_text: str | None = None,
+        matched: Mapping[str, str] | None = None,
+    ) -> None:
+        self.Method = Method
+        self.url = url
+        self.IpAddress = IpAddress
+        self.Headers = MultiValueDictionary(headers or {}, case_insensitive=True)
+        self.Body = Body(body_text) if body_text is not None else None
         self.Certificate = None
+        self._matched = matched or {}
+        self._url: _UrlType | None = None
+        self._parameters: MultiValueDictionary | None = None
 
-    # Parsed on first use: most policies never look at the URL.
-    @cached_property
+    @property
     def Url(self) -> _UrlType:
-        return _UrlType(self.url)
+        if self._url is None:
+            self._url = _UrlType(self.url)
+        return self._url
 
-    @cached_property
+    @property
     def OriginalUrl(self) -> _UrlType:
         return _UrlType(self.url)
 
-    @cached_property
+    @property
     def MatchedParameters(self) -> MultiValueDictionary:
-        return MultiValueDictionary(self.matched)
+        if self._parameters is None:
+            self._parameters = MultiValueDictionary(self._matched)
+        return self._parameters
 
 
-@dataclass
 class Response(CSharpObject):
-    csharp_name = "IResponse"
-    StatusCode: int = 200
-    StatusReason: str = "OK"
-    headers: dict[str, Any] = field(default_factory=dict)
-    body_text: str | None = None
+    """A response: the backend's, one a policy returned, or the gateway's own error."""
 
-    def __post_init__(self) -> None:
-        self.Headers = MultiValueDictionary(self.headers, case_insensitive=True)
-        self.Body = Body(self.body_text) if self.body_text is not None else None
+    csharp_name = "IResponse"
+    __slots__ = ("Body", "Headers", "StatusCode", "StatusReason")
+
+    def __init__(
+        self,
+        StatusCode: int = 200,
+        StatusReason: str = "OK",
+        headers: Mapping[str, Any] | None = None,
+        body_text: str | Callable[[], str] | None = None,
+    ) -> None:
+        self.StatusCode = StatusCode
+        self.StatusReason = StatusReason
+        self.Headers = MultiValueDictionary(headers or {}, case_insensitive=True)
+        self.Body = Body(body_text) if body_text is not None else None
 
 
 @dataclass

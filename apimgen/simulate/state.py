@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from apimgen.simulate.context import Context, LastError, Response
 from apimgen.simulate.expr.compiler import (
@@ -53,15 +53,18 @@ class PolicyError(Exception):
         self.source = source or (element.name if element else "")
 
 
-MetricKey = tuple[int, str, str, tuple[tuple[str, str], ...]]  # minute, namespace, name, dims
+SeriesKey = tuple[int, str, tuple[tuple[str, str], ...]]  # minute, namespace, dimensions
 
 
 @dataclass
 class MetricStore:
     """Custom metrics as Azure Monitor keeps them: summed per minute and dimension set, so a
-    long run holds one entry per series and minute, not one per request."""
+    long run holds one entry per series and minute, not one per request.
 
-    totals: dict[MetricKey, list[float]] = field(default_factory=dict)
+    Kept per (minute, namespace, dimensions) with the metrics inside, because the token
+    policies emit three metrics with the same dimensions at once: one lookup, not three."""
+
+    series: dict[SeriesKey, dict[str, list[float]]] = field(default_factory=dict)
     samples: int = 0
 
     def add(
@@ -73,21 +76,41 @@ class MetricStore:
         dimensions: tuple[tuple[str, str], ...],
     ) -> None:
         """One sample of ``name`` at ``time`` with its dimensions."""
-        key = (int(time // 60), namespace, name, dimensions)
-        entry = self.totals.get(key)
-        if entry is None:
-            self.totals[key] = [value, 1]
-        else:
-            entry[0] += value
-            entry[1] += 1
-        self.samples += 1
+        self.add_all(time, namespace, dimensions, ((name, value),))
+
+    def add_all(
+        self,
+        time: float,
+        namespace: str,
+        dimensions: tuple[tuple[str, str], ...],
+        values: tuple[tuple[str, float], ...],
+    ) -> None:
+        """One sample of each named metric, all at ``time`` with the same dimensions."""
+        key = (int(time // 60), namespace, dimensions)
+        metrics = self.series.get(key)
+        if metrics is None:
+            metrics = self.series[key] = {}
+        for name, value in values:
+            entry = metrics.get(name)
+            if entry is None:
+                metrics[name] = [value, 1]
+            else:
+                entry[0] += value
+                entry[1] += 1
+        self.samples += len(values)
+
+    def totals(self) -> Iterator[tuple[int, str, str, tuple[tuple[str, str], ...], float, int]]:
+        """Every series and minute: (minute, namespace, metric, dimensions, sum, count)."""
+        for (minute, namespace, dims), metrics in self.series.items():
+            for name, (value, count) in metrics.items():
+                yield minute, namespace, name, dims, value, int(count)
 
     def sum(self, name: str, **dimensions: str) -> float:
         """Total of metric ``name`` over every series whose dimensions include ``dimensions``."""
         wanted = set(dimensions.items())
         return sum(
             value
-            for (_, _, metric, dims), (value, _) in self.totals.items()
+            for _, _, metric, dims, value, _ in self.totals()
             if metric == name and wanted <= set(dims)
         )
 
@@ -120,9 +143,10 @@ class GatewayServices:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
 
-@dataclass(frozen=True)
-class LlmRequest:
-    """What the scenario knows about a call: its prompt size, limit and planned answer."""
+class LlmRequest(NamedTuple):
+    """What the scenario knows about a call: its prompt size, limit and planned answer.
+
+    A named tuple: one is made per simulated request, and tuples are the cheapest to make."""
 
     prompt_tokens: int = 0
     max_tokens: int | None = None
@@ -130,6 +154,9 @@ class LlmRequest:
     stream: bool = False
     flagged: bool = False  # Content Safety would block this prompt (the scenario decides)
     group: str | None = None  # paraphrase group, to tell true from false cache hits
+
+
+_NO_CALL = LlmRequest()
 
 
 @dataclass(slots=True)
@@ -143,14 +170,13 @@ class RequestState:
     section: str = "inbound"
     backend_id: str | None = None
     base_url: str | None = None
-    outgoing_headers: dict[str, list[str]] = field(default_factory=dict)
     returned: bool = False  # return-response or mock-response answered already
     from_cache: bool = False
     backend_calls: int = 0
     usage: dict[str, int] | None = None
     after_response: list[Callable[[RequestState], None]] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
-    llm: LlmRequest = field(default_factory=LlmRequest)
+    llm: LlmRequest = _NO_CALL
     pinned_backend: Any = None  # the pool member a retry resends to while it is available
     backend_used: str | None = None
     identity_resource: str | None = None

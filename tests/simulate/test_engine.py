@@ -78,7 +78,7 @@ def test_token_metrics_three_samples_per_success_none_for_refusals() -> None:
     assert [r.status for r in results] == [200, 200, 429]
     metrics = services.metrics
     assert metrics.samples == 6, "three samples for each of the two successful calls"
-    assert {key[2] for key in metrics.totals} == {
+    assert {series[2] for series in metrics.totals()} == {
         "Total Tokens",
         "Prompt Tokens",
         "Completion Tokens",
@@ -86,7 +86,7 @@ def test_token_metrics_three_samples_per_success_none_for_refusals() -> None:
     assert metrics.sum("Total Tokens") == 1200
     assert metrics.sum("Prompt Tokens", App="hr") == 100
     assert metrics.sum("Completion Tokens", **{"User ID": "alice", "App": "none"}) == 500
-    assert all(key[1] == "openai" for key in metrics.totals)
+    assert all(series[1] == "openai" for series in metrics.totals())
 
 
 def test_pool_fails_over_from_ptu_to_paygo_and_comes_back() -> None:

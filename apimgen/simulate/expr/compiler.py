@@ -315,6 +315,8 @@ class _Compiler:
         raise ExpressionUnsupportedError(f"the name '{name}'", node.line, node.column)
 
     def member(self, node: ast.Member) -> Compiled:
+        if isinstance(node.target, ast.Member):
+            return self.member_chain(node)
         target = self.expr(node.target, chain_top=False)
         name = node.name
         if node.null_conditional:
@@ -327,6 +329,32 @@ class _Compiler:
 
             return _guard(node, nc)
         return _guard(node, lambda env: get_member(target(env), name))
+
+    def member_chain(self, node: ast.Member) -> Compiled:
+        """``a.B?.C.D`` as one loop over its property reads instead of a closure per read:
+        such chains are in nearly every policy expression. Each read keeps its own position
+        for errors, and ``?.`` on null ends the chain as before."""
+        steps: list[ast.Member] = []
+        current: ast.Node = node
+        while isinstance(current, ast.Member):
+            steps.append(current)
+            current = current.target
+        steps.reverse()
+        root = self.expr(current, chain_top=False)
+        reads = tuple((step.name, step.null_conditional, step) for step in steps)
+
+        def walk(env: Environment) -> Any:
+            value = root(env)
+            for name, null_conditional, step in reads:
+                if value is None and null_conditional:
+                    raise _ShortCircuit
+                try:
+                    value = get_member(value, name)
+                except (CSharpError, UnsupportedError) as error:
+                    raise _located(step, error) from None
+            return value
+
+        return walk
 
     def index(self, node: ast.Index) -> Compiled:
         target = self.expr(node.target, chain_top=False)

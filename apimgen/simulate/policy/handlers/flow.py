@@ -23,7 +23,8 @@ def run_section(handlers: Sequence[PolicyHandler], state: RequestState) -> Itera
     for index, handler in enumerate(handlers):
         waiting = handler.run(state)
         if waiting is not None:
-            return _resume(waiting, handlers[index + 1 :], state)
+            rest = handlers[index + 1 :]
+            return _resume(waiting, rest, state) if rest else waiting
         if state.returned:
             return None
     return None

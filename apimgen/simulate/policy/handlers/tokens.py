@@ -302,12 +302,6 @@ _DEFAULT_DIMENSIONS: dict[str, Callable[[RequestState], str]] = {
     "Backend ID": lambda state: state.backend_used or state.backend_id or "",
 }
 
-_TOKEN_METRICS = (
-    ("Total Tokens", "total_tokens"),
-    ("Prompt Tokens", "prompt_tokens"),
-    ("Completion Tokens", "completion_tokens"),
-)
-
 # A dimension's value as known on arrival: text, or the gateway's getter to read after the
 # response (the backend that answered is known only then).
 _Known = str | Callable[[RequestState], str]
@@ -392,9 +386,15 @@ class EmitTokenMetric(PolicyHandler):
                 (name, value if isinstance(value, str) else value(done))
                 for name, value in evaluated
             )
-            now = done.services.now
-            add = done.services.metrics.add
-            for metric, key in _TOKEN_METRICS:
-                add(now, namespace, metric, float(usage[key]), dims)
+            done.services.metrics.add_all(
+                done.services.now,
+                namespace,
+                dims,
+                (
+                    ("Total Tokens", float(usage["total_tokens"])),
+                    ("Prompt Tokens", float(usage["prompt_tokens"])),
+                    ("Completion Tokens", float(usage["completion_tokens"])),
+                ),
+            )
 
         state.after_response.append(emit)
