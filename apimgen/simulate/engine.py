@@ -9,7 +9,6 @@ error (a token limit's 429, a failed expression) goes to on-error, as in APIM.
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from apimgen.simulate.policy.handlers.base import BuildContext, PolicyHandler, r
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.policy.scopes import SECTIONS, Pipeline
-from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["CompiledPipeline", "EventLoop", "compile_pipeline", "process"]
 
@@ -41,7 +40,7 @@ def _internal_error(state: RequestState, message: str) -> None:
         500,
         "Internal Server Error",
         {"Content-Type": "application/json"},
-        json.dumps({"statusCode": 500, "message": message}),
+        error_body(500, message),
     )
 
 

@@ -243,7 +243,7 @@ def _context(call: PlannedCall, caller: _Caller) -> Context:
         Api=caller.api,
         Operation=caller.operation,
         Deployment=caller.deployment,
-        RequestId=f"{call.consumer.name}-{call.index}",
+        RequestId=f"{call.consumer.name}-{call.number}",
     )
 
 

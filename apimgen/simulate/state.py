@@ -3,6 +3,7 @@ services (virtual clock, counters, backends, metric sink) its policies share."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,9 +26,16 @@ __all__ = [
     "MetricStore",
     "PolicyError",
     "RequestState",
+    "error_body",
 ]
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning; scenarios may move it
+
+
+def error_body(status: int, message: str) -> Callable[[], str]:
+    """The gateway's own JSON error body, made only if something reads it: most refused
+    requests' bodies are never looked at."""
+    return lambda: json.dumps({"statusCode": status, "message": message})
 
 
 class PolicyError(Exception):
@@ -214,7 +222,7 @@ class RequestState:
         status: int,
         reason: str,
         headers: dict[str, Any] | None = None,
-        body: str | None = None,
+        body: str | Callable[[], str] | None = None,
     ) -> Response:
         response = Response(
             StatusCode=status, StatusReason=reason, headers=headers or {}, body_text=body

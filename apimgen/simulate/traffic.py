@@ -13,7 +13,7 @@ import json
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from apimgen.simulate.scenario import Arrival, Consumer
 from apimgen.simulate.tokenizer import count_chat_tokens
@@ -21,11 +21,12 @@ from apimgen.simulate.tokenizer import count_chat_tokens
 __all__ = ["PlannedCall", "arrivals", "calls", "unsigned_jwt"]
 
 
-@dataclass(frozen=True)
-class PlannedCall:
+class PlannedCall(NamedTuple):
+    """One call a consumer makes (a named tuple: one is made per simulated request)."""
+
     time: float
     consumer: Consumer
-    index: int
+    number: int  # the consumer's calls counted from 0
     body: str
     prompt_tokens: int
     completion_tokens: int

@@ -7,8 +7,6 @@ said there too.
 
 from __future__ import annotations
 
-import json
-
 from apimgen.simulate.context import Body
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import cs_string
@@ -24,7 +22,7 @@ from apimgen.simulate.policy.handlers.base import (
 )
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable"]
 
@@ -299,7 +297,7 @@ class CheckHeader(PolicyHandler):
                 status,
                 "",
                 {"Content-Type": "application/json"},
-                json.dumps({"statusCode": status, "message": message}),
+                error_body(status, message),
             )
             state.returned = True
 

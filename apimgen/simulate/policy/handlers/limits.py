@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from apimgen.simulate.policy.handlers.base import (
     register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["QuotaByKey", "RateLimitByKey"]
 
@@ -60,7 +59,7 @@ def _response(
         status,
         reason,
         {"Content-Type": "application/json", **headers},
-        json.dumps({"statusCode": status, "message": message}),
+        error_body(status, message),
     )
 
 

@@ -8,8 +8,6 @@ Safety is not called; each consumer's ``flagged_share`` decides which prompts it
 
 from __future__ import annotations
 
-import json
-
 from apimgen.simulate.expr.jwt import Jwt, parse_jwt
 from apimgen.simulate.policy.handlers.base import (
     Attribute,
@@ -21,7 +19,7 @@ from apimgen.simulate.policy.handlers.base import (
     register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["ContentSafety", "ValidateAzureAdToken", "ValidateJwt"]
 
@@ -91,7 +89,7 @@ class _TokenCheck(PolicyHandler):
             status,
             "Unauthorized" if status == 401 else "",
             {"Content-Type": "application/json"},
-            json.dumps({"statusCode": status, "message": message}),
+            error_body(status, message),
         )
         raise PolicyError("TokenValidationFailed", reason, self.element, response=response)
 
@@ -202,6 +200,6 @@ class ContentSafety(PolicyHandler):
                 403,
                 "Forbidden",
                 {"Content-Type": "application/json"},
-                json.dumps({"statusCode": 403, "message": message}),
+                error_body(403, message),
             )
             raise PolicyError("ContentSafetyViolation", message, self.element, response=response)

@@ -22,7 +22,6 @@ the response, with the dimensions evaluated for that request; refused calls emit
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from apimgen.simulate.policy.handlers.base import (
     register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["EmitTokenMetric", "SlidingWindow", "TokenLimit"]
 
@@ -53,27 +52,42 @@ class SlidingWindow:
 
     entries: deque[tuple[float, int]] = field(default_factory=deque)
     total: int = 0
+    # The entry whose leaving brings the total below a limit, per limit. Entries leaving
+    # from the front do not move it (the total falls by what they held), only an added
+    # entry does; a key refused many times over asks the same question again and again.
+    _release: dict[int, float | None] = field(default_factory=dict)
 
     def expire(self, now: float) -> None:
-        while self.entries and self.entries[0][0] <= now - WINDOW:
-            self.total -= self.entries.popleft()[1]
+        entries = self.entries
+        while entries and entries[0][0] <= now - WINDOW:
+            self.total -= entries.popleft()[1]
 
     def add(self, now: float, tokens: int) -> None:
         if tokens:
             self.entries.append((now, tokens))
             self.total += tokens
+            if self._release:
+                self._release.clear()
 
     def seconds_until_below(self, now: float, limit: int) -> int:
         """Whole seconds until the window total drops below ``limit``."""
+        if limit in self._release:
+            release = self._release[limit]
+        else:
+            release = self._release[limit] = self._release_time(limit)
+        if release is None:
+            return 1
+        return max(1, math.ceil(release + WINDOW - now))
+
+    def _release_time(self, limit: int) -> float | None:
         remaining = self.total
         for time, tokens in self.entries:
             if remaining < limit:
                 break
             remaining -= tokens
-            wait = time + WINDOW - now
             if remaining < limit:
-                return max(1, math.ceil(wait))
-        return 1
+                return time
+        return None
 
 
 @dataclass
@@ -264,7 +278,7 @@ class TokenLimit(PolicyHandler):
             429,
             "Too Many Requests",
             {"Content-Type": "application/json", **headers},
-            json.dumps({"statusCode": 429, "message": message}),
+            error_body(429, message),
         )
         raise PolicyError("OpenAITokenLimitExceeded", message, self.element, response=response)
 
@@ -283,7 +297,7 @@ class TokenLimit(PolicyHandler):
                 "Content-Type": "application/json",
                 self.retry_after_header: str(seconds),
             },
-            json.dumps({"statusCode": 403, "message": message}),
+            error_body(403, message),
         )
         raise PolicyError("OpenAITokenQuotaExceeded", message, self.element, response=response)
 
