@@ -23,7 +23,12 @@ __all__ = ["CompiledPipeline", "EventLoop", "compile_pipeline", "process"]
 
 @dataclass(frozen=True)
 class CompiledPipeline:
-    sections: dict[str, list[PolicyHandler]]
+    """Each section's handlers, built once and run for every request."""
+
+    inbound: list[PolicyHandler]
+    backend: list[PolicyHandler]
+    outbound: list[PolicyHandler]
+    on_error: list[PolicyHandler]
     skipped: tuple[PolicyElement, ...] = ()
 
 
@@ -31,8 +36,10 @@ def compile_pipeline(pipeline: Pipeline, *, skip_unknown: bool = False) -> Compi
     """Build every handler once; raises PolicyConfigError for what APIM would refuse."""
     skipped: list[PolicyElement] = []
     build = BuildContext(registry(), skip_unknown=skip_unknown, skipped=skipped)
-    sections = {name: build.handlers(pipeline.section(name), name) for name in SECTIONS}
-    return CompiledPipeline(sections, tuple(skipped))
+    inbound, backend, outbound, on_error = (
+        build.handlers(pipeline.section(name), name) for name in SECTIONS
+    )
+    return CompiledPipeline(inbound, backend, outbound, on_error, tuple(skipped))
 
 
 def _internal_error(state: RequestState, message: str) -> None:
@@ -46,15 +53,15 @@ def _internal_error(state: RequestState, message: str) -> None:
 
 def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
     """One request from arrival to response; yields the times it waits until."""
-    sections = pipeline.sections
+    inbound, backend, outbound = pipeline.inbound, pipeline.backend, pipeline.outbound
     try:
         state.section = "inbound"
-        waiting = run_section(sections["inbound"], state)
+        waiting = run_section(inbound, state) if inbound else None
         if waiting is not None:
             yield from waiting
         if not state.returned:
             state.section = "backend"
-            waiting = run_section(sections["backend"], state)
+            waiting = run_section(backend, state) if backend else None
             if waiting is not None:
                 yield from waiting
             response = state.context.Response
@@ -66,9 +73,9 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
                 hook(state)
             for name, value in state.pending_response_headers.items():
                 response.Headers._set(name, [value])
-            if not state.returned:
+            if not state.returned and outbound:
                 state.section = "outbound"
-                waiting = run_section(sections["outbound"], state)
+                waiting = run_section(outbound, state)
                 if waiting is not None:
                     yield from waiting
     except PolicyError as error:
@@ -80,7 +87,7 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
         state.returned = False
         state.section = "on-error"
         try:
-            waiting = run_section(sections["on-error"], state)
+            waiting = run_section(pipeline.on_error, state)
             if waiting is not None:
                 yield from waiting
         except PolicyError as nested:

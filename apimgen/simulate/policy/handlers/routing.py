@@ -4,7 +4,7 @@ and retry."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from apimgen.simulate.context import Body
 from apimgen.simulate.expr.values import cs_string
@@ -102,6 +102,27 @@ def _error_body(status: int, message: str) -> str:
     return json.dumps({"error": {"code": str(status), "message": message}})
 
 
+def _answer(request_id: str, model: str, usage: dict[str, int]) -> Callable[[], str]:
+    """A chat completion's body, made only if something reads it."""
+    return lambda: json.dumps(
+        {
+            "id": f"chatcmpl-{request_id}",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
+            "usage": usage,
+        }
+    )
+
+
+_CHUNK = 'data: {"choices": [{"delta": {"content": "…"}}]}\n\n'
+
+
+def _stream_answer(completion_tokens: int) -> Callable[[], str]:
+    """A streamed answer's server-sent events, made only if something reads them."""
+    return lambda: _CHUNK * max(1, completion_tokens // 4) + "data: [DONE]\n\n"
+
+
 @register
 class ForwardRequest(PolicyHandler):
     """``forward-request`` (Learn: forward-request-policy): calls the chosen backend and waits
@@ -170,37 +191,21 @@ class ForwardRequest(PolicyHandler):
         state.backend_calls += 1
         state.backend_used = backend.id
         yield services.now + call.latency
-        backend.record(services.now, call.status, call.headers)
+        if backend.breaker is not None:
+            backend.record(services.now, call.status, call.headers)
         if call.status == 200:
-            state.usage = {
+            usage = state.usage = {
                 "prompt_tokens": call.prompt_tokens,
                 "completion_tokens": call.completion_tokens,
                 "total_tokens": call.total_tokens,
             }
-            usage, model, request_id = state.usage, backend.deployment.name, state.context.RequestId
-
-            def answer() -> str:
-                return json.dumps(
-                    {
-                        "id": f"chatcmpl-{request_id}",
-                        "object": "chat.completion",
-                        "model": model,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
-                        "usage": usage,
-                    }
-                )
-
             if llm.stream:
-                state.respond(200, "OK", {"Content-Type": "text/event-stream", **call.headers})
-                chunk = 'data: {"choices": [{"delta": {"content": "…"}}]}\n\n'
-                answer_body = Body(
-                    lambda: chunk * max(1, llm.completion_tokens // 4) + "data: [DONE]\n\n"
-                )
+                content_type = "text/event-stream"
+                answer = _stream_answer(llm.completion_tokens)
             else:
-                state.respond(200, "OK", {"Content-Type": "application/json", **call.headers})
-                answer_body = Body(answer)
-            assert state.context.Response is not None
-            state.context.Response.Body = answer_body
+                content_type = "application/json"
+                answer = _answer(state.context.RequestId, backend.deployment.name, usage)
+            state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
         else:
             reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
                 call.status, "Service Unavailable"

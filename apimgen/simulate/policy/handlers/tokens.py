@@ -397,8 +397,10 @@ class EmitTokenMetric(PolicyHandler):
             if usage is None or response is None or response.StatusCode >= 400:
                 return
             dims = tuple(
-                (name, value if isinstance(value, str) else value(done))
-                for name, value in evaluated
+                [
+                    (name, value if isinstance(value, str) else value(done))
+                    for name, value in evaluated
+                ]
             )
             done.services.metrics.add_all(
                 done.services.now,
