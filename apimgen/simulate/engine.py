@@ -71,8 +71,9 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
                 )
             for hook in state.after_response:
                 hook(state)
-            for name, value in state.pending_response_headers.items():
-                response.Headers._set(name, [value])
+            if state.pending_response_headers:
+                for name, value in state.pending_response_headers.items():
+                    response.Headers._set(name, [value])
             if not state.returned and outbound:
                 state.section = "outbound"
                 waiting = run_section(outbound, state)
@@ -117,19 +118,9 @@ class EventLoop:
         step runs at once. That is the order ``start`` would give (earlier events and equal
         times queued before it come first), without a round trip through the heap, so a
         request refused in inbound never enters it."""
-        self.run_until(time)
+        if self.queue and self.queue[0][0] <= time:
+            self.run_until(time)
         state.services.now = time
-        self._step(time, state, run)
-
-    def run_until(self, end: float | None = None) -> None:
-        queue, pop = self.queue, heapq.heappop
-        limit = float("inf") if end is None else end
-        while queue and queue[0][0] <= limit:
-            time, _, run, state = pop(queue)
-            state.services.now = time
-            self._step(time, state, run)
-
-    def _step(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         try:
             resume = next(run)
         except StopIteration:
@@ -137,3 +128,17 @@ class EventLoop:
             return
         self.sequence += 1
         heapq.heappush(self.queue, (resume if resume > time else time, self.sequence, run, state))
+
+    def run_until(self, end: float | None = None) -> None:
+        queue, push, pop = self.queue, heapq.heappush, heapq.heappop
+        limit = float("inf") if end is None else end
+        while queue and queue[0][0] <= limit:
+            time, _, run, state = pop(queue)
+            state.services.now = time
+            try:
+                resume = next(run)
+            except StopIteration:
+                self.on_done(state)
+                continue
+            self.sequence += 1
+            push(queue, (resume if resume > time else time, self.sequence, run, state))

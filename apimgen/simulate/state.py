@@ -183,13 +183,13 @@ class RequestState:
     backend_calls: int = 0
     usage: dict[str, int] | None = None
     after_response: list[Callable[[RequestState], None]] = field(default_factory=list)
-    trace: list[str] = field(default_factory=list)
+    trace: list[str] | None = None  # what trace policies wrote, once one has
     llm: LlmRequest = _NO_CALL
     pinned_backend: Any = None  # the pool member a retry resends to while it is available
     backend_used: str | None = None
     identity_resource: str | None = None
     unavailable: bool = False  # answered 503 because no backend was available
-    pending_response_headers: dict[str, str] = field(default_factory=dict)
+    pending_response_headers: dict[str, str] | None = None  # see set_response_header_later
     consumer_name: str = ""
     semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
 
@@ -205,6 +205,17 @@ class RequestState:
             ) from None
         except ExpressionUnsupportedError as error:
             raise PolicyError("SimulatorUnsupported", str(error), source="expression") from None
+
+    def set_response_header_later(self, name: str, value: str) -> None:
+        """A header for the response, set once there is one (remaining-tokens and the like)."""
+        if self.pending_response_headers is None:
+            self.pending_response_headers = {}
+        self.pending_response_headers[name] = value
+
+    def record_trace(self, text: str) -> None:
+        if self.trace is None:
+            self.trace = []
+        self.trace.append(text)
 
     def record_error(self, error: PolicyError) -> None:
         self.context.LastError = LastError(

@@ -55,9 +55,10 @@ class Value:
         return state.evaluate(self.expression)
 
     def text(self, state: RequestState) -> str:
-        if self.expression is None:
+        expression = self.expression
+        if expression is None:
             return self.literal or ""
-        return cs_string(state.evaluate(self.expression))
+        return cs_string(state.evaluate(expression))
 
 
 @dataclass(frozen=True)

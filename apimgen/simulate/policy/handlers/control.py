@@ -324,7 +324,7 @@ class Trace(PolicyHandler):
 
     def run(self, state: RequestState) -> None:
         text = self.message.text(state) if self.message else ""
-        state.trace.append(f"{self.literal('source')}: {text}")
+        state.record_trace(f"{self.literal('source')}: {text}")
 
 
 @register

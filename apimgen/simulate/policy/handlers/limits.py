@@ -108,10 +108,10 @@ class _RateLimit(PolicyHandler):
             state.context.Variables.values[variable] = remaining
         header = self.literal("remaining-calls-header-name")
         if header:
-            state.pending_response_headers[header] = str(remaining)
+            state.set_response_header_later(header, str(remaining))
         total = self.literal("total-calls-header-name")
         if total:
-            state.pending_response_headers[total] = str(calls)
+            state.set_response_header_later(total, str(calls))
 
 
 _RATE_ATTRIBUTES = (

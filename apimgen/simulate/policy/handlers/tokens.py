@@ -263,7 +263,7 @@ class TokenLimit(PolicyHandler):
         if variable:
             state.context.Variables.values[variable] = value
         if header:
-            state.pending_response_headers[header] = str(value)
+            state.set_response_header_later(header, str(value))
 
     def _refuse_tpm(self, state: RequestState, seconds: int | None) -> None:
         headers = {}
