@@ -77,7 +77,10 @@ def run(
     stream: bool = False,
     semantic_cache: Any = None,
     retry_reselects_backend: bool = False,
+    arrive: bool = False,
 ) -> tuple[list[Result], GatewayServices, Any]:
+    """Run ``calls`` through ``policy``: queued up front (``EventLoop.start``), or with
+    ``arrive`` handed to the loop one by one in time order as a scenario run does."""
     pipeline = effective_pipeline(
         [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
     )
@@ -106,7 +109,10 @@ def run(
         )
 
     loop = EventLoop(done)
-    for index, call in enumerate(calls):
+    numbered = list(enumerate(calls))
+    if arrive:
+        numbered.sort(key=lambda item: item[1].time)
+    for index, call in numbered:
         body = (
             call.body
             if call.body is not None
@@ -140,7 +146,10 @@ def run(
             ),
         )
         call_of[id(state)] = call
-        loop.start(call.time, state, process(compiled, state))
+        if arrive:
+            loop.arrive(call.time, state, process(compiled, state))
+        else:
+            loop.start(call.time, state, process(compiled, state))
     loop.run_until()
     results.sort(key=lambda r: r.call.time)
     return results, services, compiled

@@ -217,6 +217,38 @@ def test_runs_are_reproducible() -> None:
     assert first == second
 
 
+def test_arriving_one_by_one_runs_as_queueing_up_front() -> None:
+    # A scenario run hands each request to the loop as it arrives and runs its first step at
+    # once; that must interleave exactly as queueing every request up front does, including
+    # equal arrival times, throttling, breaker trips and retries across a pool.
+    breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 5, accept_retry_after=False)
+    pool = {"pool": [PoolMember("ptu", 1, 1), PoolMember("paygo", 2, 1)]}
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 429)" count="2" interval="1">'
+        '<forward-request buffer-request-body="true" /></retry>'
+    )
+    policy = api_policy(TPM_1000 + '<set-backend-service backend-id="pool" />', backend=backend)
+    calls = [
+        Call(t * 0.25, user=("alice", "bob", "carol")[t % 3], prompt_tokens=60, max_tokens=200)
+        for t in range(120)
+    ] + [Call(3.0, user="dave"), Call(3.0, user="erin")]
+
+    def outcome(arrive: bool) -> list[tuple[object, ...]]:
+        backends = [
+            single("ptu", tpm=3000, breaker=breaker, latency_base=0.3),
+            single("paygo", tpm=10**6, breaker=breaker, latency_base=0.2),
+        ]
+        results, services, _ = run(policy, calls, backends=backends, pools=pool, arrive=arrive)
+        return [
+            (r.call.time, r.call.user, r.status, r.done_at, r.state.backend_used, r.body)
+            for r in results
+        ] + [(services.metrics.samples, sorted(map(str, services.counters)))]
+
+    queued = outcome(arrive=False)
+    assert {row[2] for row in queued[:-1]} >= {200, 429}, "the run exercises refusals"
+    assert outcome(arrive=True) == queued
+
+
 def test_streaming_estimates_prompts_and_reports_the_estimate_up_front() -> None:
     policy = api_policy(
         '<llm-token-limit counter-key="@(context.User.Id)" tokens-per-minute="10000" estimate-prompt-tokens="false" tokens-consumed-header-name="x-consumed" />'

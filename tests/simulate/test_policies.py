@@ -143,3 +143,34 @@ def test_set_header_actions_and_return_response() -> None:
     assert results[0].headers["X-Echo"] == ["1,2"]
     assert results[0].body == "short"
     assert results[0].state.backend_calls == 0
+
+
+def test_token_limit_numbers_are_checked_when_built_or_when_evaluated() -> None:
+    # A literal that is no number is refused before any traffic, with the policy's location;
+    # an expression that gives no number fails its request, which on-error sees.
+    with pytest.raises(
+        PolicyConfigError, match="tokens-per-minute' must be a whole number"
+    ) as error:
+        run(
+            api_policy('<llm-token-limit counter-key="k" tokens-per-minute="lots" />'),
+            [],
+        )
+    assert error.value.location is not None and error.value.location.line == 1
+    policy = api_policy(
+        '<llm-token-limit counter-key="k" tokens-per-minute="@(&quot;many&quot;)" />'
+    )
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].status == 500
+    last_error = results[0].state.context.LastError
+    assert last_error is not None and last_error.Reason == "ExpressionValueEvaluationFailure"
+    assert "'many', not a whole number" in last_error.Message
+
+
+def test_trace_records_its_source_and_message_per_request() -> None:
+    policy = api_policy(
+        '<trace source="gateway"><message>@("user " + context.User.Id)</message></trace>'
+    )
+    results, _, _ = run(policy, [Call(0), Call(1, user="bob")])
+    assert [r.state.trace for r in results] == [["gateway: user alice"], ["gateway: user bob"]]
+    untraced, _, _ = run(api_policy(""), [Call(0)])
+    assert untraced[0].state.trace is None
