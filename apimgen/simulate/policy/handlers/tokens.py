@@ -174,8 +174,7 @@ class TokenLimit(PolicyHandler):
         self.retry_after_variable = self.literal("retry-after-variable-name")
 
     def _tokens_per_minute(self, state: RequestState) -> int | None:
-        if self.tpm_expression is None:
-            return self.tpm
+        assert self.tpm_expression is not None
         text = self.tpm_expression.text(state)
         if not text:
             return None
@@ -199,7 +198,7 @@ class TokenLimit(PolicyHandler):
         services = state.services
         now = services.now
         key = self.counter_key.text(state)
-        tpm = self._tokens_per_minute(state)
+        tpm = self.tpm if self.tpm_expression is None else self._tokens_per_minute(state)
         if tpm is not None:
             services.token_limits.add(tpm)
         estimating = self._estimating(state)
@@ -225,7 +224,7 @@ class TokenLimit(PolicyHandler):
         window.add(now, estimate)
         if quota is not None:
             quota.spent += estimate
-        if tpm is not None:
+        if tpm is not None and (self.remaining_variable or self.remaining_header):
             self._expose(state, self.remaining_variable, self.remaining_header, tpm - window.total)
         if quota is not None and self.quota is not None:
             self._expose(
