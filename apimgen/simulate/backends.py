@@ -70,9 +70,9 @@ class MockDeployment:
     tokens_served: int = 0
     tokens_per_minute: dict[int, int] = field(default_factory=dict)  # for the backend chart
 
-    @property
-    def requests_per_10s(self) -> int:
-        return max(1, self.tpm * 6 // 1000 // 6)
+    def __post_init__(self) -> None:
+        # Azure grants 6 requests per minute per 1000 TPM, enforced over 10-second windows.
+        self.requests_per_10s = max(1, self.tpm * 6 // 1000 // 6)
 
     def _expire(self, now: float) -> None:
         tokens, requests = self._tokens, self._requests
