@@ -93,7 +93,8 @@ def unsigned_jwt(claims: dict[str, str]) -> str:
 
 def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCall]:
     rng = consumer_rng(seed, consumer.name)
-    prompt_cache: dict[str, tuple[str, int]] = {}
+    prompt_cache: dict[str, tuple[str, str]] = {}  # each prompt's body, plain and streamed
+    prompt_tokens_of: dict[str, int] = {}
     groups = sorted(consumer.prompt_groups)
     plain_turn = 0
     for index, time in enumerate(arrivals(consumer.arrival, duration, rng)):
@@ -109,15 +110,17 @@ def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCal
             messages = [{"role": "user", "content": prompt}]
             if consumer.system_prompt:
                 messages.insert(0, {"role": "system", "content": consumer.system_prompt})
-            prompt_cache[prompt] = (json.dumps(messages), count_chat_tokens(messages))
-        messages_json, prompt_tokens = prompt_cache[prompt]
+            body = '{"messages": ' + json.dumps(messages)
+            if consumer.max_tokens:
+                body += f', "max_tokens": {consumer.max_tokens}'
+            prompt_cache[prompt] = (body + "}", body + ', "stream": true}')
+            prompt_tokens_of[prompt] = count_chat_tokens(messages)
         stream = rng.random() < consumer.stream_share
         completion = rng.randint(consumer.completion_tokens.min, consumer.completion_tokens.max)
         flagged = consumer.flagged_share > 0 and rng.random() < consumer.flagged_share
-        body = '{"messages": ' + messages_json
-        if consumer.max_tokens:
-            body += f', "max_tokens": {consumer.max_tokens}'
-        body += ', "stream": true}' if stream else "}"
+        plain, streamed = prompt_cache[prompt]
+        body = streamed if stream else plain
+        prompt_tokens = prompt_tokens_of[prompt]
         yield PlannedCall(
             time,
             consumer,
