@@ -26,6 +26,16 @@ class TokenizerDataError(RuntimeError):
 
 
 def _ranks() -> dict[bytes, int]:
+    """The encoding's ranks, read from the shipped file once per user (apimgen.cache)."""
+    from apimgen.cache import cached_pickle
+
+    ranks: dict[bytes, int] = cached_pickle(
+        f"o200k_base-{ENCODING_SHA256[:16]}.pickle", _read_ranks
+    )
+    return ranks
+
+
+def _read_ranks() -> dict[bytes, int]:
     data = resources.files("apimgen.simulate.data").joinpath("o200k_base.tiktoken.gz")
     raw = gzip.decompress(data.read_bytes())
     digest = hashlib.sha256(raw).hexdigest()

@@ -36,13 +36,20 @@ class ExpressionSyntaxError(Exception):
 
 @cache
 def _parser() -> Lark:
+    from apimgen.cache import cache_dir
+
     grammar = resources.files("apimgen.simulate.expr").joinpath("csharp.lark").read_text()
+    directory = cache_dir()
+    # Building the LALR tables takes longer than most simulations; lark keeps them keyed by
+    # the grammar's hash and rebuilds them when the file is missing or does not match.
+    cache: str | bool = str(directory / "csharp-lark.cache") if directory is not None else False
     return Lark(
         grammar,
         parser="lalr",
         start=["start_expr", "start_block"],
         propagate_positions=True,
         maybe_placeholders=True,
+        cache=cache,
     )
 
 
