@@ -277,11 +277,12 @@ class Context(CSharpObject):
         "RequestId",
         "Response",
         "Subscription",
-        "Timestamp",
         "Tracing",
         "User",
         "_api",
+        "_arrival",
         "_operation",
+        "_timestamp",
         "_traces",
         "_variables",
     )
@@ -312,7 +313,8 @@ class Context(CSharpObject):
         self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
         self.LastError = LastError
         self.RequestId = RequestId
-        self.Timestamp = Timestamp
+        self._timestamp = Timestamp
+        self._arrival: tuple[datetime, float] | None = None
         self.Elapsed = Elapsed
         self.Tracing = Tracing
         self._variables: VariablesDictionary | None = None
@@ -329,6 +331,20 @@ class Context(CSharpObject):
         if self._operation is None:
             self._operation = _OperationType()
         return self._operation
+
+    def arrived(self, epoch: datetime, seconds: float) -> None:
+        """The request arrived ``seconds`` after ``epoch``: ``Timestamp``, worked out when an
+        expression reads it (date arithmetic for every request costs more than most
+        policies)."""
+        self._arrival = (epoch, seconds)
+        self._timestamp = None
+
+    @property
+    def Timestamp(self) -> datetime | None:
+        if self._timestamp is None and self._arrival is not None:
+            epoch, seconds = self._arrival
+            self._timestamp = epoch + timedelta(seconds=seconds)
+        return self._timestamp
 
     @property
     def Variables(self) -> VariablesDictionary:

@@ -7,7 +7,6 @@ import heapq
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -419,7 +418,7 @@ def run_scenario(
             ),
         )
         state.consumer_name = call.consumer.name
-        state.context.Timestamp = node.epoch + timedelta(seconds=time)
+        state.context.arrived(node.epoch, time)
         loop.arrive(time, state, process(pipeline_for(call.consumer.product), state))
         following = next(stream, None)
         if following is not None:

@@ -292,3 +292,17 @@ def test_retry_without_set_backend_service_resends_per_the_gateway_setting(
         used.count("broken"), used.count("healthy")
     ]  # fmt: skip
     assert results[0].status == status
+
+
+def test_the_timestamp_is_the_arrival_on_the_scenarios_clock() -> None:
+    from datetime import UTC, datetime
+
+    from apimgen.simulate.context import Context
+    from apimgen.simulate.expr.compiler import compile_expression
+    from apimgen.simulate.state import GatewayServices
+
+    context = Context()
+    assert context.Timestamp is None
+    context.arrived(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), 90.5)
+    hour = compile_expression('@(context.Timestamp.ToString("HH:mm:ss"))')
+    assert hour.evaluate(context, GatewayServices().statics) == "09:01:30"
