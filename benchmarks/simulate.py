@@ -85,13 +85,18 @@ def bare(n: int) -> float:
 
 
 def peak_memory_mb(seconds: int) -> int:
-    """Peak RSS of a fresh process simulating ``seconds`` at 50 requests per second."""
+    """Peak RSS of a fresh process simulating ``seconds`` at 50 requests per second.
+
+    Read from VmHWM, which starts afresh with the new program: getrusage's ru_maxrss keeps
+    the high-water mark of the process that forked it, so a large benchmark process would
+    show through."""
     import subprocess
 
     code = (
-        "import resource, sys; sys.path.insert(0, '.'); import benchmarks.simulate as b; "
+        "import re, sys; sys.path.insert(0, '.'); import benchmarks.simulate as b; "
         f"b.simulated({seconds * 50}); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+        "status = open('/proc/self/status').read(); "
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)"
     )
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
@@ -100,20 +105,63 @@ def peak_memory_mb(seconds: int) -> int:
     return int(done.stdout.strip())
 
 
+HOUR_SCENARIO = """\
+apimgen_scenario: 1
+name: one hour at 50 requests per second
+policies: {{spec: {spec}}}
+duration: 60m
+backends:
+  aoai-swc: {{tpm: 100000000}}
+consumers:
+  - name: alice
+    arrival: {{kind: constant, per_minute: 1500}}
+    prompts: ["Summarise our returns policy for a customer email."]
+    completion_tokens: {{min: 50, max: 100}}
+  - name: bob
+    arrival: {{kind: poisson, per_minute: 1500}}
+    prompts: ["What are the store opening hours on Sunday?"]
+    completion_tokens: {{min: 50, max: 100}}
+"""
+
+
+def scenario_seconds() -> float:
+    """An hour of the seed story's step 3 (a per-user token limit) at 50 requests/s, through
+    everything ``apimgen simulate`` does but print: traffic, policies, backends, results."""
+    import tempfile
+
+    from apimgen.simulate.run import run_scenario
+    from apimgen.simulate.scenario import load_scenario
+
+    spec = Path(__file__).resolve().parent.parent / "examples" / "seed" / "step3.yaml"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "hour.yaml"
+        path.write_text(HOUR_SCENARIO.format(spec=spec))
+        loaded = load_scenario(path)
+        start = time.perf_counter()
+        run_scenario(loaded)
+        return time.perf_counter() - start
+
+
 def main() -> None:
     n = 50_000
     simulated(2_000)  # warm imports and caches
-    fast = bare(n * 10)
-    slow = simulated(n)
+    fast = slow = 0.0
+    for _ in range(3):  # interleaved, best of each: the machine's noise hits both alike
+        fast = max(fast, bare(n * 10))
+        slow = max(slow, simulated(n))
     print(
         f"simulate  {slow:10,.0f} req/s through limit+metrics+MI+pool | bare counter loop "
         f"{fast:12,.0f} req/s | ratio 1/{fast / slow:.0f} (target at least 1/10)"
     )
     hour = 3600 * 50
-    start = time.perf_counter()
-    simulated(hour)
-    took = time.perf_counter() - start
+    took = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        simulated(hour)
+        took = min(took, time.perf_counter() - start)
     print(f"simulate  1 h at 50 req/s ({hour:,} requests) in {took:.1f} s (target < 2 s)")
+    whole = min(scenario_seconds() for _ in range(2))
+    print(f"simulate  the same hour as a scenario (seed step 3 limits) in {whole:.1f} s")
     short, long = peak_memory_mb(1800), peak_memory_mb(7200)
     print(f"simulate  peak memory: 30 min {short} MB, 2 h {long} MB (flat as duration grows)")
 
