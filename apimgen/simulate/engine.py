@@ -121,6 +121,18 @@ class EventLoop:
         if self.queue and self.queue[0][0] <= time:
             self.run_until(time)
         state.services.now = time
+        self._step(time, state, run)
+
+    def run_until(self, end: float | None = None) -> None:
+        queue, pop = self.queue, heapq.heappop
+        limit = float("inf") if end is None else end
+        while queue and queue[0][0] <= limit:
+            time, _, run, state = pop(queue)
+            state.services.now = time
+            self._step(time, state, run)
+
+    def _step(self, time: float, state: RequestState, run: Iterator[float]) -> None:
+        """Run a request to its next wait (queued again) or to its end (reported)."""
         try:
             resume = next(run)
         except StopIteration:
@@ -128,17 +140,3 @@ class EventLoop:
             return
         self.sequence += 1
         heapq.heappush(self.queue, (resume if resume > time else time, self.sequence, run, state))
-
-    def run_until(self, end: float | None = None) -> None:
-        queue, push, pop = self.queue, heapq.heappush, heapq.heappop
-        limit = float("inf") if end is None else end
-        while queue and queue[0][0] <= limit:
-            time, _, run, state = pop(queue)
-            state.services.now = time
-            try:
-                resume = next(run)
-            except StopIteration:
-                self.on_done(state)
-                continue
-            self.sequence += 1
-            push(queue, (resume if resume > time else time, self.sequence, run, state))
