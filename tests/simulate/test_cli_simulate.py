@@ -23,8 +23,13 @@ SIMULATION_SCHEMA = json.loads(
 )
 
 
+# Embedding distances come from floating-point matrix products whose last bits may differ
+# between NumPy builds; that scenario's results are checked by what they show instead.
+UNPINNED = {"seed-step4"}
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
-def test_example_scenarios_meet_their_expectations(scenario: Path) -> None:
+def test_example_scenarios_meet_their_expectations(scenario: Path, snapshot: Any) -> None:
     result = run_cli("simulate", str(scenario), "--json")
     assert result.exit_code == ExitCode.OK, result.output
     document = json.loads(result.stdout)
@@ -33,6 +38,10 @@ def test_example_scenarios_meet_their_expectations(scenario: Path) -> None:
     assert document["passed"] is True
     assert document["expectations"], "every example states what it shows"
     assert document["requests"] > 0
+    if scenario.stem not in UNPINNED:
+        # Pinned whole: a change meant to make the simulator faster must not move a number.
+        snapshot.snapshot_dir = Path(__file__).parent / "snapshots"
+        snapshot.assert_match(result.stdout, f"{scenario.stem}.json")
 
 
 def test_seed_story_steps_tell_the_story() -> None:
