@@ -74,7 +74,9 @@ def bare(n: int) -> float:
     for i in range(n):
         now = i * 0.02
         key = f"sub-{i % 50}"
-        window = windows.setdefault(key, deque())
+        window = windows.get(key)
+        if window is None:  # not setdefault(key, deque()): that makes a deque every time
+            window = windows[key] = deque()
         while window and window[0][0] <= now - 60:
             totals[key] -= window.popleft()[1]
         if totals.get(key, 0) < 100_000_000:
