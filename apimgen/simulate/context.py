@@ -160,7 +160,7 @@ class Response(CSharpObject):
     """A response: the backend's, one a policy returned, or the gateway's own error."""
 
     csharp_name = "IResponse"
-    __slots__ = ("Body", "Headers", "StatusCode", "StatusReason")
+    __slots__ = ("Body", "StatusCode", "StatusReason", "_headers", "_raw_headers")
 
     def __init__(
         self,
@@ -171,8 +171,16 @@ class Response(CSharpObject):
     ) -> None:
         self.StatusCode = StatusCode
         self.StatusReason = StatusReason
-        self.Headers = MultiValueDictionary(headers or {}, case_insensitive=True)
+        self._raw_headers = headers
+        self._headers: MultiValueDictionary | None = None
         self.Body = Body(body_text) if body_text is not None else None
+
+    @property
+    def Headers(self) -> MultiValueDictionary:
+        """Made on first use: most responses' headers are read by nothing but the caller."""
+        if self._headers is None:
+            self._headers = MultiValueDictionary(self._raw_headers or {}, case_insensitive=True)
+        return self._headers
 
 
 @dataclass
@@ -256,6 +264,7 @@ class LastError(CSharpObject):
 
 
 _NO_TIME = timedelta(0)
+_LastErrorType = LastError  # the property named LastError below shadows the class
 
 
 class Context(CSharpObject):
@@ -271,7 +280,6 @@ class Context(CSharpObject):
     __slots__ = (
         "Deployment",
         "Elapsed",
-        "LastError",
         "Product",
         "Request",
         "RequestId",
@@ -281,6 +289,8 @@ class Context(CSharpObject):
         "User",
         "_api",
         "_arrival",
+        "_failure",
+        "_last_error",
         "_operation",
         "_timestamp",
         "_traces",
@@ -311,7 +321,8 @@ class Context(CSharpObject):
         self._api = Api
         self._operation = Operation
         self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
-        self.LastError = LastError
+        self._last_error = LastError
+        self._failure: tuple[str, str, str, str] | None = None
         self.RequestId = RequestId
         self._timestamp = Timestamp
         self._arrival: tuple[datetime, float] | None = None
@@ -345,6 +356,26 @@ class Context(CSharpObject):
             epoch, seconds = self._arrival
             self._timestamp = epoch + timedelta(seconds=seconds)
         return self._timestamp
+
+    def failed(self, source: str, reason: str, message: str, section: str) -> None:
+        """A policy failed: ``LastError``, made when an expression reads it (most refused
+        requests' errors are only counted)."""
+        self._failure = (source, reason, message, section)
+        self._last_error = None
+
+    @property
+    def LastError(self) -> _LastErrorType | None:
+        if self._last_error is None and self._failure is not None:
+            source, reason, message, section = self._failure
+            self._last_error = _LastErrorType(
+                Source=source, Reason=reason, Message=message, Section=section
+            )
+        return self._last_error
+
+    @LastError.setter
+    def LastError(self, value: _LastErrorType | None) -> None:
+        self._last_error = value
+        self._failure = None
 
     @property
     def Variables(self) -> VariablesDictionary:

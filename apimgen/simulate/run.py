@@ -34,7 +34,7 @@ from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario
 from apimgen.simulate.semantic_cache import SemanticCache
-from apimgen.simulate.state import GatewayServices, LlmRequest, RequestState
+from apimgen.simulate.state import GatewayServices, RequestState
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
 
 if TYPE_CHECKING:
@@ -262,9 +262,9 @@ class _Collector:
         self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
         if tokens:
             self.per_minute[minute] += tokens
-        error = state.context.LastError
-        if error is not None and (status >= 500 or error.Reason == "SimulatorUnsupported"):
-            self.errors[f"{status} {error.Reason}: {error.Message}"] += 1
+        error = state.error
+        if error is not None and (status >= 500 or error.reason == "SimulatorUnsupported"):
+            self.errors[f"{status} {error.reason}: {error.message}"] += 1
 
 
 def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict[str, BackendStats]:
@@ -406,16 +406,7 @@ def run_scenario(
         time, order, call, stream = heapq.heappop(streams)
         node = nodes[call.consumer.region or scenario.regions[0]]
         state = RequestState(
-            _context(call, callers.get(order, call.consumer, node.region)),
-            node,
-            llm=LlmRequest(
-                call.prompt_tokens,
-                call.max_tokens,
-                call.completion_tokens,
-                call.stream,
-                call.flagged,
-                call.group,
-            ),
+            _context(call, callers.get(order, call.consumer, node.region)), node, llm=call.llm
         )
         state.consumer_name = call.consumer.name
         state.context.arrived(node.epoch, time)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from apimgen.simulate.context import Context, LastError, Response
+from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import (
     CompiledExpression,
     ExpressionRuntimeError,
@@ -53,12 +53,16 @@ class PolicyError(Exception):
         response: Response | None = None,
         source: str = "",
     ) -> None:
-        super().__init__(f"{reason}: {message}")
+        super().__init__(reason, message)
         self.reason = reason
         self.message = message
         self.element = element
         self.response = response
         self.source = source or (element.name if element else "")
+
+    def __str__(self) -> str:
+        # Formatted when shown, not when raised: a refused request raises one and shows none.
+        return f"{self.reason}: {self.message}"
 
 
 SeriesKey = tuple[int, str, tuple[tuple[str, str], ...]]  # minute, namespace, dimensions
@@ -191,6 +195,7 @@ class RequestState:
     unavailable: bool = False  # answered 503 because no backend was available
     pending_response_headers: dict[str, str] | None = None  # see set_response_header_later
     consumer_name: str = ""
+    error: PolicyError | None = None  # the last policy error, which on-error saw
     semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
 
     def evaluate(self, expression: CompiledExpression) -> Any:
@@ -218,15 +223,8 @@ class RequestState:
         self.trace.append(text)
 
     def record_error(self, error: PolicyError) -> None:
-        self.context.LastError = LastError(
-            Source=error.source,
-            Reason=error.reason,
-            Message=error.message,
-            Scope="",
-            Section=self.section,
-            Path="",
-            PolicyId="",
-        )
+        self.error = error
+        self.context.failed(error.source, error.reason, error.message, self.section)
 
     def respond(
         self,

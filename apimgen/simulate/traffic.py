@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from apimgen.simulate.scenario import Arrival, Consumer
+from apimgen.simulate.state import LlmRequest
 from apimgen.simulate.tokenizer import count_chat_tokens
 
 __all__ = ["PlannedCall", "arrivals", "calls", "unsigned_jwt"]
@@ -28,13 +29,7 @@ class PlannedCall(NamedTuple):
     consumer: Consumer
     number: int  # the consumer's calls counted from 0
     body: str
-    prompt_tokens: int
-    completion_tokens: int
-    max_tokens: int | None
-    stream: bool
-    prompt: str
-    flagged: bool = False
-    group: str | None = None  # the paraphrase group the prompt belongs to
+    llm: LlmRequest  # what the simulated request carries through the policies
 
 
 def consumer_rng(seed: int, name: str) -> random.Random:
@@ -120,17 +115,7 @@ def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCal
         flagged = consumer.flagged_share > 0 and rng.random() < consumer.flagged_share
         plain, streamed = prompt_cache[prompt]
         body = streamed if stream else plain
-        prompt_tokens = prompt_tokens_of[prompt]
-        yield PlannedCall(
-            time,
-            consumer,
-            index,
-            body,
-            prompt_tokens,
-            completion,
-            consumer.max_tokens,
-            stream,
-            prompt,
-            flagged,
-            group,
+        llm = LlmRequest(
+            prompt_tokens_of[prompt], consumer.max_tokens, completion, stream, flagged, group
         )
+        yield PlannedCall(time, consumer, index, body, llm)
