@@ -262,9 +262,10 @@ class _Collector:
         self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
         if tokens:
             self.per_minute[minute] += tokens
-        error = state.error
-        if error is not None and (status >= 500 or error.reason == "SimulatorUnsupported"):
-            self.errors[f"{status} {error.reason}: {error.message}"] += 1
+        if state.error is not None:
+            reason, message = state.error
+            if status >= 500 or reason == "SimulatorUnsupported":
+                self.errors[f"{status} {reason}: {message}"] += 1
 
 
 def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict[str, BackendStats]:

@@ -195,7 +195,7 @@ class RequestState:
     unavailable: bool = False  # answered 503 because no backend was available
     pending_response_headers: dict[str, str] | None = None  # see set_response_header_later
     consumer_name: str = ""
-    error: PolicyError | None = None  # the last policy error, which on-error saw
+    error: tuple[str, str] | None = None  # the last policy error's reason and message
     semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
 
     def evaluate(self, expression: CompiledExpression) -> Any:
@@ -223,7 +223,9 @@ class RequestState:
         self.trace.append(text)
 
     def record_error(self, error: PolicyError) -> None:
-        self.error = error
+        # The reason and message, not the exception: its traceback holds the frames that hold
+        # this state, a cycle only the garbage collector would free.
+        self.error = (error.reason, error.message)
         self.context.failed(error.source, error.reason, error.message, self.section)
 
     def respond(

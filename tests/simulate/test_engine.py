@@ -306,3 +306,37 @@ def test_the_timestamp_is_the_arrival_on_the_scenarios_clock() -> None:
     context.arrived(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), 90.5)
     hour = compile_expression('@(context.Timestamp.ToString("HH:mm:ss"))')
     assert hour.evaluate(context, GatewayServices().statics) == "09:01:30"
+
+
+def test_finished_requests_leave_no_cyclic_garbage() -> None:
+    # A request's objects must be freed as soon as it finishes, not wait for the garbage
+    # collector: a cycle per request (a kept exception's traceback holding the frames that
+    # hold the request, say) made long runs 16 % slower in collector passes alone.
+    import gc
+
+    breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 5, accept_retry_after=False)
+    pool = {"pool": [PoolMember("ptu", 1, 1), PoolMember("paygo", 2, 1)]}
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 429)" count="2" interval="1">'
+        '<forward-request buffer-request-body="true" /></retry>'
+    )
+    policy = api_policy(TPM_1000 + '<set-backend-service backend-id="pool" />', backend=backend)
+
+    def garbage_after(count: int) -> int:
+        calls = [Call(t * 0.25, user=("alice", "bob")[t % 2]) for t in range(count)]
+        backends = [
+            single("ptu", tpm=3000, breaker=breaker, latency_base=0.3),
+            single("paygo", tpm=10**6, breaker=breaker, latency_base=0.2),
+        ]
+        gc.collect()
+        gc.disable()
+        try:
+            results, _, _ = run(policy, calls, backends=backends, pools=pool, arrive=True)
+            assert {r.status for r in results} >= {200, 429}
+            del results
+            return gc.collect()
+        finally:
+            gc.enable()
+
+    few, many = garbage_after(100), garbage_after(1100)
+    assert many - few < 100, f"{many - few} objects in cycles for 1000 more requests"
