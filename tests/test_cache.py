@@ -62,21 +62,42 @@ def test_the_default_place_follows_xdg(tmp_path: Path, monkeypatch: pytest.Monke
     assert cache_dir() == tmp_path / "apimgen"
 
 
-def test_the_parser_tables_and_tokenizer_ranks_are_kept_between_runs(tmp_path: Path) -> None:
+def test_the_parser_tables_tokenizer_ranks_and_counts_are_kept_between_runs(
+    tmp_path: Path,
+) -> None:
     code = (
+        "import sys\n"
         "from apimgen.simulate.expr.compiler import compile_expression\n"
         "from apimgen.simulate.tokenizer import count_tokens\n"
-        "print(compile_expression('@(context.User.Id)').text, count_tokens('hello world'))\n"
+        "print(compile_expression('@(context.User.Id)').text, count_tokens(sys.argv[1]),"
+        " 'tiktoken' in sys.modules)\n"
     )
     env = {**os.environ, "APIMGEN_CACHE_DIR": str(tmp_path)}
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+
+    def run(text: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", code, text], capture_output=True, text=True, check=True, env=env
         ).stdout
-        for _ in range(2)
-    ]
-    assert runs == ["@(context.User.Id) 2\n"] * 2, "the cached run answers as the first"
+
+    assert run("hello world") == "@(context.User.Id) 2 True\n"
     assert {p.name for p in tmp_path.iterdir()} == {
         "csharp-lark.cache",
         "o200k_base-446a9538cb6c348e.pickle",
+        "o200k_base-counts-446a9538cb6c348e.pickle",
     }
+    # A text counted before is answered from the cache without building the tokenizer;
+    # a new one builds it and counts as tiktoken does.
+    assert run("hello world") == "@(context.User.Id) 2 False\n"
+    assert run("hello there, world") == "@(context.User.Id) 4 True\n"
+
+
+def test_a_damaged_count_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apimgen.simulate import tokenizer
+
+    monkeypatch.setenv("APIMGEN_CACHE_DIR", str(tmp_path))
+    (tmp_path / tokenizer.COUNTS_CACHE).write_bytes(b"not a pickle")
+    code = "from apimgen.simulate.tokenizer import count_tokens; print(count_tokens('hello'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert done.stdout == "1\n" and done.stderr == ""

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["ENCODING_SHA256", "count_chat_tokens", "count_tokens", "encoding"]
+__all__ = ["COUNTS_CACHE", "ENCODING_SHA256", "count_chat_tokens", "count_tokens", "encoding"]
 
 # tiktoken_ext.openai_public.o200k_base(): expected_hash of o200k_base.tiktoken
 ENCODING_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
@@ -67,9 +67,42 @@ def encoding() -> Any:
     return tiktoken.Encoding(**definition)
 
 
+COUNTS_CACHE = f"o200k_base-counts-{ENCODING_SHA256[:16]}.pickle"
+_MAX_KNOWN_COUNTS = 200_000  # texts; a cache that outgrows this starts afresh
+
+
+@cache
+def _known_counts() -> dict[str, int]:
+    """Token counts of texts seen in earlier runs, by a hash of the text (apimgen.cache):
+    a run whose prompts were all seen before never builds the tokenizer, a third of a
+    second. New counts are written back when the process ends."""
+    import atexit
+
+    from apimgen.cache import read_pickle
+
+    stored = read_pickle(COUNTS_CACHE)
+    counts: dict[str, int] = (
+        stored if isinstance(stored, dict) and len(stored) < _MAX_KNOWN_COUNTS else {}
+    )
+    atexit.register(_save_counts, counts, len(counts))
+    return counts
+
+
+def _save_counts(counts: dict[str, int], loaded: int) -> None:
+    if len(counts) != loaded:
+        from apimgen.cache import write_pickle
+
+        write_pickle(COUNTS_CACHE, counts)
+
+
 @cache
 def count_tokens(text: str) -> int:
-    return len(encoding().encode_ordinary(text))
+    counts = _known_counts()
+    key = hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    known = counts.get(key)
+    if known is None:
+        known = counts[key] = len(encoding().encode_ordinary(text))
+    return known
 
 
 def count_chat_tokens(messages: list[dict[str, str]]) -> int:
