@@ -68,7 +68,7 @@ def encoding() -> Any:
 
 
 COUNTS_CACHE = f"o200k_base-counts-{ENCODING_SHA256[:16]}.pickle"
-_MAX_KNOWN_COUNTS = 200_000  # texts; a cache that outgrows this starts afresh
+_MAX_KNOWN_COUNTS = 50_000  # texts (about 2 MB); a cache that outgrows this starts afresh
 
 
 @cache
