@@ -101,3 +101,21 @@ def test_a_damaged_count_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.Mo
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
     assert done.stdout == "1\n" and done.stderr == ""
+
+
+def test_an_overgrown_count_cache_starts_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    from apimgen.simulate import tokenizer
+
+    monkeypatch.setenv("APIMGEN_CACHE_DIR", str(tmp_path))
+    path = tmp_path / tokenizer.COUNTS_CACHE
+    path.write_bytes(pickle.dumps({f"{n:032x}": 1 for n in range(50_000)}))
+    code = "from apimgen.simulate.tokenizer import count_tokens; print(count_tokens('hello'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert done.stdout == "1\n"
+    assert len(pickle.loads(path.read_bytes())) == 1, "only what this run counted is kept"
