@@ -271,15 +271,17 @@ class Context(CSharpObject):
     """One request's context. Timestamp and the trace log are driven by the simulation.
 
     A context is made for every simulated request, so it is slotted and builds what few
-    policies touch (Variables, the trace log, default Api/Operation/Deployment) on first use.
+    policies touch (Variables, the trace log, Timestamp, LastError) on first use.
     The parts that describe the caller (Subscription, Product, User, Api, Operation,
     Deployment) may be shared by a consumer's requests: no policy can change them.
     """
 
     csharp_name = "IProxyRequestContext"
     __slots__ = (
+        "Api",
         "Deployment",
         "Elapsed",
+        "Operation",
         "Product",
         "Request",
         "RequestId",
@@ -287,11 +289,9 @@ class Context(CSharpObject):
         "Subscription",
         "Tracing",
         "User",
-        "_api",
         "_arrival",
         "_failure",
         "_last_error",
-        "_operation",
         "_timestamp",
         "_traces",
         "_variables",
@@ -318,8 +318,9 @@ class Context(CSharpObject):
         self.Subscription = Subscription
         self.Product = Product
         self.User = User
-        self._api = Api
-        self._operation = Operation
+        # Read-only to policies, so one default of each serves every context.
+        self.Api = Api if Api is not None else _DEFAULT_API
+        self.Operation = Operation if Operation is not None else _DEFAULT_OPERATION
         self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
         self._last_error = LastError
         self._failure: tuple[str, str, str, str] | None = None
@@ -330,18 +331,6 @@ class Context(CSharpObject):
         self.Tracing = Tracing
         self._variables: VariablesDictionary | None = None
         self._traces: list[tuple[str, str]] | None = None
-
-    @property
-    def Api(self) -> Api:
-        if self._api is None:
-            self._api = _ApiType()
-        return self._api
-
-    @property
-    def Operation(self) -> Operation:
-        if self._operation is None:
-            self._operation = _OperationType()
-        return self._operation
 
     def arrived(self, epoch: datetime, seconds: float) -> None:
         """The request arrived ``seconds`` after ``epoch``: ``Timestamp``, worked out when an
@@ -393,8 +382,8 @@ class Context(CSharpObject):
         self.traces.append((source, str(message)))
 
 
-_RequestType, _ApiType, _OperationType = Request, Api, Operation
-_DEFAULT_DEPLOYMENT = Deployment()  # read-only to policies, so one serves every context
+_RequestType = Request
+_DEFAULT_API, _DEFAULT_OPERATION, _DEFAULT_DEPLOYMENT = Api(), Operation(), Deployment()
 
 
 def json_body(value: Any) -> str:
