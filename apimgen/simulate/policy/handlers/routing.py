@@ -98,8 +98,9 @@ class ManagedIdentity(PolicyHandler):
         state.identity_resource = resource
 
 
-def _error_body(status: int, message: str) -> str:
-    return json.dumps({"error": {"code": str(status), "message": message}})
+def _error_body(status: int, message: str) -> Callable[[], str]:
+    """An Azure OpenAI error body as the backend sends it, made only if something reads it."""
+    return lambda: json.dumps({"error": {"code": str(status), "message": message}})
 
 
 def _answer(request_id: str, model: str, usage: dict[str, int]) -> Callable[[], str]:
