@@ -113,6 +113,14 @@ def test_scenario_errors_are_located(tmp_path: Path) -> None:
     assert "did you mean 'arrival'?" in result.stderr
 
 
+# One backend and one consumer calling six times in a minute.
+ONE_CONSUMER: dict[str, Any] = {
+    "duration": "1m",
+    "backends": {"b": {"tpm": 100000}},
+    "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
+}
+
+
 def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> Path:
     """A scenario over a policies/ folder: a global policy that forwards, and ``api_xml``."""
     apis = tmp_path / "policies" / "apis"
@@ -127,18 +135,13 @@ def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> 
 
 
 def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
-    scenario = {
-        "duration": "1m",
-        "backends": {"b": {"tpm": 100000}},
-        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
-    }
     path = _folder_scenario(
         tmp_path,
         '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>\n'
         "<backend><base /></backend><outbound><base />\n"
         '    <xml-to-json kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
         "</outbound><on-error><base /></on-error></policies>",
-        scenario,
+        ONE_CONSUMER,
     )
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
@@ -150,17 +153,12 @@ def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
 
 
 def test_failures_are_explained_and_folder_pools_are_checked(tmp_path: Path) -> None:
-    scenario = {
-        "duration": "1m",
-        "backends": {"b": {"tpm": 100000}},
-        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
-    }
     path = _folder_scenario(
         tmp_path,
         '<policies><inbound><base /><set-variable name="x" value="@(context.Variables[&quot;nope&quot;])" />'
         '<set-backend-service backend-id="b" /></inbound><backend><base /></backend>'
         "<outbound><base /></outbound><on-error><base /></on-error></policies>",
-        scenario,
+        ONE_CONSUMER,
     )
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK

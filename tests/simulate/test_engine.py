@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from apimgen.simulate.backends import BreakerRule, PoolMember
+from apimgen.simulate.backends import BreakerRule, PoolMember, SingleBackend
 from apimgen.simulate.policy.handlers.base import PolicyConfigError
 from tests.simulate.harness import Call, api_policy, run, single
 
@@ -217,28 +217,36 @@ def test_runs_are_reproducible() -> None:
     assert first == second
 
 
+POOL = {"pool": [PoolMember("ptu", 1, 1), PoolMember("paygo", 2, 1)]}
+LIMITED_POOL_WITH_RETRIES = api_policy(
+    TPM_1000 + '<set-backend-service backend-id="pool" />',
+    backend='<retry condition="@(context.Response.StatusCode == 429)" count="2" interval="1">'
+    '<forward-request buffer-request-body="true" /></retry>',
+)
+
+
+def _ptu_and_paygo() -> list[SingleBackend]:
+    """A small PTU that throttles and trips its breaker, and a pay-as-you-go spill-over."""
+    breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 5, accept_retry_after=False)
+    return [
+        single("ptu", tpm=3000, breaker=breaker, latency_base=0.3),
+        single("paygo", tpm=10**6, breaker=breaker, latency_base=0.2),
+    ]
+
+
 def test_arriving_one_by_one_runs_as_queueing_up_front() -> None:
     # A scenario run hands each request to the loop as it arrives and runs its first step at
     # once; that must interleave exactly as queueing every request up front does, including
     # equal arrival times, throttling, breaker trips and retries across a pool.
-    breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 5, accept_retry_after=False)
-    pool = {"pool": [PoolMember("ptu", 1, 1), PoolMember("paygo", 2, 1)]}
-    backend = (
-        '<retry condition="@(context.Response.StatusCode == 429)" count="2" interval="1">'
-        '<forward-request buffer-request-body="true" /></retry>'
-    )
-    policy = api_policy(TPM_1000 + '<set-backend-service backend-id="pool" />', backend=backend)
     calls = [
         Call(t * 0.25, user=("alice", "bob", "carol")[t % 3], prompt_tokens=60, max_tokens=200)
         for t in range(120)
     ] + [Call(3.0, user="dave"), Call(3.0, user="erin")]
 
     def outcome(arrive: bool) -> list[tuple[object, ...]]:
-        backends = [
-            single("ptu", tpm=3000, breaker=breaker, latency_base=0.3),
-            single("paygo", tpm=10**6, breaker=breaker, latency_base=0.2),
-        ]
-        results, services, _ = run(policy, calls, backends=backends, pools=pool, arrive=arrive)
+        results, services, _ = run(
+            LIMITED_POOL_WITH_RETRIES, calls, backends=_ptu_and_paygo(), pools=POOL, arrive=arrive
+        )
         return [
             (r.call.time, r.call.user, r.status, r.done_at, r.state.backend_used, r.body)
             for r in results
@@ -314,24 +322,15 @@ def test_finished_requests_leave_no_cyclic_garbage() -> None:
     # hold the request, say) made long runs 16 % slower in collector passes alone.
     import gc
 
-    breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 5, accept_retry_after=False)
-    pool = {"pool": [PoolMember("ptu", 1, 1), PoolMember("paygo", 2, 1)]}
-    backend = (
-        '<retry condition="@(context.Response.StatusCode == 429)" count="2" interval="1">'
-        '<forward-request buffer-request-body="true" /></retry>'
-    )
-    policy = api_policy(TPM_1000 + '<set-backend-service backend-id="pool" />', backend=backend)
-
     def garbage_after(count: int) -> int:
         calls = [Call(t * 0.25, user=("alice", "bob")[t % 2]) for t in range(count)]
-        backends = [
-            single("ptu", tpm=3000, breaker=breaker, latency_base=0.3),
-            single("paygo", tpm=10**6, breaker=breaker, latency_base=0.2),
-        ]
+        backends = _ptu_and_paygo()
         gc.collect()
         gc.disable()
         try:
-            results, _, _ = run(policy, calls, backends=backends, pools=pool, arrive=True)
+            results, _, _ = run(
+                LIMITED_POOL_WITH_RETRIES, calls, backends=backends, pools=POOL, arrive=True
+            )
             assert {r.status for r in results} >= {200, 429}
             del results
             return gc.collect()
