@@ -183,7 +183,9 @@ class Response(CSharpObject):
         return self._headers
 
 
-@dataclass
+# The caller's parts compare and hash by identity: expressions that read only them are
+# remembered per part object (expr/compiler.py), and a lookup must not hash every field.
+@dataclass(eq=False)
 class Subscription(CSharpObject):
     csharp_name = "ISubscription"
     Id: str = ""
@@ -196,7 +198,7 @@ class Subscription(CSharpObject):
     EndDate: datetime | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Product(CSharpObject):
     csharp_name = "IProduct"
     Id: str = ""
@@ -208,7 +210,7 @@ class Product(CSharpObject):
     Groups: list[Any] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class User(CSharpObject):
     csharp_name = "IUser"
     Id: str = ""
@@ -221,7 +223,7 @@ class User(CSharpObject):
     RegistrationDate: datetime | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Api(CSharpObject):
     csharp_name = "IApi"
     Id: str = ""
@@ -233,7 +235,7 @@ class Api(CSharpObject):
     ServiceUrl: Url | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Operation(CSharpObject):
     csharp_name = "IOperation"
     Id: str = ""
@@ -242,7 +244,7 @@ class Operation(CSharpObject):
     UrlTemplate: str = ""
 
 
-@dataclass
+@dataclass(eq=False)
 class Deployment(CSharpObject):
     csharp_name = "IDeployment"
     Region: str = "West Europe"

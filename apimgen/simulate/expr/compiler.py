@@ -23,6 +23,7 @@ from apimgen.simulate.expr.members import (
     is_instance,
 )
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression
+from apimgen.simulate.expr.purity import caller_parts
 from apimgen.simulate.expr.values import (
     CSharpError,
     JArray,
@@ -641,16 +642,47 @@ def _has_nc(node: ast.Node) -> bool:
     return False
 
 
+# Values safe to hand out again: nothing can change them in place.
+_IMMUTABLE = (str, int, float, bool, type(None))
+MAX_REMEMBERED_CALLERS = 1024  # per expression; past it the memo starts afresh
+
+
 @dataclass(frozen=True)
 class CompiledExpression:
-    """A parsed and compiled ``@(...)``/``@{...}``; ``evaluate`` runs it against a context."""
+    """A parsed and compiled ``@(...)``/``@{...}``; ``evaluate`` runs it against a context.
+
+    An expression that reads only the caller's parts of the context (see purity.py) is
+    evaluated once per caller: its value is remembered per the part objects it reads."""
 
     text: str
     node: ast.Node
     is_block: bool
     run: Compiled
+    caller_parts: tuple[str, ...] | None = None
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def evaluate(self, context: Any, statics: dict[str, StaticType]) -> Any:
+        parts = self.caller_parts
+        if parts is None:
+            return self._evaluate(context, statics)
+        # Keyed by the part objects themselves, which hash by identity and are held by the
+        # memo, so a part that dies cannot hand its id and its value to another.
+        key = (
+            getattr(context, parts[0])
+            if len(parts) == 1
+            else tuple(getattr(context, part) for part in parts)
+        )
+        memo = self._memo
+        value = memo.get(key, _NO_RETURN)
+        if value is _NO_RETURN:
+            value = self._evaluate(context, statics)
+            if isinstance(value, _IMMUTABLE):
+                if len(memo) >= MAX_REMEMBERED_CALLERS:
+                    memo.clear()
+                memo[key] = value
+        return value
+
+    def _evaluate(self, context: Any, statics: dict[str, StaticType]) -> Any:
         env = Environment(context, statics)
         result = self.run(env)
         if result is _NO_RETURN:
@@ -674,4 +706,7 @@ def compile_expression(text: str) -> CompiledExpression:
         jump = error.node
         message = f"no enclosing loop out of which to {jump.kind}"
         raise ExpressionSyntaxError(message, text, jump.line, jump.column) from None
-    return CompiledExpression(text, node, is_block, run)
+    parts = None if is_block else caller_parts(node)
+    return CompiledExpression(
+        text, node, is_block, run, None if parts is None else tuple(sorted(parts))
+    )

@@ -149,6 +149,8 @@ def from_json(text: str) -> JToken:
 
 def cs_string(value: Any) -> str:
     """What C#'s ``ToString()`` or string concatenation produces for ``value``."""
+    if type(value) is str:  # most values are strings already
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
