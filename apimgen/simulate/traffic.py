@@ -86,36 +86,54 @@ def unsigned_jwt(claims: dict[str, str]) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
 
 
+def _below(rng: random.Random, n: int) -> int:
+    """A uniform integer in [0, n), drawn as ``random.randrange`` draws it (same bits, same
+    result) without its argument checks, which cost more than the draw."""
+    bits = n.bit_length()
+    value = rng.getrandbits(bits)
+    while value >= n:
+        value = rng.getrandbits(bits)
+    return value
+
+
 def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCall]:
     rng = consumer_rng(seed, consumer.name)
-    prompt_cache: dict[str, tuple[str, str]] = {}  # each prompt's body, plain and streamed
-    prompt_tokens_of: dict[str, int] = {}
+    draw = rng.random
+    # Each prompt's body, plain and streamed, and its token count, made on first use.
+    prompt_cache: dict[str, tuple[str, str, int]] = {}
     groups = sorted(consumer.prompt_groups)
+    prompts = consumer.prompts
     plain_turn = 0
+    group_share, stream_share = consumer.group_share, consumer.stream_share
+    flagged_share, max_tokens = consumer.flagged_share, consumer.max_tokens
+    least = consumer.completion_tokens.min
+    spread = consumer.completion_tokens.max - least + 1
     for index, time in enumerate(arrivals(consumer.arrival, duration, rng)):
         group: str | None = None
-        if groups and rng.random() < consumer.group_share:
-            group = groups[rng.randrange(len(groups))]
+        if groups and draw() < group_share:
+            group = groups[_below(rng, len(groups))]
             wordings = consumer.prompt_groups[group]
-            prompt = wordings[rng.randrange(len(wordings))]
+            prompt = wordings[_below(rng, len(wordings))]
         else:
-            prompt = consumer.prompts[plain_turn % len(consumer.prompts)]
+            prompt = prompts[plain_turn % len(prompts)]
             plain_turn += 1
-        if prompt not in prompt_cache:
-            messages = [{"role": "user", "content": prompt}]
-            if consumer.system_prompt:
-                messages.insert(0, {"role": "system", "content": consumer.system_prompt})
-            body = '{"messages": ' + json.dumps(messages)
-            if consumer.max_tokens:
-                body += f', "max_tokens": {consumer.max_tokens}'
-            prompt_cache[prompt] = (body + "}", body + ', "stream": true}')
-            prompt_tokens_of[prompt] = count_chat_tokens(messages)
-        stream = rng.random() < consumer.stream_share
-        completion = rng.randint(consumer.completion_tokens.min, consumer.completion_tokens.max)
-        flagged = consumer.flagged_share > 0 and rng.random() < consumer.flagged_share
-        plain, streamed = prompt_cache[prompt]
-        body = streamed if stream else plain
-        llm = LlmRequest(
-            prompt_tokens_of[prompt], consumer.max_tokens, completion, stream, flagged, group
-        )
-        yield PlannedCall(time, consumer, index, body, llm)
+        cached = prompt_cache.get(prompt)
+        if cached is None:
+            cached = prompt_cache[prompt] = _prompt_bodies(consumer, prompt)
+        plain, streamed, prompt_tokens = cached
+        stream = draw() < stream_share
+        completion = least + _below(rng, spread)
+        flagged = flagged_share > 0 and draw() < flagged_share
+        llm = LlmRequest(prompt_tokens, max_tokens, completion, stream, flagged, group)
+        yield PlannedCall(time, consumer, index, streamed if stream else plain, llm)
+
+
+def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
+    """A prompt's request body, plain and streamed, and its prompt tokens."""
+    messages = [{"role": "user", "content": prompt}]
+    if consumer.system_prompt:
+        messages.insert(0, {"role": "system", "content": consumer.system_prompt})
+    body = '{"messages": ' + json.dumps(messages)
+    if consumer.max_tokens:
+        body += f', "max_tokens": {consumer.max_tokens}'
+    return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
