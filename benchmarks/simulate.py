@@ -4,6 +4,7 @@ requests, measured in the same run."""
 
 from __future__ import annotations
 
+import heapq
 import sys
 import time
 from collections import deque
@@ -86,6 +87,83 @@ def bare(n: int) -> float:
     return n / elapsed
 
 
+def fused(n: int) -> float:  # noqa: PLR0915 - one loop on purpose: that is the point
+    """The same requests through the same four policies, hand-fused into one loop: no policy
+    XML, no context objects, no expressions, no generators. A simulator of arbitrary policies
+    does at least this work per request, so this calibrates the target: it shows how much of
+    the gap to the bare loop any design in Python must keep."""
+    windows: dict[str, deque[tuple[float, int]]] = {}
+    totals: dict[str, int] = {}
+    series: dict[tuple[int, str, tuple[tuple[str, str], ...]], list[float]] = {}
+    backends = {
+        name: {"tokens": deque(), "requests": deque(), "sum": 0, "tripped_until": 0.0}
+        for name in ("a", "b")
+    }
+    weights = {"a": 0, "b": 0}
+    in_flight: list[tuple[float, int, str, int]] = []
+    subscriptions = [f"sub-{c}" for c in range(50)]
+    done = 0
+
+    def settle(now: float, key: str, used: int) -> None:
+        nonlocal done
+        windows[key].append((now, used))
+        totals[key] += used
+        series_key = (int(now // 60), "openai", (("Subscription ID", key), ("API ID", "openai")))
+        sums = series.get(series_key)
+        if sums is None:
+            sums = series[series_key] = [0.0, 0.0, 0.0, 0]
+        sums[0] += used
+        sums[1] += 20
+        sums[2] += used - 20
+        sums[3] += 1
+        done += 1
+
+    start = time.perf_counter()
+    for i in range(n):
+        now = i * 0.02
+        while in_flight and in_flight[0][0] <= now:
+            finished, _, key, used = heapq.heappop(in_flight)
+            settle(finished, key, used)
+        key = subscriptions[i % 50]
+        window = windows.get(key)
+        if window is None:
+            window = windows[key] = deque()
+            totals[key] = 0
+        while window and window[0][0] <= now - 60:
+            totals[key] -= window.popleft()[1]
+        if totals[key] >= 100_000_000:
+            continue
+        headers = {"Authorization": "Bearer token"}  # managed identity
+        best, best_weight, total = "", 0, 0  # smooth weighted round robin over live members
+        for name, backend in backends.items():
+            if backend["tripped_until"] > now:
+                continue
+            weights[name] += 1
+            total += 1
+            if not best or weights[name] > best_weight:
+                best, best_weight = name, weights[name]
+        weights[best] -= total
+        backend = backends[best]
+        tokens, requests = backend["tokens"], backend["requests"]
+        while tokens and tokens[0][0] <= now - 60:
+            backend["sum"] -= tokens.popleft()[1]
+        while requests and requests[0] <= now - 10:
+            requests.popleft()
+        if backend["sum"] + 20 + 4096 > 10**12:
+            continue
+        tokens.append((now, 120))
+        backend["sum"] += 120
+        requests.append(now)
+        headers["x-ratelimit-remaining-tokens"] = str(10**12 - backend["sum"])
+        heapq.heappush(in_flight, (now + 0.5 + 0.01 * 100, i, key, 120))
+    while in_flight:
+        finished, _, key, used = heapq.heappop(in_flight)
+        settle(finished, key, used)
+    elapsed = time.perf_counter() - start
+    assert done == n
+    return n / elapsed
+
+
 def peak_memory_mb(seconds: int) -> int:
     """Peak RSS of a fresh process simulating ``seconds`` at 50 requests per second.
 
@@ -147,13 +225,18 @@ def scenario_seconds() -> float:
 def main() -> None:
     n = 50_000
     simulated(2_000)  # warm imports and caches
-    fast = slow = 0.0
-    for _ in range(3):  # interleaved, best of each: the machine's noise hits both alike
+    fast = slow = floor = 0.0
+    for _ in range(3):  # interleaved, best of each: the machine's noise hits all alike
         fast = max(fast, bare(n * 10))
         slow = max(slow, simulated(n))
+        floor = max(floor, fused(n * 4))
     print(
         f"simulate  {slow:10,.0f} req/s through limit+metrics+MI+pool | bare counter loop "
         f"{fast:12,.0f} req/s | ratio 1/{fast / slow:.0f} (target at least 1/10)"
+    )
+    print(
+        f"simulate  the same four policies hand-fused into one loop {floor:10,.0f} req/s | "
+        f"ratio 1/{fast / floor:.1f} (the floor for any design in Python)"
     )
     hour = 3600 * 50
     took = float("inf")
