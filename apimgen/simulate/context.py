@@ -124,7 +124,7 @@ class Request(CSharpObject):
         self,
         Method: str = "POST",
         url: str = "https://gateway.example/",
-        headers: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | MultiValueDictionary | None = None,
         IpAddress: str = "203.0.113.10",
         body_text: str | None = None,
         matched: Mapping[str, str] | None = None,
@@ -132,7 +132,11 @@ class Request(CSharpObject):
         self.Method = Method
         self.url = url
         self.IpAddress = IpAddress
-        self.Headers = MultiValueDictionary(headers or {}, case_insensitive=True)
+        self.Headers = (
+            headers.copy()
+            if isinstance(headers, MultiValueDictionary)
+            else MultiValueDictionary(headers or {}, case_insensitive=True)
+        )
         self.Body = Body(body_text) if body_text is not None else None
         self.Certificate = None
         self._matched = matched or {}

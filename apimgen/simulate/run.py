@@ -30,6 +30,7 @@ from apimgen.simulate.context import (
     User,
 )
 from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
+from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario
@@ -169,7 +170,7 @@ class _Caller:
     policy can change a subscription, a user or the request headers a client sent (set-header
     changes the request's own copy)."""
 
-    headers: dict[str, str]
+    headers: MultiValueDictionary  # each request gets a copy (copied on its first change)
     url: str
     subscription: Subscription
     product: Product | None
@@ -190,7 +191,7 @@ def _caller(consumer: Consumer, gateway: _Gateway, operation: str, region: str) 
     )
     subscription = consumer.subscription or consumer.name
     return _Caller(
-        headers=headers,
+        headers=MultiValueDictionary(headers, case_insensitive=True),
         url=url,
         subscription=Subscription(Id=subscription, Name=subscription),
         product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,

@@ -26,6 +26,24 @@ class MultiValueDictionary(CSharpObject):
         self._fold = str.lower if case_insensitive else str
         self._raw: Mapping[str, Any] | None = values
         self._built: dict[str, tuple[str, list[str]]] = {}
+        self._shared = False  # _built is also another dictionary's: copy it before a change
+
+    def copy(self) -> MultiValueDictionary:
+        """A copy sharing this one's entries until either changes: the headers a consumer
+        sends are built once, and each request gets its own copy for set-header to change."""
+        twin = MultiValueDictionary.__new__(MultiValueDictionary)
+        twin._fold, twin._raw, twin._built = self._fold, None, self._items
+        twin._shared = self._shared = True
+        return twin
+
+    def _writable(self) -> dict[str, tuple[str, list[str]]]:
+        items = self._items
+        if self._shared:
+            # Entries are never changed in place (a change replaces the entry), so a shallow
+            # copy is this dictionary's own.
+            items = self._built = dict(items)
+            self._shared = False
+        return items
 
     @property
     def _items(self) -> dict[str, tuple[str, list[str]]]:
@@ -63,10 +81,10 @@ class MultiValueDictionary(CSharpObject):
 
     def _set(self, name: str, values: list[str]) -> None:
         """Policy-side mutation (set-header); expressions cannot reach underscore names."""
-        self._items[self._fold(name)] = (name, list(values))
+        self._writable()[self._fold(name)] = (name, list(values))
 
     def _remove(self, name: str) -> None:
-        self._items.pop(self._fold(name), None)
+        self._writable().pop(self._fold(name), None)
 
     def plain(self) -> dict[str, list[str]]:
         return {name: list(values) for name, values in self._items.values()}
