@@ -181,12 +181,16 @@ class Output:
         self.out.print(f"tokens served per minute: {_sparkline(series)}  (peak {peak})")
         cache = result.semantic_cache
         if cache:
+            # Hits are judged true or false only when both prompts belong to paraphrase groups.
+            unjudged = cache["hits"] - cache["true_hits"] - cache["false_hits"]
             self.out.print(
                 escape(
                     f"semantic cache ({cache['embedder'] or 'no embedder loaded'}, distance scale "
                     f"{cache['distance_scale']:g}): {cache['hits']}/{cache['lookups']} hits "
                     f"({cache['hit_ratio']:.0%}), {cache['true_hits']} true, "
-                    f"{cache['false_hits']} false, {cache['stores']} stored, "
+                    f"{cache['false_hits']} false"
+                    + (f", {unjudged} outside paraphrase groups" if unjudged else "")
+                    + f", {cache['stores']} stored, "
                     f"{cache['skipped']} skipped, {cache['tokens_saved']:,} backend tokens saved; "
                     f"{cache['lookups']} embedding calls ({cache['embedding_tokens']:,} tokens)"
                 )

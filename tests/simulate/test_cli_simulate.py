@@ -226,6 +226,9 @@ def test_seed_step_four_caches_paraphrases_and_names_its_embedder(tmp_path: Path
     assert cache["texts_embedded"] < cache["lookups"], "each wording is embedded once"
     summary = run_cli("simulate", str(scenario)).stdout
     assert "semantic cache (all-MiniLM-L6-v2, distance scale 0.25)" in summary
+    unjudged = cache["hits"] - cache["true_hits"] - cache["false_hits"]
+    assert unjudged > 0, "the example also asks questions outside its paraphrase groups"
+    assert f", {unjudged} outside paraphrase groups," in " ".join(summary.split())
     # Without the calibration only identical wordings hit: every wording is stored separately.
     data = yaml.safe_load(scenario.read_text())
     data["semantic_cache"] = {"distance_scale": 1.0}
