@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from apimgen.simulate.policy.handlers.base import Attribute, registry
+from apimgen.simulate.policy.handlers.base import COMMON_ATTRIBUTES, Attribute, registry
 
 __all__ = ["PolicySpec", "catalogue"]
 
@@ -29,6 +29,11 @@ class PolicySpec:
 def catalogue() -> dict[str, PolicySpec]:
     """Policy element name → what APIM accepts for it."""
     return {
-        name: PolicySpec(name, handler.attributes, handler.sections, handler.once_per_section)
+        name: PolicySpec(
+            name,
+            (*handler.attributes, *COMMON_ATTRIBUTES),
+            handler.sections,
+            handler.once_per_section,
+        )
         for name, handler in registry().items()
     }

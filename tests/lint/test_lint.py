@@ -128,3 +128,14 @@ def test_rules_are_listed_with_severity_and_rationale() -> None:
     text = run_cli("lint", "--rules").stdout
     assert "APIM018" in text and "retry-on-pool-unavailable" in text
     assert run_cli("lint").exit_code == 2, "no path and no --rules is a usage error"
+
+
+def test_the_portals_statement_ids_are_not_unknown_attributes(tmp_path: Path) -> None:
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        '<policies><inbound><set-backend-service id="apim-generated-policy" backend-id="aoai" />'
+        '<set-headr id="x" name="X" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    assert [f["rule"] for f in document["findings"]] == ["APIM001"]  # only the misspelt policy

@@ -6,7 +6,7 @@ import pytest
 
 from apimgen.simulate.policy.handlers.base import PolicyConfigError
 from apimgen.simulate.traffic import unsigned_jwt
-from tests.simulate.harness import Call, api_policy, run
+from tests.simulate.harness import Call, api_policy, run, single
 
 
 def test_rate_limit_by_key_sliding_window() -> None:
@@ -128,6 +128,20 @@ def test_rewrite_uri_changes_the_forwarded_path() -> None:
     policy = api_policy('<rewrite-uri template="/v1/chat/completions" />')
     results, _, _ = run(policy, [Call(0)])
     assert results[0].state.context.Request.Url.Path == "/v1/chat/completions"
+
+
+def test_the_portals_statement_ids_are_accepted_and_change_nothing() -> None:
+    """An API imported in the portal carries ``id="apim-generated-policy"`` statements."""
+    policy = api_policy(
+        '<set-backend-service id="apim-generated-policy" backend-id="aoai" />'
+        '<set-header id="apim-generated-policy" name="X-A" exists-action="override">'
+        "<value>1</value></set-header>"
+    )
+    results, _, _ = run(policy, [Call(0)], backends=[single("aoai")])
+    assert results[0].status == 200 and results[0].state.backend_used == "aoai"
+    assert results[0].state.context.Request.Headers.GetValueOrDefault("X-A") == "1"
+    with pytest.raises(PolicyConfigError, match="does not allow expressions"):
+        run(api_policy('<set-header id="@(1)" name="X-A" />'), [Call(0)])
 
 
 def test_set_header_actions_and_return_response() -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from apimgen.simulate.state import RequestState
 
 __all__ = [
+    "COMMON_ATTRIBUTES",
     "Attribute",
     "PolicyConfigError",
     "PolicyHandler",
@@ -72,6 +73,12 @@ class Attribute:
     choices: tuple[str, ...] = ()
 
 
+# Attributes every policy statement accepts. ``id`` names a statement and changes nothing; the
+# portal writes it (``<set-backend-service id="apim-generated-policy" .../>`` on an imported
+# API), so exported policies carry it.
+COMMON_ATTRIBUTES = (Attribute("id", expressions=False),)
+
+
 def compile_value(text: str, element: PolicyElement, attribute: str | None = None) -> Value:
     if not is_expression(text):
         return Value(text, None)
@@ -102,7 +109,7 @@ class PolicyHandler:
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         self.element = element
         self.values: dict[str, Value] = {}
-        known = {a.name: a for a in self.attributes}
+        known = {a.name: a for a in (*self.attributes, *COMMON_ATTRIBUTES)}
         for name, text in element.attributes.items():
             spec = known.get(name)
             if spec is None:
