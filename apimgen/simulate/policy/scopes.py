@@ -165,16 +165,31 @@ def effective_pipeline(
     return Pipeline(merged)
 
 
+# The global policy of a new APIM instance: it forwards every request (Learn:
+# forward-request-policy, "by default, API Management sets up this policy at the global scope").
+DEFAULT_GLOBAL_POLICY = (
+    "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
+)
+
+
 def policy_set_from_texts(
     texts: Mapping[str, str], named_values: Mapping[str, str] | None = None, prefix: str = ""
 ) -> PolicySet:
     """A PolicySet from ``relative path → XML`` as ``apimgen render`` lays them out under
     ``policies/`` (``global.xml``, ``products/p.xml``, ``apis/a.xml``,
-    ``apis/a/operations/o.xml``, ``fragments/f.xml``)."""
+    ``apis/a/operations/o.xml``, ``fragments/f.xml``).
+
+    Without ``global.xml`` the global scope holds APIM's default policy, as on a gateway whose
+    global policy was never edited: an API policy exported on its own then runs as it does
+    there, its backend section's ``<base/>`` forwarding the request."""
     documents = {
         path: read_policy(text, f"{prefix}{path}", named_values)
         for path, text in sorted(texts.items())
     }
+    if "global.xml" not in documents:
+        documents["global.xml"] = read_policy(
+            DEFAULT_GLOBAL_POLICY, f"{prefix}global.xml (APIM's default)", named_values
+        )
     products: dict[str, PolicyElement] = {}
     apis: dict[str, PolicyElement] = {}
     operations: dict[tuple[str, str], PolicyElement] = {}

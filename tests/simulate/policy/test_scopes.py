@@ -96,3 +96,23 @@ def test_rendered_example_folder_loads_and_merges(tmp_path: Path) -> None:
     ]
     assert [s.name for s in pipeline.section("backend")] == ["retry"]
     assert [s.name for s in pipeline.section("on-error")] == ["choose"]
+
+
+def test_a_folder_without_a_global_policy_gets_apims_default(tmp_path: Path) -> None:
+    """An API policy exported on its own forwards through its backend section's <base/>, as on
+    a gateway whose global policy was never edited."""
+    (tmp_path / "apis").mkdir()
+    (tmp_path / "apis" / "openai.xml").write_text(_doc('<set-header name="a" />'))
+    pipeline = load_policy_folder(tmp_path).pipeline("openai", None, None)
+    assert [s.name for s in pipeline.section("backend")] == ["forward-request"]
+    assert [s.name for s in pipeline.section("inbound")] == ["set-header"]
+    forward = pipeline.section("backend")[0]
+    assert "global.xml (APIM's default)" in str(forward.location)
+
+
+def test_a_global_policy_given_replaces_the_default(tmp_path: Path) -> None:
+    (tmp_path / "apis").mkdir()
+    (tmp_path / "global.xml").write_text(_doc(""))  # its backend forwards nothing
+    (tmp_path / "apis" / "openai.xml").write_text(_doc(""))
+    pipeline = load_policy_folder(tmp_path).pipeline("openai", None, None)
+    assert pipeline.section("backend") == ()
