@@ -3,6 +3,7 @@
 from apimgen.simulate.policy.handlers import (
     caching,
     control,
+    http,
     limits,
     routing,
     security,
@@ -10,4 +11,13 @@ from apimgen.simulate.policy.handlers import (
     tokens,
 )
 
-__all__ = ["caching", "control", "limits", "routing", "security", "semantic_cache", "tokens"]
+__all__ = [
+    "caching",
+    "control",
+    "http",
+    "limits",
+    "routing",
+    "security",
+    "semantic_cache",
+    "tokens",
+]
