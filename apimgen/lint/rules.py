@@ -18,6 +18,7 @@ from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import ExpressionUnsupportedError, compile_expression
 from apimgen.simulate.expr.members import static_types
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
+from apimgen.simulate.policy.apim_policies import APIM_POLICIES
 from apimgen.simulate.policy.handlers.routing import pool_unavailable_reason
 from apimgen.simulate.policy.reader import PolicyElement
 
@@ -102,11 +103,11 @@ def _finding(rule: str, element: PolicyElement, message: str, hint: str = "") ->
 
 
 def unknown_policy(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
-    known = catalogue()
+    known = set(catalogue()) | APIM_POLICIES
     for _, statement in _all(document):
-        if statement.name in known or statement.name in ("base", "include-fragment"):
+        if statement.name in known or statement.name == "base":
             continue
-        close = difflib.get_close_matches(statement.name, list(known), n=1)
+        close = difflib.get_close_matches(statement.name, sorted(known), n=1)
         yield _finding(
             "APIM001",
             statement,

@@ -80,3 +80,12 @@ def test_every_message_the_troubleshooting_page_quotes_exists() -> None:
     for message in messages:
         for fragment in message.split("…"):
             assert fragment.strip() in text, f"not an apimgen message any more: {message!r}"
+
+
+def test_the_simulator_page_lists_exactly_the_policies_it_runs() -> None:
+    from apimgen.simulate.policy.handlers.base import registry
+
+    page = (DOCS / "simulator.md").read_text(encoding="utf-8")
+    section = page.split("## Policies it runs", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z][a-z-]*)`", section)) - {"include-fragment", "id"}
+    assert listed == set(registry())

@@ -139,3 +139,24 @@ def test_the_portals_statement_ids_are_not_unknown_attributes(tmp_path: Path) ->
     )
     document = json.loads(run_cli("lint", str(policy), "--json").stdout)
     assert [f["rule"] for f in document["findings"]] == ["APIM001"]  # only the misspelt policy
+
+
+def test_apim_policies_the_simulator_does_not_run_are_not_unknown(tmp_path: Path) -> None:
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        '<policies><inbound><ip-filter action="allow"><address>10.0.0.1</address></ip-filter>'
+        '<send-request mode="new" response-variable-name="r"><set-url>https://x.example</set-url>'
+        '</send-request><ip-fliter action="allow" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    assert [(f["rule"], f["message"], f["hint"]) for f in document["findings"]] == [
+        ("APIM001", "unknown policy <ip-fliter>", "did you mean <ip-filter>?")
+    ]
+
+
+def test_every_simulated_policy_is_an_apim_policy() -> None:
+    from apimgen.simulate.policy.apim_policies import APIM_POLICIES
+    from apimgen.simulate.policy.handlers.base import registry
+
+    assert set(registry()) <= APIM_POLICIES

@@ -134,19 +134,31 @@ def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> 
     return path
 
 
-def test_unknown_policy_without_skip_is_a_located_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("xml-to-json", "<xml-to-json> is an APIM policy the simulator does not model"),
+        ("xml-to-jsn", "unknown policy <xml-to-jsn>"),
+    ],
+)
+def test_unknown_policy_without_skip_is_a_located_error(
+    tmp_path: Path, policy: str, message: str
+) -> None:
     path = _folder_scenario(
         tmp_path,
         '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>\n'
         "<backend><base /></backend><outbound><base />\n"
-        '    <xml-to-json kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
+        f'    <{policy} kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
         "</outbound><on-error><base /></on-error></policies>",
         ONE_CONSUMER,
     )
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
-    assert "unknown policy <xml-to-json>" in result.stderr
+    assert message in result.stderr
     assert "apis/api.xml:3:5" in result.stderr
+    assert "--skip-unknown" in result.stderr
+    if policy == "xml-to-jsn":
+        assert "did you mean <xml-to-json>?" in result.stderr
     skipped = run_cli("simulate", str(path), "--skip-unknown", "--json")
     assert skipped.exit_code == ExitCode.OK
     assert len(json.loads(skipped.stdout)["skipped_policies"]) == 2

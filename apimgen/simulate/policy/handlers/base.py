@@ -21,6 +21,7 @@ from apimgen.simulate.expr.compiler import (
 )
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
 from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.policy.apim_policies import APIM_POLICIES
 from apimgen.simulate.policy.reader import PolicyElement
 
 if TYPE_CHECKING:
@@ -205,7 +206,14 @@ def build_handlers(
                 if build.skipped is not None:
                     build.skipped.append(element)
                 continue
-            close = difflib.get_close_matches(element.name, list(build.registry), n=1)
+            if element.name in APIM_POLICIES:
+                raise PolicyConfigError(
+                    f"<{element.name}> is an APIM policy the simulator does not model",
+                    hint="run with --skip-unknown to simulate without it",
+                    location=element.location,
+                )
+            known = sorted(APIM_POLICIES | set(build.registry))
+            close = difflib.get_close_matches(element.name, known, n=1)
             raise PolicyConfigError(
                 f"unknown policy <{element.name}>",
                 hint=(f"did you mean <{close[0]}>? " if close else "")
