@@ -173,8 +173,16 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
     str: {"Length": len},
     list: {"Count": len, "Length": len},
     dict: {"Count": len, "Keys": list, "Values": lambda d: list(d.values())},
-    JArray: {"Count": len},
-    JObject: {"Count": lambda o: len(o.items)},
+    JArray: {
+        "Count": len,
+        "First": lambda a: a.items[0] if a.items else None,
+        "Last": lambda a: a.items[-1] if a.items else None,
+    },
+    JObject: {
+        "Count": lambda o: len(o.items),
+        "First": lambda o: next(iter(o), None),
+        "Last": lambda o: JProperty(*list(o.items.items())[-1]) if o.items else None,
+    },
     JProperty: {"Name": lambda p: p.name, "Value": lambda p: p.value},
     JValue: {"Value": lambda v: v.value},
     datetime: {
@@ -474,23 +482,76 @@ def _datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
     if name == "ToString":
         if not args:
             return cs_string(moment)
-        pattern = str(args[0])
-        if pattern in ("o", "O"):
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-        if pattern in ("s",):
-            return moment.strftime("%Y-%m-%dT%H:%M:%S")
-        return _dotnet_format(moment, pattern)
+        return _dotnet_format(moment, str(args[0]))
     raise UnsupportedError(f"DateTime.{name}()")
 
 
+# Standard formats whose output no culture changes; the rest (d, D, t, T, g, G, ...) depend on
+# the gateway's culture, which Learn does not state, so they stay unsupported.
+_STANDARD_FORMATS = {
+    "o": "yyyy-MM-ddTHH:mm:ss.fffffffK",
+    "O": "yyyy-MM-ddTHH:mm:ss.fffffffK",
+    "s": "yyyy-MM-ddTHH:mm:ss",
+    "u": "yyyy-MM-dd HH:mm:ssZ",
+    "R": "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
+    "r": "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
+}
+_SPECIFIERS = frozenset("dfFghHKmMstyz")
+
+
 def _dotnet_format(moment: datetime, pattern: str) -> str:
-    tokens = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
-    result = pattern
-    for dotnet, python in tokens.items():
-        result = result.replace(dotnet, python)
-    if re.search(r"[A-Za-z]", re.sub(r"%[YmdHMS]", "", result)):
-        raise UnsupportedError(f'DateTime.ToString("{pattern}")')
-    return moment.strftime(result)
+    """``DateTime.ToString(pattern)``: a culture-free standard format, or a custom one made of
+    .NET's specifiers, quoted literals and other characters copied as they are."""
+    if len(pattern) == 1:
+        if pattern not in _STANDARD_FORMATS:
+            raise UnsupportedError(f'DateTime.ToString("{pattern}")')
+        pattern = _STANDARD_FORMATS[pattern]
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "'\"":
+            end = pattern.find(char, index + 1)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[index + 1 : end])
+            index = end + 1
+            continue
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(pattern[index + 1])
+            index += 2
+            continue
+        if char == "%":  # "%d": one specifier on its own, not the standard format "d"
+            index += 1
+            continue
+        run = 1
+        while index + run < len(pattern) and pattern[index + run] == char:
+            run += 1
+        out.append(_specifier(moment, char, run, pattern) if char in _SPECIFIERS else char * run)
+        index += run
+    return "".join(out)
+
+
+def _specifier(moment: datetime, char: str, run: int, pattern: str) -> str:
+    """One run of a .NET custom date specifier (``yyyy``, ``MM``, ``fff``...)."""
+    hour12 = moment.hour % 12 or 12
+    numbers = {"M": moment.month, "d": moment.day, "H": moment.hour, "h": hour12,
+               "m": moment.minute, "s": moment.second}  # fmt: skip
+    if char in numbers and run <= 2:
+        return f"{numbers[char]:0{run}d}"
+    if char == "y":
+        return f"{moment.year % 100:0{run}d}" if run <= 2 else f"{moment.year:0{run}d}"
+    if char == "M" and run in (3, 4):
+        return moment.strftime("%b" if run == 3 else "%B")
+    if char == "d" and run in (3, 4):
+        return moment.strftime("%a" if run == 3 else "%A")
+    if char in "fF" and run <= 7:
+        digits = f"{moment.microsecond:06d}0"[:run]
+        return digits if char == "f" else digits.rstrip("0")
+    if char == "t" and run <= 2:
+        return ("AM" if moment.hour < 12 else "PM")[:run]
+    if char == "K" and run == 1:
+        return "Z"  # the simulator's clock is UTC
+    raise UnsupportedError(f'DateTime.ToString("{pattern}")')
 
 
 def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, ...]) -> Any:

@@ -55,7 +55,10 @@ class JToken:
     """Base of Newtonsoft's JSON token types."""
 
     def to_json(self, indent: bool = True) -> str:
-        return json.dumps(to_plain(self), indent=2 if indent else None, ensure_ascii=False)
+        """As Newtonsoft writes it: two-space indents, or ``Formatting.None``'s no spaces."""
+        if indent:
+            return json.dumps(to_plain(self), indent=2, ensure_ascii=False)
+        return json.dumps(to_plain(self), separators=(",", ":"), ensure_ascii=False)
 
     def __str__(self) -> str:
         return self.to_json()
