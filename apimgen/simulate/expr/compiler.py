@@ -52,9 +52,22 @@ STATIC_NAMES = frozenset(
         "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
-        "Regex",
+        "Regex", "WebUtility", "Uri",
     }
 )  # fmt: skip
+
+# Fully qualified names of those types, as policies copied from .NET code write them.
+QUALIFIED_NAMES = {
+    "System.String": "String", "System.Int32": "Int32", "System.Int64": "Int64",
+    "System.Double": "Double", "System.Boolean": "Boolean", "System.Math": "Math",
+    "System.DateTime": "DateTime", "System.TimeSpan": "TimeSpan", "System.Convert": "Convert",
+    "System.Guid": "Guid", "System.Uri": "Uri", "System.StringComparison": "StringComparison",
+    "System.StringSplitOptions": "StringSplitOptions", "System.Text.Encoding": "Encoding",
+    "System.Net.WebUtility": "WebUtility", "System.Text.RegularExpressions.Regex": "Regex",
+    "Newtonsoft.Json.JsonConvert": "JsonConvert", "Newtonsoft.Json.Formatting": "Formatting",
+    "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
+    "Newtonsoft.Json.Linq.JToken": "JToken",
+}  # fmt: skip
 
 
 class ExpressionRuntimeError(Exception):
@@ -316,6 +329,9 @@ class _Compiler:
         raise ExpressionUnsupportedError(f"the name '{name}'", node.line, node.column)
 
     def member(self, node: ast.Member) -> Compiled:
+        unqualified = self._unqualified(node)
+        if unqualified is not None:
+            return self.expr(unqualified, chain_top=False)
         if isinstance(node.target, ast.Member):
             return self.member_chain(node)
         target = self.expr(node.target, chain_top=False)
@@ -330,6 +346,30 @@ class _Compiler:
 
             return _guard(node, nc)
         return _guard(node, lambda env: get_member(target(env), name))
+
+    def _unqualified(self, node: ast.Member) -> ast.Node | None:
+        """``System.Net.WebUtility.UrlEncode`` read as ``WebUtility.UrlEncode``: the same
+        chain with its namespace dropped, or None when it names no known type that way."""
+        steps: list[ast.Member] = []
+        current: ast.Node = node
+        while isinstance(current, ast.Member):
+            steps.append(current)
+            current = current.target
+        if not isinstance(current, ast.Name) or self.declared(current.id):
+            return None
+        steps.reverse()
+        for count in range(len(steps), 0, -1):
+            dotted = ".".join([current.id, *(step.name for step in steps[:count])])
+            static = QUALIFIED_NAMES.get(dotted)
+            if static is None:
+                continue
+            rebuilt: ast.Node = ast.Name(steps[count - 1].line, steps[count - 1].column, static)
+            for step in steps[count:]:
+                rebuilt = ast.Member(
+                    step.line, step.column, rebuilt, step.name, step.null_conditional
+                )
+            return rebuilt
+        return None
 
     def member_chain(self, node: ast.Member) -> Compiled:
         """``a.B?.C.D`` as one loop over its property reads instead of a closure per read:

@@ -8,6 +8,7 @@ simulator cannot evaluate faithfully must fail loudly, never evaluate to null.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
 import re
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from apimgen.simulate.expr.values import (
     CSharpError,
@@ -668,6 +670,11 @@ def _round(value: float, digits: int = 0) -> float:
     return float(round(value, digits))  # banker's rounding, as .NET's default
 
 
+def _html_encode(text: Any) -> str:
+    """``WebUtility.HtmlEncode``: .NET writes an apostrophe as ``&#39;``."""
+    return html.escape(str(text), quote=True).replace("&#x27;", "&#39;")
+
+
 def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> dict[str, StaticType]:
     """The static types an expression may name; time and GUIDs come from the simulation."""
     string_type = StaticType(
@@ -803,6 +810,23 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
             {
                 "None": _property(lambda: "Formatting.None"),
                 "Indented": _property(lambda: "Formatting.Indented"),
+            },
+        ),
+        "WebUtility": StaticType(
+            "WebUtility",
+            {
+                "UrlEncode": lambda text: quote_plus(str(text), safe="-_.!*()"),
+                "UrlDecode": lambda text: unquote_plus(str(text)),
+                "HtmlEncode": _html_encode,
+                "HtmlDecode": lambda text: html.unescape(str(text)),
+            },
+        ),
+        "Uri": StaticType(
+            "Uri",
+            {
+                # RFC 3986: everything but the unreserved characters is escaped
+                "EscapeDataString": lambda text: quote(str(text), safe="-_.~"),
+                "UnescapeDataString": lambda text: unquote(str(text)),
             },
         ),
         "Regex": StaticType(

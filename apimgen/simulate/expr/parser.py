@@ -284,6 +284,8 @@ class _ToAst(Transformer[Token, ast.Node]):
     def new_object_init(self, meta: Any, c: list[Any]) -> ast.Node:
         type_name, type_args = _split_generic(c[0]) if "<" in c[0] else (c[0], ())
         items, members = c[1]
+        if type_name.endswith("[]") and not members:  # new string[] { "a", "b" }
+            return ast.ArrayCreate(*_pos(meta), items)
         return ast.New(*_pos(meta), type_name, type_args, (), items, members)
 
     def new_array(self, meta: Any, c: list[Any]) -> ast.Node:
