@@ -188,3 +188,43 @@ def test_trace_records_its_source_and_message_per_request() -> None:
     assert [r.state.trace for r in results] == [["gateway: user alice"], ["gateway: user bob"]]
     untraced, _, _ = run(api_policy(""), [Call(0)])
     assert untraced[0].state.trace is None
+
+
+LIMITED_FORWARD = '<limit-concurrency key="@(context.Api.Id)" max-count="2"><forward-request /></limit-concurrency>'
+
+
+def test_limit_concurrency_refuses_one_more_while_the_others_wait_on_the_backend() -> None:
+    # each answer takes 0.2 s + 500 tokens x 10 ms = 5.2 s
+    calls = [Call(0), Call(0), Call(0), Call(1), Call(6)]
+    results, services, _ = run(api_policy(backend=LIMITED_FORWARD), calls)
+    at_once = sorted(results[:3], key=lambda r: r.status)  # in the order they finished
+    assert [r.status for r in at_once] + [r.status for r in results[3:]] == [
+        200,
+        200,
+        429,
+        429,
+        200,
+    ]
+    refused = at_once[2].state
+    assert refused.error == ("ConcurrencyLimitExceeded", "Concurrency limit is exceeded.")
+    assert refused.backend_calls == 0 and results[3].state.backend_calls == 0
+    assert services.counters[("concurrency", "openai")] == 0, "every slot was given back"
+
+
+def test_limit_concurrency_gives_the_slot_back_however_the_policies_end() -> None:
+    failing = (
+        '<limit-concurrency key="k" max-count="1">'
+        '<set-variable name="x" value="@(int.Parse(&quot;nope&quot;))" /></limit-concurrency>'
+    )
+    results, services, _ = run(api_policy(failing), [Call(0), Call(0), Call(0)])
+    assert [r.status for r in results] == [500, 500, 500]
+    assert {r.state.error[0] for r in results if r.state.error} == {
+        "ExpressionValueEvaluationFailure"
+    }
+    assert services.counters[("concurrency", "k")] == 0
+
+
+def test_limit_concurrency_needs_a_literal_count_of_at_least_one() -> None:
+    for count in ('"0"', '"@(2)"', '"two"'):
+        with pytest.raises(PolicyConfigError):
+            run(api_policy(f'<limit-concurrency key="k" max-count={count} />'), [Call(0)])

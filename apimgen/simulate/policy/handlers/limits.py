@@ -1,5 +1,5 @@
-"""Request-based limits: ``rate-limit``, ``rate-limit-by-key``, ``quota``, ``quota-by-key``
-(Learn pages of the same names; apim-genai-policies.md §6).
+"""Request-based limits: ``rate-limit``, ``rate-limit-by-key``, ``quota``, ``quota-by-key``,
+``limit-concurrency`` (Learn pages of the same names; apim-genai-policies.md §6).
 
 - rate limits: calls per renewal period (at most 300 s) as a sliding window per key (the
   classic tiers' algorithm; v2's token bucket is not modelled); over it, 429 "Rate limit is
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,12 +26,14 @@ from apimgen.simulate.policy.handlers.base import (
     BuildContext,
     PolicyConfigError,
     PolicyHandler,
+    Wait,
     register,
 )
+from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
-__all__ = ["QuotaByKey", "RateLimitByKey"]
+__all__ = ["LimitConcurrency", "QuotaByKey", "RateLimitByKey"]
 
 
 @dataclass
@@ -254,3 +257,54 @@ class Quota(_PerSubscription, _Quota):
 
     element_names = ("quota",)
     attributes = _QUOTA_ATTRIBUTES
+
+
+@register
+class LimitConcurrency(PolicyHandler):
+    """``limit-concurrency`` (Learn: limit-concurrency-policy): at most ``max-count`` requests
+    run the enclosed policies at once per key, counted per gateway node; one more fails at
+    once with 429. A slot is held until the enclosed policies finish, a backend call's wait
+    included, and freed however they end. The 429 goes to on-error like the other limits'
+    (inference: Learn gives the status only)."""
+
+    element_names = ("limit-concurrency",)
+    attributes = (
+        Attribute("key", required=True),
+        Attribute("max-count", required=True, expressions=False),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.max_count = self.int_literal("max-count")
+        if self.max_count is None or self.max_count < 1:
+            raise PolicyConfigError(
+                "<limit-concurrency> max-count must be a whole number of at least 1",
+                location=element.location,
+            )
+        self.children = build.handlers(element.children, build.section)
+
+    def run(self, state: RequestState) -> Wait | None:
+        key = ("concurrency", self.values["key"].text(state))
+        counters = state.services.counters
+        running = counters.get(key, 0)
+        if running >= (self.max_count or 0):
+            message = "Concurrency limit is exceeded."
+            response = _response(state, 429, "Too Many Requests", message, {})
+            raise PolicyError("ConcurrencyLimitExceeded", message, self.element, response=response)
+        counters[key] = running + 1
+        try:
+            waiting = run_section(self.children, state)
+        except BaseException:
+            counters[key] -= 1
+            raise
+        if waiting is None:
+            counters[key] -= 1
+            return None
+        return self._hold(waiting, state, key)
+
+    @staticmethod
+    def _hold(waiting: Iterator[float], state: RequestState, key: tuple[str, str]) -> Wait:
+        try:
+            yield from waiting
+        finally:
+            state.services.counters[key] -= 1
