@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from apimgen.errors import Severity
 from apimgen.lint.catalogue import catalogue
+from apimgen.lint.expression_types import is_allowed_name
 from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import ExpressionUnsupportedError, compile_expression
 from apimgen.simulate.expr.members import static_types
@@ -207,7 +208,8 @@ def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Findin
                     f"expression does not parse: {error.message} (at {error.line}:{error.column})",
                 )
             except ExpressionUnsupportedError as error:
-                if error.construct.startswith(("the name", "the type")):
+                named = re.fullmatch(r"the name '([\w.]+)'", error.construct)
+                if named and not is_allowed_name(named.group(1)):
                     yield _finding(
                         "APIM009",
                         element,

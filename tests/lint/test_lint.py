@@ -160,3 +160,28 @@ def test_every_simulated_policy_is_an_apim_policy() -> None:
     from apimgen.simulate.policy.handlers.base import registry
 
     assert set(registry()) <= APIM_POLICIES
+
+
+@pytest.mark.parametrize(
+    ("expression", "flagged"),
+    [
+        ("@(new System.Text.StringBuilder().Append(1).ToString())", False),
+        ("@(BitConverter.ToString(new byte[] { 1 }))", False),
+        ("@(System.Security.Cryptography.SHA256.Create() != null)", False),
+        ("@(System.Net.WebUtility.UrlEncode(&quot;a b&quot;))", False),
+        ("@(System.Diagnostics.Process.GetCurrentProcess().Id)", True),
+        ("@(HttpClient.DefaultProxy)", True),
+    ],
+)
+def test_expression_types_are_judged_by_what_apim_allows(
+    tmp_path: Path, expression: str, flagged: bool
+) -> None:
+    """APIM009 is for types APIM refuses, not for allowed ones the simulator lacks."""
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        f'<policies><inbound><set-variable name="v" value="{expression}" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    rules = [f["rule"] for f in document["findings"]]
+    assert rules == (["APIM009"] if flagged else [])

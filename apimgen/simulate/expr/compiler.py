@@ -332,6 +332,9 @@ class _Compiler:
         unqualified = self._unqualified(node)
         if unqualified is not None:
             return self.expr(unqualified, chain_top=False)
+        unknown = self._unknown_root(node)
+        if unknown is not None:
+            raise ExpressionUnsupportedError(f"the name '{unknown[0]}'", *unknown[1])
         if isinstance(node.target, ast.Member):
             return self.member_chain(node)
         target = self.expr(node.target, chain_top=False)
@@ -370,6 +373,21 @@ class _Compiler:
                 )
             return rebuilt
         return None
+
+    def _unknown_root(self, node: ast.Member) -> tuple[str, tuple[int, int]] | None:
+        """``System.Environment.MachineName``: the dotted name and its position, when the
+        chain starts with a name that is neither declared, ``context`` nor a known type."""
+        names = [node.name]
+        current = node.target
+        while isinstance(current, ast.Member):
+            names.append(current.name)
+            current = current.target
+        if not isinstance(current, ast.Name):
+            return None
+        root = current.id
+        if self.declared(root) or root == "context" or root in STATIC_NAMES:
+            return None
+        return ".".join([root, *reversed(names)]), (current.line, current.column)
 
     def member_chain(self, node: ast.Member) -> Compiled:
         """``a.B?.C.D`` as one loop over its property reads instead of a closure per read:
