@@ -185,3 +185,20 @@ def test_expression_types_are_judged_by_what_apim_allows(
     document = json.loads(run_cli("lint", str(policy), "--json").stdout)
     rules = [f["rule"] for f in document["findings"]]
     assert rules == (["APIM009"] if flagged else [])
+
+
+def test_an_unclosed_expression_is_a_parse_error_not_text(tmp_path: Path) -> None:
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        '<policies><inbound><set-header name="x" exists-action="override">'
+        "<value>@(context.Subscription.Id</value></set-header></inbound>"
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+        (
+            "APIM008",
+            "expression does not parse: the expression is not closed: it starts with @( but "
+            "does not end with ) (at 1:26)",
+        )
+    ]

@@ -386,9 +386,14 @@ _SINGLE = re.compile(r"^\s*@\((?P<body>[\s\S]*)\)\s*$")
 _MULTI = re.compile(r"^\s*@\{(?P<body>[\s\S]*)\}\s*$")
 
 
+_OPENING = re.compile(r"^\s*@[({]")
+
+
 def is_expression(text: str) -> bool:
-    """True when APIM would evaluate ``text`` (it starts with ``@(`` or ``@{``)."""
-    return bool(_SINGLE.match(text) or _MULTI.match(text))
+    """True when APIM would evaluate ``text``: it starts with ``@(`` or ``@{``. One that does
+    not end with the matching bracket is still an expression, a broken one that
+    ``parse_expression`` refuses, not a literal that happens to start that way."""
+    return bool(_OPENING.match(text))
 
 
 def parse_expression(text: str) -> tuple[ast.Node, bool]:
@@ -411,6 +416,17 @@ def parse_expression(text: str) -> tuple[ast.Node, bool]:
             return _parse_cached(multi.group("body"), "start_block"), True
         except ExpressionSyntaxError as error:
             raise _shifted(error, text, offset) from None
+    opening = _OPENING.match(text)
+    if opening:
+        closing = ")" if opening.group().endswith("(") else "}"
+        body = text.rstrip()  # the error points just past its end
+        raise ExpressionSyntaxError(
+            f"the expression is not closed: it starts with {opening.group().strip()} "
+            f"but does not end with {closing}",
+            text,
+            body.count("\n") + 1,
+            len(body) - body.rfind("\n"),
+        )
     raise ExpressionSyntaxError("a policy expression starts with @( or @{", text, 1, 1)
 
 

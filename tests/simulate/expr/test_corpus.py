@@ -85,3 +85,19 @@ def test_break_and_continue_outside_a_loop_do_not_compile(text: str) -> None:
     with pytest.raises(ExpressionSyntaxError, match="no enclosing loop"):
         compile_expression(text)
     compile_expression("@{ foreach (var h in context.Request.Headers) { break; } return 1; }")
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [("@(context.Subscription.Id", (1, 26)), ("@{\n  return 1;\n", (2, 12)), ("@(1) + 1", (1, 9))],
+)
+def test_an_expression_that_is_not_closed_is_refused_not_read_as_text(
+    text: str, position: tuple[int, int]
+) -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
+
+    assert is_expression(text)
+    with pytest.raises(ExpressionSyntaxError, match="not closed") as error:
+        compile_expression(text)
+    assert (error.value.line, error.value.column) == position
+    assert not is_expression("user@(example).com")  # only a leading @( or @{ starts one
