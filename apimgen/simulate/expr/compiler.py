@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apimgen.simulate.expr import ast
@@ -52,7 +52,7 @@ STATIC_NAMES = frozenset(
         "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
-        "Regex", "WebUtility", "Uri",
+        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind",
     }
 )  # fmt: skip
 
@@ -61,6 +61,7 @@ QUALIFIED_NAMES = {
     "System.String": "String", "System.Int32": "Int32", "System.Int64": "Int64",
     "System.Double": "Double", "System.Boolean": "Boolean", "System.Math": "Math",
     "System.DateTime": "DateTime", "System.TimeSpan": "TimeSpan", "System.Convert": "Convert",
+    "System.DateTimeOffset": "DateTimeOffset", "System.DateTimeKind": "DateTimeKind",
     "System.Guid": "Guid", "System.Uri": "Uri", "System.StringComparison": "StringComparison",
     "System.StringSplitOptions": "StringSplitOptions", "System.Text.Encoding": "Encoding",
     "System.Net.WebUtility": "WebUtility", "System.Text.RegularExpressions.Regex": "Regex",
@@ -207,9 +208,34 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
     if type_name_ == "Dictionary":
         return {}
     if type_name_ == "TimeSpan":
-        hours, minutes, seconds = args[:3] if len(args) == 3 else (0, 0, 0)
-        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+        return _new_timespan(args)
+    if type_name_ == "DateTime":
+        return _new_datetime(args)
     raise UnsupportedError(f"new {type_name_}()")
+
+
+def _new_timespan(args: list[Any]) -> timedelta:
+    """``new TimeSpan(ticks)``, ``(h, m, s)``, ``(d, h, m, s)`` or ``(d, h, m, s, ms)``."""
+    if len(args) == 1:
+        return timedelta(microseconds=args[0] / 10)
+    names = {3: ("hours", "minutes", "seconds"), 4: ("days", "hours", "minutes", "seconds")}
+    names[5] = (*names[4], "milliseconds")
+    if len(args) not in names:
+        raise UnsupportedError(f"new TimeSpan() with {len(args)} arguments")
+    return timedelta(**dict(zip(names[len(args)], args, strict=True)))
+
+
+def _new_datetime(args: list[Any]) -> datetime:
+    """``new DateTime(y, M, d)``, with ``h, m, s`` and ``ms``, and a ``DateTimeKind.Utc``:
+    every time in the simulator is UTC."""
+    numbers = [a for a in args if not (isinstance(a, str) and a.startswith("DateTimeKind."))]
+    if len(numbers) not in (3, 6, 7):
+        raise UnsupportedError(f"new DateTime() with {len(args)} arguments")
+    try:
+        moment = datetime(*numbers[:6], tzinfo=UTC)  # type: ignore[misc]
+    except (TypeError, ValueError) as error:
+        raise CSharpError("ArgumentOutOfRangeException", str(error)) from None
+    return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment
 
 
 class _NotInLoop(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert
-from apimgen.simulate.expr.values import CSharpError
+from apimgen.simulate.expr.values import CSharpError, OutRef
 
 __all__ = ["MultiValueDictionary", "VariablesDictionary"]
 
@@ -61,6 +61,13 @@ class MultiValueDictionary(CSharpObject):
 
     def ContainsKey(self, name: str) -> bool:
         return self._fold(name) in self._items
+
+    def TryGetValue(self, name: str, result: Any = None) -> bool:
+        """``TryGetValue(name, out string[] values)``."""
+        found = self._items.get(self._fold(name))
+        if isinstance(result, OutRef):
+            result.value = list(found[1]) if found else None
+        return found is not None
 
     def __getitem__(self, name: str) -> list[str]:
         found = self._items.get(self._fold(name))
@@ -117,6 +124,12 @@ class VariablesDictionary(CSharpObject):
     GetValueOrDefault.generic = True  # type: ignore[attr-defined]
 
     def ContainsKey(self, name: str) -> bool:
+        return name in self.values
+
+    def TryGetValue(self, name: str, result: Any = None) -> bool:
+        """``TryGetValue(name, out object value)``."""
+        if isinstance(result, OutRef):
+            result.value = self.values.get(name)
         return name in self.values
 
     def __getitem__(self, name: str) -> Any:

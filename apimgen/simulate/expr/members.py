@@ -202,6 +202,8 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "TotalMilliseconds": lambda t: t.total_seconds() * 1000,
         "TotalMinutes": lambda t: t.total_seconds() / 60,
         "TotalHours": lambda t: t.total_seconds() / 3600,
+        "TotalDays": lambda t: t.total_seconds() / 86400,
+        "Days": lambda t: t.days,
         "Seconds": lambda t: int(t.total_seconds()) % 60,
         "Minutes": lambda t: int(t.total_seconds()) // 60 % 60,
         "Hours": lambda t: int(t.total_seconds()) // 3600 % 24,
@@ -312,13 +314,29 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
         return items + _sequence(args[0])
     if name == "ElementAt":
         return get_index(items, [args[0]])
+    if name == "Aggregate":
+        return _aggregate(items, args)
     raise UnsupportedError(f"LINQ method {name}()")
+
+
+def _aggregate(items: list[Any], args: list[Any]) -> Any:
+    """``Aggregate(fn)`` folds from the first item; ``Aggregate(seed, fn)`` from the seed."""
+    if len(args) == 1:
+        if not items:
+            raise CSharpError("InvalidOperationException", "sequence contains no elements")
+        result, rest, fn = items[0], items[1:], args[0]
+    else:
+        result, rest, fn = args[0], items, args[1]
+    for item in rest:
+        result = fn(result, item)
+    return result
 
 
 _LINQ = {
     "Any", "All", "Where", "Select", "First", "FirstOrDefault", "Last", "LastOrDefault", "Single",
     "SingleOrDefault", "Count", "Sum", "Max", "Min", "Average", "Contains", "ToList", "ToArray",
     "Skip", "Take", "OrderBy", "OrderByDescending", "Distinct", "Reverse", "Concat", "ElementAt",
+    "Aggregate",
 }  # fmt: skip
 
 
@@ -418,6 +436,8 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
             "GetValue": lambda: obj.get(str(args[0])),
             "SelectToken": lambda: _select_token(token, str(args[0])),
         }
+        if name == "TryGetValue":
+            return _try_get(obj.get(str(args[0])), args)
         if name == "Add":
             if len(args) == 2:
                 obj[str(args[0])] = to_token(args[1])
@@ -433,6 +453,13 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
         if name in _LINQ:
             return _linq(token.items, name, args)
     raise UnsupportedError(f"{type(token).__name__}.{name}()")
+
+
+def _try_get(found: Any, args: list[Any]) -> bool:
+    """``TryGetValue(key, out value)``: whether the key is there, its value in the out slot."""
+    if len(args) > 1 and isinstance(args[1], OutRef):
+        args[1].value = found
+    return found is not None
 
 
 def _select_token(token: JToken, path: str) -> Any:
@@ -477,6 +504,10 @@ def _datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
     }
     if name in units:
         return moment + timedelta(**{units[name]: args[0]})
+    if name == "ToUnixTimeSeconds":
+        return int(moment.timestamp())
+    if name == "ToUnixTimeMilliseconds":
+        return int(moment.timestamp() * 1000)
     if name == "Add":
         return moment + args[0]
     if name == "Subtract":
@@ -758,6 +789,13 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         "Boolean": bool_type,
         "Math": math_type,
         "DateTime": datetime_type,
+        # DateTimeOffset values are DateTimes here: the simulator's clock is UTC throughout
+        "DateTimeOffset": StaticType(
+            "DateTimeOffset", {"UtcNow": _property(now), "Now": _property(now)}
+        ),
+        "DateTimeKind": StaticType(
+            "DateTimeKind", {"Utc": _property(_constant("DateTimeKind.Utc"))}
+        ),
         "TimeSpan": timespan_type,
         "JObject": StaticType("JObject", json_token),
         "JArray": StaticType("JArray", json_token),

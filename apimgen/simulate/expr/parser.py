@@ -314,7 +314,11 @@ class _ToAst(Transformer[Token, ast.Node]):
         return ast.Block(*_pos(meta), tuple(c))
 
     def declaration(self, meta: Any, c: list[Any]) -> ast.Node:
-        return ast.Declare(*_pos(meta), str(c[1]), str(c[0]), c[2] if len(c) > 2 else None)
+        type_name = str(c[0])
+        if len(c) > 1 and isinstance(c[1], Token) and c[1].type == "ARRAY":  # string[] parts
+            type_name += "[]"
+            c = [c[0], *c[2:]]
+        return ast.Declare(*_pos(meta), str(c[1]), type_name, c[2] if len(c) > 2 else None)
 
     def assign_op(self, meta: Any, c: list[Any]) -> str:
         return str(c[0])
