@@ -22,6 +22,7 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
+from apimgen.simulate.expr.objects import StringBuilder
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression
 from apimgen.simulate.expr.purity import caller_parts
 from apimgen.simulate.expr.values import (
@@ -52,7 +53,7 @@ STATIC_NAMES = frozenset(
         "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
-        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind",
+        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType",
     }
 )  # fmt: skip
 
@@ -67,7 +68,7 @@ QUALIFIED_NAMES = {
     "System.Net.WebUtility": "WebUtility", "System.Text.RegularExpressions.Regex": "Regex",
     "Newtonsoft.Json.JsonConvert": "JsonConvert", "Newtonsoft.Json.Formatting": "Formatting",
     "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
-    "Newtonsoft.Json.Linq.JToken": "JToken",
+    "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
 }  # fmt: skip
 
 
@@ -185,7 +186,19 @@ def _bool(value: Any, op: str) -> bool:
     return value
 
 
+# Types `new` may name with their namespace.
+_QUALIFIED_CONSTRUCTORS = {
+    "System.Text.StringBuilder": "StringBuilder", "System.DateTime": "DateTime",
+    "System.TimeSpan": "TimeSpan", "System.Collections.Generic.List": "List",
+    "System.Collections.Generic.HashSet": "HashSet",
+    "System.Collections.Generic.Dictionary": "Dictionary",
+    "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
+    "Newtonsoft.Json.Linq.JProperty": "JProperty", "Newtonsoft.Json.Linq.JValue": "JValue",
+}  # fmt: skip
+
+
 def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, Any]) -> Any:
+    type_name_ = _QUALIFIED_CONSTRUCTORS.get(type_name_, type_name_)
     if type_name_ == "<anonymous>":
         return dict(members)
     if type_name_ == "JObject":
@@ -211,6 +224,8 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
         return _new_timespan(args)
     if type_name_ == "DateTime":
         return _new_datetime(args)
+    if type_name_ == "StringBuilder":
+        return StringBuilder(*args[:1])
     raise UnsupportedError(f"new {type_name_}()")
 
 

@@ -20,6 +20,7 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from apimgen.simulate.expr.values import (
     CSharpError,
+    EnumValue,
     JArray,
     JObject,
     JProperty,
@@ -171,6 +172,17 @@ class KeyValue(CSharpObject):
         self.Value = value
 
 
+def _token_type(token: JToken) -> str:
+    """``JToken.Type``, as the JTokenType constant it equals."""
+    if isinstance(token, JObject | JArray | JProperty):
+        kind = {JObject: "Object", JArray: "Array", JProperty: "Property"}[type(token)]
+    else:
+        value = token.value if isinstance(token, JValue) else None
+        kinds = ((bool, "Boolean"), (int, "Integer"), (float, "Float"), (str, "String"))
+        kind = next((name for python, name in kinds if isinstance(value, python)), "Null")
+    return EnumValue(f"JTokenType.{kind}")
+
+
 _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
     str: {"Length": len},
     list: {"Count": len, "Length": len},
@@ -179,14 +191,16 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "Count": len,
         "First": lambda a: a.items[0] if a.items else None,
         "Last": lambda a: a.items[-1] if a.items else None,
+        "Type": _token_type,
     },
     JObject: {
         "Count": lambda o: len(o.items),
         "First": lambda o: next(iter(o), None),
         "Last": lambda o: JProperty(*list(o.items.items())[-1]) if o.items else None,
+        "Type": _token_type,
     },
-    JProperty: {"Name": lambda p: p.name, "Value": lambda p: p.value},
-    JValue: {"Value": lambda v: v.value},
+    JProperty: {"Name": lambda p: p.name, "Value": lambda p: p.value, "Type": _token_type},
+    JValue: {"Value": lambda v: v.value, "Type": _token_type},
     datetime: {
         "Year": lambda d: d.year,
         "Month": lambda d: d.month,
@@ -639,8 +653,11 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
 
 
 def _constant(value: str) -> Callable[[], str]:
+    """An enum member's getter (``StringComparison.Ordinal``...)."""
+    member = EnumValue(value)
+
     def get() -> str:
-        return value
+        return member
 
     return get
 
@@ -793,6 +810,22 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         "DateTimeOffset": StaticType(
             "DateTimeOffset", {"UtcNow": _property(now), "Now": _property(now)}
         ),
+        "JTokenType": StaticType(
+            "JTokenType",
+            {
+                name: _property(_constant(f"JTokenType.{name}"))
+                for name in (
+                    "Object",
+                    "Array",
+                    "Property",
+                    "String",
+                    "Integer",
+                    "Float",
+                    "Boolean",
+                    "Null",
+                )
+            },
+        ),
         "DateTimeKind": StaticType(
             "DateTimeKind", {"Utc": _property(_constant("DateTimeKind.Utc"))}
         ),
@@ -839,15 +872,15 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         "StringSplitOptions": StaticType(
             "StringSplitOptions",
             {
-                "RemoveEmptyEntries": _property(lambda: "StringSplitOptions.RemoveEmptyEntries"),
-                "None": _property(lambda: "StringSplitOptions.None"),
+                "RemoveEmptyEntries": _property(_constant("StringSplitOptions.RemoveEmptyEntries")),
+                "None": _property(_constant("StringSplitOptions.None")),
             },
         ),
         "Formatting": StaticType(
             "Formatting",
             {
-                "None": _property(lambda: "Formatting.None"),
-                "Indented": _property(lambda: "Formatting.Indented"),
+                "None": _property(_constant("Formatting.None")),
+                "Indented": _property(_constant("Formatting.Indented")),
             },
         ),
         "WebUtility": StaticType(

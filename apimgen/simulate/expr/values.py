@@ -44,6 +44,16 @@ class UnsupportedError(Exception):
     """A construct the simulator does not model; never silently evaluated as null."""
 
 
+class EnumValue(str):
+    """A .NET enum member, ``JTokenType.Object`` say: equal to others of its type and name,
+    and written as its bare name (``Object``), as ``ToString()`` writes it."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self.rsplit(".", 1)[-1]
+
+
 class OutRef:
     """An ``out`` argument: the callee stores its result in ``value``."""
 
