@@ -230,8 +230,10 @@ class BackendRegistry:
 
     singles: dict[str, SingleBackend]
     pools: dict[str, list[PoolMember]]
+    urls: dict[str, str] = field(default_factory=dict)  # backend id → its URL
 
     def __post_init__(self) -> None:
+        self._reached: dict[str, str | None] = {}  # base URL → backend id, as for_url found
         # Each pool's priority groups in order, each with its own rotation, computed once.
         self.groups: dict[str, list[tuple[_Rotation, list[tuple[SingleBackend, int]]]]] = {
             pool: [
@@ -261,3 +263,25 @@ class BackendRegistry:
 
     def knows(self, backend_id: str) -> bool:
         return backend_id in self.singles or backend_id in self.pools
+
+    def for_url(self, url: str) -> str | None:
+        """The backend a ``base-url`` reaches: the one whose URL it starts with (the longest,
+        when several do), compared without case in scheme and host and without a final /."""
+        if url in self._reached:
+            return self._reached[url]
+        if len(self._reached) >= 1024:  # base URLs made by expressions could be endless
+            self._reached.clear()
+        wanted = _normalised(url)
+        reached = [
+            (len(prefix), backend_id)
+            for backend_id, prefix in ((b, _normalised(u)) for b, u in self.urls.items())
+            if wanted == prefix or wanted.startswith(prefix + "/")
+        ]
+        found = self._reached[url] = max(reached)[1] if reached else None
+        return found
+
+
+def _normalised(url: str) -> str:
+    scheme, _, rest = url.strip().partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")

@@ -60,6 +60,7 @@ class _Gateway:
     pools: dict[str, list[PoolMember]]
     api: str
     api_path: str
+    urls: dict[str, str] = field(default_factory=dict)  # backend → URL, for base-url routing
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -67,7 +68,7 @@ class _Gateway:
             name: SingleBackend(name, deployment, self.breakers[name])
             for name, deployment in self.deployments.items()
         }
-        return BackendRegistry(singles, self.pools)
+        return BackendRegistry(singles, self.pools, self.urls)
 
 
 def _from_spec(loaded: LoadedScenario) -> _Gateway:
@@ -116,7 +117,8 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
             hint=f"APIs: {', '.join(a.name for a in gateway.apis)}",
             location=Location(str(loaded.path)),
         )
-    return _Gateway(policies, deployments, breakers, pools, api.name, api.path)
+    urls = {backend.name: backend.url for backend in gateway.backends}
+    return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls)
 
 
 def _deployment(name: str, behaviour: BackendBehaviour) -> MockDeployment:
@@ -147,6 +149,7 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
         pools,
         api,
         api,
+        {name: behaviour.url for name, behaviour in behaviours.items() if behaviour.url},
     )
 
 

@@ -3,10 +3,11 @@ what the run must show. Validated like the spec, with located errors."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from apimgen.errors import Diagnostic, Location, SpecError
 from apimgen.spec.resources import CircuitBreaker
@@ -65,12 +66,28 @@ class BackendBehaviour(SpecModel):
     tpm: int = Field(
         ge=1, description="Tokens per minute (requests per 10 s follow: 6 RPM per 1000 TPM)."
     )
+    url: str | None = Field(
+        default=None,
+        description=(
+            "The backend's URL: set-backend-service base-url=... reaches this mock when the URL "
+            "starts with it (folder policies; specs bring their own)."
+        ),
+    )
     latency_base: float = Field(default=0.3, ge=0, description="Seconds before the first token.")
     latency_per_token: float = Field(
         default=0.01, ge=0, description="Seconds per completion token."
     )
     error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of calls answered 500.")
     outages: list[Outage] = Field(default_factory=list, description="Scheduled outages.")
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+            raise ValueError(
+                f"'{url}' is not an http(s) URL, e.g. https://my-aoai.openai.azure.com"
+            )
+        return url
 
 
 class Arrival(SpecModel):

@@ -328,3 +328,54 @@ def test_the_retry_reselection_setting_reaches_the_run(
     assert result.exit_code == ExitCode.OK, result.output
     consumer = json.loads(result.stdout)["consumers"]["c"]
     assert consumer["statuses"].get("200", 0) / consumer["requests"] == healthy_share
+
+
+def test_base_url_routing_reaches_the_backend_with_that_url(tmp_path: Path) -> None:
+    """Policies written before backend entities route by base-url; the scenario says which
+    mock answers at which URL."""
+    path = _folder_scenario(
+        tmp_path,
+        "<policies><inbound><base />"
+        '<set-backend-service base-url="@(context.Request.Headers.GetValueOrDefault('
+        "&quot;X-Region&quot;, &quot;&quot;) == &quot;us&quot; ? "
+        "&quot;https://AOAI-US.openai.azure.com/openai&quot; : "
+        '&quot;https://aoai-eu.openai.azure.com/openai/&quot;)" />'
+        "</inbound><backend><base /></backend><outbound><base /></outbound>"
+        "<on-error><base /></on-error></policies>",
+        {
+            "duration": "1m",
+            "backends": {
+                "eu": {"tpm": 100000, "url": "https://aoai-eu.openai.azure.com"},
+                "us": {"tpm": 100000, "url": "https://aoai-us.openai.azure.com/openai"},
+                "other": {"tpm": 100000, "url": "https://aoai-us.openai.azure.com/open"},
+            },
+            "consumers": [
+                {"name": "a", "arrival": {"kind": "constant", "per_minute": 6}},
+                {
+                    "name": "b",
+                    "headers": {"X-Region": "us"},
+                    "arrival": {"kind": "constant", "per_minute": 3},
+                },
+            ],
+        },
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    document = json.loads(result.stdout)
+    calls = {name: backend["requests"] for name, backend in document["backends"].items()}
+    assert calls == {"eu": 6, "us": 3, "other": 0}
+    # A URL no backend serves fails the call, saying what to add.
+    data = yaml.safe_load(path.read_text())
+    del data["backends"]["eu"]["url"]
+    path.write_text(yaml.safe_dump(data))
+    errors = json.loads(run_cli("simulate", str(path), "--json").stdout)["errors"]
+    assert errors[0]["count"] == 6
+    assert (
+        "no scenario backend serves https://aoai-eu.openai.azure.com/openai/"
+        in (errors[0]["error"])
+    )
+    data["backends"]["eu"]["url"] = "aoai-eu.openai.azure.com"
+    path.write_text(yaml.safe_dump(data))
+    bad = run_cli("simulate", str(path))
+    assert bad.exit_code == ExitCode.ERROR
+    assert "backends.eu.url" in bad.stderr

@@ -148,31 +148,35 @@ class ForwardRequest(PolicyHandler):
     def _forward(self, state: RequestState) -> Iterator[float]:
         services = state.services
         registry = services.backends
-        if state.backend_id is None:
+        backend_id = state.backend_id
+        if backend_id is None and state.base_url:
+            backend_id = registry.for_url(state.base_url)
+            if backend_id is None:
+                raise PolicyError(
+                    "BackendConnectionFailure",
+                    f"no scenario backend serves {state.base_url}: give the backend that "
+                    "answers there a url in the scenario",
+                    self.element,
+                )
+        if backend_id is None:
+            raise PolicyError("BackendConnectionFailure", "no backend set", self.element)
+        if not registry.knows(backend_id):
             raise PolicyError(
-                "BackendConnectionFailure",
-                "no backend set: use set-backend-service (base-url backends are not simulated)"
-                if state.base_url
-                else "no backend set",
-                self.element,
-            )
-        if not registry.knows(state.backend_id):
-            raise PolicyError(
-                "BackendNotFound", f"backend '{state.backend_id}' is not defined", self.element
+                "BackendNotFound", f"backend '{backend_id}' is not defined", self.element
             )
         backend = state.pinned_backend
         if backend is None or not backend.available(services.now):
-            backend = registry.choose(state.backend_id, services.now)
+            backend = registry.choose(backend_id, services.now)
         if backend is None:
             state.respond(
                 503,
-                pool_unavailable_reason(state.backend_id),
+                pool_unavailable_reason(backend_id),
                 body=_error_body(503, "No backend service available: every member is tripped"),
             )
             state.unavailable = True
             raise PolicyError(
                 "BackendServiceUnavailable",
-                f"no available backend in '{state.backend_id}'",
+                f"no available backend in '{backend_id}'",
                 self.element,
                 response=state.context.Response,
             )
