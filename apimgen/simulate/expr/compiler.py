@@ -15,6 +15,7 @@ from typing import Any
 
 from apimgen.simulate.expr import ast
 from apimgen.simulate.expr.members import (
+    KeyValue,
     StaticType,
     call_method,
     convert,
@@ -201,13 +202,18 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
     type_name_ = _QUALIFIED_CONSTRUCTORS.get(type_name_, type_name_)
     if type_name_ == "<anonymous>":
         return dict(members)
+    if type_name_ == "<pair>":  # an initializer's { key, value }
+        return KeyValue(args[0], args[1])
     if type_name_ == "JObject":
         obj = JObject()
         for arg in [*args, *items]:
             for prop in arg if isinstance(arg, list) else [arg]:
-                if not isinstance(prop, JProperty):
+                if isinstance(prop, KeyValue):
+                    obj.items[cs_string(prop.Key)] = to_token(prop.Value)
+                elif isinstance(prop, JProperty):
+                    obj.items[prop.name] = prop.value
+                else:
                     raise UnsupportedError("new JObject() with something other than JProperty")
-                obj.items[prop.name] = prop.value
         return obj
     if type_name_ == "JProperty":
         return JProperty(str(args[0]), args[1] if len(args) > 1 else None)
@@ -219,7 +225,9 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
     if type_name_ in ("List", "HashSet"):
         return list(args[0]) if args else list(items)
     if type_name_ == "Dictionary":
-        return {}
+        if any(not isinstance(item, KeyValue) for item in items):
+            raise UnsupportedError("a Dictionary initializer other than { key, value } pairs")
+        return {item.Key: item.Value for item in items}
     if type_name_ == "TimeSpan":
         return _new_timespan(args)
     if type_name_ == "DateTime":

@@ -464,6 +464,8 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
         if name == "Add":
             token.items.append(to_token(args[0]))
             return None
+        if name == "IndexOf":  # by reference, as Newtonsoft's JContainer compares children
+            return next((i for i, item in enumerate(token.items) if item is args[0]), -1)
         if name in _LINQ:
             return _linq(token.items, name, args)
     raise UnsupportedError(f"{type(token).__name__}.{name}()")

@@ -300,6 +300,9 @@ class _ToAst(Transformer[Token, ast.Node]):
         members = tuple(x for x in c if isinstance(x, tuple))
         return items, members
 
+    def init_pair(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.New(*_pos(meta), "<pair>", (), (c[0], c[1]))
+
     def member_init(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
         return (str(c[0]), c[1])
 
