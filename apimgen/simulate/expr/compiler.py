@@ -227,7 +227,10 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
     if type_name_ == "Dictionary":
         if any(not isinstance(item, KeyValue) for item in items):
             raise UnsupportedError("a Dictionary initializer other than { key, value } pairs")
-        return {item.Key: item.Value for item in items}
+        copied = args[0] if args else {}
+        if not isinstance(copied, dict):  # a capacity or a comparer: not modelled
+            raise UnsupportedError("new Dictionary() with arguments other than a dictionary")
+        return {**copied, **{item.Key: item.Value for item in items}}
     if type_name_ == "TimeSpan":
         return _new_timespan(args)
     if type_name_ == "DateTime":
