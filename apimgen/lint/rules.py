@@ -134,13 +134,8 @@ def attributes(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding
                     f"<{statement.name}> has no attribute '{name}'",
                     f"did you mean '{close[0]}'?" if close else f"attributes: {', '.join(names)}",
                 )
-            elif attribute.choices and not is_expression(value) and value not in attribute.choices:
-                yield _finding(
-                    "APIM004",
-                    statement,
-                    f"<{statement.name}> {name}='{value}' is not one of "
-                    f"{', '.join(attribute.choices)}",
-                )
+            elif not is_expression(value) and (refusal := attribute.refuses(value)):
+                yield _finding("APIM004", statement, f"<{statement.name}> {name} {refusal}")
             elif is_expression(value) and not attribute.expressions:
                 yield _finding(
                     "APIM007",

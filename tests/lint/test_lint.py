@@ -203,3 +203,18 @@ def test_an_unclosed_expression_is_a_parse_error_not_text(tmp_path: Path) -> Non
             "does not end with ) (at 1:26)",
         )
     ]
+
+
+def test_numeric_attributes_must_be_numbers(tmp_path: Path) -> None:
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        '<policies><inbound><rate-limit-by-key calls="ten" renewal-period="60" counter-key="k" />'
+        '<rate-limit-by-key calls="@(10)" renewal-period="1.5" counter-key="k" /></inbound>'
+        '<backend><retry condition="@(true)" count="2.5" interval="1"><forward-request />'
+        "</retry></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+        ("APIM004", "<rate-limit-by-key> calls must be a whole number, not 'ten'"),
+        ("APIM004", "<retry> count must be a whole number, not '2.5'"),
+    ]

@@ -228,3 +228,28 @@ def test_limit_concurrency_needs_a_literal_count_of_at_least_one() -> None:
     for count in ('"0"', '"@(2)"', '"two"'):
         with pytest.raises(PolicyConfigError):
             run(api_policy(f'<limit-concurrency key="k" max-count={count} />'), [Call(0)])
+
+
+def test_numeric_attributes_are_checked_when_built_and_when_evaluated() -> None:
+    with pytest.raises(PolicyConfigError, match="'calls' must be a whole number, not 'ten'"):
+        run(
+            api_policy('<rate-limit-by-key calls="ten" renewal-period="60" counter-key="k" />'),
+            [Call(0)],
+        )
+    policy = api_policy(
+        '<rate-limit-by-key calls="@(&quot;ten&quot;)" renewal-period="60" counter-key="k" />'
+    )
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].status == 500
+    assert results[0].state.error == (
+        "ExpressionValueEvaluationFailure",
+        "<rate-limit-by-key> calls gave 'ten', not a whole number",
+    )
+    bad_status = api_policy(
+        '<return-response><set-status code="@(&quot;x&quot;)" reason="r" /></return-response>'
+    )
+    results, _, _ = run(bad_status, [Call(0)])
+    assert results[0].state.error == (
+        "ExpressionValueEvaluationFailure",
+        "<set-status> code gave 'x', not an HTTP status",
+    )

@@ -120,14 +120,35 @@ def _located(node: ast.Node, error: Exception) -> Exception:
     return ExpressionUnsupportedError(str(error), node.line, node.column)
 
 
+# What the interpreter's own Python raises when an expression uses a construct in a way it
+# does not model (an argument of an unexpected type, a missing one): never a traceback.
+_PYTHON_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError)
+
+
 def _guard(node: ast.Node, fn: Compiled) -> Compiled:
     def run(env: Environment) -> Any:
         try:
             return fn(env)
         except (CSharpError, UnsupportedError) as error:
             raise _located(node, error) from None
+        except _PYTHON_ERRORS as error:
+            raise _unmodelled(node, error) from None
 
     return run
+
+
+def _unmodelled(node: ast.Node, error: Exception) -> ExpressionUnsupportedError:
+    return ExpressionUnsupportedError(
+        f"this use of {_describe(node)} ({type(error).__name__}: {error})", node.line, node.column
+    )
+
+
+def _describe(node: ast.Node) -> str:
+    if isinstance(node, ast.Call) and isinstance(node.target, ast.Member):
+        return f"{node.target.name}()"
+    if isinstance(node, ast.New):
+        return f"new {node.type_name}()"
+    return type(node).__name__.lower()
 
 
 def _number(value: Any, op: str) -> int | float:
@@ -223,7 +244,9 @@ def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, 
     if type_name_ == "JValue":
         return JValue(args[0])
     if type_name_ in ("List", "HashSet"):
-        return list(args[0]) if args else list(items)
+        # new List<T>(capacity) starts empty; a HashSet keeps each item once, in order
+        given = list(args[0]) if args and not isinstance(args[0], int) else list(items)
+        return list(dict.fromkeys(given)) if type_name_ == "HashSet" else given
     if type_name_ == "Dictionary":
         if any(not isinstance(item, KeyValue) for item in items):
             raise UnsupportedError("a Dictionary initializer other than { key, value } pairs")
@@ -794,7 +817,10 @@ class CompiledExpression:
 
     def _evaluate(self, context: Any, statics: dict[str, StaticType]) -> Any:
         env = Environment(context, statics)
-        result = self.run(env)
+        try:
+            result = self.run(env)
+        except _PYTHON_ERRORS as error:  # raised outside any guarded node
+            raise _unmodelled(self.node, error) from None
         if result is _NO_RETURN:
             raise ExpressionRuntimeError(
                 "InvalidProgramException", "not all code paths return a value", 1, 1

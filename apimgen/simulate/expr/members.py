@@ -128,6 +128,8 @@ def is_instance(value: Any, target: str) -> bool:
 
 
 def _parse_int(text: str) -> int:
+    if text is None:
+        raise CSharpError("ArgumentNullException", "the string to parse is null")
     try:
         return int(text.strip())
     except ValueError:
@@ -137,6 +139,8 @@ def _parse_int(text: str) -> int:
 
 
 def _parse_float(text: str) -> float:
+    if text is None:
+        raise CSharpError("ArgumentNullException", "the string to parse is null")
     try:
         return float(text.strip())
     except ValueError:

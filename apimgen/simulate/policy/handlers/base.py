@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from apimgen.errors import ApimgenError
 from apimgen.simulate.expr.compiler import (
@@ -23,6 +23,7 @@ from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
 from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.apim_policies import APIM_POLICIES
 from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import PolicyError
 
 if TYPE_CHECKING:
     from apimgen.simulate.state import RequestState
@@ -72,6 +73,23 @@ class Attribute:
     expressions: bool = True
     default: str | None = None
     choices: tuple[str, ...] = ()
+    kind: Literal["text", "number", "whole"] = "text"  # numbers are checked when literal
+
+    def refuses(self, literal: str) -> str | None:
+        """Why APIM would not take ``literal`` for this attribute, or None."""
+        if self.choices and literal not in self.choices:
+            return f"must be one of {', '.join(self.choices)}, not '{literal}'"
+        if self.kind != "text" and parse_number(literal, self.kind) is None:
+            return f"must be a {'whole ' if self.kind == 'whole' else ''}number, not '{literal}'"
+        return None
+
+
+def parse_number(text: str, kind: str) -> float | None:
+    """``text`` as a whole number or any number, or None when it is neither."""
+    try:
+        return int(text.strip()) if kind == "whole" else float(text.strip())
+    except ValueError:
+        return None
 
 
 # Attributes every policy statement accepts. ``id`` names a statement and changes nothing; the
@@ -125,11 +143,10 @@ class PolicyHandler:
                     f"<{element.name}> attribute '{name}' does not allow expressions",
                     location=element.location,
                 )
-            if spec.choices and not is_expression(text) and text not in spec.choices:
+            refusal = None if is_expression(text) else spec.refuses(text)
+            if refusal:
                 raise PolicyConfigError(
-                    f"<{element.name}> attribute '{name}' must be one of "
-                    f"{', '.join(spec.choices)}, not '{text}'",
-                    location=element.location,
+                    f"<{element.name}> attribute '{name}' {refusal}", location=element.location
                 )
             self.values[name] = compile_value(text, element, name)
         for spec in self.attributes:
@@ -161,6 +178,20 @@ class PolicyHandler:
                 f"<{self.element.name}> attribute '{name}' must be a whole number, not '{text}'",
                 location=self.element.location,
             ) from None
+
+    def number(self, name: str, state: RequestState, *, whole: bool = False) -> float:
+        """A numeric attribute's value for this request. An expression that gives something
+        else fails the request, as APIM fails it (literals were checked when built)."""
+        text = cs_string(self.values[name].get(state))
+        value = parse_number(text, "whole" if whole else "number")
+        if value is None:
+            raise PolicyError(
+                "ExpressionValueEvaluationFailure",
+                f"<{self.element.name}> {name} gave '{text}', not a "
+                f"{'whole ' if whole else ''}number",
+                self.element,
+            )
+        return value
 
     def run(self, state: RequestState) -> Wait | None:
         raise NotImplementedError

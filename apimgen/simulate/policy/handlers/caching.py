@@ -4,7 +4,6 @@ accepted; internal and external caches behave the same here."""
 
 from __future__ import annotations
 
-from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.handlers.base import Attribute, PolicyHandler, register
 from apimgen.simulate.state import RequestState
 
@@ -42,12 +41,12 @@ class CacheStoreValue(PolicyHandler):
     attributes = (
         Attribute("key", required=True),
         Attribute("value", required=True),
-        Attribute("duration", required=True),
+        Attribute("duration", required=True, kind="number"),
         _CACHING_TYPE,
     )
 
     def run(self, state: RequestState) -> None:
-        duration = float(cs_string(self.values["duration"].get(state)))
+        duration = self.number("duration", state)
         state.services.cache[self.values["key"].text(state)] = (
             state.services.now + duration,
             self.values["value"].get(state),

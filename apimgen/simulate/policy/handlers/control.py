@@ -224,7 +224,14 @@ class ReturnResponse(PolicyHandler):
     def run(self, state: RequestState) -> None:
         status, reason = 200, "OK"
         if self.status is not None:
-            status = int(cs_string(self.status[0].get(state)))
+            text = cs_string(self.status[0].get(state))
+            if not text.strip().isdigit():
+                raise PolicyError(
+                    "ExpressionValueEvaluationFailure",
+                    f"<set-status> code gave '{text}', not an HTTP status",
+                    self.element,
+                )
+            status = int(text)
             reason = self.status[1].text(state) if self.status[1] else ""
         body = cs_string(self.body.get(state)) if self.body is not None else None
         previous = state.section
@@ -355,7 +362,7 @@ class EmitMetric(PolicyHandler):
     attributes = (
         Attribute("name", required=True),
         Attribute("namespace", expressions=False, default="API Management"),
-        Attribute("value", default="1"),
+        Attribute("value", default="1", kind="number"),
     )
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
@@ -375,7 +382,7 @@ class EmitMetric(PolicyHandler):
             state.services.now,
             self.literal("namespace") or "API Management",
             self.values["name"].text(state),
-            float(cs_string(self.values["value"].get(state)) or 1),
+            self.number("value", state),
             dims,
         )
 

@@ -73,8 +73,8 @@ class _RateLimit(PolicyHandler):
         raise NotImplementedError
 
     def run(self, state: RequestState) -> None:
-        calls = int(cs_string(self.values["calls"].get(state)))
-        period = float(cs_string(self.values["renewal-period"].get(state)))
+        calls = int(self.number("calls", state, whole=True))
+        period = self.number("renewal-period", state)
         if period > 300:
             raise PolicyError(
                 "InvalidPolicyValue", "renewal-period must be 300 seconds or less", self.element
@@ -98,7 +98,7 @@ class _RateLimit(PolicyHandler):
         def increment(done: RequestState) -> None:
             if condition is not None and cs_string(condition.get(done)).lower() != "true":
                 return
-            times = int(cs_string(count.get(done))) if count else 1
+            times = int(self.number("increment-count", done, whole=True)) if count else 1
             window.times.extend([done.services.now] * times)
 
         if condition is None and count is None:
@@ -118,8 +118,8 @@ class _RateLimit(PolicyHandler):
 
 
 _RATE_ATTRIBUTES = (
-    Attribute("calls", required=True),
-    Attribute("renewal-period", required=True),
+    Attribute("calls", required=True, kind="whole"),
+    Attribute("renewal-period", required=True, kind="number"),
     Attribute("retry-after-header-name", expressions=False),
     Attribute("retry-after-variable-name", expressions=False),
     Attribute("remaining-calls-header-name", expressions=False),
@@ -135,7 +135,7 @@ class RateLimitByKey(_RateLimit):
         *_RATE_ATTRIBUTES,
         Attribute("counter-key", required=True),
         Attribute("increment-condition"),
-        Attribute("increment-count"),
+        Attribute("increment-count", kind="whole"),
     )
 
     def key(self, state: RequestState) -> str:

@@ -234,10 +234,10 @@ class Retry(PolicyHandler):
     element_names = ("retry",)
     attributes = (
         Attribute("condition", required=True),
-        Attribute("count", required=True),
-        Attribute("interval", required=True),
-        Attribute("max-interval"),
-        Attribute("delta"),
+        Attribute("count", required=True, kind="whole"),
+        Attribute("interval", required=True, kind="number"),
+        Attribute("max-interval", kind="number"),
+        Attribute("delta", kind="number"),
         Attribute("first-fast-retry", default="false"),
     )
 
@@ -249,12 +249,12 @@ class Retry(PolicyHandler):
         return self._loop(state)
 
     def _loop(self, state: RequestState) -> Iterator[float]:
-        count = int(cs_string(self.values["count"].get(state)))
-        interval = float(cs_string(self.values["interval"].get(state)))
+        count = int(self.number("count", state, whole=True))
+        interval = self.number("interval", state)
         delta_value = self.values.get("delta")
-        delta = float(cs_string(delta_value.get(state))) if delta_value else 0.0
+        delta = self.number("delta", state) if delta_value else 0.0
         max_value = self.values.get("max-interval")
-        maximum = float(cs_string(max_value.get(state))) if max_value else None
+        maximum = self.number("max-interval", state) if max_value else None
         fast = cs_string(self.values["first-fast-retry"].get(state)).lower() == "true"
         attempt = 0
         while True:

@@ -68,7 +68,7 @@ class SemanticCacheLookup(PolicyHandler):
     sections = ("inbound",)
     once_per_section = True
     attributes = (
-        Attribute("score-threshold", required=True),
+        Attribute("score-threshold", required=True, kind="number"),
         Attribute("embeddings-backend-id", required=True),
         Attribute(
             "embeddings-backend-auth",
@@ -99,7 +99,7 @@ class SemanticCacheLookup(PolicyHandler):
                 cache.stats.skipped += 1
             return
         text, _ = prompt
-        threshold = float(cs_string(self.values["score-threshold"].get(state)))
+        threshold = self.number("score-threshold", state)
         partition = "".join(cs_string(value.get(state)) for value in self.vary_by)
         cache.stats.lookups += 1
         cache.stats.embedding_tokens += count_tokens(text)
@@ -128,7 +128,7 @@ class SemanticCacheStore(PolicyHandler):
     element_names = ("azure-openai-semantic-cache-store", "llm-semantic-cache-store")
     sections = ("outbound",)
     once_per_section = True
-    attributes = (Attribute("duration", required=True),)
+    attributes = (Attribute("duration", required=True, kind="number"),)
 
     def run(self, state: RequestState) -> None:
         cache = state.services.semantic_cache
@@ -136,7 +136,7 @@ class SemanticCacheStore(PolicyHandler):
         response = state.context.Response
         if cache is None or pending is None or response is None or response.StatusCode != 200:
             return
-        duration = float(cs_string(self.values["duration"].get(state)))
+        duration = self.number("duration", state)
         body = response.Body.text if response.Body is not None else None
         tokens = state.usage["total_tokens"] if state.usage else 0
         answer = CachedAnswer(200, response.Headers.plain(), body, state.llm.group, tokens)
