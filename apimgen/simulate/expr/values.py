@@ -178,6 +178,12 @@ def cs_string(value: Any) -> str:
         return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
     if isinstance(value, list):
         return "System.Collections.Generic.List`1[System.Object]"
+    to_string = getattr(value, "ToString", None)
+    if callable(to_string):  # a context object with its own ToString (Url, StringBuilder)
+        return str(to_string())
+    csharp_name = getattr(type(value), "csharp_name", None)
+    if csharp_name is not None:  # .NET writes an object without one as its type's name
+        return str(csharp_name)
     return str(value)
 
 

@@ -250,7 +250,7 @@ class MockResponse(PolicyHandler):
     element_names = ("mock-response",)
     sections = ("inbound", "outbound", "on-error")
     attributes = (
-        Attribute("status-code", expressions=False, default="200"),
+        Attribute("status-code", expressions=False, default="200", kind="whole"),
         Attribute("content-type", expressions=False, default="application/json"),
     )
 
@@ -273,7 +273,7 @@ class CheckHeader(PolicyHandler):
     sections = ("inbound",)
     attributes = (
         Attribute("name", required=True, expressions=False),
-        Attribute("failed-check-httpcode", required=True, expressions=False),
+        Attribute("failed-check-httpcode", required=True, expressions=False, kind="whole"),
         Attribute("failed-check-error-message", required=True, expressions=False),
         Attribute("ignore-case", required=True, expressions=False, choices=("true", "false")),
     )

@@ -38,12 +38,25 @@ __all__ = ["LimitConcurrency", "QuotaByKey", "RateLimitByKey"]
 
 @dataclass
 class CallWindow:
-    times: deque[float] = field(default_factory=deque)
+    """Calls counted in the last ``period`` seconds, as (time, calls) entries: an
+    increment-count of a million is one entry, not a million."""
+
+    entries: deque[tuple[float, int]] = field(default_factory=deque)
+    total: int = 0
 
     def count(self, now: float, period: float) -> int:
-        while self.times and self.times[0] <= now - period:
-            self.times.popleft()
-        return len(self.times)
+        entries = self.entries
+        while entries and entries[0][0] <= now - period:
+            self.total -= entries.popleft()[1]
+        return self.total
+
+    def add(self, now: float, calls: int = 1) -> None:
+        if calls > 0:
+            self.entries.append((now, calls))
+            self.total += calls
+
+    def oldest(self) -> float:
+        return self.entries[0][0]
 
 
 def _refuse_children(element: PolicyElement) -> None:
@@ -69,22 +82,39 @@ def _response(
 class _RateLimit(PolicyHandler):
     sections = ("inbound",)
 
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        calls = self.literal("calls")
+        if calls is not None and int(calls) < 1:
+            raise PolicyConfigError(
+                f"<{element.name}> calls must be at least 1", location=element.location
+            )
+
     def key(self, state: RequestState) -> str:
         raise NotImplementedError
 
     def run(self, state: RequestState) -> None:
         calls = int(self.number("calls", state, whole=True))
+        if calls < 1:
+            raise PolicyError(
+                "ExpressionValueEvaluationFailure",
+                f"<{self.element.name}> calls gave {calls}, not at least 1",
+                self.element,
+            )
         period = self.number("renewal-period", state)
         if period > 300:
             raise PolicyError(
                 "InvalidPolicyValue", "renewal-period must be 300 seconds or less", self.element
             )
         key = self.key(state)
-        window: CallWindow = state.services.counters.setdefault(("rate", key, period), CallWindow())
+        counters = state.services.counters
+        window: CallWindow | None = counters.get(("rate", key, period))
+        if window is None:
+            window = counters[("rate", key, period)] = CallWindow()
         now = state.services.now
         used = window.count(now, period)
         if used >= calls:
-            wait = max(1, math.ceil(window.times[0] + period - now))
+            wait = max(1, math.ceil(window.oldest() + period - now))
             headers = {self.literal("retry-after-header-name") or "Retry-After": str(wait)}
             variable = self.literal("retry-after-variable-name")
             if variable:
@@ -99,10 +129,10 @@ class _RateLimit(PolicyHandler):
             if condition is not None and cs_string(condition.get(done)).lower() != "true":
                 return
             times = int(self.number("increment-count", done, whole=True)) if count else 1
-            window.times.extend([done.services.now] * times)
+            window.add(done.services.now, times)
 
         if condition is None and count is None:
-            window.times.append(now)
+            window.add(now)
         else:
             state.after_response.append(increment)
         remaining = max(0, calls - used - 1)
@@ -231,9 +261,9 @@ class _Quota(PolicyHandler):
 
 
 _QUOTA_ATTRIBUTES = (
-    Attribute("calls", expressions=False),
-    Attribute("bandwidth", expressions=False),
-    Attribute("renewal-period", required=True, expressions=False),
+    Attribute("calls", expressions=False, kind="whole"),
+    Attribute("bandwidth", expressions=False, kind="whole"),
+    Attribute("renewal-period", required=True, expressions=False, kind="whole"),
 )
 
 

@@ -124,12 +124,12 @@ class ValidateJwt(_TokenCheck):
         Attribute("header-name"),
         Attribute("query-parameter-name"),
         Attribute("token-value"),
-        Attribute("failed-validation-httpcode", expressions=False),
+        Attribute("failed-validation-httpcode", expressions=False, kind="whole"),
         Attribute("failed-validation-error-message", expressions=False),
         Attribute("require-expiration-time", expressions=False, choices=("true", "false")),
         Attribute("require-scheme", expressions=False),
         Attribute("require-signed-tokens", expressions=False, choices=("true", "false")),
-        Attribute("clock-skew", expressions=False),
+        Attribute("clock-skew", expressions=False, kind="number"),
         Attribute("output-token-variable-name", expressions=False),
     )
 
@@ -152,7 +152,7 @@ class ValidateAzureAdToken(_TokenCheck):
         Attribute("header-name"),
         Attribute("query-parameter-name"),
         Attribute("token-value"),
-        Attribute("failed-validation-httpcode", expressions=False),
+        Attribute("failed-validation-httpcode", expressions=False, kind="whole"),
         Attribute("failed-validation-error-message", expressions=False),
         Attribute("output-token-variable-name", expressions=False),
     )
@@ -180,8 +180,8 @@ class ContentSafety(PolicyHandler):
         Attribute("backend-id", required=True),
         Attribute("shield-prompt"),
         Attribute("enforce-on-completions", expressions=False),
-        Attribute("window-size", expressions=False),
-        Attribute("window-overlap-size", expressions=False),
+        Attribute("window-size", expressions=False, kind="whole"),
+        Attribute("window-overlap-size", expressions=False, kind="whole"),
     )
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:

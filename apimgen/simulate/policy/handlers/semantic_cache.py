@@ -77,7 +77,7 @@ class SemanticCacheLookup(PolicyHandler):
             choices=("system-assigned",),
         ),
         Attribute("ignore-system-messages", default="false", choices=("true", "false")),
-        Attribute("max-message-count"),
+        Attribute("max-message-count", kind="whole"),
     )
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
@@ -93,7 +93,7 @@ class SemanticCacheLookup(PolicyHandler):
         ignore = self.values["ignore-system-messages"].text(state).lower() == "true"
         prompt = _prompt_text(request_body.text, ignore) if request_body is not None else None
         limit_value = self.values.get("max-message-count")
-        limit = int(limit_value.text(state)) if limit_value is not None else None
+        limit = self.number("max-message-count", state, whole=True) if limit_value else None
         if cache is None or prompt is None or (limit is not None and prompt[1] > limit):
             if cache is not None:
                 cache.stats.skipped += 1
