@@ -132,9 +132,9 @@ class ForwardRequest(PolicyHandler):
     element_names = ("forward-request",)
     sections = ("backend",)
     attributes = (
-        Attribute("timeout", expressions=False),
-        Attribute("timeout-ms", expressions=False),
-        Attribute("continue-timeout", expressions=False),
+        Attribute("timeout", expressions=False, kind="whole"),
+        Attribute("timeout-ms", expressions=False, kind="whole"),
+        Attribute("continue-timeout", expressions=False, kind="whole"),
         Attribute("http-version", expressions=False),
         Attribute("follow-redirects", expressions=False),
         Attribute("buffer-request-body", expressions=False, choices=("true", "false")),

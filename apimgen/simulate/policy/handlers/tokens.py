@@ -128,8 +128,8 @@ class TokenLimit(PolicyHandler):
     sections = ("inbound",)
     attributes = (
         Attribute("counter-key", required=True),
-        Attribute("tokens-per-minute"),
-        Attribute("token-quota", expressions=False),
+        Attribute("tokens-per-minute", kind="whole"),
+        Attribute("token-quota", expressions=False, kind="whole"),
         Attribute("token-quota-period", expressions=False, choices=PERIODS),
         Attribute("estimate-prompt-tokens", default="false"),
         Attribute("retry-after-header-name", expressions=False, default="Retry-After"),
