@@ -15,7 +15,7 @@ duration, or for the backend's Retry-After when ``acceptRetryAfter`` is set.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -231,6 +231,16 @@ class BackendRegistry:
     singles: dict[str, SingleBackend]
     pools: dict[str, list[PoolMember]]
     urls: dict[str, str] = field(default_factory=dict)  # backend id → its URL
+    # Backends whose calls are counted per other backend being available (expectations'
+    # while_available): called id → the ids to look at, and the counts kept.
+    watched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def note_call(self, backend_id: str, now: float) -> None:
+        """A call to ``backend_id`` now: counted for each watched backend available now."""
+        for other in self.watched.get(backend_id, ()):
+            if self.singles[other].available(now):
+                self.calls_while_available[(backend_id, other)] += 1
 
     def __post_init__(self) -> None:
         self._reached: dict[str, str | None] = {}  # base URL → backend id, as for_url found

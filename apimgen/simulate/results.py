@@ -60,6 +60,8 @@ class SimulationResult:
     errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
     token_limits: list[int] = field(default_factory=list)  # tokens-per-minute limits applied
     semantic_cache: dict[str, Any] | None = None  # hits, false hits, embedder (None: unused)
+    # calls to a backend while another was available, for expectations' while_available
+    calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def total_requests(self) -> int:
@@ -77,6 +79,9 @@ class SimulationResult:
     def measure(self, expectation: Expectation) -> float:
         if expectation.measure.startswith("cache_"):
             return self._cache_measure(expectation.measure)
+        if expectation.backend and expectation.while_available:
+            pair = (expectation.backend, expectation.while_available)
+            return float(self.calls_while_available[pair])
         if expectation.backend:
             backend = self.backends.get(expectation.backend, BackendStats())
             return float(

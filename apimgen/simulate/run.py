@@ -272,6 +272,29 @@ class _Collector:
                 self.errors[f"{status} {reason}: {message}"] += 1
 
 
+def _check_expected_backends(loaded: LoadedScenario, gateway: _Gateway) -> None:
+    """An expectation naming a backend the gateway lacks would measure nothing and pass."""
+    known = sorted(gateway.deployments)
+    for index, expectation in enumerate(loaded.scenario.expect):
+        for key in ("backend", "while_available"):
+            name = getattr(expectation, key)
+            if name is not None and name not in gateway.deployments:
+                raise ScenarioError(
+                    f"expect[{index}].{key}: unknown backend '{name}'",
+                    hint=f"backends: {', '.join(known)}",
+                    location=loaded.locate(("expect", index, key)),
+                )
+
+
+def _watched_backends(loaded: LoadedScenario) -> dict[str, tuple[str, ...]]:
+    """Backend → the backends whose availability its calls are counted against."""
+    watched: dict[str, set[str]] = defaultdict(set)
+    for expectation in loaded.scenario.expect:
+        if expectation.backend and expectation.while_available:
+            watched[expectation.backend].add(expectation.while_available)
+    return {backend: tuple(sorted(others)) for backend, others in watched.items()}
+
+
 def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict[str, BackendStats]:
     return {
         name: BackendStats(
@@ -365,6 +388,8 @@ def run_scenario(
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
+    _check_expected_backends(loaded, gateway)
+    watched = _watched_backends(loaded)
     # One gateway node per region: counters, breakers and rotations are kept per node.
     nodes: dict[str, GatewayServices] = {}
     # One semantic cache for all nodes, like the external Redis cache they would share.
@@ -377,6 +402,7 @@ def run_scenario(
     for index, region in enumerate(scenario.regions):
         node = GatewayServices(seed=run_seed * 1000 + index, region=region)
         node.backends = gateway.registry()
+        node.backends.watched = watched
         node.semantic_cache = semantic_cache
         node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
         nodes[region] = node
@@ -435,6 +461,9 @@ def run_scenario(
         errors=collector.errors,
         token_limits=sorted(set().union(*(node.token_limits for node in nodes.values()))),
         semantic_cache=_cache_summary(semantic_cache),
+        calls_while_available=sum(
+            (node.backends.calls_while_available for node in nodes.values()), Counter()
+        ),
     )
     result.check(scenario.expect)
     return result

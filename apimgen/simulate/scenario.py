@@ -13,7 +13,7 @@ from apimgen.errors import Diagnostic, Location, SpecError
 from apimgen.spec.resources import CircuitBreaker
 from apimgen.spec.types import Duration, SpecModel
 from apimgen.spec.validation_errors import diagnostics_from_validation
-from apimgen.spec.yaml_source import load_yaml
+from apimgen.spec.yaml_source import YamlSource, load_yaml
 
 __all__ = [
     "Arrival",
@@ -193,6 +193,12 @@ class Expectation(SpecModel):
     name: str | None = Field(default=None, description="Shown in reports and JUnit.")
     consumer: str | None = Field(default=None, description="Measure one consumer.")
     backend: str | None = Field(default=None, description="Measure one backend.")
+    while_available: str | None = Field(
+        default=None,
+        description="With backend and measure requests: count only the calls made while this "
+        "other backend was available (its breaker closed), e.g. pay-as-you-go taking traffic "
+        "while the PTU is healthy.",
+    )
     measure: _MEASURES = Field(description="What to measure.")
     at_most: float | None = Field(default=None, description="Upper bound (inclusive).")
     at_least: float | None = Field(default=None, description="Lower bound (inclusive).")
@@ -205,6 +211,9 @@ class Expectation(SpecModel):
             raise ValueError("give at_most, at_least or equals")
         if self.consumer and self.backend:
             raise ValueError("measure a consumer or a backend, not both")
+        if self.while_available and (not self.backend or self.measure != "requests"):
+            raise ValueError("while_available counts a backend's requests: give backend and "
+                             "measure: requests")  # fmt: skip
         return self
 
 
@@ -289,9 +298,14 @@ class Scenario(SpecModel):
 
 
 class LoadedScenario:
-    def __init__(self, scenario: Scenario, path: Path) -> None:
+    def __init__(self, scenario: Scenario, path: Path, source: YamlSource | None = None) -> None:
         self.scenario = scenario
         self.path = path
+        self.source = source
+
+    def locate(self, key_path: tuple[str | int, ...]) -> Location:
+        """Where ``key_path`` is in the scenario file, for errors found when it runs."""
+        return self.source.locate(key_path) if self.source else Location(str(self.path))
 
     @property
     def base_dir(self) -> Path:
@@ -373,4 +387,4 @@ def load_scenario(path: Path) -> LoadedScenario:
                 )
     if problems:
         raise SpecError(problems)
-    return LoadedScenario(scenario, path)
+    return LoadedScenario(scenario, path, source)

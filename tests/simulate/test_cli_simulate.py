@@ -379,3 +379,72 @@ def test_base_url_routing_reaches_the_backend_with_that_url(tmp_path: Path) -> N
     bad = run_cli("simulate", str(path))
     assert bad.exit_code == ExitCode.ERROR
     assert "backends.eu.url" in bad.stderr
+
+
+def _pool_scenario(tmp_path: Path, paygo_priority: int) -> Path:
+    return _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="pool" /></inbound>'
+        '<backend><retry count="1" interval="0" condition="@(context.Response.StatusCode == 429)">'
+        "<forward-request /></retry></backend><outbound><base /></outbound>"
+        "<on-error><base /></on-error></policies>",
+        {
+            "duration": "5m",
+            "backends": {
+                "ptu": {
+                    "tpm": 3000,
+                    "circuit_breaker": {
+                        "failure_count": 1,
+                        "interval": "10s",
+                        "trip_duration": "20s",
+                    },
+                },
+                "paygo": {"tpm": 300000},
+            },
+            "pools": {
+                "pool": [
+                    {"backend": "ptu", "priority": 1},
+                    {"backend": "paygo", "priority": paygo_priority},
+                ]
+            },
+            "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 30}}],
+            "expect": [
+                {"backend": "paygo", "measure": "requests", "at_least": 1},
+                {
+                    "backend": "paygo",
+                    "while_available": "ptu",
+                    "measure": "requests",
+                    "equals": 0,
+                },
+            ],
+        },
+    )
+
+
+def test_spill_over_is_measured_against_the_backend_it_spills_from(tmp_path: Path) -> None:
+    """while_available counts a backend's calls made while another was not tripped: none for
+    a lower-priority member, many for a member of the same priority group."""
+    spill = json.loads(run_cli("simulate", str(_pool_scenario(tmp_path / "a", 2)), "--json").stdout)
+    assert [e["passed"] for e in spill["expectations"]] == [True, True]
+    assert spill["backends"]["ptu"]["trips"] > 0
+    shared = run_cli("simulate", str(_pool_scenario(tmp_path / "b", 1)), "--json")
+    assert shared.exit_code == ExitCode.EXPECTATIONS_FAILED
+    while_available = json.loads(shared.stdout)["expectations"][1]
+    assert while_available["measured"] > 0 and not while_available["passed"]
+
+
+@pytest.mark.parametrize("key", ["backend", "while_available"])
+def test_an_expectation_on_an_unknown_backend_is_a_located_error(tmp_path: Path, key: str) -> None:
+    path = _pool_scenario(tmp_path, 2)
+    data = yaml.safe_load(path.read_text())
+    data["expect"][1][key] = "paygoo"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert f"expect[1].{key}: unknown backend 'paygoo'" in result.stderr
+    assert "s.yaml:" in result.stderr and "backends: paygo, ptu" in result.stderr
+    data["expect"][1] = {"while_available": "ptu", "measure": "requests", "equals": 0}
+    path.write_text(yaml.safe_dump(data))
+    refused = run_cli("simulate", str(path))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "while_available counts a backend's requests" in refused.stderr

@@ -195,6 +195,8 @@ class ForwardRequest(PolicyHandler):
         )
         state.backend_calls += 1
         state.backend_used = backend.id
+        if registry.watched:
+            registry.note_call(backend.id, services.now)
         yield services.now + call.latency
         if backend.breaker is not None:
             backend.record(services.now, call.status, call.headers)
