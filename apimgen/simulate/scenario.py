@@ -187,6 +187,9 @@ _MEASURES = Literal[
 ]
 
 
+BACKEND_MEASURES = ("requests", "tokens", "status_429", "trips")
+
+
 class Expectation(SpecModel):
     """A measured value of the run compared with a bound."""
 
@@ -211,6 +214,14 @@ class Expectation(SpecModel):
             raise ValueError("give at_most, at_least or equals")
         if self.consumer and self.backend:
             raise ValueError("measure a consumer or a backend, not both")
+        if self.backend and self.measure not in BACKEND_MEASURES:
+            raise ValueError(
+                f"{self.measure} is not measured per backend; a backend has "
+                f"{', '.join(BACKEND_MEASURES)}"
+            )
+        if self.measure.startswith("cache_") and (self.consumer or self.backend):
+            raise ValueError(f"{self.measure} is measured for the whole run, not per "
+                             f"{'consumer' if self.consumer else 'backend'}")  # fmt: skip
         if self.while_available and (not self.backend or self.measure != "requests"):
             raise ValueError("while_available counts a backend's requests: give backend and "
                              "measure: requests")  # fmt: skip

@@ -448,3 +448,30 @@ def test_an_expectation_on_an_unknown_backend_is_a_located_error(tmp_path: Path,
     refused = run_cli("simulate", str(path))
     assert refused.exit_code == ExitCode.ERROR
     assert "while_available counts a backend's requests" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("expectation", "message"),
+    [
+        (
+            {"backend": "ptu", "measure": "share_429", "at_most": 0.1},
+            "share_429 is not measured per backend; a backend has requests, tokens, status_429, "
+            "trips",
+        ),
+        (
+            {"consumer": "c", "measure": "cache_hit_ratio", "at_least": 0.5},
+            "cache_hit_ratio is measured for the whole run, not per consumer",
+        ),
+    ],
+)
+def test_a_measure_that_does_not_apply_is_refused_not_nan(
+    tmp_path: Path, expectation: dict[str, Any], message: str
+) -> None:
+    path = _pool_scenario(tmp_path, 2)
+    data = yaml.safe_load(path.read_text())
+    data["expect"] = [expectation]
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert message in " ".join(result.stderr.split())
+    assert "s.yaml:" in result.stderr
