@@ -61,6 +61,7 @@ class _Gateway:
     api: str
     api_path: str
     urls: dict[str, str] = field(default_factory=dict)  # backend → URL, for base-url routing
+    products: tuple[str, ...] | None = None  # a spec's products; a folder's are not all known
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -118,7 +119,8 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
             location=Location(str(loaded.path)),
         )
     urls = {backend.name: backend.url for backend in gateway.backends}
-    return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls)
+    products = tuple(product.name for product in gateway.products)
+    return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls, products)
 
 
 def _deployment(name: str, behaviour: BackendBehaviour) -> MockDeployment:
@@ -272,6 +274,25 @@ class _Collector:
                 self.errors[f"{status} {reason}: {message}"] += 1
 
 
+def _check_names(loaded: LoadedScenario, gateway: _Gateway) -> None:
+    """The products and backends a scenario names that only the gateway can confirm."""
+    _check_products(loaded, gateway)
+    _check_expected_backends(loaded, gateway)
+
+
+def _check_products(loaded: LoadedScenario, gateway: _Gateway) -> None:
+    """A consumer in a product the spec lacks would run without that product's policies."""
+    if gateway.products is None:
+        return  # a product without a policy file is a product without policies
+    for index, consumer in enumerate(loaded.scenario.consumers):
+        if consumer.product is not None and consumer.product not in gateway.products:
+            raise ScenarioError(
+                f"consumers[{index}].product: the spec has no product '{consumer.product}'",
+                hint=f"products: {', '.join(gateway.products) or 'none'}",
+                location=loaded.locate(("consumers", index, "product")),
+            )
+
+
 def _check_expected_backends(loaded: LoadedScenario, gateway: _Gateway) -> None:
     """An expectation naming a backend the gateway lacks would measure nothing and pass."""
     known = sorted(gateway.deployments)
@@ -388,7 +409,7 @@ def run_scenario(
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
-    _check_expected_backends(loaded, gateway)
+    _check_names(loaded, gateway)
     watched = _watched_backends(loaded)
     # One gateway node per region: counters, breakers and rotations are kept per node.
     nodes: dict[str, GatewayServices] = {}

@@ -475,3 +475,17 @@ def test_a_measure_that_does_not_apply_is_refused_not_nan(
     assert result.exit_code == ExitCode.ERROR
     assert message in " ".join(result.stderr.split())
     assert "s.yaml:" in result.stderr
+
+
+def test_a_consumer_in_a_product_the_spec_lacks_is_a_located_error(tmp_path: Path) -> None:
+    """Without the check, a typo ran the consumer without its product's limits."""
+    scenario = EXAMPLES / "scenarios" / "free-tier-quota.yaml"
+    data = yaml.safe_load(scenario.read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "production" / "gateway.yaml")
+    data["consumers"][0]["product"] = "fre"
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "consumers[0].product: the spec has no product 'fre'" in result.stderr
+    assert "products: free, premium" in result.stderr
