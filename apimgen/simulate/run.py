@@ -144,6 +144,12 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
         for name, members in loaded.scenario.pools.items()
     }
     api = loaded.scenario.api or next(iter(sorted(policies.apis)), "api")
+    if policies.apis and api not in policies.apis:
+        raise ScenarioError(
+            f"api: the policy folder has no apis/{api}.xml",
+            hint=f"APIs with policies: {', '.join(sorted(policies.apis))}",
+            location=loaded.locate(("api",)),
+        )
     return _Gateway(
         policies,
         {name: _deployment(name, behaviour) for name, behaviour in behaviours.items()},

@@ -489,3 +489,17 @@ def test_a_consumer_in_a_product_the_spec_lacks_is_a_located_error(tmp_path: Pat
     assert result.exit_code == ExitCode.ERROR
     assert "consumers[0].product: the spec has no product 'fre'" in result.stderr
     assert "products: free, premium" in result.stderr
+
+
+def test_an_api_the_policy_folder_lacks_is_a_located_error(tmp_path: Path) -> None:
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>",
+        {**ONE_CONSUMER, "api": "ap"},
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "api: the policy folder has no apis/ap.xml" in result.stderr
+    assert "APIs with policies: api" in result.stderr
