@@ -87,6 +87,14 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
     texts = {name.removeprefix("policies/"): text for name, text in files.items()}
     policies = policy_set_from_texts(texts, named, prefix=f"{spec_path.name}:policies/")
     behaviours = loaded.scenario.backends
+    names = [backend.name for backend in gateway.backends]
+    for name in behaviours:
+        if name not in names:  # its settings would silently go nowhere
+            raise ScenarioError(
+                f"backends: the spec has no backend '{name}'",
+                hint=f"backends: {', '.join(names)}",
+                location=loaded.locate(("backends", name)),
+            )
     deployments: dict[str, MockDeployment] = {}
     breakers: dict[str, BreakerRule | None] = {}
     for backend in gateway.backends:

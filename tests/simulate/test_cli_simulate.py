@@ -503,3 +503,16 @@ def test_an_api_the_policy_folder_lacks_is_a_located_error(tmp_path: Path) -> No
     assert result.exit_code == ExitCode.ERROR
     assert "api: the policy folder has no apis/ap.xml" in result.stderr
     assert "APIs with policies: api" in result.stderr
+
+
+def test_settings_for_a_backend_the_spec_lacks_are_a_located_error(tmp_path: Path) -> None:
+    scenario = EXAMPLES / "scenarios" / "free-tier-quota.yaml"
+    data = yaml.safe_load(scenario.read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "production" / "gateway.yaml")
+    data["backends"] = {"aoai-ptu-weux": {"tpm": 1000}}
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "backends: the spec has no backend 'aoai-ptu-weux'" in result.stderr
+    assert "aoai-ptu-weu" in result.stderr.split("hint:")[1]
