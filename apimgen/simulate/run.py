@@ -88,13 +88,26 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
     policies = policy_set_from_texts(texts, named, prefix=f"{spec_path.name}:policies/")
     behaviours = loaded.scenario.backends
     names = [backend.name for backend in gateway.backends]
-    for name in behaviours:
+    for name, behaviour in behaviours.items():
         if name not in names:  # its settings would silently go nowhere
             raise ScenarioError(
                 f"backends: the spec has no backend '{name}'",
                 hint=f"backends: {', '.join(names)}",
                 location=loaded.locate(("backends", name)),
             )
+        for key in ("circuit_breaker", "url"):
+            if getattr(behaviour, key) is not None:
+                raise ScenarioError(
+                    f"backends.{name}.{key}: the spec sets this backend's {key}",
+                    hint="change it in the spec; the scenario's is for policy folders",
+                    location=loaded.locate(("backends", name, key)),
+                )
+    if loaded.scenario.pools:
+        raise ScenarioError(
+            "pools: the spec defines the pools",
+            hint="change them in the spec; the scenario's are for policy folders",
+            location=loaded.locate(("pools",)),
+        )
     deployments: dict[str, MockDeployment] = {}
     breakers: dict[str, BreakerRule | None] = {}
     for backend in gateway.backends:

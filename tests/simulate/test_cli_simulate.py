@@ -516,3 +516,34 @@ def test_settings_for_a_backend_the_spec_lacks_are_a_located_error(tmp_path: Pat
     assert result.exit_code == ExitCode.ERROR
     assert "backends: the spec has no backend 'aoai-ptu-weux'" in result.stderr
     assert "aoai-ptu-weu" in result.stderr.split("hint:")[1]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"backends": {"aoai-ptu-weu": {"tpm": 1000, "url": "https://x.example"}}},
+            "backends.aoai-ptu-weu.url: the spec sets this backend's url",
+        ),
+        (
+            {"backends": {"aoai-ptu-weu": {"tpm": 1000, "circuit_breaker": {"failure_count": 1}}}},
+            "backends.aoai-ptu-weu.circuit_breaker: the spec sets this backend's circuit_breaker",
+        ),
+        ({"pools": {"p": [{"backend": "aoai-ptu-weu"}]}}, "pools: the spec defines the pools"),
+    ],
+)
+def test_folder_only_settings_in_a_spec_scenario_are_refused(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    """They would be ignored: the spec brings its own breakers, URLs and pools."""
+    scenario = EXAMPLES / "scenarios" / "free-tier-quota.yaml"
+    data = yaml.safe_load(scenario.read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "production" / "gateway.yaml")
+    data.update(change)
+    if "pools" in change:
+        data["backends"]["aoai-ptu-weu"] = {"tpm": 100000}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR, result.output
+    assert message in result.stderr
