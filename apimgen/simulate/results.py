@@ -142,6 +142,9 @@ class SimulationResult:
                 checks.append((measured >= expectation.at_least, f">= {expectation.at_least:g}"))
             if expectation.equals is not None:
                 checks.append((measured == expectation.equals, f"== {expectation.equals:g}"))
+            if expectation.measure.startswith("cache_") and not self.semantic_cache:
+                # Nothing was looked up: "no false hits" would hold of a cache that never ran.
+                checks.append((False, "a semantic-cache lookup (none ran)"))
             subject = expectation.consumer or expectation.backend or "all"
             name = expectation.name or f"{subject} {expectation.measure}"
             self.expectations.append(

@@ -547,3 +547,19 @@ def test_folder_only_settings_in_a_spec_scenario_are_refused(
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR, result.output
     assert message in result.stderr
+
+
+def test_a_cache_expectation_fails_when_no_lookup_ran(tmp_path: Path) -> None:
+    """'No false hits' must not pass for a cache the policies never consult."""
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>",
+        {**ONE_CONSUMER, "expect": [{"measure": "cache_false_hits", "equals": 0}]},
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.EXPECTATIONS_FAILED
+    expectation = json.loads(result.stdout)["expectations"][0]
+    assert expectation["bound"] == "== 0 and a semantic-cache lookup (none ran)"
+    assert expectation["passed"] is False
