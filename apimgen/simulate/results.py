@@ -146,7 +146,11 @@ class SimulationResult:
                 # Nothing was looked up: "no false hits" would hold of a cache that never ran.
                 checks.append((False, "a semantic-cache lookup (none ran)"))
             subject = expectation.consumer or expectation.backend or "all"
-            name = expectation.name or f"{subject} {expectation.measure}"
+            name = expectation.name or f"{subject} {expectation.measure}" + (
+                f" while {expectation.while_available} is available"
+                if expectation.while_available
+                else ""
+            )
             self.expectations.append(
                 ExpectationResult(
                     name,

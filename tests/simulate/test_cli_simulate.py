@@ -426,6 +426,7 @@ def test_spill_over_is_measured_against_the_backend_it_spills_from(tmp_path: Pat
     a lower-priority member, many for a member of the same priority group."""
     spill = json.loads(run_cli("simulate", str(_pool_scenario(tmp_path / "a", 2)), "--json").stdout)
     assert [e["passed"] for e in spill["expectations"]] == [True, True]
+    assert spill["expectations"][1]["name"] == "paygo requests while ptu is available"
     assert spill["backends"]["ptu"]["trips"] > 0
     shared = run_cli("simulate", str(_pool_scenario(tmp_path / "b", 1)), "--json")
     assert shared.exit_code == ExitCode.EXPECTATIONS_FAILED
