@@ -1,0 +1,82 @@
+"""Whole policy documents in the shapes gateways carry in the wild, run unchanged (the files are
+in tests/simulate/wild/): portal exports with statement ids and no global policy, the
+managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body rewrites in
+both directions, CORS, concurrency limits and CDATA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from apimgen.errors import ExitCode
+from apimgen.simulate.traffic import unsigned_jwt
+from tests.conftest import run_cli
+from tests.simulate.harness import Call, run
+
+WILD = Path(__file__).parent / "wild"
+
+
+def test_a_portal_export_runs_without_a_global_policy(tmp_path: Path) -> None:
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
+    (apis / "openai.xml").write_text((WILD / "exported-api.xml").read_text())
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "5m",
+        "backends": {
+            "ptu": {
+                "tpm": 6000,
+                "circuit_breaker": {"failure_count": 1, "interval": "10s", "trip_duration": "30s"},
+            },
+            "paygo": {"tpm": 300000},
+        },
+        "pools": {"pool": [{"backend": "ptu", "priority": 1}, {"backend": "paygo", "priority": 2}]},
+        "consumers": [
+            {
+                "name": "heavy",
+                "headers": {"x-user-id": "alice"},
+                "arrival": {"kind": "constant", "per_minute": 30},
+                "completion_tokens": {"min": 200, "max": 300},
+            },
+            {
+                "name": "light",
+                "subscription": "sub-light",
+                "arrival": {"kind": "constant", "per_minute": 2},
+            },
+        ],
+        "expect": [
+            {"consumer": "heavy", "measure": "status_429", "at_least": 1},
+            {"consumer": "light", "measure": "status_429", "equals": 0},
+            {"backend": "paygo", "measure": "requests", "at_least": 1},
+            {"backend": "paygo", "while_available": "ptu", "measure": "requests", "equals": 0},
+            {"measure": "status_5xx", "equals": 0},
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    document = json.loads(result.stdout)
+    assert document["errors"] == []
+    assert document["metric_samples"] > 0
+
+
+def test_request_and_response_shaping_runs_as_written() -> None:
+    token = f"Bearer {unsigned_jwt({'appid': 'app-7'})}"
+    headers = {"Authorization": token, "Origin": "https://portal.contoso.example"}
+    # Three at once: the concurrency limit of two per app refuses the third.
+    calls = [Call(0, headers=headers), Call(0, headers=headers), Call(0, headers=headers)]
+    results, _, _ = run((WILD / "transform-api.xml").read_text(), calls)
+    answered = [r for r in results if r.status == 200]
+    refused = [r for r in results if r.status == 429]
+    assert len(answered) == 2 and len(refused) == 1
+    for result in answered:
+        sent = json.loads(result.state.context.Request.Body.text)
+        assert sent["max_tokens"] == 200, "the inbound rewrite capped the request"
+        assert json.loads(result.body)["served_for"] == "app-7"
+        assert result.headers["x-app"] == ["app-7"]
+        assert result.headers["Access-Control-Allow-Origin"] == ["https://portal.contoso.example"]
+        assert result.headers["Access-Control-Allow-Credentials"] == ["true"]
+    assert refused[0].headers["x-error"] == ["ConcurrencyLimitExceeded"]
