@@ -21,6 +21,7 @@ from apimgen.simulate.policy.handlers.base import (
     register,
 )
 from apimgen.simulate.policy.handlers.flow import run_section
+from apimgen.simulate.policy.handlers.http import http_status
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
@@ -224,14 +225,7 @@ class ReturnResponse(PolicyHandler):
     def run(self, state: RequestState) -> None:
         status, reason = 200, "OK"
         if self.status is not None:
-            text = cs_string(self.status[0].get(state))
-            if not text.strip().isdigit():
-                raise PolicyError(
-                    "ExpressionValueEvaluationFailure",
-                    f"<set-status> code gave '{text}', not an HTTP status",
-                    self.element,
-                )
-            status = int(text)
+            status = http_status(cs_string(self.status[0].get(state)), self.element)
             reason = self.status[1].text(state) if self.status[1] else ""
         body = cs_string(self.body.get(state)) if self.body is not None else None
         previous = state.section

@@ -20,7 +20,18 @@ from apimgen.simulate.policy.handlers.base import (
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState
 
-__all__ = ["Cors", "SetMethod", "SetStatus"]
+__all__ = ["Cors", "SetMethod", "SetStatus", "http_status"]
+
+
+def http_status(text: str, element: PolicyElement) -> int:
+    """A status code an expression gave; anything else fails the request, as in APIM."""
+    if not (text.strip().isdigit() and 100 <= int(text) <= 599):
+        raise PolicyError(
+            "ExpressionValueEvaluationFailure",
+            f"<set-status> code gave '{text}', not an HTTP status",
+            element,
+        )
+    return int(text)
 
 
 @register
@@ -42,19 +53,13 @@ class SetStatus(PolicyHandler):
             )
 
     def run(self, state: RequestState) -> None:
-        text = self.values["code"].text(state)
-        if not (text.isdigit() and 100 <= int(text) <= 599):
-            raise PolicyError(
-                "ExpressionValueEvaluationFailure",
-                f"<set-status> code gave '{text}', not an HTTP status",
-                self.element,
-            )
+        status = http_status(self.values["code"].text(state), self.element)
         reason = self.values["reason"].text(state)
         response = state.context.Response
         if response is None:
-            state.respond(int(text), reason)
+            state.respond(status, reason)
         else:
-            response.StatusCode, response.StatusReason = int(text), reason
+            response.StatusCode, response.StatusReason = status, reason
 
 
 @register
