@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apimgen.errors import ApimgenError, Location
+from apimgen.errors import ApimgenError
 from apimgen.simulate.backends import (
     BackendRegistry,
     BreakerRule,
@@ -87,27 +87,7 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
     texts = {name.removeprefix("policies/"): text for name, text in files.items()}
     policies = policy_set_from_texts(texts, named, prefix=f"{spec_path.name}:policies/")
     behaviours = loaded.scenario.backends
-    names = [backend.name for backend in gateway.backends]
-    for name, behaviour in behaviours.items():
-        if name not in names:  # its settings would silently go nowhere
-            raise ScenarioError(
-                f"backends: the spec has no backend '{name}'",
-                hint=f"backends: {', '.join(names)}",
-                location=loaded.locate(("backends", name)),
-            )
-        for key in ("circuit_breaker", "url"):
-            if getattr(behaviour, key) is not None:
-                raise ScenarioError(
-                    f"backends.{name}.{key}: the spec sets this backend's {key}",
-                    hint="change it in the spec; the scenario's is for policy folders",
-                    location=loaded.locate(("backends", name, key)),
-                )
-    if loaded.scenario.pools:
-        raise ScenarioError(
-            "pools: the spec defines the pools",
-            hint="change them in the spec; the scenario's are for policy folders",
-            location=loaded.locate(("pools",)),
-        )
+    _check_spec_backends(loaded, [backend.name for backend in gateway.backends])
     deployments: dict[str, MockDeployment] = {}
     breakers: dict[str, BreakerRule | None] = {}
     for backend in gateway.backends:
@@ -137,11 +117,36 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
         raise ScenarioError(
             f"the spec has no API '{api_name}'",
             hint=f"APIs: {', '.join(a.name for a in gateway.apis)}",
-            location=Location(str(loaded.path)),
+            location=loaded.locate(("api",)),
         )
     urls = {backend.name: backend.url for backend in gateway.backends}
     products = tuple(product.name for product in gateway.products)
     return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls, products)
+
+
+def _check_spec_backends(loaded: LoadedScenario, names: list[str]) -> None:
+    """Scenario backend settings a spec scenario would silently ignore: settings for a backend
+    the spec lacks, and what the spec itself sets (breakers, URLs, pools)."""
+    for name, behaviour in loaded.scenario.backends.items():
+        if name not in names:
+            raise ScenarioError(
+                f"backends: the spec has no backend '{name}'",
+                hint=f"backends: {', '.join(names)}",
+                location=loaded.locate(("backends", name)),
+            )
+        for key in ("circuit_breaker", "url"):
+            if getattr(behaviour, key) is not None:
+                raise ScenarioError(
+                    f"backends.{name}.{key}: the spec sets this backend's {key}",
+                    hint="change it in the spec; the scenario's is for policy folders",
+                    location=loaded.locate(("backends", name, key)),
+                )
+    if loaded.scenario.pools:
+        raise ScenarioError(
+            "pools: the spec defines the pools",
+            hint="change them in the spec; the scenario's are for policy folders",
+            location=loaded.locate(("pools",)),
+        )
 
 
 def _deployment(name: str, behaviour: BackendBehaviour) -> MockDeployment:
