@@ -564,3 +564,16 @@ def test_a_cache_expectation_fails_when_no_lookup_ran(tmp_path: Path) -> None:
     expectation = json.loads(result.stdout)["expectations"][0]
     assert expectation["bound"] == "== 0 and a semantic-cache lookup (none ran)"
     assert expectation["passed"] is False
+
+
+def test_an_api_the_spec_lacks_is_a_located_error(tmp_path: Path) -> None:
+    data = yaml.safe_load((EXAMPLES / "scenarios" / "free-tier-quota.yaml").read_text())
+    data["policies"]["spec"] = str(EXAMPLES / "production" / "gateway.yaml")
+    data["api"] = "azure-openia"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    line = yaml.safe_dump(data).splitlines().index("api: azure-openia") + 1
+    assert f"s.yaml:{line}:6: the spec has no API 'azure-openia'" in result.stderr
+    assert "APIs: azure-openai" in result.stderr
