@@ -18,6 +18,8 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from apimgen.simulate.urls import longest_prefix
+
 __all__ = [
     "BackendCall",
     "BackendRegistry",
@@ -275,23 +277,12 @@ class BackendRegistry:
         return backend_id in self.singles or backend_id in self.pools
 
     def for_url(self, url: str) -> str | None:
-        """The backend a ``base-url`` reaches: the one whose URL it starts with (the longest,
-        when several do), compared without case in scheme and host and without a final /."""
+        """The backend a ``base-url`` reaches: the one whose URL it starts with."""
         if url in self._reached:
             return self._reached[url]
         if len(self._reached) >= 1024:  # base URLs made by expressions could be endless
             self._reached.clear()
-        wanted = _normalised(url)
-        reached = [
-            (len(prefix), backend_id)
-            for backend_id, prefix in ((b, _normalised(u)) for b, u in self.urls.items())
-            if wanted == prefix or wanted.startswith(prefix + "/")
-        ]
-        found = self._reached[url] = max(reached)[1] if reached else None
+        by_url = {backend_url: backend_id for backend_id, backend_url in self.urls.items()}
+        prefix = longest_prefix(url, by_url)
+        found = self._reached[url] = by_url[prefix] if prefix is not None else None
         return found
-
-
-def _normalised(url: str) -> str:
-    scheme, _, rest = url.strip().partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")

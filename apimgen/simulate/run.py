@@ -339,6 +339,25 @@ def _check_expected_backends(loaded: LoadedScenario, gateway: _Gateway) -> None:
                 )
 
 
+def _nodes(
+    loaded: LoadedScenario, gateway: _Gateway, seed: int, semantic_cache: SemanticCache
+) -> dict[str, GatewayServices]:
+    """One gateway node per region: counters, breakers and rotations are kept per node; the
+    semantic cache is shared, like the external Redis cache the nodes would share."""
+    scenario = loaded.scenario
+    watched = _watched_backends(loaded)
+    nodes: dict[str, GatewayServices] = {}
+    for index, region in enumerate(scenario.regions):
+        node = GatewayServices(seed=seed * 1000 + index, region=region)
+        node.backends = gateway.registry()
+        node.backends.watched = watched
+        node.semantic_cache = semantic_cache
+        node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
+        node.endpoints = dict(scenario.endpoints)
+        nodes[region] = node
+    return nodes
+
+
 def _watched_backends(loaded: LoadedScenario) -> dict[str, tuple[str, ...]]:
     """Backend → the backends whose availability its calls are counted against."""
     watched: dict[str, set[str]] = defaultdict(set)
@@ -442,23 +461,13 @@ def run_scenario(
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
     _check_names(loaded, gateway)
-    watched = _watched_backends(loaded)
-    # One gateway node per region: counters, breakers and rotations are kept per node.
-    nodes: dict[str, GatewayServices] = {}
-    # One semantic cache for all nodes, like the external Redis cache they would share.
     semantic_cache = SemanticCache(
         (lambda: embedder) if embedder is not None else (lambda: embedder_for(loaded)),
         scenario.semantic_cache.distance_scale,
         threshold_override=score_threshold,
         calibrated="distance_scale" in scenario.semantic_cache.model_fields_set,
     )
-    for index, region in enumerate(scenario.regions):
-        node = GatewayServices(seed=run_seed * 1000 + index, region=region)
-        node.backends = gateway.registry()
-        node.backends.watched = watched
-        node.semantic_cache = semantic_cache
-        node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
-        nodes[region] = node
+    nodes = _nodes(loaded, gateway, run_seed, semantic_cache)
     pipelines: dict[str | None, CompiledPipeline] = {}
     skipped: list[str] = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -56,6 +56,12 @@ class Outage(SpecModel):
     status: int = Field(default=503, ge=400, le=599, description="Status the backend answers.")
 
 
+def _check_url(url: str) -> str:
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+        raise ValueError(f"'{url}' is not an http(s) URL, e.g. https://my-aoai.openai.azure.com")
+    return url
+
+
 class BackendBehaviour(SpecModel):
     """A mock Azure OpenAI deployment behind a backend id."""
 
@@ -83,11 +89,7 @@ class BackendBehaviour(SpecModel):
     @field_validator("url")
     @classmethod
     def _absolute_url(cls, url: str | None) -> str | None:
-        if url is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
-            raise ValueError(
-                f"'{url}' is not an http(s) URL, e.g. https://my-aoai.openai.azure.com"
-            )
-        return url
+        return _check_url(url) if url is not None else None
 
 
 class Arrival(SpecModel):
@@ -262,6 +264,17 @@ class SemanticCacheSettings(SpecModel):
     )
 
 
+class Endpoint(SpecModel):
+    """A service that send-request policies call, answered by the simulator."""
+
+    status: int = Field(default=200, ge=100, le=599, description="The answer's status code.")
+    body: dict[str, Any] | list[Any] | str | None = Field(
+        default=None, description="The answer's body: JSON (a mapping or a list) or text."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="The answer's headers.")
+    latency: float = Field(default=0.05, ge=0, description="Seconds before it answers.")
+
+
 class GatewayBehaviour(SpecModel):
     """Where live gateways of different dates were seen to behave differently."""
 
@@ -297,7 +310,20 @@ class Scenario(SpecModel):
     consumers: Annotated[list[Consumer], Field(min_length=1)] = Field(
         description="Who sends traffic."
     )
+    endpoints: dict[str, Endpoint] = Field(
+        default_factory=dict,
+        description="Services send-request calls, by URL: a call goes to the endpoint whose URL "
+        "it starts with.",
+    )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_urls(cls, endpoints: dict[str, Endpoint]) -> dict[str, Endpoint]:
+        for url in endpoints:
+            _check_url(url)
+        return endpoints
+
     gateway: GatewayBehaviour = Field(
         default_factory=GatewayBehaviour,
         description="Gateway behaviours that differ between gateway versions.",

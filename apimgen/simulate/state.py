@@ -143,6 +143,7 @@ class GatewayServices:
     token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
     semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
     retry_reselects_backend: bool = False  # older gateways pick a pool member anew per retry
+    endpoints: dict[str, Any] = field(default_factory=dict)  # send-request's services, by URL
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

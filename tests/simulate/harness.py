@@ -78,6 +78,7 @@ def run(
     semantic_cache: Any = None,
     retry_reselects_backend: bool = False,
     arrive: bool = False,
+    endpoints: dict[str, Any] | None = None,
 ) -> tuple[list[Result], GatewayServices, Any]:
     """Run ``calls`` through ``policy``: queued up front (``EventLoop.start``), or with
     ``arrive`` handed to the loop one by one in time order as a scenario run does."""
@@ -90,6 +91,7 @@ def run(
     services.backends = BackendRegistry({b.id: b for b in singles}, pools or {})
     services.semantic_cache = semantic_cache
     services.retry_reselects_backend = retry_reselects_backend
+    services.endpoints = endpoints or {}
     results: list[Result] = []
     call_of: dict[int, Call] = {}
 

@@ -577,3 +577,31 @@ def test_an_api_the_spec_lacks_is_a_located_error(tmp_path: Path) -> None:
     line = yaml.safe_dump(data).splitlines().index("api: azure-openia") + 1
     assert f"s.yaml:{line}:6: the spec has no API 'azure-openia'" in result.stderr
     assert "APIs: azure-openai" in result.stderr
+
+
+def test_send_request_is_answered_by_the_scenario_endpoints(tmp_path: Path) -> None:
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><send-request response-variable-name="policy">'
+        "<set-url>https://config.contoso.example/limits/app</set-url></send-request>"
+        '<set-variable name="cap" value="@(((IResponse)context.Variables[&quot;policy&quot;])'
+        '.Body.As&lt;JObject&gt;()[&quot;cap&quot;].Value&lt;int&gt;())" />'
+        '<choose><when condition="@((int)context.Variables[&quot;cap&quot;] == 0)">'
+        '<return-response><set-status code="403" reason="Paused" /></return-response>'
+        '</when></choose><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>",
+        {
+            **ONE_CONSUMER,
+            "endpoints": {"https://config.contoso.example/limits": {"body": {"cap": 0}}},
+            "expect": [{"measure": "status_403", "equals": 6}],
+        },
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    data = yaml.safe_load(path.read_text())
+    data["endpoints"] = {"config.contoso.example": {"body": {"cap": 0}}}
+    path.write_text(yaml.safe_dump(data))
+    bad = run_cli("simulate", str(path))
+    assert bad.exit_code == ExitCode.ERROR
+    assert "endpoints: 'config.contoso.example' is not an http(s) URL" in bad.stderr

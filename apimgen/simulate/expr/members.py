@@ -122,9 +122,15 @@ def is_instance(value: Any, target: str) -> bool:
         "object": lambda v: v is not None,
     }
     check = checks.get(target.rstrip("?"))
-    if check is None:
-        raise UnsupportedError(f"type test against '{target}'")
-    return check(value)
+    if check is not None:
+        return check(value)
+    if target in _CONTEXT_TYPES:  # IResponse from send-request, IRequest, ...
+        return isinstance(value, CSharpObject) and value.csharp_name == target
+    raise UnsupportedError(f"type test against '{target}'")
+
+
+# The context's interface types an expression may cast to or test for.
+_CONTEXT_TYPES = frozenset({"IResponse", "IRequest", "IMessageBody", "IUrl"})
 
 
 def _parse_int(text: str) -> int:

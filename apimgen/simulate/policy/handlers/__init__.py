@@ -8,6 +8,7 @@ from apimgen.simulate.policy.handlers import (
     routing,
     security,
     semantic_cache,
+    send_request,
     tokens,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "routing",
     "security",
     "semantic_cache",
+    "send_request",
     "tokens",
 ]

@@ -1,0 +1,118 @@
+"""``send-request`` (Learn: send-request-policy): a call from the gateway to another service,
+answered by the scenario's ``endpoints`` on the virtual clock.
+
+The request is built as the policy says (set-url, set-method, set-header, set-body; a managed
+identity token is noted and not fetched); the endpoint whose URL the call's URL starts with
+answers with its status, headers and body after its latency, and the response lands in
+``response-variable-name`` as an ``IResponse``. As Learn documents, a call slower than
+``timeout`` (default 60 s) fails, and with ``ignore-error="true"`` a failed call leaves the
+variable null instead of failing the request. A URL no endpoint serves is such a failure too.
+The error reason the gateway gives a failed call is not documented: the simulator uses
+``SendRequestFailure`` (inference).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from apimgen.simulate.context import Response
+from apimgen.simulate.policy.handlers.base import (
+    Attribute,
+    BuildContext,
+    PolicyConfigError,
+    PolicyHandler,
+    Value,
+    Wait,
+    compile_value,
+    register,
+)
+from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.urls import longest_prefix
+
+__all__ = ["SendRequest"]
+
+_PARTS = ("set-url", "set-method", "set-header", "set-body", "authentication-managed-identity")
+
+
+@register
+class SendRequest(PolicyHandler):
+    element_names = ("send-request",)
+    attributes = (
+        Attribute("mode", expressions=False, default="new", choices=("new", "copy")),
+        Attribute("response-variable-name", expressions=False),
+        Attribute("timeout", default="60", kind="number"),
+        Attribute("ignore-error", expressions=False, default="false", choices=("true", "false")),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        for child in element.children:
+            if child.name not in _PARTS:
+                raise PolicyConfigError(
+                    f"<send-request> with <{child.name}> is not simulated",
+                    hint=f"the simulator builds the call from {', '.join(_PARTS)}",
+                    location=child.location,
+                )
+        url = element.child("set-url")
+        url_text = (url.text or "").strip() if url is not None else ""
+        if url is None or not url_text:
+            raise PolicyConfigError("<send-request> needs <set-url>", location=element.location)
+        self.url = compile_value(url_text, url)
+        # Built per call like the gateway builds them, so their expressions fail as they would;
+        # the endpoint answers whatever they say.
+        self.parts: list[Value] = []
+        for child in element.children:
+            if child.name in ("set-method", "set-body"):
+                self.parts.append(compile_value((child.text or "").strip(), child))
+            elif child.name == "set-header":
+                self.parts.append(compile_value(child.attributes.get("name", ""), child, "name"))
+                self.parts.extend(
+                    compile_value(value.text or "", value)
+                    for value in child.children
+                    if value.name == "value"
+                )
+        self.variable = self.literal("response-variable-name")
+        self.ignore_error = self.literal("ignore-error") == "true"
+
+    def run(self, state: RequestState) -> Wait:
+        return self._send(state)
+
+    def _send(self, state: RequestState) -> Iterator[float]:
+        services = state.services
+        url = self.url.text(state)
+        for part in self.parts:
+            part.get(state)
+        timeout = self.number("timeout", state)
+        endpoints = services.endpoints
+        prefix = longest_prefix(url, endpoints)
+        endpoint = endpoints[prefix] if prefix is not None else None
+        if endpoint is None or endpoint.latency > timeout:
+            if endpoint is not None:
+                yield services.now + timeout
+            failure = (
+                f"no scenario endpoint answers {url}"
+                if endpoint is None
+                else f"{url} did not answer within {timeout:g} s"
+            )
+            if not self.ignore_error:
+                raise PolicyError("SendRequestFailure", failure, self.element)
+            self._store(state, None)
+            return
+        yield services.now + endpoint.latency
+        body = endpoint.body
+        text = body if isinstance(body, str) or body is None else json.dumps(body)
+        self._store(
+            state,
+            Response(
+                StatusCode=endpoint.status,
+                StatusReason="OK" if endpoint.status < 400 else "",
+                headers=dict(endpoint.headers),
+                body_text=text,
+            ),
+        )
+
+    def _store(self, state: RequestState, response: Response | None) -> None:
+        if self.variable:
+            state.context.Variables.values[self.variable] = response

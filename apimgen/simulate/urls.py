@@ -1,0 +1,26 @@
+"""Which configured URL a called URL falls under: base-url routing to mock backends, and
+send-request calls to the scenario's endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["longest_prefix"]
+
+
+def longest_prefix(url: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``url`` starts with (the longest, when several do), compared without
+    case in scheme and host, without a final /, and only at a path boundary."""
+    wanted = _normalised(url)
+    reached = [
+        (len(prefix), candidate)
+        for candidate, prefix in ((c, _normalised(c)) for c in candidates)
+        if wanted == prefix or wanted.startswith(prefix + "/")
+    ]
+    return max(reached)[1] if reached else None
+
+
+def _normalised(url: str) -> str:
+    scheme, _, rest = url.strip().partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")

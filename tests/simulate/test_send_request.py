@@ -1,0 +1,81 @@
+"""send-request against the scenario's endpoints: the response in a variable after the
+endpoint's latency, timeouts and ignore-error as Learn documents them."""
+
+from __future__ import annotations
+
+import pytest
+
+from apimgen.simulate.policy.handlers.base import PolicyConfigError
+from apimgen.simulate.scenario import Endpoint
+from tests.simulate.harness import Call, api_policy, run
+
+SAFETY = "https://safety.contoso.example"
+
+
+def _check(*, timeout: str = "5", ignore: str = "false", body: str = "") -> str:
+    return api_policy(
+        f'<send-request mode="new" response-variable-name="verdict" timeout="{timeout}" '
+        f'ignore-error="{ignore}"><set-url>{SAFETY}/text:analyze?api-version=2024-09-01</set-url>'
+        "<set-method>POST</set-method>"
+        '<set-header name="Content-Type" exists-action="override"><value>application/json</value>'
+        f"</set-header><set-body>{body or '@(context.Request.Body.As<string>(true))'}</set-body>"
+        "</send-request>"
+        '<choose><when condition="@(context.Variables[&quot;verdict&quot;] != null &amp;&amp; '
+        "((IResponse)context.Variables[&quot;verdict&quot;]).Body.As&lt;JObject&gt;()"
+        '[&quot;blocked&quot;].Value&lt;bool&gt;())">'
+        '<return-response><set-status code="403" reason="Blocked" /></return-response>'
+        "</when></choose>"
+    )
+
+
+def test_the_answer_lands_in_the_variable_after_the_endpoint_latency() -> None:
+    blocked = {SAFETY: Endpoint(body={"blocked": True}, latency=0.25)}
+    results, _, _ = run(_check(), [Call(0)], endpoints=blocked)
+    assert results[0].status == 403 and results[0].done_at == 0.25
+    assert results[0].state.backend_calls == 0
+    allowed = {SAFETY: Endpoint(body={"blocked": False}, latency=0.25)}
+    results, _, _ = run(_check(), [Call(0)], endpoints=allowed)
+    assert results[0].status == 200 and results[0].state.backend_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "failure", "took"),
+    [
+        ({}, f"no scenario endpoint answers {SAFETY}/text:analyze?api-version=2024-09-01", 0.0),
+        (
+            {SAFETY: Endpoint(body={"blocked": True}, latency=9)},
+            f"{SAFETY}/text:analyze?api-version=2024-09-01 did not answer within 5 s",
+            5.0,
+        ),
+    ],
+)
+def test_a_failed_call_fails_the_request_unless_errors_are_ignored(
+    endpoints: dict[str, Endpoint], failure: str, took: float
+) -> None:
+    results, _, _ = run(_check(), [Call(0)], endpoints=endpoints)
+    assert results[0].status == 500
+    assert results[0].state.error == ("SendRequestFailure", failure)
+    assert results[0].done_at == took
+    ignored, _, _ = run(_check(ignore="true"), [Call(0)], endpoints=endpoints)
+    assert ignored[0].status == 200, "the variable is null and the request goes on"
+    assert ignored[0].state.context.Variables.values["verdict"] is None
+
+
+def test_the_call_is_built_as_the_policy_says_so_its_expressions_can_fail() -> None:
+    policy = _check(body="@(context.Variables[&quot;missing&quot;])")
+    results, _, _ = run(policy, [Call(0)], endpoints={SAFETY: Endpoint()})
+    assert results[0].status == 500
+    assert results[0].state.error is not None
+    assert results[0].state.error[0] == "ExpressionValueEvaluationFailure"
+
+
+@pytest.mark.parametrize(
+    ("inner", "message"),
+    [
+        ("<set-method>GET</set-method>", "needs <set-url>"),
+        (f"<set-url>{SAFETY}</set-url><proxy url='http://p' />", "<proxy> is not simulated"),
+    ],
+)
+def test_what_the_simulator_cannot_build_is_refused(inner: str, message: str) -> None:
+    with pytest.raises(PolicyConfigError, match=message):
+        run(api_policy(f'<send-request response-variable-name="r">{inner}</send-request>'), [])
