@@ -79,3 +79,16 @@ def test_the_call_is_built_as_the_policy_says_so_its_expressions_can_fail() -> N
 def test_what_the_simulator_cannot_build_is_refused(inner: str, message: str) -> None:
     with pytest.raises(PolicyConfigError, match=message):
         run(api_policy(f'<send-request response-variable-name="r">{inner}</send-request>'), [])
+
+
+def test_a_one_way_request_neither_waits_nor_cares_about_the_answer() -> None:
+    policy = api_policy(
+        f"<send-one-way-request><set-url>{SAFETY}/audit</set-url>"
+        "<set-body>@(context.Request.Body.As&lt;string&gt;(true))</set-body>"
+        "</send-one-way-request>"
+    )
+    slow = {SAFETY: Endpoint(latency=30)}
+    for endpoints in ({}, slow):
+        results, _, _ = run(policy, [Call(0)], endpoints=endpoints)
+        assert results[0].status == 200
+        assert results[0].done_at == 0.2 + 0.01 * 500  # the backend call alone

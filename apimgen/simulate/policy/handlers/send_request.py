@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import ClassVar
 
 from apimgen.simulate.context import Response
 from apimgen.simulate.policy.handlers.base import (
@@ -31,7 +32,7 @@ from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState
 from apimgen.simulate.urls import longest_prefix
 
-__all__ = ["SendRequest"]
+__all__ = ["SendOneWayRequest", "SendRequest"]
 
 _PARTS = ("set-url", "set-method", "set-header", "set-body", "authentication-managed-identity")
 
@@ -39,7 +40,7 @@ _PARTS = ("set-url", "set-method", "set-header", "set-body", "authentication-man
 @register
 class SendRequest(PolicyHandler):
     element_names = ("send-request",)
-    attributes = (
+    attributes: ClassVar[tuple[Attribute, ...]] = (
         Attribute("mode", expressions=False, default="new", choices=("new", "copy")),
         Attribute("response-variable-name", expressions=False),
         Attribute("timeout", default="60", kind="number"),
@@ -76,7 +77,7 @@ class SendRequest(PolicyHandler):
         self.variable = self.literal("response-variable-name")
         self.ignore_error = self.literal("ignore-error") == "true"
 
-    def run(self, state: RequestState) -> Wait:
+    def run(self, state: RequestState) -> Wait | None:
         return self._send(state)
 
     def _send(self, state: RequestState) -> Iterator[float]:
@@ -116,3 +117,22 @@ class SendRequest(PolicyHandler):
     def _store(self, state: RequestState, response: Response | None) -> None:
         if self.variable:
             state.context.Variables.values[self.variable] = response
+
+
+@register
+class SendOneWayRequest(SendRequest):
+    """``send-one-way-request`` (Learn: send-one-way-request-policy): the call is built as the
+    policy says and sent without waiting, so neither its latency nor its answer (nor a
+    missing endpoint) changes the request."""
+
+    element_names = ("send-one-way-request",)
+    attributes = (
+        Attribute("mode", expressions=False, default="new", choices=("new", "copy")),
+        Attribute("timeout", default="60", kind="number"),
+    )
+
+    def run(self, state: RequestState) -> Wait | None:
+        self.url.text(state)
+        for part in self.parts:
+            part.get(state)
+        return None
