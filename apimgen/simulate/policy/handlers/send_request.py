@@ -39,6 +39,8 @@ _PARTS = ("set-url", "set-method", "set-header", "set-body", "authentication-man
 
 @register
 class SendRequest(PolicyHandler):
+    """``send-request`` (Learn: send-request-policy); see the module's docstring."""
+
     element_names = ("send-request",)
     attributes: ClassVar[tuple[Attribute, ...]] = (
         Attribute("mode", expressions=False, default="new", choices=("new", "copy")),
@@ -52,14 +54,14 @@ class SendRequest(PolicyHandler):
         for child in element.children:
             if child.name not in _PARTS:
                 raise PolicyConfigError(
-                    f"<send-request> with <{child.name}> is not simulated",
+                    f"<{element.name}> with <{child.name}> is not simulated",
                     hint=f"the simulator builds the call from {', '.join(_PARTS)}",
                     location=child.location,
                 )
         url = element.child("set-url")
         url_text = (url.text or "").strip() if url is not None else ""
         if url is None or not url_text:
-            raise PolicyConfigError("<send-request> needs <set-url>", location=element.location)
+            raise PolicyConfigError(f"<{element.name}> needs <set-url>", location=element.location)
         self.url = compile_value(url_text, url)
         # Built per call like the gateway builds them, so their expressions fail as they would;
         # the endpoint answers whatever they say.
