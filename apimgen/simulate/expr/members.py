@@ -857,8 +857,9 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         "Convert": StaticType(
             "Convert",
             {
-                "ToInt32": lambda v: convert(v, "int"),
-                "ToInt64": lambda v: convert(v, "long"),
+                # a double rounds half to even, as .NET's Convert does (a cast truncates)
+                "ToInt32": lambda v: round(v) if isinstance(v, float) else convert(v, "int"),
+                "ToInt64": lambda v: round(v) if isinstance(v, float) else convert(v, "long"),
                 "ToDouble": lambda v: float(v) if not isinstance(v, str) else _parse_float(v),
                 "ToBoolean": lambda v: v if isinstance(v, bool) else _parse_bool(str(v)),
                 "ToString": cs_string,
