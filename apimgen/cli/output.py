@@ -179,6 +179,9 @@ class Output:
         series = [result.tokens_per_minute.get(m, 0) for m in range(minutes)]
         peak = max(series, default=0)
         self.out.print(f"tokens served per minute: {_sparkline(series)}  (peak {peak})")
+        if result.endpoint_calls:
+            calls = ", ".join(f"{url} {n}" for url, n in sorted(result.endpoint_calls.items()))
+            self.out.print(escape(f"send-request calls per endpoint: {calls}"))
         cache = result.semantic_cache
         if cache:
             # Hits are judged true or false only when both prompts belong to paraphrase groups.

@@ -62,6 +62,7 @@ class SimulationResult:
     semantic_cache: dict[str, Any] | None = None  # hits, false hits, embedder (None: unused)
     # calls to a backend while another was available, for expectations' while_available
     calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
+    endpoint_calls: dict[str, int] = field(default_factory=dict)  # send-request calls per endpoint
 
     @property
     def total_requests(self) -> int:
@@ -195,6 +196,7 @@ class SimulationResult:
             },
             "tokens_per_minute": [self.tokens_per_minute.get(m, 0) for m in range(minutes)],
             "metric_samples": self.metric_samples,
+            "endpoint_calls": dict(sorted(self.endpoint_calls.items())),
             "token_limits": self.token_limits,
             "semantic_cache": self.semantic_cache,
             "skipped_policies": self.skipped_policies,

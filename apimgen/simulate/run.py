@@ -526,6 +526,7 @@ def run_scenario(
         calls_while_available=sum(
             (node.backends.calls_while_available for node in nodes.values()), Counter()
         ),
+        endpoint_calls=dict(sum((node.endpoint_calls for node in nodes.values()), Counter())),
     )
     result.check(scenario.expect)
     return result

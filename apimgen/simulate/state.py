@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -144,6 +145,7 @@ class GatewayServices:
     semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
     retry_reselects_backend: bool = False  # older gateways pick a pool member anew per retry
     endpoints: dict[str, Any] = field(default_factory=dict)  # send-request's services, by URL
+    endpoint_calls: Counter[str] = field(default_factory=Counter)  # calls each endpoint took
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)

@@ -599,6 +599,10 @@ def test_send_request_is_answered_by_the_scenario_endpoints(tmp_path: Path) -> N
     )
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK, result.output
+    endpoint = "https://config.contoso.example/limits"
+    assert json.loads(result.stdout)["endpoint_calls"] == {endpoint: 6}
+    summary = " ".join(run_cli("simulate", str(path)).stdout.split())
+    assert f"send-request calls per endpoint: {endpoint} 6" in summary
     data = yaml.safe_load(path.read_text())
     data["endpoints"] = {"config.contoso.example": {"body": {"cap": 0}}}
     path.write_text(yaml.safe_dump(data))

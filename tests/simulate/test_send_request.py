@@ -89,6 +89,7 @@ def test_a_one_way_request_neither_waits_nor_cares_about_the_answer() -> None:
     )
     slow = {SAFETY: Endpoint(latency=30)}
     for endpoints in ({}, slow):
-        results, _, _ = run(policy, [Call(0)], endpoints=endpoints)
+        results, services, _ = run(policy, [Call(0)], endpoints=endpoints)
         assert results[0].status == 200
         assert results[0].done_at == 0.2 + 0.01 * 500  # the backend call alone
+        assert services.endpoint_calls == ({SAFETY: 1} if endpoints else {})

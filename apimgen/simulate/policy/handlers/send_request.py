@@ -88,9 +88,10 @@ class SendRequest(PolicyHandler):
         for part in self.parts:
             part.get(state)
         timeout = self.number("timeout", state)
-        endpoints = services.endpoints
-        prefix = longest_prefix(url, endpoints)
-        endpoint = endpoints[prefix] if prefix is not None else None
+        prefix = longest_prefix(url, services.endpoints)
+        endpoint = services.endpoints[prefix] if prefix is not None else None
+        if prefix is not None:
+            services.endpoint_calls[prefix] += 1
         if endpoint is None or endpoint.latency > timeout:
             if endpoint is not None:
                 yield services.now + timeout
@@ -134,7 +135,10 @@ class SendOneWayRequest(SendRequest):
     )
 
     def run(self, state: RequestState) -> Wait | None:
-        self.url.text(state)
+        url = self.url.text(state)
         for part in self.parts:
             part.get(state)
+        prefix = longest_prefix(url, state.services.endpoints)
+        if prefix is not None:
+            state.services.endpoint_calls[prefix] += 1
         return None
