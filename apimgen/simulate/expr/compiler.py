@@ -287,6 +287,17 @@ def _new_datetime(args: list[Any]) -> datetime:
     return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment
 
 
+def _flatten(node: ast.Member) -> tuple[ast.Node, list[ast.Member]]:
+    """``a.B.C`` as its root ``a`` and its reads ``.B``, ``.C`` in source order."""
+    steps: list[ast.Member] = []
+    current: ast.Node = node
+    while isinstance(current, ast.Member):
+        steps.append(current)
+        current = current.target
+    steps.reverse()
+    return current, steps
+
+
 class _NotInLoop(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text
     def __init__(self, node: ast.Jump) -> None:
         self.node = node
@@ -428,14 +439,9 @@ class _Compiler:
     def _unqualified(self, node: ast.Member) -> ast.Node | None:
         """``System.Net.WebUtility.UrlEncode`` read as ``WebUtility.UrlEncode``: the same
         chain with its namespace dropped, or None when it names no known type that way."""
-        steps: list[ast.Member] = []
-        current: ast.Node = node
-        while isinstance(current, ast.Member):
-            steps.append(current)
-            current = current.target
+        current, steps = _flatten(node)
         if not isinstance(current, ast.Name) or self.declared(current.id):
             return None
-        steps.reverse()
         for count in range(len(steps), 0, -1):
             dotted = ".".join([current.id, *(step.name for step in steps[:count])])
             static = QUALIFIED_NAMES.get(dotted)
@@ -452,28 +458,19 @@ class _Compiler:
     def _unknown_root(self, node: ast.Member) -> tuple[str, tuple[int, int]] | None:
         """``System.Environment.MachineName``: the dotted name and its position, when the
         chain starts with a name that is neither declared, ``context`` nor a known type."""
-        names = [node.name]
-        current = node.target
-        while isinstance(current, ast.Member):
-            names.append(current.name)
-            current = current.target
+        current, steps = _flatten(node)
         if not isinstance(current, ast.Name):
             return None
         root = current.id
         if self.declared(root) or root == "context" or root in STATIC_NAMES:
             return None
-        return ".".join([root, *reversed(names)]), (current.line, current.column)
+        return ".".join([root, *(step.name for step in steps)]), (current.line, current.column)
 
     def member_chain(self, node: ast.Member) -> Compiled:
         """``a.B?.C.D`` as one loop over its property reads instead of a closure per read:
         such chains are in nearly every policy expression. Each read keeps its own position
         for errors, and ``?.`` on null ends the chain as before."""
-        steps: list[ast.Member] = []
-        current: ast.Node = node
-        while isinstance(current, ast.Member):
-            steps.append(current)
-            current = current.target
-        steps.reverse()
+        current, steps = _flatten(node)
         root = self.expr(current, chain_top=False)
         reads = tuple((step.name, step.null_conditional, step) for step in steps)
 
