@@ -10,8 +10,10 @@ dictionaries → dict. JSON bodies are JObject/JArray/JValue wrappers so that Ne
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 __all__ = [
@@ -169,7 +171,7 @@ def cs_string(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return _double_text(value)
     if isinstance(value, datetime):
         return value.strftime("%-m/%-d/%Y %-I:%M:%S %p")
     if isinstance(value, timedelta):
@@ -185,6 +187,26 @@ def cs_string(value: Any) -> str:
     if csharp_name is not None:  # .NET writes an object without one as its type's name
         return str(csharp_name)
     return str(value)
+
+
+def _double_text(value: float) -> str:
+    """A double as .NET (Core 3.0 and later) writes it: the shortest text that reads back the
+    same, in E-notation from 1E+15 up and from 1E-05 down (``1E+21``, ``1E-05``)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == 0:
+        return "0" if math.copysign(1, value) > 0 else "-0"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    scientific = len(digits) - 1 + exponent  # the power of ten of the first digit
+    minus = "-" if sign else ""
+    if -4 <= scientific < 15:
+        return minus + format(Decimal(f"{text}E{exponent}"), "f")
+    mantissa = text[0] + (f".{text[1:]}" if len(text) > 1 else "")
+    return f"{minus}{mantissa}E{'+' if scientific >= 0 else '-'}{abs(scientific):02d}"
 
 
 def type_name(value: Any) -> str:
