@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apimgen.simulate.policy.handlers.base import PolicyConfigError
-from apimgen.simulate.scenario import Endpoint
+from apimgen.simulate.scenario import Endpoint, Outage
 from tests.simulate.harness import Call, api_policy, run
 
 SAFETY = "https://safety.contoso.example"
@@ -93,3 +93,20 @@ def test_a_one_way_request_neither_waits_nor_cares_about_the_answer() -> None:
         assert results[0].status == 200
         assert results[0].done_at == 0.2 + 0.01 * 500  # the backend call alone
         assert services.endpoint_calls == ({SAFETY: 1} if endpoints else {})
+
+
+def test_an_endpoint_can_fail_on_schedule_or_at_a_rate() -> None:
+    """Its answer carries the failure; the policy decides what a failed check means."""
+    policy = api_policy(
+        f'<send-request response-variable-name="r"><set-url>{SAFETY}/check</set-url>'
+        "</send-request>"
+        '<choose><when condition="@(((IResponse)context.Variables[&quot;r&quot;]).StatusCode '
+        '&gt;= 500)"><return-response><set-status code="503" reason="Check unavailable" />'
+        "</return-response></when></choose>"
+    )
+    down_at_first = {SAFETY: Endpoint(outages=[Outage(start=0, end=10)])}
+    results, _, _ = run(policy, [Call(0), Call(20)], endpoints=down_at_first)
+    assert [r.status for r in results] == [503, 200]
+    always_failing = {SAFETY: Endpoint(error_rate=1.0)}
+    results, _, _ = run(policy, [Call(0)], endpoints=always_failing)
+    assert results[0].status == 503

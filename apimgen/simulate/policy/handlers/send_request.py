@@ -104,14 +104,14 @@ class SendRequest(PolicyHandler):
                 raise PolicyError("SendRequestFailure", failure, self.element)
             self._store(state, None)
             return
+        status, body = endpoint.answer(services.now, services.rng.random)
         yield services.now + endpoint.latency
-        body = endpoint.body
         text = body if isinstance(body, str) or body is None else json.dumps(body)
         self._store(
             state,
             Response(
-                StatusCode=endpoint.status,
-                StatusReason="OK" if endpoint.status < 400 else "",
+                StatusCode=status,
+                StatusReason="OK" if status < 400 else "",
                 headers=dict(endpoint.headers),
                 body_text=text,
             ),
