@@ -333,6 +333,14 @@ class Scenario(SpecModel):
     )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
 
+    @field_validator("regions")
+    @classmethod
+    def _distinct_regions(cls, regions: list[str]) -> list[str]:
+        repeated = sorted({region for region in regions if regions.count(region) > 1})
+        if repeated:  # one gateway node per region: a repeat would silently be one node
+            raise ValueError(f"each region once; repeated: {', '.join(repeated)}")
+        return regions
+
     @field_validator("endpoints")
     @classmethod
     def _endpoint_urls(cls, endpoints: dict[str, Endpoint]) -> dict[str, Endpoint]:

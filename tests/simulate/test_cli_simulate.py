@@ -609,3 +609,16 @@ def test_send_request_is_answered_by_the_scenario_endpoints(tmp_path: Path) -> N
     bad = run_cli("simulate", str(path))
     assert bad.exit_code == ExitCode.ERROR
     assert "endpoints: 'config.contoso.example' is not an http(s) URL" in bad.stderr
+
+
+def test_a_region_named_twice_is_refused(tmp_path: Path) -> None:
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>",
+        {**ONE_CONSUMER, "regions": ["West Europe", "North Europe", "West Europe"]},
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "regions: each region once; repeated: West Europe" in result.stderr
