@@ -385,6 +385,16 @@ def load_scenario(path: Path) -> LoadedScenario:
         raise SpecError(diagnostics_from_validation(exc, source, Scenario)) from None
     problems = []
     names = [c.name for c in scenario.consumers]
+    for index, name in enumerate(names):
+        if name in names[:index]:  # stats are kept by name, and traffic is seeded by it
+            problems.append(
+                Diagnostic(
+                    source.locate(("consumers", index, "name")),
+                    f"consumers[{index}].name",
+                    f"consumer '{name}' is named twice",
+                    hint="give each consumer its own name",
+                )
+            )
     for index, expectation in enumerate(scenario.expect):
         if expectation.consumer and expectation.consumer not in names:
             problems.append(

@@ -622,3 +622,18 @@ def test_a_region_named_twice_is_refused(tmp_path: Path) -> None:
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
     assert "regions: each region once; repeated: West Europe" in result.stderr
+
+
+def test_a_consumer_named_twice_is_refused(tmp_path: Path) -> None:
+    """Two consumers of one name would share their stats and, seeded by name, their traffic."""
+    consumer = {"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>",
+        {**ONE_CONSUMER, "consumers": [consumer, dict(consumer)]},
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert "consumers[1].name: consumer 'c' is named twice" in result.stderr
