@@ -105,6 +105,12 @@ class Arrival(SpecModel):
     start: Duration = Field(default=0, description="First arrival no earlier than this.")
     stop: Duration | None = Field(default=None, description="No arrival after this.")
 
+    @model_validator(mode="after")
+    def _stop_after_start(self) -> Arrival:
+        if self.stop is not None and self.stop <= self.start:
+            raise ValueError("stop must come after start, or the consumer sends nothing")
+        return self
+
 
 class Distribution(SpecModel):
     """A whole-number distribution: fixed, or uniform between min and max."""
@@ -406,6 +412,15 @@ def load_scenario(path: Path) -> LoadedScenario:
                 )
             )
     for index, consumer in enumerate(scenario.consumers):
+        if consumer.arrival.start >= scenario.duration:
+            problems.append(
+                Diagnostic(
+                    source.locate(("consumers", index, "arrival", "start")),
+                    f"consumers[{index}].arrival.start",
+                    "the run ends before this consumer's first call: it would send nothing",
+                    hint=f"the run lasts {scenario.duration:g} s",
+                )
+            )
         if consumer.region is not None and consumer.region not in scenario.regions:
             problems.append(
                 Diagnostic(

@@ -637,3 +637,32 @@ def test_a_consumer_named_twice_is_refused(tmp_path: Path) -> None:
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
     assert "consumers[1].name: consumer 'c' is named twice" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arrival", "message"),
+    [
+        (
+            {"kind": "constant", "per_minute": 6, "start": "2m"},
+            "consumers[0].arrival.start: the run ends before this consumer's first call",
+        ),
+        (
+            {"kind": "constant", "per_minute": 6, "start": "30s", "stop": "10s"},
+            "stop must come after start, or the consumer sends nothing",
+        ),
+    ],
+)
+def test_a_consumer_that_would_send_nothing_is_refused(
+    tmp_path: Path, arrival: dict[str, Any], message: str
+) -> None:
+    """Its expectations would hold vacuously (no call, no 429)."""
+    path = _folder_scenario(
+        tmp_path,
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>",
+        {**ONE_CONSUMER, "consumers": [{"name": "c", "arrival": arrival}]},
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert message in result.stderr
