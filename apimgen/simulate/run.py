@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apimgen.errors import ApimgenError
 from apimgen.simulate.backends import (
     BackendRegistry,
     BreakerRule,
@@ -41,13 +40,9 @@ from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
 if TYPE_CHECKING:
     from apimgen.simulate.embeddings.provider import CachedEmbedder
 
-__all__ = ["ScenarioError", "run_scenario"]
+__all__ = ["run_scenario"]
 
 DEFAULT_TPM = 100_000
-
-
-class ScenarioError(ApimgenError):
-    """A scenario that cannot run as written."""
 
 
 @dataclass
@@ -61,7 +56,6 @@ class _Gateway:
     api: str
     api_path: str
     urls: dict[str, str] = field(default_factory=dict)  # backend → URL, for base-url routing
-    products: tuple[str, ...] | None = None  # a spec's products; a folder's are not all known
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -114,14 +108,14 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
     api_name = loaded.scenario.api or gateway.apis[0].name
     api = next((a for a in gateway.apis if a.name == api_name), None)
     if api is None:
-        raise ScenarioError(
+        raise loaded.refused(
+            ("api",),
             f"the spec has no API '{api_name}'",
-            hint=f"APIs: {', '.join(a.name for a in gateway.apis)}",
-            location=loaded.locate(("api",)),
+            f"APIs: {', '.join(a.name for a in gateway.apis)}",
         )
+    _check_products(loaded, [product.name for product in gateway.products])
     urls = {backend.name: backend.url for backend in gateway.backends}
-    products = tuple(product.name for product in gateway.products)
-    return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls, products)
+    return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls)
 
 
 def _check_spec_backends(loaded: LoadedScenario, names: list[str]) -> None:
@@ -129,23 +123,21 @@ def _check_spec_backends(loaded: LoadedScenario, names: list[str]) -> None:
     the spec lacks, and what the spec itself sets (breakers, URLs, pools)."""
     for name, behaviour in loaded.scenario.backends.items():
         if name not in names:
-            raise ScenarioError(
-                f"backends: the spec has no backend '{name}'",
-                hint=f"backends: {', '.join(names)}",
-                location=loaded.locate(("backends", name)),
+            raise loaded.refused(
+                ("backends", name), "the spec has no such backend", f"backends: {', '.join(names)}"
             )
         for key in ("circuit_breaker", "url"):
             if getattr(behaviour, key) is not None:
-                raise ScenarioError(
-                    f"backends.{name}.{key}: the spec sets this backend's {key}",
-                    hint="change it in the spec; the scenario's is for policy folders",
-                    location=loaded.locate(("backends", name, key)),
+                raise loaded.refused(
+                    ("backends", name, key),
+                    f"the spec sets this backend's {key}",
+                    "change it in the spec; the scenario's is for policy folders",
                 )
     if loaded.scenario.pools:
-        raise ScenarioError(
-            "pools: the spec defines the pools",
-            hint="change them in the spec; the scenario's are for policy folders",
-            location=loaded.locate(("pools",)),
+        raise loaded.refused(
+            ("pools",),
+            "the spec defines the pools",
+            "change them in the spec; the scenario's are for policy folders",
         )
 
 
@@ -171,10 +163,10 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
     }
     api = loaded.scenario.api or next(iter(sorted(policies.apis)), "api")
     if policies.apis and api not in policies.apis:
-        raise ScenarioError(
-            f"api: the policy folder has no apis/{api}.xml",
-            hint=f"APIs with policies: {', '.join(sorted(policies.apis))}",
-            location=loaded.locate(("api",)),
+        raise loaded.refused(
+            ("api",),
+            f"the policy folder has no apis/{api}.xml",
+            f"APIs with policies: {', '.join(sorted(policies.apis))}",
         )
     return _Gateway(
         policies,
@@ -306,22 +298,15 @@ class _Collector:
                 self.errors[f"{status} {reason}: {message}"] += 1
 
 
-def _check_names(loaded: LoadedScenario, gateway: _Gateway) -> None:
-    """The products and backends a scenario names that only the gateway can confirm."""
-    _check_products(loaded, gateway)
-    _check_expected_backends(loaded, gateway)
-
-
-def _check_products(loaded: LoadedScenario, gateway: _Gateway) -> None:
-    """A consumer in a product the spec lacks would run without that product's policies."""
-    if gateway.products is None:
-        return  # a product without a policy file is a product without policies
+def _check_products(loaded: LoadedScenario, products: list[str]) -> None:
+    """A consumer in a product the spec lacks would run without that product's policies. (A
+    policy folder's products are not all known: one without a file has no policies.)"""
     for index, consumer in enumerate(loaded.scenario.consumers):
-        if consumer.product is not None and consumer.product not in gateway.products:
-            raise ScenarioError(
-                f"consumers[{index}].product: the spec has no product '{consumer.product}'",
-                hint=f"products: {', '.join(gateway.products) or 'none'}",
-                location=loaded.locate(("consumers", index, "product")),
+        if consumer.product is not None and consumer.product not in products:
+            raise loaded.refused(
+                ("consumers", index, "product"),
+                f"the spec has no product '{consumer.product}'",
+                f"products: {', '.join(products) or 'none'}",
             )
 
 
@@ -332,10 +317,10 @@ def _check_expected_backends(loaded: LoadedScenario, gateway: _Gateway) -> None:
         for key in ("backend", "while_available"):
             name = getattr(expectation, key)
             if name is not None and name not in gateway.deployments:
-                raise ScenarioError(
-                    f"expect[{index}].{key}: unknown backend '{name}'",
-                    hint=f"backends: {', '.join(known)}",
-                    location=loaded.locate(("expect", index, key)),
+                raise loaded.refused(
+                    ("expect", index, key),
+                    f"unknown backend '{name}'",
+                    f"backends: {', '.join(known)}",
                 )
 
 
@@ -353,7 +338,7 @@ def _nodes(
         node.backends.watched = watched
         node.semantic_cache = semantic_cache
         node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
-        node.endpoints = dict(scenario.endpoints)
+        node.endpoints = scenario.endpoints
         nodes[region] = node
     return nodes
 
@@ -460,7 +445,7 @@ def run_scenario(
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
-    _check_names(loaded, gateway)
+    _check_expected_backends(loaded, gateway)
     semantic_cache = SemanticCache(
         (lambda: embedder) if embedder is not None else (lambda: embedder_for(loaded)),
         scenario.semantic_cache.distance_scale,

@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from apimgen.errors import Diagnostic, Location, SpecError
+from apimgen.spec.paths import format_path
 from apimgen.spec.resources import CircuitBreaker
 from apimgen.spec.types import Duration, SpecModel
 from apimgen.spec.validation_errors import diagnostics_from_validation
-from apimgen.spec.yaml_source import YamlSource, load_yaml
+from apimgen.spec.yaml_source import KeyPath, YamlSource, load_yaml
 
 __all__ = [
     "Arrival",
@@ -370,13 +371,19 @@ class LoadedScenario:
         self.path = path
         self.source = source
 
-    def locate(self, key_path: tuple[str | int, ...]) -> Location:
-        """Where ``key_path`` is in the scenario file, for errors found when it runs."""
-        return self.source.locate(key_path) if self.source else Location(str(self.path))
+    def refused(self, key_path: KeyPath, message: str, hint: str = "") -> SpecError:
+        """The error for what a run finds wrong at ``key_path`` (a name only the rendered
+        gateway can confirm), located and shaped like the errors of loading."""
+        location = self.source.locate(key_path) if self.source else Location(str(self.path))
+        return SpecError([Diagnostic(location, format_path(key_path), message, hint=hint)])
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+
+def _problem(source: YamlSource, key_path: KeyPath, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(source.locate(key_path), format_path(key_path), message, hint=hint)
 
 
 def load_scenario(path: Path) -> LoadedScenario:
@@ -394,40 +401,40 @@ def load_scenario(path: Path) -> LoadedScenario:
     for index, name in enumerate(names):
         if name in names[:index]:  # stats are kept by name, and traffic is seeded by it
             problems.append(
-                Diagnostic(
-                    source.locate(("consumers", index, "name")),
-                    f"consumers[{index}].name",
+                _problem(
+                    source,
+                    ("consumers", index, "name"),
                     f"consumer '{name}' is named twice",
-                    hint="give each consumer its own name",
+                    "give each consumer its own name",
                 )
             )
     for index, expectation in enumerate(scenario.expect):
         if expectation.consumer and expectation.consumer not in names:
             problems.append(
-                Diagnostic(
-                    source.locate(("expect", index, "consumer")),
-                    f"expect[{index}].consumer",
+                _problem(
+                    source,
+                    ("expect", index, "consumer"),
                     f"unknown consumer '{expectation.consumer}'",
-                    hint=f"consumers: {', '.join(names)}",
+                    f"consumers: {', '.join(names)}",
                 )
             )
     for index, consumer in enumerate(scenario.consumers):
         if consumer.arrival.start >= scenario.duration:
             problems.append(
-                Diagnostic(
-                    source.locate(("consumers", index, "arrival", "start")),
-                    f"consumers[{index}].arrival.start",
+                _problem(
+                    source,
+                    ("consumers", index, "arrival", "start"),
                     "the run ends before this consumer's first call: it would send nothing",
-                    hint=f"the run lasts {scenario.duration:g} s",
+                    f"the run lasts {scenario.duration:g} s",
                 )
             )
         if consumer.region is not None and consumer.region not in scenario.regions:
             problems.append(
-                Diagnostic(
-                    source.locate(("consumers", index, "region")),
-                    f"consumers[{index}].region",
+                _problem(
+                    source,
+                    ("consumers", index, "region"),
                     f"unknown region '{consumer.region}'",
-                    hint=f"regions: {', '.join(scenario.regions)}",
+                    f"regions: {', '.join(scenario.regions)}",
                 )
             )
     consumers = []
@@ -440,20 +447,20 @@ def load_scenario(path: Path) -> LoadedScenario:
             lines = prompts_path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             problems.append(
-                Diagnostic(
-                    source.locate(("consumers", index, "prompts_file")),
-                    f"consumers[{index}].prompts_file",
+                _problem(
+                    source,
+                    ("consumers", index, "prompts_file"),
                     f"cannot read prompts: {error}",
-                    hint="paths are relative to the scenario file",
+                    "paths are relative to the scenario file",
                 )
             )
             continue
         prompts = [line.strip() for line in lines if line.strip()]
         if not prompts:
             problems.append(
-                Diagnostic(
-                    source.locate(("consumers", index, "prompts_file")),
-                    f"consumers[{index}].prompts_file",
+                _problem(
+                    source,
+                    ("consumers", index, "prompts_file"),
                     f"'{consumer.prompts_file}' holds no prompt",
                 )
             )
@@ -464,11 +471,11 @@ def load_scenario(path: Path) -> LoadedScenario:
         for index, member in enumerate(members):
             if member.backend not in scenario.backends:
                 problems.append(
-                    Diagnostic(
-                        source.locate(("pools", pool, index, "backend")),
-                        f"pools.{pool}[{index}].backend",
+                    _problem(
+                        source,
+                        ("pools", pool, index, "backend"),
                         f"unknown backend '{member.backend}'",
-                        hint="pool members are backends defined under `backends`",
+                        "pool members are backends defined under `backends`",
                     )
                 )
     if problems:

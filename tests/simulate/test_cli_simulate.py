@@ -515,7 +515,7 @@ def test_settings_for_a_backend_the_spec_lacks_are_a_located_error(tmp_path: Pat
     path.write_text(yaml.safe_dump(data))
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
-    assert "backends: the spec has no backend 'aoai-ptu-weux'" in result.stderr
+    assert "backends.aoai-ptu-weux: the spec has no such backend" in result.stderr
     assert "aoai-ptu-weu" in result.stderr.split("hint:")[1]
 
 
@@ -575,7 +575,7 @@ def test_an_api_the_spec_lacks_is_a_located_error(tmp_path: Path) -> None:
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
     line = yaml.safe_dump(data).splitlines().index("api: azure-openia") + 1
-    assert f"s.yaml:{line}:6: the spec has no API 'azure-openia'" in result.stderr
+    assert f"s.yaml:{line}:6: api: the spec has no API 'azure-openia'" in result.stderr
     assert "APIs: azure-openai" in result.stderr
 
 
