@@ -121,6 +121,14 @@ ONE_CONSUMER: dict[str, Any] = {
 }
 
 
+# An API policy that sends every call to backend "b".
+FORWARD_TO_B = (
+    '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+    "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+    "</policies>"
+)
+
+
 def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> Path:
     """A scenario over a policies/ folder: a global policy that forwards, and ``api_xml``."""
     apis = tmp_path / "policies" / "apis"
@@ -495,9 +503,7 @@ def test_a_consumer_in_a_product_the_spec_lacks_is_a_located_error(tmp_path: Pat
 def test_an_api_the_policy_folder_lacks_is_a_located_error(tmp_path: Path) -> None:
     path = _folder_scenario(
         tmp_path,
-        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
-        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
-        "</policies>",
+        FORWARD_TO_B,
         {**ONE_CONSUMER, "api": "ap"},
     )
     result = run_cli("simulate", str(path))
@@ -554,9 +560,7 @@ def test_a_cache_expectation_fails_when_no_lookup_ran(tmp_path: Path) -> None:
     """'No false hits' must not pass for a cache the policies never consult."""
     path = _folder_scenario(
         tmp_path,
-        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
-        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
-        "</policies>",
+        FORWARD_TO_B,
         {**ONE_CONSUMER, "expect": [{"measure": "cache_false_hits", "equals": 0}]},
     )
     result = run_cli("simulate", str(path), "--json")
@@ -614,9 +618,7 @@ def test_send_request_is_answered_by_the_scenario_endpoints(tmp_path: Path) -> N
 def test_a_region_named_twice_is_refused(tmp_path: Path) -> None:
     path = _folder_scenario(
         tmp_path,
-        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
-        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
-        "</policies>",
+        FORWARD_TO_B,
         {**ONE_CONSUMER, "regions": ["West Europe", "North Europe", "West Europe"]},
     )
     result = run_cli("simulate", str(path))
@@ -629,9 +631,7 @@ def test_a_consumer_named_twice_is_refused(tmp_path: Path) -> None:
     consumer = {"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}
     path = _folder_scenario(
         tmp_path,
-        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
-        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
-        "</policies>",
+        FORWARD_TO_B,
         {**ONE_CONSUMER, "consumers": [consumer, dict(consumer)]},
     )
     result = run_cli("simulate", str(path))
@@ -658,9 +658,7 @@ def test_a_consumer_that_would_send_nothing_is_refused(
     """Its expectations would hold vacuously (no call, no 429)."""
     path = _folder_scenario(
         tmp_path,
-        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
-        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
-        "</policies>",
+        FORWARD_TO_B,
         {**ONE_CONSUMER, "consumers": [{"name": "c", "arrival": arrival}]},
     )
     result = run_cli("simulate", str(path))
