@@ -664,12 +664,17 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
 # ------------------------------------------------------------------ static types
 
 
-def _constant(value: str) -> Callable[[], str]:
-    """An enum member's getter (``StringComparison.Ordinal``...)."""
-    member = EnumValue(value)
+def _enum(type_name: str, *members: str) -> StaticType:
+    """A .NET enum: each member a property giving its EnumValue (``StringComparison.Ordinal``)."""
+    return StaticType(
+        type_name,
+        {name: _property(_constant(EnumValue(f"{type_name}.{name}"))) for name in members},
+    )
 
+
+def _constant(value: str) -> Callable[[], str]:
     def get() -> str:
-        return member
+        return value
 
     return get
 
@@ -822,25 +827,18 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         "DateTimeOffset": StaticType(
             "DateTimeOffset", {"UtcNow": _property(now), "Now": _property(now)}
         ),
-        "JTokenType": StaticType(
+        "JTokenType": _enum(
             "JTokenType",
-            {
-                name: _property(_constant(f"JTokenType.{name}"))
-                for name in (
-                    "Object",
-                    "Array",
-                    "Property",
-                    "String",
-                    "Integer",
-                    "Float",
-                    "Boolean",
-                    "Null",
-                )
-            },
+            "Object",
+            "Array",
+            "Property",
+            "String",
+            "Integer",
+            "Float",
+            "Boolean",
+            "Null",
         ),
-        "DateTimeKind": StaticType(
-            "DateTimeKind", {"Utc": _property(_constant("DateTimeKind.Utc"))}
-        ),
+        "DateTimeKind": _enum("DateTimeKind", "Utc"),
         "TimeSpan": timespan_type,
         "JObject": StaticType("JObject", json_token),
         "JArray": StaticType("JArray", json_token),
@@ -869,33 +867,16 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         ),
         "Guid": StaticType("Guid", {"NewGuid": new_guid, "Parse": lambda s: str(uuid.UUID(s))}),
         "Encoding": StaticType("Encoding", {"UTF8": _property(lambda: utf8)}),
-        "StringComparison": StaticType(
+        "StringComparison": _enum(
             "StringComparison",
-            {
-                name: _property(_constant(f"StringComparison.{name}"))
-                for name in (
-                    "Ordinal",
-                    "OrdinalIgnoreCase",
-                    "InvariantCultureIgnoreCase",
-                    "CurrentCultureIgnoreCase",
-                    "InvariantCulture",
-                )
-            },
+            "Ordinal",
+            "OrdinalIgnoreCase",
+            "InvariantCultureIgnoreCase",
+            "CurrentCultureIgnoreCase",
+            "InvariantCulture",
         ),
-        "StringSplitOptions": StaticType(
-            "StringSplitOptions",
-            {
-                "RemoveEmptyEntries": _property(_constant("StringSplitOptions.RemoveEmptyEntries")),
-                "None": _property(_constant("StringSplitOptions.None")),
-            },
-        ),
-        "Formatting": StaticType(
-            "Formatting",
-            {
-                "None": _property(_constant("Formatting.None")),
-                "Indented": _property(_constant("Formatting.Indented")),
-            },
-        ),
+        "StringSplitOptions": _enum("StringSplitOptions", "RemoveEmptyEntries", "None"),
+        "Formatting": _enum("Formatting", "None", "Indented"),
         "WebUtility": StaticType(
             "WebUtility",
             {
