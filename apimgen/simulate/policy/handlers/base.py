@@ -182,7 +182,10 @@ class PolicyHandler:
     def number(self, name: str, state: RequestState, *, whole: bool = False) -> float:
         """A numeric attribute's value for this request. An expression that gives something
         else fails the request, as APIM fails it (literals were checked when built)."""
-        text = cs_string(self.values[name].get(state))
+        return self.number_from(name, cs_string(self.values[name].get(state)), whole=whole)
+
+    def number_from(self, name: str, text: str, *, whole: bool = False) -> float:
+        """``text``, what attribute ``name`` evaluated to, as a number, or the request fails."""
         value = parse_number(text, "whole" if whole else "number")
         if value is None:
             raise PolicyError(

@@ -300,7 +300,7 @@ class LimitConcurrency(PolicyHandler):
     element_names = ("limit-concurrency",)
     attributes = (
         Attribute("key", required=True),
-        Attribute("max-count", required=True, expressions=False),
+        Attribute("max-count", required=True, expressions=False, kind="whole"),
     )
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:

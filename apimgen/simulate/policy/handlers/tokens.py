@@ -177,15 +177,8 @@ class TokenLimit(PolicyHandler):
         assert self.tpm_expression is not None
         text = self.tpm_expression.text(state)
         if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise PolicyError(
-                "ExpressionValueEvaluationFailure",
-                f"tokens-per-minute gave '{text}', not a whole number",
-                self.element,
-            ) from None
+            return None  # an expression giving nothing: no per-minute limit for this call
+        return int(self.number_from("tokens-per-minute", text, whole=True))
 
     def _estimating(self, state: RequestState) -> bool:
         if state.llm.stream:
