@@ -36,6 +36,7 @@ __all__ = [
     "Return",
     "TypeTest",
     "Unary",
+    "member_reads",
 ]
 
 
@@ -216,3 +217,14 @@ class Jump(Node):
 @dataclass(frozen=True)
 class ExprStatement(Node):
     expr: Node
+
+
+def member_reads(node: Member) -> tuple[Node, list[Member]]:
+    """``a.B?.C`` as its root ``a`` and its reads ``.B``, ``?.C`` in source order."""
+    steps: list[Member] = []
+    current: Node = node
+    while isinstance(current, Member):
+        steps.append(current)
+        current = current.target
+    steps.reverse()
+    return current, steps

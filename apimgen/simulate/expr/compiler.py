@@ -287,17 +287,6 @@ def _new_datetime(args: list[Any]) -> datetime:
     return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment
 
 
-def _flatten(node: ast.Member) -> tuple[ast.Node, list[ast.Member]]:
-    """``a.B.C`` as its root ``a`` and its reads ``.B``, ``.C`` in source order."""
-    steps: list[ast.Member] = []
-    current: ast.Node = node
-    while isinstance(current, ast.Member):
-        steps.append(current)
-        current = current.target
-    steps.reverse()
-    return current, steps
-
-
 class _NotInLoop(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text
     def __init__(self, node: ast.Jump) -> None:
         self.node = node
@@ -439,7 +428,7 @@ class _Compiler:
     def _unqualified(self, node: ast.Member) -> ast.Node | None:
         """``System.Net.WebUtility.UrlEncode`` read as ``WebUtility.UrlEncode``: the same
         chain with its namespace dropped, or None when it names no known type that way."""
-        current, steps = _flatten(node)
+        current, steps = ast.member_reads(node)
         if not isinstance(current, ast.Name) or self.declared(current.id):
             return None
         for count in range(len(steps), 0, -1):
@@ -458,7 +447,7 @@ class _Compiler:
     def _unknown_root(self, node: ast.Member) -> tuple[str, tuple[int, int]] | None:
         """``System.Environment.MachineName``: the dotted name and its position, when the
         chain starts with a name that is neither declared, ``context`` nor a known type."""
-        current, steps = _flatten(node)
+        current, steps = ast.member_reads(node)
         if not isinstance(current, ast.Name):
             return None
         root = current.id
@@ -470,7 +459,7 @@ class _Compiler:
         """``a.B?.C.D`` as one loop over its property reads instead of a closure per read:
         such chains are in nearly every policy expression. Each read keeps its own position
         for errors, and ``?.`` on null ends the chain as before."""
-        current, steps = _flatten(node)
+        current, steps = ast.member_reads(node)
         root = self.expr(current, chain_top=False)
         reads = tuple((step.name, step.null_conditional, step) for step in steps)
 

@@ -64,16 +64,13 @@ def caller_parts(node: ast.Node) -> frozenset[str] | None:
 
 def _member_parts(node: ast.Member) -> frozenset[str] | None:
     """``context.Part.A?.B``: {Part} when Part describes the caller."""
-    first: ast.Node = node
-    while isinstance(first, ast.Member) and isinstance(first.target, ast.Member):
-        first = first.target
-    if not isinstance(first, ast.Member):
+    root, reads = ast.member_reads(node)
+    if isinstance(root, ast.Name):
+        if root.id == "context" and reads[0].name in CALLER_PARTS:
+            return frozenset({reads[0].name})
         return None
-    root = first.target
-    if isinstance(root, ast.Name) and root.id == "context" and first.name in CALLER_PARTS:
-        return frozenset({first.name})
     # A property of a pure value (a string's Length, say) is pure too.
-    return caller_parts(root) if not isinstance(root, ast.Name) else None
+    return caller_parts(root)
 
 
 def _plain_argument(arg: ast.Node) -> bool:
