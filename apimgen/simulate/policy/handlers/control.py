@@ -25,7 +25,7 @@ from apimgen.simulate.policy.handlers.http import http_status
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
-__all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable"]
+__all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable", "header_values"]
 
 ALL_SECTIONS = ("inbound", "backend", "outbound", "on-error")
 
@@ -91,7 +91,8 @@ class SetVariable(PolicyHandler):
         state.context.Variables.values[name] = self.values["value"].get(state)
 
 
-def _header_values(element: PolicyElement) -> list[Value]:
+def header_values(element: PolicyElement) -> list[Value]:
+    """The ``<value>`` children of a set-header or set-query-parameter, compiled."""
     values = []
     for child in element.children:
         if child.name != "value":
@@ -118,7 +119,7 @@ class _SetNamedValues(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        self.items = _header_values(element)
+        self.items = header_values(element)
 
     def target(self, state: RequestState) -> MultiValueDictionary:
         raise NotImplementedError

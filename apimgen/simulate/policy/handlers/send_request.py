@@ -28,6 +28,7 @@ from apimgen.simulate.policy.handlers.base import (
     compile_value,
     register,
 )
+from apimgen.simulate.policy.handlers.control import header_values
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState
 from apimgen.simulate.urls import longest_prefix
@@ -71,11 +72,7 @@ class SendRequest(PolicyHandler):
                 self.parts.append(compile_value((child.text or "").strip(), child))
             elif child.name == "set-header":
                 self.parts.append(compile_value(child.attributes.get("name", ""), child, "name"))
-                self.parts.extend(
-                    compile_value(value.text or "", value)
-                    for value in child.children
-                    if value.name == "value"
-                )
+                self.parts.extend(header_values(child))
         self.variable = self.literal("response-variable-name")
         self.ignore_error = self.literal("ignore-error") == "true"
 
