@@ -4,7 +4,6 @@ what the run must show. Validated like the spec, with located errors."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -285,17 +284,6 @@ class Endpoint(SpecModel):
     outages: list[Outage] = Field(
         default_factory=list, description="Scheduled outages: calls get the outage's status."
     )
-
-    def answer(self, now: float, draw: Callable[[], float]) -> tuple[int, Any]:
-        """The status and body a call gets now: an outage's status, a drawn 500, or the
-        configured answer. ``draw`` is called only when there is an error rate, so endpoints
-        without one leave the run's random stream as it was."""
-        for outage in self.outages:
-            if outage.start <= now < outage.end:
-                return outage.status, {"error": {"code": str(outage.status)}}
-        if self.error_rate and draw() < self.error_rate:
-            return 500, {"error": {"code": "500"}}
-        return self.status, self.body
 
 
 class GatewayBehaviour(SpecModel):

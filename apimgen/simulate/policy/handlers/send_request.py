@@ -14,8 +14,8 @@ The error reason the gateway gives a failed call is not documented: the simulato
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from apimgen.simulate.context import Response
 from apimgen.simulate.policy.handlers.base import (
@@ -32,6 +32,9 @@ from apimgen.simulate.policy.handlers.control import header_values
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState
 from apimgen.simulate.urls import longest_prefix
+
+if TYPE_CHECKING:
+    from apimgen.simulate.scenario import Endpoint
 
 __all__ = ["SendOneWayRequest", "SendRequest"]
 
@@ -101,7 +104,7 @@ class SendRequest(PolicyHandler):
                 raise PolicyError("SendRequestFailure", failure, self.element)
             self._store(state, None)
             return
-        status, body = endpoint.answer(services.now, services.rng.random)
+        status, body = _answer(endpoint, services.now, services.rng.random)
         yield services.now + endpoint.latency
         text = body if isinstance(body, str) or body is None else json.dumps(body)
         self._store(
@@ -139,3 +142,15 @@ class SendOneWayRequest(SendRequest):
         if prefix is not None:
             state.services.endpoint_calls[prefix] += 1
         return None
+
+
+def _answer(endpoint: Endpoint, now: float, draw: Callable[[], float]) -> tuple[int, Any]:
+    """The status and body a call gets now: an outage's status, a drawn 500, or the
+    configured answer. ``draw`` is called only when there is an error rate, so endpoints
+    without one leave the run's random stream as it was."""
+    for outage in endpoint.outages:
+        if outage.start <= now < outage.end:
+            return outage.status, {"error": {"code": str(outage.status)}}
+    if endpoint.error_rate and draw() < endpoint.error_rate:
+        return 500, {"error": {"code": "500"}}
+    return endpoint.status, endpoint.body
