@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from apimgen.simulate.results import SimulationResult
     from apimgen.simulate.sweep import SweepRow
 
-__all__ = ["Output"]
+__all__ = ["PROGRESS_AFTER_SECONDS", "Output"]
+
+PROGRESS_AFTER_SECONDS = 1.0  # work quicker than this shows no progress bar
 
 
 @dataclass
@@ -220,17 +223,35 @@ class Output:
             self.out.print(table)
 
     @contextmanager
-    def progress(self, label: str) -> Iterator[Callable[[float], None]]:
-        """A transient progress bar on stderr when it is a terminal; a no-op otherwise."""
+    def progress(
+        self, label: str, clock: Callable[[], float] = time.monotonic
+    ) -> Iterator[Callable[[float], None]]:
+        """A transient progress bar on stderr when it is a terminal, shown once the work has
+        taken a second (a quick run prints no bar that flickers away); a no-op otherwise."""
         if self.quiet or not self.err.is_terminal:
             yield lambda fraction: None
             return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        started = clock()
+        shown: list[Any] = []  # the bar and its task, once shown
 
-        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=self.err, transient=True) as bar:
-            task = bar.add_task(escape(label), total=1.0)
-            yield lambda fraction: bar.update(task, completed=fraction)
+        def update(fraction: float) -> None:
+            if not shown:
+                if clock() - started < PROGRESS_AFTER_SECONDS:
+                    return
+                from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+                columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+                bar = Progress(*columns, console=self.err, transient=True)
+                bar.start()
+                shown.extend((bar, bar.add_task(escape(label), total=1.0)))
+            bar, task = shown
+            bar.update(task, completed=fraction)
+
+        try:
+            yield update
+        finally:
+            if shown:
+                shown[0].stop()
 
     def raw(self, text: str) -> None:
         sys.stdout.write(text)

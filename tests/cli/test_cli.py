@@ -235,3 +235,21 @@ def test_shell_completion_completes_commands_and_options() -> None:
         [apimgen, "--show-completion", "bash"], capture_output=True, text=True, check=False
     )
     assert script.returncode == 0 and "_apimgen_completion" in script.stdout
+
+
+@pytest.mark.parametrize(("elapsed", "shown"), [(0.4, False), (1.5, True)])
+def test_the_progress_bar_shows_only_for_work_over_a_second(elapsed: float, shown: bool) -> None:
+    import io
+
+    from rich.console import Console
+
+    from apimgen.cli.output import Output
+
+    out = Output()
+    buffer = io.StringIO()
+    out.err = Console(file=buffer, force_terminal=True, width=80)
+    times = iter([0.0, elapsed, elapsed])
+    with out.progress("simulating run.yaml", clock=lambda: next(times)) as update:
+        update(0.5)
+        update(1.0)
+    assert ("simulating run.yaml" in buffer.getvalue()) is shown
