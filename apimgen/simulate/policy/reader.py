@@ -10,7 +10,7 @@ entities). Escaping never adds or removes a newline, so every element keeps its 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
@@ -60,14 +60,21 @@ def _char_at(text: str, index: int) -> tuple[str, int]:
 def _scan_expression(text: str, start: int) -> int:
     """Index just past the expression starting at ``text[start]`` (``@(`` or ``@{``), or -1.
 
-    Parentheses and braces are counted outside C# string and char literals; quotes may be raw
-    (APIM's lenient form) or written as entities.
+    Parentheses and braces are counted outside C# comments and string and char literals;
+    quotes may be raw (APIM's lenient form) or written as entities. A comment is skipped
+    whole: an apostrophe or a brace in ``// don't {`` opens nothing.
     """
     depth = 0
     index = start + 1
     in_string: str | None = None
     verbatim = False
     while index < len(text):
+        if not in_string and text.startswith(("//", "/*"), index):
+            end = text.find("\n" if text[index + 1] == "/" else "*/", index + 2)
+            if end < 0:
+                return -1
+            index = end + (1 if text[index + 1] == "/" else 2)
+            continue
         ch, step = _char_at(text, index)
         if in_string:
             if ch == "\\" and not verbatim:
@@ -90,6 +97,9 @@ def _scan_expression(text: str, start: int) -> int:
     return -1
 
 
+_KEPT_WHITESPACE = {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
 def _escape_body(body: str, quote: str | None) -> str:
     out: list[str] = []
     index = 0
@@ -108,6 +118,10 @@ def _escape_body(body: str, quote: str | None) -> str:
             out.append("&gt;")
         elif quote and ch == quote:
             out.append("&quot;" if quote == '"' else "&apos;")
+        elif quote and ch in _KEPT_WHITESPACE:
+            # An XML parser turns a line break in an attribute into a space, which would
+            # run a // comment on over the rest of a multi-line @{ } block.
+            out.append(_KEPT_WHITESPACE[ch])
         else:
             out.append(ch)
         index += 1
@@ -156,9 +170,15 @@ def escape_expressions(text: str) -> str:
 
 
 class _TreeBuilder:
-    def __init__(self, parser: expat.XMLParserType, file: str) -> None:
+    def __init__(
+        self,
+        parser: expat.XMLParserType,
+        file: str,
+        substitute: Callable[[str], str] | None = None,
+    ) -> None:
         self.parser = parser
         self.file = file
+        self.substitute = substitute
         self.stack: list[tuple[str, dict[str, str], list[PolicyElement], list[str], int, int]] = []
         self.root: PolicyElement | None = None
 
@@ -177,6 +197,9 @@ class _TreeBuilder:
     def end(self, _: str) -> None:
         name, attributes, children, text, line, column = self.stack.pop()
         joined = "".join(text)
+        if self.substitute is not None:
+            attributes = {key: self.substitute(value) for key, value in attributes.items()}
+            joined = self.substitute(joined)
         element = PolicyElement(
             name=name,
             attributes=attributes,
@@ -204,21 +227,31 @@ def _refuse_doctype(*_: object) -> None:
 _NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
 
 
-def substitute_named_values(text: str, values: Mapping[str, str], file: str) -> str:
-    """Replace ``{{name}}`` textually, as APIM does before evaluating anything."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1).strip()
-        if name not in values:
+def check_named_values(text: str, values: Mapping[str, str], file: str) -> None:
+    """Refuse a ``{{name}}`` the scenario does not define, located in the file's text."""
+    for match in _NAMED_VALUE.finditer(text):
+        if match.group(1).strip() not in values:
             line = text.count("\n", 0, match.start()) + 1
             raise PolicyReadError(
-                f"named value '{{{{{name}}}}}' is not defined",
+                f"named value '{match.group(0)}' is not defined",
                 hint="define it in the scenario's named_values",
                 location=Location(file, line, match.start() - text.rfind("\n", 0, match.start())),
             )
-        return values[name]
 
-    return _NAMED_VALUE.sub(replace, text)
+
+def _substituter(values: Mapping[str, str]) -> Callable[[str], str]:
+    """Replaces ``{{name}}`` in a parsed attribute value or element text.
+
+    APIM puts a named value into the policy after reading its XML, so a value may hold what
+    XML would refuse in an attribute: a JSON load-balancer configuration with its quotes, a
+    ``<`` or ``&``. Substituting into the raw text first would break the document."""
+
+    def substitute(text: str) -> str:
+        if "{{" not in text:
+            return text
+        return _NAMED_VALUE.sub(lambda match: values[match.group(1).strip()], text)
+
+    return substitute
 
 
 def read_policy(
@@ -229,11 +262,13 @@ def read_policy(
     Raises:
         PolicyReadError: malformed XML (with line and column), a DTD, an unknown named value.
     """
+    substitute: Callable[[str], str] | None = None
     if named_values is not None:
-        text = substitute_named_values(text, named_values, file)
+        check_named_values(text, named_values, file)
+        substitute = _substituter(named_values)
     escaped = escape_expressions(text)
     parser = expat.ParserCreate()
-    builder = _TreeBuilder(parser, file)
+    builder = _TreeBuilder(parser, file, substitute)
     parser.StartElementHandler = builder.start
     parser.EndElementHandler = builder.end
     parser.CharacterDataHandler = builder.data

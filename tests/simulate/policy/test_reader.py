@@ -100,12 +100,42 @@ def test_dtd_and_entity_expansion_are_refused() -> None:
         read_policy(external)
 
 
-def test_named_values_are_substituted_textually() -> None:
+def test_named_values_are_put_into_attributes_and_text() -> None:
     text = '<policies><inbound><set-header name="{{hdr}}"><value>@("{{prefix}}" + "1")</value></set-header></inbound></policies>'
     root = read_policy(text, named_values={"hdr": "X-Key", "prefix": "p-"})
     header = root.child("inbound").children[0]  # type: ignore[union-attr]
     assert header.attributes["name"] == "X-Key"
     assert header.children[0].text == '@("p-" + "1")'
+
+
+def test_a_named_value_may_hold_what_xml_refuses_in_an_attribute() -> None:
+    # A load balancer's configuration kept as JSON in a named value: APIM puts it into the
+    # attribute after reading the XML, so its quotes do not end the attribute.
+    config = '[{"name": "ptu", "priority": 1}, {"name": "a&b <c>", "priority": 2}]'
+    text = (
+        '<policies><inbound><set-variable name="lb" value="{{lb-config}}" />'
+        '<set-header name="x"><value>{{lb-config}}</value></set-header></inbound></policies>'
+    )
+    inbound = read_policy(text, named_values={"lb-config": config}).child("inbound")
+    assert inbound is not None
+    assert inbound.children[0].attributes["value"] == config
+    assert inbound.children[1].children[0].text == config
+
+
+def test_a_comment_in_a_multi_line_attribute_block_ends_at_its_line() -> None:
+    # An XML parser turns line breaks in an attribute into spaces; kept as written, the
+    # comment ends at its line and its apostrophe and brace open nothing.
+    text = (
+        '<policies><inbound><set-variable name="n" value="@{\n'
+        "    // don't count { this\n"
+        '    /* nor "this" */ int n = 2;\n'
+        '    return n + 1;\n}" /></inbound></policies>'
+    )
+    inbound = read_policy(text).child("inbound")
+    assert inbound is not None
+    block = inbound.children[0].attributes["value"]
+    assert block.splitlines()[1] == "    // don't count { this"
+    assert compile_expression(block).evaluate(None, {}) == 3
 
 
 def test_unknown_named_value_is_located() -> None:
