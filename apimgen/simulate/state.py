@@ -149,7 +149,9 @@ class GatewayServices:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.statics: dict[str, StaticType] = static_types(self.utc_now, self.new_guid)
+        self.statics: dict[str, StaticType] = static_types(
+            self.utc_now, self.new_guid, self.rng.random
+        )
 
     def utc_now(self) -> datetime:
         return self.epoch + timedelta(seconds=self.now)
@@ -208,11 +210,12 @@ class RequestState:
         except ExpressionRuntimeError as error:
             raise PolicyError(
                 "ExpressionValueEvaluationFailure",
-                f"{error.kind}: {error.message} in {expression.text}",
+                f"{error.kind}: {error.message} in {expression.describe()}",
                 source="expression",
             ) from None
         except ExpressionUnsupportedError as error:
-            raise PolicyError("SimulatorUnsupported", str(error), source="expression") from None
+            message = f"{error} in {expression.describe()}"
+            raise PolicyError("SimulatorUnsupported", message, source="expression") from None
 
     def set_response_header_later(self, name: str, value: str) -> None:
         """A header for the response, set once there is one (remaining-tokens and the like)."""

@@ -253,3 +253,27 @@ def test_numeric_attributes_are_checked_when_built_and_when_evaluated() -> None:
         "ExpressionValueEvaluationFailure",
         "<set-status> code gave 'x', not an HTTP status",
     )
+
+
+def test_an_expression_failing_at_run_time_is_named_by_its_policy_and_place() -> None:
+    # An int kept in a variable and cast to string: C# throws, and the summary should say
+    # which of many expressions did, without repeating a whole @{ } block.
+    policy = api_policy(
+        '<set-variable name="left" value="@(3)" />\n'
+        '<set-header name="x-left" exists-action="override">\n'
+        '<value>@(((string)context.Variables["left"]).PadLeft(40, (char)48) + "-and-some-more")</value>'
+        "</set-header>"
+    )
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].status == 500
+    reason, message = results[0].state.error
+    assert reason == "ExpressionValueEvaluationFailure"
+    assert message.startswith("InvalidCastException: cannot cast int to string in @(((string)")
+    assert message.endswith("… (<value> at api.xml:3:1)")
+    unsupported = api_policy('<set-variable name="t" value="@(context.Variables.GetType())" />')
+    results, _, _ = run(unsupported, [Call(0)])
+    assert results[0].state.error == (
+        "SimulatorUnsupported",
+        "unsupported in the simulator: IReadOnlyDictionary<string, object>.GetType() (at 1:1) "
+        "in @(context.Variables.GetType()) (<set-variable value> at api.xml:1:28)",
+    )

@@ -54,7 +54,7 @@ STATIC_NAMES = frozenset(
         "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
-        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType",
+        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
     }
 )  # fmt: skip
 
@@ -70,6 +70,7 @@ QUALIFIED_NAMES = {
     "Newtonsoft.Json.JsonConvert": "JsonConvert", "Newtonsoft.Json.Formatting": "Formatting",
     "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
     "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
+    "System.Random": "Random",
 }  # fmt: skip
 
 
@@ -216,11 +217,21 @@ _QUALIFIED_CONSTRUCTORS = {
     "System.Collections.Generic.Dictionary": "Dictionary",
     "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
     "Newtonsoft.Json.Linq.JProperty": "JProperty", "Newtonsoft.Json.Linq.JValue": "JValue",
+    "System.Random": "Random",
 }  # fmt: skip
 
 
-def _new(type_name_: str, args: list[Any], items: list[Any], members: dict[str, Any]) -> Any:
+def _new(
+    type_name_: str,
+    args: list[Any],
+    items: list[Any],
+    members: dict[str, Any],
+    statics: dict[str, StaticType],
+) -> Any:
     type_name_ = _QUALIFIED_CONSTRUCTORS.get(type_name_, type_name_)
+    static = statics.get(type_name_)
+    if static is not None and static.construct is not None:
+        return static.construct(*args)
     if type_name_ == "<anonymous>":
         return dict(members)
     if type_name_ == "<pair>":  # an initializer's { key, value }
@@ -382,6 +393,7 @@ class _Compiler:
                     [a(env) for a in args],
                     [i(env) for i in items],
                     {name: value(env) for name, value in members},
+                    env.statics,
                 ),
             )
         if isinstance(node, ast.ArrayCreate):
@@ -778,7 +790,15 @@ class CompiledExpression:
     is_block: bool
     run: Compiled
     caller_parts: tuple[str, ...] | None = None
+    where: str = field(default="", compare=False)  # the policy and file:line it was written at
     _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def describe(self) -> str:
+        """The expression as an error message names it: its start and where it was written
+        (a whole @{ } block in every message would drown the reason)."""
+        text = " ".join(self.text.split())
+        shown = text if len(text) <= 60 else text[:59] + "…"
+        return f"{shown} ({self.where})" if self.where else shown
 
     def evaluate(self, context: Any, statics: dict[str, StaticType]) -> Any:
         parts = self.caller_parts
@@ -814,8 +834,10 @@ class CompiledExpression:
         return result
 
 
-def compile_expression(text: str) -> CompiledExpression:
-    """Parse and compile; raises ExpressionSyntaxError or ExpressionUnsupportedError."""
+def compile_expression(text: str, where: str = "") -> CompiledExpression:
+    """Parse and compile; raises ExpressionSyntaxError or ExpressionUnsupportedError.
+
+    ``where`` names the policy and place the expression was written, for run-time errors."""
     node, is_block = parse_expression(text)
     compiler = _Compiler()
     try:
@@ -830,5 +852,5 @@ def compile_expression(text: str) -> CompiledExpression:
         raise ExpressionSyntaxError(message, text, jump.line, jump.column) from None
     parts = None if is_block else caller_parts(node)
     return CompiledExpression(
-        text, node, is_block, run, None if parts is None else tuple(sorted(parts))
+        text, node, is_block, run, None if parts is None else tuple(sorted(parts)), where
     )

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import math
+import random
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -58,9 +59,15 @@ class CSharpObject:
 class StaticType:
     """A type used statically (``int.Parse``, ``DateTime.UtcNow``): its members are functions."""
 
-    def __init__(self, name: str, members: dict[str, Callable[..., Any]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        members: dict[str, Callable[..., Any]],
+        construct: Callable[..., Any] | None = None,
+    ) -> None:
         self.name = name
         self.members = members
+        self.construct = construct  # what ``new`` makes, where it needs the simulation's state
 
 
 # ------------------------------------------------------------------ conversions
@@ -341,6 +348,35 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
     if name == "Aggregate":
         return _aggregate(items, args)
     raise UnsupportedError(f"LINQ method {name}()")
+
+
+_LIST_CHANGES = {"Add", "AddRange", "Clear", "Insert", "Remove", "RemoveAt", "IndexOf"}
+
+
+def _change_list(items: list[Any], name: str, args: list[Any]) -> Any:
+    """``List<T>``'s own methods, which change the list in place (LINQ's make new ones)."""
+    if name == "Add":
+        items.append(args[0])
+    elif name == "AddRange":
+        items.extend(_sequence(args[0]))
+    elif name == "Clear":
+        items.clear()
+    elif name == "Insert":
+        if not 0 <= args[0] <= len(items):
+            raise CSharpError("ArgumentOutOfRangeException", f"index {args[0]} is out of range")
+        items.insert(args[0], args[1])
+    elif name == "RemoveAt":
+        if not 0 <= args[0] < len(items):
+            raise CSharpError("ArgumentOutOfRangeException", f"index {args[0]} is out of range")
+        del items[args[0]]
+    elif name == "Remove":
+        if args[0] not in items:
+            return False
+        items.remove(args[0])
+        return True
+    else:  # IndexOf
+        return items.index(args[0]) if args[0] in items else -1
+    return None
 
 
 def _aggregate(items: list[Any], args: list[Any]) -> Any:
@@ -650,9 +686,8 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
     if isinstance(target, datetime):
         return _datetime_method(target, name, args)
     if isinstance(target, list | tuple):
-        if name == "Add" and isinstance(target, list):
-            target.append(args[0])
-            return None
+        if isinstance(target, list) and name in _LIST_CHANGES:
+            return _change_list(target, name, args)
         if name == "Join":
             raise UnsupportedError("list.Join()")
         return _linq(list(target), name, args)
@@ -740,8 +775,19 @@ def _html_encode(text: Any) -> str:
     return html.escape(str(text), quote=True).replace("&#x27;", "&#39;")
 
 
-def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> dict[str, StaticType]:
-    """The static types an expression may name; time and GUIDs come from the simulation."""
+def static_types(
+    now: Callable[[], datetime],
+    new_guid: Callable[[], str],
+    draw: Callable[[], float] | None = None,
+) -> dict[str, StaticType]:
+    """The static types an expression may name; time, GUIDs and ``new Random()``'s numbers
+    (``draw``, uniform in [0, 1)) come from the simulation."""
+    from apimgen.simulate.expr.objects import Random  # objects.py builds on this module
+
+    unseeded = Random(draw or random.Random(0).random)
+    random_type = StaticType(
+        "Random", {}, construct=lambda *seed: Random.seeded(seed[0]) if seed else unseeded
+    )
     string_type = StaticType(
         "string",
         {
@@ -823,6 +869,7 @@ def static_types(now: Callable[[], datetime], new_guid: Callable[[], str]) -> di
         "Boolean": bool_type,
         "Math": math_type,
         "DateTime": datetime_type,
+        "Random": random_type,
         # DateTimeOffset values are DateTimes here: the simulator's clock is UTC throughout
         "DateTimeOffset": StaticType(
             "DateTimeOffset", {"UtcNow": _property(now), "Now": _property(now)}

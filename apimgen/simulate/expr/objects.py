@@ -1,13 +1,15 @@
-"""Small .NET objects an expression may create and change: ``StringBuilder``."""
+"""Small .NET objects an expression may create and change: ``StringBuilder``, ``Random``."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
 
 from apimgen.simulate.expr.members import CSharpObject
-from apimgen.simulate.expr.values import cs_string
+from apimgen.simulate.expr.values import CSharpError, cs_string
 
-__all__ = ["StringBuilder"]
+__all__ = ["Random", "StringBuilder"]
 
 
 class StringBuilder(CSharpObject):
@@ -36,3 +38,28 @@ class StringBuilder(CSharpObject):
 
     def ToString(self) -> str:
         return "".join(self._parts)
+
+
+class Random(CSharpObject):
+    """``System.Random``. Unseeded, it draws from the run's own random stream, so a policy
+    that picks a backend at random (``new Random().Next(0, n)``) gives the same picks for the
+    same seed; seeded, from a stream of its own. The numbers are not .NET's for a seed: no
+    policy should depend on those."""
+
+    csharp_name = "Random"
+
+    def __init__(self, draw: Callable[[], float]) -> None:
+        self._draw = draw
+
+    @classmethod
+    def seeded(cls, seed: int) -> Random:
+        return cls(random.Random(seed).random)
+
+    def Next(self, *bounds: int) -> int:
+        low, high = (0, 2**31 - 1) if not bounds else (0, bounds[0]) if len(bounds) == 1 else bounds
+        if high < low or (len(bounds) == 1 and high < 0):
+            raise CSharpError("ArgumentOutOfRangeException", f"Next({', '.join(map(str, bounds))})")
+        return low + int(self._draw() * (high - low))
+
+    def NextDouble(self) -> float:
+        return self._draw()

@@ -102,7 +102,8 @@ def compile_value(text: str, element: PolicyElement, attribute: str | None = Non
     if not is_expression(text):
         return Value(text, None)
     try:
-        return Value(None, compile_expression(text))
+        written = f"<{element.name} {attribute}>" if attribute else f"<{element.name}>"
+        return Value(None, compile_expression(text, f"{written} at {element.location}"))
     except ExpressionSyntaxError as error:
         raise PolicyConfigError(
             f"{_where(attribute)}expression does not parse: {error.message} "
