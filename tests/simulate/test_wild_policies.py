@@ -1,7 +1,7 @@
 """Whole policy documents in the shapes gateways carry in the wild, run unchanged (the files are
 in tests/simulate/wild/): portal exports with statement ids and no global policy, the
 managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body rewrites in
-both directions, CORS, concurrency limits and CDATA."""
+both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache."""
 
 from __future__ import annotations
 
@@ -80,3 +80,46 @@ def test_request_and_response_shaping_runs_as_written() -> None:
         assert result.headers["Access-Control-Allow-Origin"] == ["https://portal.contoso.example"]
         assert result.headers["Access-Control-Allow-Credentials"] == ["true"]
     assert refused[0].headers["x-error"] == ["ConcurrencyLimitExceeded"]
+
+
+def test_a_load_balancer_kept_in_the_cache_spreads_spill_over_at_random(tmp_path: Path) -> None:
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
+    (apis / "openai.xml").write_text((WILD / "priority-lb-named-value.xml").read_text())
+    backends = [
+        {"id": "ptu", "priority": 1},
+        {"id": "paygo-a", "priority": 2},
+        {"id": "paygo-b", "priority": 2},
+    ]
+    scenario = {
+        "policies": {
+            "folder": "policies",
+            # JSON with its quotes, put into an attribute: the XML must still read
+            "named_values": {"lb-backends": json.dumps(backends)},
+        },
+        "duration": "10m",
+        "backends": {"ptu": {"tpm": 12000}, "paygo-a": {"tpm": 300000}, "paygo-b": {"tpm": 300000}},
+        "consumers": [
+            {
+                "name": "bot",
+                "arrival": {"kind": "constant", "per_minute": 60},
+                "max_tokens": 300,
+                "completion_tokens": {"min": 150, "max": 300},
+            }
+        ],
+        "expect": [
+            {"consumer": "bot", "measure": "status_200", "equals": 600},
+            {"backend": "ptu", "measure": "requests", "at_least": 400},
+            {"backend": "ptu", "measure": "status_429", "at_least": 1},
+            # new Random().Next among equal priorities: both take a share
+            {"backend": "paygo-a", "measure": "requests", "at_least": 20},
+            {"backend": "paygo-b", "measure": "requests", "at_least": 20},
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    first = run_cli("simulate", str(path), "--json")
+    assert first.exit_code == ExitCode.OK, first.output
+    assert json.loads(first.stdout)["errors"] == []
+    again = run_cli("simulate", str(path), "--json")
+    assert again.stdout == first.stdout, "the random picks come from the run's seed"
