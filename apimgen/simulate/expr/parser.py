@@ -366,6 +366,9 @@ setattr(_ToAst, "lambda", _ToAst.lambda_)
 
 def _describe(error: UnexpectedInput) -> str:
     if isinstance(error, UnexpectedCharacters):
+        if error.char == "'":
+            # 'Authorization' written as in JavaScript: C# reads a char, which holds one
+            return 'unexpected character "\'": C# strings take double quotes (a char holds one)'
         return f"unexpected character {error.char!r}"
     if isinstance(error, UnexpectedToken):
         if error.token.type == "$END":

@@ -101,3 +101,12 @@ def test_an_expression_that_is_not_closed_is_refused_not_read_as_text(
         compile_expression(text)
     assert (error.value.line, error.value.column) == position
     assert not is_expression("user@(example).com")  # only a leading @( or @{ starts one
+
+
+def test_a_string_in_single_quotes_is_refused_with_the_reason() -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError
+
+    with pytest.raises(ExpressionSyntaxError, match="C# strings take double quotes") as error:
+        compile_expression("@(context.Request.Headers.GetValueOrDefault('Authorization','anon'))")
+    assert (error.value.line, error.value.column) == (1, 45)
+    assert compile_expression("@(\"ab\"[0] == 'a')").evaluate(None, {}) is True
