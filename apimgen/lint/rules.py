@@ -480,7 +480,7 @@ RULES: tuple[Rule, ...] = (
         "APIM007",
         "expression-not-allowed",
         Severity.ERROR,
-        ("Some attributes (token-quota, header names) take literals only."),
+        ("Some attributes (header and variable names, durations) take literals only."),
         attributes,
     ),
     Rule(

@@ -62,6 +62,33 @@ def test_quota_is_refused_only_past_the_quota_with_403() -> None:
     assert results[3].state.context.LastError.Reason == "OpenAITokenQuotaExceeded"  # type: ignore[union-attr]
 
 
+def test_quota_and_its_period_may_come_from_expressions() -> None:
+    # Per-tier quotas read from variables, as token limits allow since April 2026.
+    policy = api_policy(
+        '<set-variable name="quota" value="@(context.Request.Headers.GetValueOrDefault(&quot;x-quota&quot;, &quot;&quot;))" />'
+        '<llm-token-limit counter-key="@(context.User.Id)" estimate-prompt-tokens="false" '
+        'token-quota="@((string)context.Variables[&quot;quota&quot;])" '
+        'token-quota-period="@(context.Request.Headers.GetValueOrDefault(&quot;x-period&quot;, &quot;Daily&quot;))" '
+        'remaining-quota-tokens-variable-name="left" />'
+    )
+    small = {"x-quota": "600"}  # 600 tokens a call: the second spends past it, the third is refused
+    calls = [Call(t, headers=small) for t in (0, 100, 200)]
+    results, services, _ = run(policy, calls)
+    assert [r.status for r in results] == [200, 200, 403]
+    assert results[0].state.context.Variables.values["left"] == 600, "nothing was estimated"
+    assert ("quota", "alice", "Daily") in services.counters
+    # An empty quota means none for the call; a period APIM does not know fails it.
+    unlimited = [Call(t, headers={}) for t in (0, 100, 200)]
+    assert [r.status for r in run(policy, unlimited)[0]] == [200, 200, 200]
+    wrong = run(policy, [Call(0, headers={"x-quota": "600", "x-period": "Fortnightly"})])[0]
+    assert wrong[0].status == 500
+    assert wrong[0].state.error == (
+        "ExpressionValueEvaluationFailure",
+        "<llm-token-limit> token-quota-period gave 'Fortnightly', not one of Hourly, Daily, "
+        "Weekly, Monthly, Yearly",
+    )
+
+
 def test_on_error_sees_last_error_and_can_answer() -> None:
     on_error = '<base /><choose><when condition="@(context.LastError.Reason == &quot;OpenAITokenLimitExceeded&quot;)"><return-response><set-status code="429" reason="Slow down" /><set-header name="x-why" exists-action="override"><value>@(context.LastError.Reason)</value></set-header></return-response></when></choose>'
     results, _, _ = run(api_policy(TPM_1000, on_error=on_error), [Call(0), Call(10), Call(20)])

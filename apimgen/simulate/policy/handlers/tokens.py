@@ -129,8 +129,10 @@ class TokenLimit(PolicyHandler):
     attributes = (
         Attribute("counter-key", required=True),
         Attribute("tokens-per-minute", kind="whole"),
-        Attribute("token-quota", expressions=False, kind="whole"),
-        Attribute("token-quota-period", expressions=False, choices=PERIODS),
+        # Expressions allowed in both since April 2026 (Learn: "Policy expression support in
+        # token limit policies"); before, token-quota took a literal only.
+        Attribute("token-quota", kind="whole"),
+        Attribute("token-quota-period", choices=PERIODS),
         Attribute("estimate-prompt-tokens", default="false"),
         Attribute("retry-after-header-name", expressions=False, default="Retry-After"),
         Attribute("retry-after-variable-name", expressions=False),
@@ -144,14 +146,17 @@ class TokenLimit(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        self.quota = self.int_literal("token-quota")
-        self.period = self.literal("token-quota-period")
-        if not self.has("tokens-per-minute") and self.quota is None:
+        quota, period = self.values.get("token-quota"), self.values.get("token-quota-period")
+        self.quota_expression = quota if quota is not None and quota.expression else None
+        self.period_expression = period if period is not None and period.expression else None
+        self.quota = None if self.quota_expression else self.int_literal("token-quota")
+        self.period = None if self.period_expression else self.literal("token-quota-period")
+        if not self.has("tokens-per-minute") and not self.has("token-quota"):
             raise PolicyConfigError(
                 f"<{element.name}> needs tokens-per-minute, token-quota, or both",
                 location=element.location,
             )
-        if (self.quota is None) != (self.period is None):
+        if self.has("token-quota") != self.has("token-quota-period"):
             raise PolicyConfigError(
                 f"<{element.name}> token-quota and token-quota-period go together",
                 location=element.location,
@@ -180,6 +185,25 @@ class TokenLimit(PolicyHandler):
             return None  # an expression giving nothing: no per-minute limit for this call
         return int(self.number_from("tokens-per-minute", text, whole=True))
 
+    def _quota_and_period(self, state: RequestState) -> tuple[int | None, str | None]:
+        """This request's quota and its period; (None, None) when it has no quota."""
+        quota, period = self.quota, self.period
+        if self.quota_expression is not None:
+            text = self.quota_expression.text(state)
+            if not text:
+                return None, None  # an expression giving nothing: no quota for this call
+            quota = int(self.number_from("token-quota", text, whole=True))
+        if self.period_expression is not None:
+            period = self.period_expression.text(state)
+            if period not in PERIODS:
+                raise PolicyError(
+                    "ExpressionValueEvaluationFailure",
+                    f"<{self.element.name}> token-quota-period gave '{period}', not one of "
+                    f"{', '.join(PERIODS)}",
+                    self.element,
+                )
+        return quota, period
+
     def _estimating(self, state: RequestState) -> bool:
         if state.llm.stream:
             return True
@@ -201,16 +225,17 @@ class TokenLimit(PolicyHandler):
             window = counters[("tpm", key)] = SlidingWindow()
         window.expire(now)
         quota: QuotaCounter | None = None
-        if self.quota is not None and self.period is not None:
-            start = _period_start(services.utc_now(), self.period)
-            quota = counters.get(("quota", key, self.period))
+        limit, period = self._quota_and_period(state)
+        if limit is not None and period is not None:
+            start = _period_start(services.utc_now(), period)
+            quota = counters.get(("quota", key, period))
             if quota is None or quota.period_start != start:
                 quota = QuotaCounter(start)
-                counters[("quota", key, self.period)] = quota
+                counters[("quota", key, period)] = quota
         if tpm is not None and window.total >= tpm:
             self._refuse_tpm(state, window.seconds_until_below(now, tpm))
-        if quota is not None and self.quota is not None and quota.spent > self.quota:
-            self._refuse_quota(state, quota)
+        if quota is not None and limit is not None and period is not None and quota.spent > limit:
+            self._refuse_quota(state, quota, period)
         estimate = state.llm.prompt_tokens if estimating else 0
         if tpm is not None and estimating and estimate > tpm:
             self._refuse_tpm(state, None)
@@ -219,12 +244,12 @@ class TokenLimit(PolicyHandler):
             quota.spent += estimate
         if tpm is not None and (self.remaining_variable or self.remaining_header):
             self._expose(state, self.remaining_variable, self.remaining_header, tpm - window.total)
-        if quota is not None and self.quota is not None:
+        if quota is not None and limit is not None:
             self._expose(
                 state,
                 self.remaining_quota_variable,
                 self.remaining_quota_header,
-                self.quota - quota.spent,
+                limit - quota.spent,
             )
         consumed_variable, consumed_header = self.consumed_variable, self.consumed_header
         if consumed_variable:
@@ -274,9 +299,8 @@ class TokenLimit(PolicyHandler):
         )
         raise PolicyError("OpenAITokenLimitExceeded", message, self.element, response=response)
 
-    def _refuse_quota(self, state: RequestState, quota: QuotaCounter) -> None:
-        assert self.period is not None
-        remaining = _next_period(quota.period_start, self.period) - state.services.utc_now()
+    def _refuse_quota(self, state: RequestState, quota: QuotaCounter, period: str) -> None:
+        remaining = _next_period(quota.period_start, period) - state.services.utc_now()
         seconds = max(1, int(remaining.total_seconds()))
         message = (
             f"Token quota is exceeded. Try again in {seconds // 60} minutes and "
