@@ -152,7 +152,9 @@ class _ToAst(Transformer[Token, ast.Node]):
         return ast.Literal(*_pos(meta), _unescape(str(c[0])[1:-1]))
 
     def number(self, meta: Any, c: list[Token]) -> ast.Node:
-        text = str(c[0])
+        text = str(c[0]).replace("_", "")  # 1_000_000: digit separators
+        if text[:2] in ("0x", "0X"):
+            return ast.Literal(*_pos(meta), int(text[2:].rstrip("uUlL"), 16))
         suffix = text[-1].lower() if text[-1].isalpha() else ""
         digits = text.rstrip("lLdDfFmMuU")
         is_real = suffix in ("d", "f", "m") or any(ch in digits for ch in ".eE")
