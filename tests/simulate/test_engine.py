@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from apimgen.simulate.backends import BreakerRule, PoolMember, SingleBackend
+from apimgen.simulate.backends import BreakerRule, Outage, PoolMember, SingleBackend
 from apimgen.simulate.policy.handlers.base import PolicyConfigError
 from tests.simulate.harness import Call, api_policy, run, single
 
@@ -366,3 +366,38 @@ def test_finished_requests_leave_no_cyclic_garbage() -> None:
 
     few, many = garbage_after(100), garbage_after(1100)
     assert many - few < 100, f"{many - few} objects in cycles for 1000 more requests"
+
+
+def test_a_backend_error_reaches_on_error_only_with_fail_on_error_status_code() -> None:
+    # A hand-written circuit breaker trips in on-error: with the default forward-request a
+    # backend's 503 is an ordinary response, so on-error never runs and nothing trips.
+    down = [single("aoai", outages=(Outage(0, 100),))]
+    on_error = (
+        '<base /><set-header name="x-on-error" exists-action="override">'
+        "<value>@(context.LastError.Reason)</value></set-header>"
+    )
+    plain, _, _ = run(api_policy(on_error=on_error), [Call(0)], backends=down)
+    assert plain[0].status == 503 and "x-on-error" not in plain[0].headers
+    failing = api_policy(
+        backend='<forward-request fail-on-error-status-code="true" />', on_error=on_error
+    )
+    results, _, _ = run(failing, [Call(0)], backends=down)
+    assert results[0].status == 503, "on-error keeps the backend's response"
+    assert results[0].headers["x-on-error"] == ["BackendErrorStatusCode"]
+    answered, _, _ = run(failing, [Call(200)], backends=down)
+    assert answered[0].status == 200 and "x-on-error" not in answered[0].headers
+
+
+def test_forward_request_takes_one_timeout_and_expressions_in_it() -> None:
+    both = api_policy(backend='<forward-request timeout="10" timeout-ms="100" />')
+    with pytest.raises(PolicyConfigError, match="timeout or timeout-ms, not both"):
+        run(both, [Call(0)])
+    by_expression = api_policy(backend='<forward-request timeout="@(60 * 2)" />')
+    assert run(by_expression, [Call(0)])[0][0].status == 200
+    no_number = api_policy(backend='<forward-request timeout-ms="@(&quot;soon&quot;)" />')
+    refused = run(no_number, [Call(0)])[0][0]
+    assert refused.status == 500
+    assert refused.state.error == (
+        "ExpressionValueEvaluationFailure",
+        "<forward-request> timeout-ms gave 'soon', not a whole number",
+    )

@@ -127,13 +127,17 @@ def _stream_answer(completion_tokens: int) -> Callable[[], str]:
 @register
 class ForwardRequest(PolicyHandler):
     """``forward-request`` (Learn: forward-request-policy): calls the chosen backend and waits
-    for its answer on the virtual clock. A pool with no available member answers 503 at once."""
+    for its answer on the virtual clock. A pool with no available member answers 503 at once.
+
+    A backend's error status is a response like any other, read by outbound, unless
+    ``fail-on-error-status-code`` is true: then a 4xx or 5xx sends the request to on-error.
+    The timeouts are read, not modelled (the mock backends answer within them)."""
 
     element_names = ("forward-request",)
     sections = ("backend",)
     attributes = (
-        Attribute("timeout", expressions=False, kind="whole"),
-        Attribute("timeout-ms", expressions=False, kind="whole"),
+        Attribute("timeout", kind="whole"),
+        Attribute("timeout-ms", kind="whole"),
         Attribute("continue-timeout", expressions=False, kind="whole"),
         Attribute("http-version", expressions=False),
         Attribute("follow-redirects", expressions=False),
@@ -142,7 +146,25 @@ class ForwardRequest(PolicyHandler):
         Attribute("fail-on-error-status-code", expressions=False, choices=("true", "false")),
     )
 
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        if self.has("timeout") and self.has("timeout-ms"):
+            raise PolicyConfigError(
+                "<forward-request> takes timeout or timeout-ms, not both",
+                location=element.location,
+            )
+        self.fail_on_error = self.literal("fail-on-error-status-code") == "true"
+        # Timeouts written as expressions are evaluated (one giving no number fails the
+        # request, as in APIM) though the wait they bound is not modelled.
+        self.timeout_expressions = tuple(
+            name
+            for name in ("timeout", "timeout-ms")
+            if name in self.values and self.values[name].expression is not None
+        )
+
     def run(self, state: RequestState) -> Wait:
+        for name in self.timeout_expressions:
+            self.number(name, state, whole=True)
         return self._forward(state)
 
     def _forward(self, state: RequestState) -> Iterator[float]:
@@ -226,6 +248,13 @@ class ForwardRequest(PolicyHandler):
         if body.consumed:
             # Buffered for a retry: the next attempt can send the same body again.
             state.context.Request.Body = Body(body.text)
+        if self.fail_on_error and call.status >= 400:
+            raise PolicyError(
+                "BackendErrorStatusCode",
+                f"the backend answered {call.status} and fail-on-error-status-code is true",
+                self.element,
+                response=state.context.Response,
+            )
 
 
 @register
