@@ -303,6 +303,22 @@ def retry_over_pool(document: LintDocument, knowledge: Knowledge) -> Iterator[Fi
                 )
 
 
+def retry_without_buffered_body(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        if statement.name != "retry":
+            continue
+        for inner in _statements(statement.children):
+            buffered = inner.attributes.get("buffer-request-body", "false").lower() == "true"
+            if inner.name == "forward-request" and not buffered:
+                yield _finding(
+                    "APIM019",
+                    inner,
+                    '<forward-request> inside <retry> without buffer-request-body="true": '
+                    "the request body is kept for another attempt only when buffered",
+                    'add buffer-request-body="true"',
+                )
+
+
 def _pool_exhausted_context(pool: str) -> Context:
     reason = pool_unavailable_reason(pool)
     return Context(Response=Response(StatusCode=503, StatusReason=reason))
@@ -568,6 +584,17 @@ RULES: tuple[Rule, ...] = (
             "that does not exclude it only re-asks the exhausted pool."
         ),
         retry_on_pool_unavailable,
+    ),
+    Rule(
+        "APIM019",
+        "retry-unbuffered-body",
+        Severity.WARNING,
+        (
+            "forward-request buffers the request body for reuse on retry only with "
+            'buffer-request-body="true" (Learn: forward-request); a retried chat completion '
+            "needs its body again."
+        ),
+        retry_without_buffered_body,
     ),
 )
 

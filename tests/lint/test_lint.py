@@ -210,8 +210,9 @@ def test_numeric_attributes_must_be_numbers(tmp_path: Path) -> None:
     policy.write_text(
         '<policies><inbound><rate-limit-by-key calls="ten" renewal-period="60" counter-key="k" />'
         '<rate-limit-by-key calls="@(10)" renewal-period="1.5" counter-key="k" /></inbound>'
-        '<backend><retry condition="@(true)" count="2.5" interval="1"><forward-request />'
-        "</retry></backend><outbound /><on-error /></policies>"
+        '<backend><retry condition="@(true)" count="2.5" interval="1">'
+        '<forward-request buffer-request-body="true" /></retry></backend>'
+        "<outbound /><on-error /></policies>"
     )
     document = json.loads(run_cli("lint", str(policy), "--json").stdout)
     assert [(f["rule"], f["message"]) for f in document["findings"]] == [
