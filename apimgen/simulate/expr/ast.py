@@ -208,6 +208,29 @@ class Loop(Node):
 
 
 @dataclass(frozen=True)
+class Catch(Node):
+    """``catch``, ``catch (T)`` or ``catch (T name)``: no type catches every exception."""
+
+    type_name: str | None
+    variable: str | None
+    body: Node
+
+
+@dataclass(frozen=True)
+class Try(Node):
+    body: Node
+    catches: tuple[Catch, ...]
+    final: Node | None
+
+
+@dataclass(frozen=True)
+class Throw(Node):
+    """``throw new XException(...)``, or ``throw;`` inside a catch (``value`` None)."""
+
+    value: Node | None
+
+
+@dataclass(frozen=True)
 class Jump(Node):
     """``break`` or ``continue``."""
 

@@ -23,8 +23,8 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
-from apimgen.simulate.expr.objects import StringBuilder
-from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression
+from apimgen.simulate.expr.objects import CSharpException, StringBuilder, catches
+from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression, shifted
 from apimgen.simulate.expr.purity import caller_parts
 from apimgen.simulate.expr.values import (
     CSharpError,
@@ -108,6 +108,7 @@ Compiled = Callable[[Environment], Any]
 _NO_RETURN = object()
 _BREAK = object()  # `break`/`continue` travel up to their loop like a return value
 _CONTINUE = object()
+_CAUGHT = "\x00caught"  # the local a catch block keeps its exception in, for `throw;`
 MAX_LOOP_ITERATIONS = 100_000  # a runaway loop fails the request instead of hanging the run
 
 
@@ -271,6 +272,10 @@ def _new(
         return _new_datetime(args)
     if type_name_ == "StringBuilder":
         return StringBuilder(*args[:1])
+    if type_name_.endswith("Exception"):
+        kind = type_name_.rsplit(".", 1)[-1]
+        message = cs_string(args[0]) if args else f"Exception of type '{kind}' was thrown."
+        return CSharpException(kind, message)
     raise UnsupportedError(f"new {type_name_}()")
 
 
@@ -298,15 +303,20 @@ def _new_datetime(args: list[Any]) -> datetime:
     return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment
 
 
-class _NotInLoop(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text
-    def __init__(self, node: ast.Jump) -> None:
+class _Misplaced(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text
+    """A statement C# refuses where it stands: ``break`` outside a loop, ``throw;`` outside
+    a catch."""
+
+    def __init__(self, node: ast.Node, message: str) -> None:
         self.node = node
+        self.message = message
 
 
 class _Compiler:
     def __init__(self) -> None:
         self.scopes: list[set[str]] = [set()]
         self.loops = 0  # enclosing loops: break/continue outside one is a C# compile error
+        self.catching = 0  # enclosing catch blocks: `throw;` outside one is a compile error
 
     def declared(self, name: str) -> bool:
         return any(name in scope for scope in self.scopes)
@@ -635,32 +645,16 @@ class _Compiler:
 
             return _guard(node, branch)
         if isinstance(node, ast.Foreach):
-            iterable = self.expr(node.iterable)
-            self.scopes.append({node.variable})
-            self.loops += 1
-            body = self.statement(node.body)
-            self.loops -= 1
-            self.scopes.pop()
-            variable = node.variable
-
-            def loop(env: Environment) -> Any:
-                from apimgen.simulate.expr.members import _sequence
-
-                for item in _sequence(iterable(env)):
-                    env.locals[variable] = item
-                    result = body(env)
-                    if result is _BREAK:
-                        break
-                    if result is not _NO_RETURN and result is not _CONTINUE:
-                        return result
-                return _NO_RETURN
-
-            return _guard(node, loop)
+            return self.foreach(node)
         if isinstance(node, ast.Loop):
             return self.loop(node)
+        if isinstance(node, ast.Try):
+            return self.try_(node)
+        if isinstance(node, ast.Throw):
+            return self.throw(node)
         if isinstance(node, ast.Jump):
             if not self.loops:
-                raise _NotInLoop(node)
+                raise _Misplaced(node, f"no enclosing loop out of which to {node.kind}")
             jump = _BREAK if node.kind == "break" else _CONTINUE
             return lambda env: jump
         if isinstance(node, ast.Assign):
@@ -685,6 +679,80 @@ class _Compiler:
 
             return evaluate
         raise ExpressionUnsupportedError(type(node).__name__, node.line, node.column)
+
+    def foreach(self, node: ast.Foreach) -> Compiled:
+        iterable = self.expr(node.iterable)
+        self.scopes.append({node.variable})
+        self.loops += 1
+        body = self.statement(node.body)
+        self.loops -= 1
+        self.scopes.pop()
+        variable = node.variable
+
+        def loop(env: Environment) -> Any:
+            from apimgen.simulate.expr.members import _sequence
+
+            for item in _sequence(iterable(env)):
+                env.locals[variable] = item
+                result = body(env)
+                if result is _BREAK:
+                    break
+                if result is not _NO_RETURN and result is not _CONTINUE:
+                    return result
+            return _NO_RETURN
+
+        return _guard(node, loop)
+
+    def try_(self, node: ast.Try) -> Compiled:
+        """``try``/``catch``/``finally``. A catch takes the C# exceptions the expression throws;
+        a construct the simulator does not model stays an error, caught by nothing."""
+        body = self.statement(node.body)
+        handlers: list[tuple[str | None, str | None, Compiled]] = []
+        for catch in node.catches:
+            self.scopes.append({catch.variable} if catch.variable else set())
+            self.catching += 1
+            handlers.append((catch.type_name, catch.variable, self.statement(catch.body)))
+            self.catching -= 1
+            self.scopes.pop()
+        final = self.statement(node.final) if node.final is not None else None
+
+        def run(env: Environment) -> Any:
+            try:
+                return body(env)
+            except (ExpressionRuntimeError, CSharpError) as error:
+                for type_name, variable, handler in handlers:
+                    if catches(type_name, error.kind):
+                        caught = CSharpException(error.kind, error.message)
+                        env.locals[_CAUGHT] = caught
+                        if variable:
+                            env.locals[variable] = caught
+                        return handler(env)
+                raise
+            finally:
+                if final is not None:
+                    final(env)
+
+        return run
+
+    def throw(self, node: ast.Throw) -> Compiled:
+        if node.value is None:
+            if not self.catching:
+                raise _Misplaced(node, "throw; with nothing to rethrow outside a catch")
+
+            def rethrow(env: Environment) -> Any:
+                caught = env.locals[_CAUGHT]
+                raise CSharpError(caught.kind, caught.Message)
+
+            return _guard(node, rethrow)
+        value = self.expr(node.value)
+
+        def throw(env: Environment) -> Any:
+            thrown = value(env)
+            if not isinstance(thrown, CSharpException):
+                raise UnsupportedError(f"throwing a {type_name(thrown)}")
+            raise CSharpError(thrown.kind, thrown.Message)
+
+        return _guard(node, throw)
 
     def loop(self, node: ast.Loop) -> Compiled:
         """``for``/``while``; the init's variables live in the loop's own scope."""
@@ -846,10 +914,10 @@ def compile_expression(text: str, where: str = "") -> CompiledExpression:
             if is_block and isinstance(node, ast.Block)
             else compiler.expr(node)
         )
-    except _NotInLoop as error:
-        jump = error.node
-        message = f"no enclosing loop out of which to {jump.kind}"
-        raise ExpressionSyntaxError(message, text, jump.line, jump.column) from None
+    except _Misplaced as error:
+        at = error.node
+        misplaced = ExpressionSyntaxError(error.message, text, at.line, at.column)
+        raise shifted(misplaced, text) from None
     parts = None if is_block else caller_parts(node)
     return CompiledExpression(
         text, node, is_block, run, None if parts is None else tuple(sorted(parts)), where

@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from apimgen.simulate.expr import ast
 
-__all__ = ["ExpressionSyntaxError", "parse_expression"]
+__all__ = ["ExpressionSyntaxError", "parse_expression", "shifted"]
 
 
 class ExpressionSyntaxError(Exception):
@@ -87,6 +87,9 @@ def _unescape(body: str) -> str:
     return "".join(out)
 
 
+_UNQUALIFIED = re.compile(r"^(?:System\.(?:Collections\.Generic\.)?|Newtonsoft\.Json\.Linq\.)")
+
+
 def _pos(meta: Any) -> tuple[int, int]:
     return getattr(meta, "line", 1), getattr(meta, "column", 1)
 
@@ -96,8 +99,9 @@ def _token_pos(token: Token) -> tuple[int, int]:
 
 
 def _split_generic(text: str) -> tuple[str, tuple[str, ...]]:
+    """``As<Newtonsoft.Json.Linq.JObject>`` as ``As`` and ``("JObject",)``."""
     name, _, rest = text.partition("<")
-    return name, tuple(part.strip() for part in rest.rstrip(">").split(","))
+    return name, tuple(_UNQUALIFIED.sub("", part.strip()) for part in rest.rstrip(">").split(","))
 
 
 def _interpolation_parts(raw: str) -> tuple[str | ast.Node, ...]:
@@ -253,7 +257,9 @@ class _ToAst(Transformer[Token, ast.Node]):
         return ast.Unary(*_pos(meta), self._op(c[0]), c[1])
 
     def cast(self, meta: Any, c: list[Any]) -> ast.Node:
-        return ast.Cast(*_pos(meta), str(c[0])[1:-1].rstrip("?"), c[1])
+        # (Newtonsoft.Json.Linq.JObject)x is (JObject)x: the namespace names the same type
+        written = str(c[0])[1:-1].rstrip("?")
+        return ast.Cast(*_pos(meta), _UNQUALIFIED.sub("", written), c[1])
 
     def is_type(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.TypeTest(*_pos(meta), c[0], c[1], as_cast=False)
@@ -352,6 +358,22 @@ class _ToAst(Transformer[Token, ast.Node]):
     def while_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.Loop(*_pos(meta), None, c[0], None, c[1])
 
+    def try_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        catches = tuple(item for item in c[1:] if isinstance(item, ast.Catch))
+        final = c[-1] if len(c) > 1 and not isinstance(c[-1], ast.Catch) else None
+        return ast.Try(*_pos(meta), c[0], catches, final)
+
+    def catch_clause(self, meta: Any, c: list[Any]) -> ast.Node:
+        type_name = str(c[0]) if len(c) > 1 else None
+        variable = str(c[1]) if len(c) > 2 else None
+        return ast.Catch(*_pos(meta), type_name, variable, c[-1])
+
+    def finally_clause(self, meta: Any, c: list[Any]) -> ast.Node:
+        return c[0]  # type: ignore[no-any-return]
+
+    def throw_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Throw(*_token_pos(c[0]), c[1] if len(c) > 1 else None)
+
     def break_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.Jump(*_pos(meta), "break")
 
@@ -420,14 +442,14 @@ def parse_expression(text: str) -> tuple[ast.Node, bool]:
         try:
             return _parse_cached(single.group("body"), "start_expr"), False
         except ExpressionSyntaxError as error:
-            raise _shifted(error, text, offset) from None
+            raise shifted(error, text, offset) from None
     multi = _MULTI.match(text)
     if multi:
         offset = text.index("@{") + 2
         try:
             return _parse_cached(multi.group("body"), "start_block"), True
         except ExpressionSyntaxError as error:
-            raise _shifted(error, text, offset) from None
+            raise shifted(error, text, offset) from None
     opening = _OPENING.match(text)
     if opening:
         closing = ")" if opening.group().endswith("(") else "}"
@@ -442,8 +464,13 @@ def parse_expression(text: str) -> tuple[ast.Node, bool]:
     raise ExpressionSyntaxError("a policy expression starts with @( or @{", text, 1, 1)
 
 
-def _shifted(error: ExpressionSyntaxError, text: str, offset: int) -> ExpressionSyntaxError:
-    """Re-express a position in the body as a position in the whole ``@(...)`` text."""
+def shifted(
+    error: ExpressionSyntaxError, text: str, offset: int | None = None
+) -> ExpressionSyntaxError:
+    """Re-express a position in the body as a position in the whole ``@(...)`` text (the
+    body starts ``offset`` characters in: just after the ``@(`` or ``@{`` by default)."""
+    if offset is None:
+        offset = text.index("@(" if _SINGLE.match(text) else "@{") + 2
     prefix = text[:offset]
     line = error.line + prefix.count("\n")
     column = error.column + (len(prefix) - prefix.rfind("\n") - 1 if error.line == 1 else 0)

@@ -82,9 +82,19 @@ def test_corpus_is_broad() -> None:
 def test_break_and_continue_outside_a_loop_do_not_compile(text: str) -> None:
     from apimgen.simulate.expr.parser import ExpressionSyntaxError
 
-    with pytest.raises(ExpressionSyntaxError, match="no enclosing loop"):
+    with pytest.raises(ExpressionSyntaxError, match="no enclosing loop") as error:
         compile_expression(text)
+    assert text[error.value.column - 1 :].startswith(("break", "continue")), "points at it"
     compile_expression("@{ foreach (var h in context.Request.Headers) { break; } return 1; }")
+
+
+def test_a_rethrow_outside_a_catch_does_not_compile() -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError
+
+    with pytest.raises(ExpressionSyntaxError, match="nothing to rethrow") as error:
+        compile_expression("@{ if (true) { throw; } return 1; }")
+    assert (error.value.line, error.value.column) == (1, 16)
+    compile_expression("@{ try { return 1; } catch { throw; } }")
 
 
 @pytest.mark.parametrize(
