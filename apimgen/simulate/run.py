@@ -56,6 +56,7 @@ class _Gateway:
     api: str
     api_path: str
     urls: dict[str, str] = field(default_factory=dict)  # backend → URL, for base-url routing
+    api_backend: str | None = None  # where a call goes that no policy routed (the service URL)
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -161,6 +162,12 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
         name: [PoolMember(m.backend, m.priority, m.weight) for m in members]
         for name, members in loaded.scenario.pools.items()
     }
+    if source.api_backend is not None and source.api_backend not in {*behaviours, *pools}:
+        raise loaded.refused(
+            ("policies", "api_backend"),
+            f"no backend or pool '{source.api_backend}' in the scenario",
+            f"backends and pools: {', '.join(sorted({*behaviours, *pools})) or 'none'}",
+        )
     api = loaded.scenario.api or next(iter(sorted(policies.apis)), "api")
     if policies.apis and api not in policies.apis:
         raise loaded.refused(
@@ -176,6 +183,7 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
         api,
         api,
         {name: behaviour.url for name, behaviour in behaviours.items() if behaviour.url},
+        source.api_backend,
     )
 
 
@@ -487,6 +495,7 @@ def run_scenario(
             _context(call, callers.get(order, call.consumer, node.region)), node, llm=call.llm
         )
         state.consumer_name = call.consumer.name
+        state.backend_id = gateway.api_backend
         state.context.arrived(node.epoch, time)
         loop.arrive(time, state, process(pipeline_for(call.consumer.product), state))
         following = next(stream, None)

@@ -43,11 +43,18 @@ class PolicySource(SpecModel):
         default=False,
         description="Skip policies the simulator does not model (listed in the report).",
     )
+    api_backend: str | None = Field(
+        default=None,
+        description="Folder policies: the backend or pool the API's service URL points to, "
+        "where forward-request sends a call no policy routed with set-backend-service.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> PolicySource:
         if (self.spec is None) == (self.folder is None):
             raise ValueError("set exactly one of spec or folder")
+        if self.spec is not None and self.api_backend is not None:
+            raise ValueError("api_backend is for policy folders: a spec's API names its backend")
         return self
 
 

@@ -664,3 +664,31 @@ def test_a_consumer_that_would_send_nothing_is_refused(
     result = run_cli("simulate", str(path))
     assert result.exit_code == ExitCode.ERROR
     assert message in result.stderr
+
+
+def test_the_api_service_url_takes_calls_no_policy_routed(tmp_path: Path) -> None:
+    # Many hand-written policies never call set-backend-service: the API's service URL does.
+    unrouted = (
+        "<policies><inbound><base /></inbound><backend><base /></backend>"
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+    )
+    path = _folder_scenario(tmp_path, unrouted, ONE_CONSUMER)
+    lost = json.loads(run_cli("simulate", str(path), "--json").stdout)
+    assert lost["consumers"]["c"]["statuses"] == {"500": 6}
+    assert "policies.api_backend" in lost["errors"][0]["error"], "the error says what to set"
+    data = yaml.safe_load(path.read_text())
+    data["policies"]["api_backend"] = "b"
+    path.write_text(yaml.safe_dump(data))
+    routed = json.loads(run_cli("simulate", str(path), "--json").stdout)
+    assert routed["consumers"]["c"]["statuses"] == {"200": 6}
+    assert routed["backends"]["b"]["requests"] == 6
+    data["policies"]["api_backend"] = "bb"
+    path.write_text(yaml.safe_dump(data))
+    unknown = run_cli("simulate", str(path))
+    assert unknown.exit_code == ExitCode.ERROR
+    assert "policies.api_backend: no backend or pool 'bb' in the scenario" in unknown.stderr
+    data["policies"] = {"spec": str(EXAMPLES / "seed" / "gateway.yaml"), "api_backend": "b"}
+    path.write_text(yaml.safe_dump(data))
+    with_spec = run_cli("simulate", str(path))
+    assert with_spec.exit_code == ExitCode.ERROR
+    assert "api_backend is for policy folders" in with_spec.stderr

@@ -181,7 +181,12 @@ class ForwardRequest(PolicyHandler):
                     self.element,
                 )
         if backend_id is None:
-            raise PolicyError("BackendConnectionFailure", "no backend set", self.element)
+            raise PolicyError(
+                "BackendConnectionFailure",
+                "no backend set: no set-backend-service routed the call and the scenario gives "
+                "the API no service URL (policies.api_backend)",
+                self.element,
+            )
         if not registry.knows(backend_id):
             raise PolicyError(
                 "BackendNotFound", f"backend '{backend_id}' is not defined", self.element
