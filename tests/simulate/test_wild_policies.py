@@ -1,7 +1,8 @@
 """Whole policy documents in the shapes gateways carry in the wild, run unchanged (the files are
 in tests/simulate/wild/): portal exports with statement ids and no global policy, the
 managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body rewrites in
-both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache."""
+both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache, cost
+attribution with try/catch and no set-backend-service."""
 
 from __future__ import annotations
 
@@ -123,3 +124,61 @@ def test_a_load_balancer_kept_in_the_cache_spreads_spill_over_at_random(tmp_path
     assert json.loads(first.stdout)["errors"] == []
     again = run_cli("simulate", str(path), "--json")
     assert again.stdout == first.stdout, "the random picks come from the run's seed"
+
+
+def test_cost_attribution_counts_tokens_per_caller_where_the_answer_says(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    (policies / "apis").mkdir(parents=True)
+    (policies / "fragments").mkdir()
+    (policies / "apis" / "openai.xml").write_text((WILD / "costing-api.xml").read_text())
+    (policies / "fragments" / "caller-id.xml").write_text(
+        (WILD / "fragments" / "caller-id.xml").read_text()
+    )
+    scenario = {
+        "policies": {"folder": "policies", "api_backend": "aoai"},
+        "duration": "5m",
+        "backends": {"aoai": {"tpm": 600000}},
+        "consumers": [
+            {
+                "name": "app",
+                "jwt_claims": {"appid": "app-42"},
+                "arrival": {"kind": "constant", "per_minute": 12},
+                "stream_share": 0.5,
+            },
+            {"name": "team", "arrival": {"kind": "constant", "per_minute": 4}},
+        ],
+        "expect": [
+            {"consumer": "app", "measure": "status_200", "equals": 60},
+            {"consumer": "team", "measure": "status_200", "equals": 20},
+        ],
+    }
+    path = tmp_path / "s.yaml"
+
+    def samples(app_streams: float) -> int:
+        scenario["consumers"][0]["stream_share"] = app_streams  # type: ignore[index]
+        path.write_text(yaml.safe_dump(scenario))
+        result = run_cli("simulate", str(path), "--json")
+        assert result.exit_code == ExitCode.OK, result.output
+        document = json.loads(result.stdout)
+        assert document["errors"] == []
+        return int(document["metric_samples"])
+
+    # A request sample per call, and a token sample per answer with JSON usage: a stream's
+    # events are not one JSON document, so the outbound parse skips them.
+    assert samples(0.0) == 80 + 80
+    assert samples(1.0) == 80 + 20
+    assert 100 < samples(0.5) < 160
+
+
+def test_cost_attribution_makes_streamed_requests_carry_their_usage() -> None:
+    policy = (WILD / "costing-api.xml").read_text()
+    policy = policy.replace(
+        '<include-fragment fragment-id="caller-id" />', '<set-variable name="caller" value="x" />'
+    )
+    streamed = Call(0, body='{"messages": [], "stream": true}')
+    not_json = Call(1, body="plain text")
+    results, _, _ = run(policy, [streamed, Call(1), not_json])
+    sent = [r.state.context.Request.Body.text for r in results]
+    assert json.loads(sent[0])["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in json.loads(sent[1])
+    assert sent[2] == "plain text", "the catch passes a body that is not JSON through"
