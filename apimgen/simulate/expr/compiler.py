@@ -19,6 +19,7 @@ from apimgen.simulate.expr.members import (
     StaticType,
     call_method,
     convert,
+    default_of,
     get_index,
     get_member,
     is_instance,
@@ -616,7 +617,7 @@ class _Compiler:
             return self.block(node)
         if isinstance(node, ast.Declare):
             if node.value is None:  # `int x;` starts as the type's default
-                initial = {"int": 0, "long": 0, "double": 0.0, "bool": False}.get(node.type_name)
+                initial = default_of(node.type_name)
                 value: Compiled = lambda env: initial  # noqa: E731
             else:
                 value = self.expr(node.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert
+from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert, default_of
 from apimgen.simulate.expr.values import CSharpError, OutRef
 
 __all__ = ["MultiValueDictionary", "VariablesDictionary"]
@@ -109,7 +109,9 @@ class VariablesDictionary(CSharpObject):
         self, name: str, default: Any = None, type_args: tuple[str, ...] = ()
     ) -> Any:
         if name not in self.values:
-            return default
+            # GetValueOrDefault<bool>("missing") is default(bool), false; null only for
+            # reference types (a value type's default cannot be passed as null)
+            return default_of(type_args[0]) if default is None and type_args else default
         value = self.values[name]
         if type_args:
             try:

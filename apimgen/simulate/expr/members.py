@@ -14,6 +14,7 @@ import math
 import random
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,6 +75,15 @@ class StaticType:
 
 _NUMERIC = {"int", "long", "short", "byte", "uint", "ulong", "Int32", "Int64"}
 _REAL = {"double", "float", "decimal", "Double", "Decimal", "Single"}
+
+
+def default_of(type_name: str) -> Any:
+    """``default(T)``: zero for numbers, false for bool, null for everything else."""
+    if type_name in _NUMERIC:
+        return 0
+    if type_name in _REAL:
+        return 0.0
+    return False if type_name in ("bool", "Boolean") else None
 
 
 def convert(value: Any, target: str) -> Any:
@@ -405,6 +415,13 @@ def _comparison(args: list[Any]) -> bool:
     return any(isinstance(a, str) and a.endswith("IgnoreCase") for a in args[1:])
 
 
+def _string_hash(text: str) -> int:
+    """``string.GetHashCode()``: .NET randomises it per process, so no policy may rely on its
+    value; here it is stable (CRC-32 of the UTF-16 text as a signed int), so runs repeat."""
+    value = zlib.crc32(text.encode("utf-16-le"))
+    return value - 2**32 if value >= 2**31 else value
+
+
 def _string_method(text: str, name: str, args: list[Any]) -> Any:
     ignore = _comparison(args)
     folded = text.lower() if ignore else text
@@ -414,6 +431,7 @@ def _string_method(text: str, name: str, args: list[Any]) -> Any:
         return value.lower() if ignore else value
 
     simple: dict[str, Callable[[], Any]] = {
+        "GetHashCode": lambda: _string_hash(text),
         "ToLower": text.lower,
         "ToLowerInvariant": text.lower,
         "ToUpper": text.upper,
