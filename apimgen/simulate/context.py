@@ -96,8 +96,27 @@ class Url(CSharpObject):
         self.Query = MultiValueDictionary(query)
         self._text = url
 
+    def rebase(self, base_url: str, prefix: str) -> None:
+        """Point this URL at ``base_url``: its scheme, host and port, and its path followed by
+        this path past ``prefix`` (the API's path on the gateway, or the last base's path).
+        The query stays, with any set-query-parameter changes."""
+        from urllib.parse import urlsplit
+
+        base = urlsplit(base_url.strip())
+        past = self.Path[len(prefix) :] if _under(self.Path, prefix) else self.Path
+        self.Scheme = base.scheme
+        self.Host = base.hostname or ""
+        self.Port = base.port or (443 if base.scheme == "https" else 80)
+        self.Path = base.path.rstrip("/") + past
+        port = f":{base.port}" if base.port else ""
+        self._text = f"{self.Scheme}://{self.Host}{port}{self.Path}{self.QueryString}"
+
     def ToString(self) -> str:
         return self._text
+
+
+def _under(path: str, prefix: str) -> bool:
+    return bool(prefix) and (path == prefix or path.startswith(prefix + "/"))
 
 
 _UrlType = Url  # the property named Url below shadows the class inside Request
@@ -116,6 +135,7 @@ class Request(CSharpObject):
         "Method",
         "_matched",
         "_parameters",
+        "_routed",
         "_url",
         "url",
     )
@@ -142,6 +162,16 @@ class Request(CSharpObject):
         self._matched = matched or {}
         self._url: _UrlType | None = None
         self._parameters: MultiValueDictionary | None = None
+        self._routed: str | None = None  # the path of the base URL set-backend-service set
+
+    def route_to(self, base_url: str, api_path: str) -> None:
+        """set-backend-service: ``Url`` becomes the backend's (``OriginalUrl`` keeps the
+        caller's), its path the backend's base path followed by the operation's path."""
+        from urllib.parse import urlsplit
+
+        prefix = self._routed if self._routed is not None else "/" + api_path.strip("/")
+        self.Url.rebase(base_url, prefix.rstrip("/"))
+        self._routed = urlsplit(base_url.strip()).path.rstrip("/")
 
     @property
     def Url(self) -> _UrlType:

@@ -79,6 +79,7 @@ def run(
     retry_reselects_backend: bool = False,
     arrive: bool = False,
     endpoints: dict[str, Any] | None = None,
+    urls: dict[str, str] | None = None,
 ) -> tuple[list[Result], GatewayServices, Any]:
     """Run ``calls`` through ``policy``: queued up front (``EventLoop.start``), or with
     ``arrive`` handed to the loop one by one in time order as a scenario run does."""
@@ -88,7 +89,7 @@ def run(
     compiled = compile_pipeline(pipeline, skip_unknown=skip_unknown)
     services = GatewayServices(seed=seed)
     singles = backends or [single("aoai")]
-    services.backends = BackendRegistry({b.id: b for b in singles}, pools or {})
+    services.backends = BackendRegistry({b.id: b for b in singles}, pools or {}, urls or {})
     services.semantic_cache = semantic_cache
     services.retry_reselects_backend = retry_reselects_backend
     services.endpoints = endpoints or {}

@@ -277,3 +277,47 @@ def test_an_expression_failing_at_run_time_is_named_by_its_policy_and_place() ->
         "unsupported in the simulator: IReadOnlyDictionary<string, object>.GetType() (at 1:1) "
         "in @(context.Variables.GetType()) (<set-variable value> at api.xml:1:28)",
     )
+
+
+def test_set_backend_service_points_the_request_url_at_the_backend() -> None:
+    from apimgen.simulate.context import Request
+
+    request = Request(url="https://gw.example/openai/deployments/gpt-4o/chat?api-version=1")
+    request.Url.Query._set("trace", ["on"])  # a set-query-parameter before routing stays
+    request.route_to("https://aoai-eu.example/openai/", "openai")
+    assert request.Url.ToString() == (
+        "https://aoai-eu.example/openai/deployments/gpt-4o/chat?api-version=1"
+    )
+    assert request.Url.Query.GetValueOrDefault("trace") == "on"
+    request.route_to("https://aoai-us.example:8443", "openai")  # again, as a retry does
+    assert (request.Url.Host, request.Url.Port, request.Url.Path) == (
+        "aoai-us.example",
+        8443,
+        "/deployments/gpt-4o/chat",
+    )
+    assert request.OriginalUrl.Host == "gw.example", "OriginalUrl keeps the caller's"
+
+
+def test_a_policy_reads_the_backend_it_routed_to_from_the_request_url() -> None:
+    # The regional fail-over idiom: after a 404, route to the region the URL is not in.
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 404)" count="1" interval="0">'
+        '<choose><when condition="@(context.Response != null)">'
+        '<set-backend-service base-url="@(context.Request.Url.Host.StartsWith(&quot;eu.&quot;)'
+        ' ? &quot;https://us.example&quot; : &quot;https://eu.example&quot;)" />'
+        "</when></choose><forward-request /></retry>"
+    )
+    policy = api_policy(
+        '<set-backend-service base-url="https://eu.example" />',
+        backend=backend,
+        outbound='<base /><set-header name="x-served-from" exists-action="override">'
+        "<value>@(context.Request.Url.Host)</value></set-header>",
+    )
+    from apimgen.simulate.backends import Outage
+
+    eu = single("eu", outages=(Outage(0, 100, 404),))
+    urls = {"eu": "https://eu.example", "us": "https://us.example"}
+    results, services, _ = run(policy, [Call(0)], backends=[eu, single("us")], urls=urls)
+    assert results[0].status == 200
+    assert results[0].headers["x-served-from"] == ["us.example"]
+    assert [services.backends.singles[name].deployment.calls for name in ("eu", "us")] == [1, 1]

@@ -59,12 +59,17 @@ class SetBackendService(PolicyHandler):
         self.base_url = self.values.get("base-url")
 
     def run(self, state: RequestState) -> None:
+        context = state.context
         if self.backend_id is not None:
-            state.backend_id = self.backend_id.text(state)
+            backend_id = state.backend_id = self.backend_id.text(state)
             state.base_url = None
+            known = state.services.backends.urls.get(backend_id)  # a pool has none
+            if known is not None:
+                context.Request.route_to(known, context.Api.Path)
         elif self.base_url is not None:
             state.base_url = self.base_url.text(state)
             state.backend_id = None
+            context.Request.route_to(state.base_url, context.Api.Path)
         state.pinned_backend = None
 
 
