@@ -219,3 +219,21 @@ def test_numeric_attributes_must_be_numbers(tmp_path: Path) -> None:
         ("APIM004", "<rate-limit-by-key> calls must be a whole number, not 'ten'"),
         ("APIM004", "<retry> count must be a whole number, not '2.5'"),
     ]
+
+
+def test_exception_types_other_than_exception_are_not_allowed(tmp_path: Path) -> None:
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        '<policies><inbound><set-variable name="n" value="@{ try { return int.Parse('
+        '&quot;x&quot;); } catch (FormatException) { return 0; } }" />'
+        '<set-variable name="m" value="@{ try { return int.Parse(&quot;x&quot;); } '
+        'catch (System.Exception e) { return e.Message.Length; } }" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+        (
+            "APIM009",
+            "the name 'FormatException' is not a type or name APIM allows in expressions",
+        )
+    ]

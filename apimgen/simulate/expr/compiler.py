@@ -24,7 +24,7 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
-from apimgen.simulate.expr.objects import CSharpException, StringBuilder, catches
+from apimgen.simulate.expr.objects import CSharpException, StringBuilder
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression, shifted
 from apimgen.simulate.expr.purity import caller_parts
 from apimgen.simulate.expr.values import (
@@ -56,6 +56,7 @@ STATIC_NAMES = frozenset(
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
+        "RegexOptions",
     }
 )  # fmt: skip
 
@@ -72,6 +73,7 @@ QUALIFIED_NAMES = {
     "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
     "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
     "System.Random": "Random",
+    "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
 }  # fmt: skip
 
 
@@ -273,10 +275,9 @@ def _new(
         return _new_datetime(args)
     if type_name_ == "StringBuilder":
         return StringBuilder(*args[:1])
-    if type_name_.endswith("Exception"):
-        kind = type_name_.rsplit(".", 1)[-1]
-        message = cs_string(args[0]) if args else f"Exception of type '{kind}' was thrown."
-        return CSharpException(kind, message)
+    if type_name_ in _EXCEPTION_TYPES:
+        message = cs_string(args[0]) if args else "Exception of type 'System.Exception' was thrown."
+        return CSharpException("Exception", message)
     raise UnsupportedError(f"new {type_name_}()")
 
 
@@ -302,6 +303,19 @@ def _new_datetime(args: list[Any]) -> datetime:
     except (TypeError, ValueError) as error:
         raise CSharpError("ArgumentOutOfRangeException", str(error)) from None
     return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment
+
+
+# Of the exception types, Learn's list of types allowed in expressions has System.Exception
+# only: APIM refuses a policy naming FormatException, so the simulator does too.
+_EXCEPTION_TYPES = ("Exception", "System.Exception")
+
+
+def _allowed_exception(type_name_: str, node: ast.Node, *, named: bool = False) -> None:
+    """Refuse an exception type APIM does not allow; ``named``: it must be one (a catch)."""
+    if type_name_ in _EXCEPTION_TYPES:
+        return
+    if named or type_name_.endswith("Exception"):
+        raise ExpressionUnsupportedError(f"the name '{type_name_}'", node.line, node.column)
 
 
 class _Misplaced(Exception):  # noqa: N818 - becomes an ExpressionSyntaxError with the text
@@ -393,6 +407,7 @@ class _Compiler:
         if isinstance(node, ast.Lambda):
             return self.lambda_(node)
         if isinstance(node, ast.New):
+            _allowed_exception(node.type_name, node)
             args = [self.expr(a) for a in node.args]
             items = [self.expr(i) for i in node.initializer]
             members = [(name, self.expr(value)) for name, value in node.members]
@@ -705,11 +720,14 @@ class _Compiler:
         return _guard(node, loop)
 
     def try_(self, node: ast.Try) -> Compiled:
-        """``try``/``catch``/``finally``. A catch takes the C# exceptions the expression throws;
+        """``try``/``catch``/``finally``. A catch takes the C# exceptions the expression throws
+        (APIM allows no exception type but Exception to be named, so every catch takes all);
         a construct the simulator does not model stays an error, caught by nothing."""
         body = self.statement(node.body)
         handlers: list[tuple[str | None, str | None, Compiled]] = []
         for catch in node.catches:
+            if catch.type_name is not None:
+                _allowed_exception(catch.type_name, catch, named=True)
             self.scopes.append({catch.variable} if catch.variable else set())
             self.catching += 1
             handlers.append((catch.type_name, catch.variable, self.statement(catch.body)))
@@ -721,14 +739,15 @@ class _Compiler:
             try:
                 return body(env)
             except (ExpressionRuntimeError, CSharpError) as error:
-                for type_name, variable, handler in handlers:
-                    if catches(type_name, error.kind):
-                        caught = CSharpException(error.kind, error.message)
-                        env.locals[_CAUGHT] = caught
-                        if variable:
-                            env.locals[variable] = caught
-                        return handler(env)
-                raise
+                if not handlers:
+                    raise
+                # Every catch APIM allows takes every exception: the first one runs.
+                _, variable, handler = handlers[0]
+                caught = CSharpException(error.kind, error.message)
+                env.locals[_CAUGHT] = caught
+                if variable:
+                    env.locals[variable] = caught
+                return handler(env)
             finally:
                 if final is not None:
                     final(env)

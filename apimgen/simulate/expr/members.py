@@ -73,6 +73,9 @@ class StaticType:
 
 # ------------------------------------------------------------------ conversions
 
+DAYS_OF_WEEK = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+# Enum members a cast to a number reads: (int)d.DayOfWeek is 0 on a Sunday, as in .NET.
+ENUM_NUMBERS = {EnumValue(f"DayOfWeek.{day}"): number for number, day in enumerate(DAYS_OF_WEEK)}
 _NUMERIC = {"int", "long", "short", "byte", "uint", "ulong", "Int32", "Int64"}
 _REAL = {"double", "float", "decimal", "Double", "Decimal", "Single"}
 
@@ -101,6 +104,8 @@ def convert(value: Any, target: str) -> Any:
             return value if isinstance(value, str) else str(value)
         raise CSharpError("InvalidCastException", f"cannot cast {type_name(value)} to string")
     if target in _NUMERIC:
+        if isinstance(value, EnumValue) and value in ENUM_NUMBERS:
+            return ENUM_NUMBERS[value]  # (int)DayOfWeek.Monday is 1
         if isinstance(value, bool):
             raise CSharpError("InvalidCastException", f"cannot cast bool to {target}")
         if isinstance(value, int | float):
@@ -237,6 +242,8 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "Second": lambda d: d.second,
         "Ticks": lambda d: int((d - datetime(1, 1, 1, tzinfo=UTC)).total_seconds() * 10**7),
         "Date": lambda d: d.replace(hour=0, minute=0, second=0, microsecond=0),
+        "DayOfWeek": lambda d: EnumValue(f"DayOfWeek.{DAYS_OF_WEEK[(d.weekday() + 1) % 7]}"),
+        "DayOfYear": lambda d: d.timetuple().tm_yday,
     },
     timedelta: {
         "TotalSeconds": lambda t: t.total_seconds(),
@@ -904,6 +911,7 @@ def static_types(
             "Null",
         ),
         "DateTimeKind": _enum("DateTimeKind", "Utc"),
+        "RegexOptions": _enum("RegexOptions", *_REGEX_FLAGS),
         "TimeSpan": timespan_type,
         "JObject": StaticType("JObject", json_token),
         "JArray": StaticType("JArray", json_token),
@@ -962,14 +970,107 @@ def static_types(
         "Regex": StaticType(
             "Regex",
             {
-                "IsMatch": lambda text, pattern, *_: re.search(pattern, text) is not None,
-                "Replace": lambda text, pattern, replacement, *_: re.sub(
-                    pattern, replacement.replace("$", "\\"), text
+                "IsMatch": lambda text, pattern, *options: (
+                    _regex(pattern, options).search(text) is not None
                 ),
+                "Match": lambda text, pattern, *options: RegexMatch(
+                    _regex(pattern, options).search(text)
+                ),
+                "Matches": lambda text, pattern, *options: [
+                    RegexMatch(found) for found in _regex(pattern, options).finditer(text)
+                ],
+                "Split": lambda text, pattern, *options: _regex(pattern, options).split(text),
+                "Replace": lambda text, pattern, replacement, *options: _regex(
+                    pattern, options
+                ).sub(_replacement(replacement), text),
             },
         ),
     }
     return types
+
+
+_REGEX_FLAGS = {
+    "None": 0,
+    "IgnoreCase": re.IGNORECASE,
+    "Multiline": re.MULTILINE,
+    "Singleline": re.DOTALL,
+    "Compiled": 0,
+    "CultureInvariant": 0,
+    "ExplicitCapture": 0,
+}
+
+
+def _regex(pattern: str, options: tuple[Any, ...]) -> re.Pattern[str]:
+    """A .NET pattern as Python's ``re`` reads it: named groups ``(?<name>...)`` and
+    ``\\k<name>`` back-references rewritten, ``RegexOptions`` as flags."""
+    flags = 0
+    for option in options:
+        if isinstance(option, EnumValue):
+            flags |= _REGEX_FLAGS.get(str(option), 0)
+    translated = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)
+    translated = re.sub(r"\\k<([A-Za-z_]\w*)>", r"(?P=\1)", translated)
+    try:
+        return re.compile(translated, flags)
+    except re.error as error:
+        raise CSharpError("ArgumentException", f"invalid pattern '{pattern}': {error}") from None
+
+
+def _replacement(text: str) -> str:
+    """.NET's ``$1`` and ``${name}`` in a replacement, as ``re.sub`` writes them."""
+    return re.sub(
+        r"\$\{([A-Za-z_]\w*)\}|\$(\d+)", lambda m: f"\\g<{m.group(1) or m.group(2)}>", text
+    )
+
+
+class RegexGroup(CSharpObject):
+    csharp_name = "Group"
+
+    def __init__(self, value: str | None) -> None:
+        self.Success = value is not None
+        self.Value = value or ""
+
+
+class RegexMatch(CSharpObject):
+    """``System.Text.RegularExpressions.Match``: ``Success``, ``Value``, ``Groups[n]`` or
+    ``Groups["name"]``."""
+
+    csharp_name = "Match"
+
+    def __init__(self, found: re.Match[str] | None) -> None:
+        self._found = found
+        self.Success = found is not None
+        self.Value = found.group(0) if found else ""
+        self.Index = found.start() if found else 0
+        self.Length = len(self.Value)
+
+    @property
+    def Groups(self) -> _Groups:
+        found = self._found
+        if found is None:
+            return _Groups()
+        groups: dict[Any, RegexGroup] = {
+            number: RegexGroup(found.group(number)) for number in range(found.re.groups + 1)
+        }
+        for name in found.re.groupindex:
+            groups[name] = RegexGroup(found.group(name))
+        return _Groups(groups)
+
+
+class _Groups(CSharpObject):
+    """A match's groups by number or name: one the pattern lacks reads as unmatched, as in
+    .NET."""
+
+    csharp_name = "GroupCollection"
+
+    def __init__(self, groups: dict[Any, RegexGroup] | None = None) -> None:
+        self._groups = groups or {}
+
+    def __getitem__(self, key: Any) -> RegexGroup:
+        return self._groups.get(key) or RegexGroup(None)
+
+    @property
+    def Count(self) -> int:
+        return sum(1 for key in self._groups if isinstance(key, int))
 
 
 def _parse_bool(text: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from apimgen.simulate.expr.members import CSharpObject
 from apimgen.simulate.expr.values import CSharpError, cs_string
 
-__all__ = ["CSharpException", "Random", "StringBuilder", "catches"]
+__all__ = ["CSharpException", "Random", "StringBuilder"]
 
 
 class StringBuilder(CSharpObject):
@@ -78,27 +78,3 @@ class CSharpException(CSharpObject):
 
     def ToString(self) -> str:
         return f"System.{self.kind}: {self.Message}"
-
-
-# The base types a catch may name for the exceptions the simulator raises (.NET's hierarchy,
-# as far as policy expressions meet it); every one is also an Exception.
-_BASES = {
-    "ArgumentOutOfRangeException": ("ArgumentException", "SystemException"),
-    "ArgumentNullException": ("ArgumentException", "SystemException"),
-    "ArgumentException": ("SystemException",),
-    "JsonReaderException": ("JsonException",),
-    "JsonSerializationException": ("JsonException",),
-    "OverflowException": ("ArithmeticException", "SystemException"),
-    "DivideByZeroException": ("ArithmeticException", "SystemException"),
-    "ArithmeticException": ("SystemException",),
-    "UriFormatException": ("FormatException", "SystemException"),
-}
-
-
-def catches(type_name: str | None, kind: str) -> bool:
-    """Whether ``catch (type_name)`` takes an exception of type ``kind``."""
-    if type_name is None:
-        return True
-    name = type_name.rsplit(".", 1)[-1]  # System.Exception, Newtonsoft.Json.JsonReaderException
-    bases = _BASES.get(kind, ("SystemException",) if not kind.startswith("Json") else ())
-    return name in ("Exception", kind, *bases)
