@@ -23,6 +23,7 @@ __all__ = [
     "Body",
     "Context",
     "Deployment",
+    "Gateway",
     "LastError",
     "Operation",
     "Product",
@@ -278,6 +279,19 @@ class Operation(CSharpObject):
     UrlTemplate: str = ""
 
 
+@dataclass(frozen=True)
+class Gateway(CSharpObject):
+    """``context.Deployment.Gateway``: the simulated gateway is a managed one."""
+
+    csharp_name = "IGateway"
+    Id: str = "managed"
+    InstanceId: str = "instance-0"
+    IsManaged: bool = True
+
+
+_MANAGED_GATEWAY = Gateway()
+
+
 @dataclass(eq=False)
 class Deployment(CSharpObject):
     csharp_name = "IDeployment"
@@ -285,6 +299,7 @@ class Deployment(CSharpObject):
     ServiceName: str = "apim"
     ServiceId: str = ""
     GatewayId: str = "managed"
+    Gateway: Gateway = _MANAGED_GATEWAY
 
 
 @dataclass

@@ -708,7 +708,15 @@ class _Compiler:
         def loop(env: Environment) -> Any:
             from apimgen.simulate.expr.members import _sequence
 
-            for item in _sequence(iterable(env)):
+            items = iterable(env)
+            # foreach takes JObject's own enumerator: KeyValuePair<string, JToken>, not the
+            # JProperty children LINQ sees
+            sequence = (
+                [KeyValue(k, v) for k, v in items.items.items()]
+                if isinstance(items, JObject)
+                else _sequence(items)
+            )
+            for item in sequence:
                 env.locals[variable] = item
                 result = body(env)
                 if result is _BREAK:
