@@ -7,7 +7,6 @@ Attribute names are the C# member names on purpose: expressions reach them by na
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary, VariablesDictionary
 from apimgen.simulate.expr.members import CSharpObject, convert
-from apimgen.simulate.expr.values import CSharpError, UnsupportedError, from_json
+from apimgen.simulate.expr.values import UnsupportedError, from_json, newtonsoft_json
 
 __all__ = [
     "Api",
@@ -441,7 +440,4 @@ def json_body(value: Any) -> str:
     """Serialise a request or response body the way a client would send it."""
     if isinstance(value, str):
         return value
-    try:
-        return json.dumps(value, separators=(",", ":"))
-    except TypeError as error:
-        raise CSharpError("JsonSerializationException", str(error)) from None
+    return newtonsoft_json(value)

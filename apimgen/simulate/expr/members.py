@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import random
 import re
@@ -32,6 +31,7 @@ from apimgen.simulate.expr.values import (
     UnsupportedError,
     cs_string,
     from_json,
+    newtonsoft_json,
     to_plain,
     to_token,
     type_name,
@@ -93,6 +93,10 @@ def convert(value: Any, target: str) -> Any:
     """An explicit cast or ``Value<T>``/``GetValueOrDefault<T>`` conversion to ``target``."""
     if isinstance(value, JValue):
         value = value.value
+    if target.endswith("?"):  # int?, bool?: null stays null, anything else converts
+        if value is None:
+            return None
+        target = target[:-1]
     if target in ("object", "var", "dynamic"):
         return value
     if value is None:
@@ -919,9 +923,7 @@ def static_types(
         "JsonConvert": StaticType(
             "JsonConvert",
             {
-                "SerializeObject": lambda value, *_: json.dumps(
-                    to_plain(value), separators=(",", ":"), ensure_ascii=False
-                ),
+                "SerializeObject": lambda value, *_: newtonsoft_json(to_plain(value)),
                 "DeserializeObject": _generic(lambda text, type_args=(): from_json(str(text))),
             },
         ),

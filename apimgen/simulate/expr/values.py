@@ -27,6 +27,7 @@ __all__ = [
     "UnsupportedError",
     "cs_string",
     "from_json",
+    "newtonsoft_json",
     "to_plain",
     "to_token",
     "type_name",
@@ -68,9 +69,7 @@ class JToken:
 
     def to_json(self, indent: bool = True) -> str:
         """As Newtonsoft writes it: two-space indents, or ``Formatting.None``'s no spaces."""
-        if indent:
-            return json.dumps(to_plain(self), indent=2, ensure_ascii=False)
-        return json.dumps(to_plain(self), separators=(",", ":"), ensure_ascii=False)
+        return newtonsoft_json(to_plain(self), indent=indent)
 
     def __str__(self) -> str:
         return self.to_json()
@@ -153,6 +152,28 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, JProperty):
         return {value.name: to_plain(value.value)}
     return value
+
+
+def newtonsoft_json(value: Any, *, indent: bool = False) -> str:
+    """Plain data as Newtonsoft serialises it: dates in ISO 8601 (``Z`` for UTC), time spans
+    as ``hh:mm:ss``; anything else it cannot write is a JsonSerializationException."""
+    try:
+        if indent:
+            return json.dumps(value, indent=2, ensure_ascii=False, default=_json_scalar)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_scalar)
+    except (TypeError, ValueError) as error:
+        raise CSharpError("JsonSerializationException", str(error)) from None
+
+
+def _json_scalar(value: Any) -> str:
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%dT%H:%M:%S")
+        if value.microsecond:
+            text += "." + f"{value.microsecond:06d}".rstrip("0")
+        return text + ("Z" if value.utcoffset() == timedelta(0) else "")
+    if isinstance(value, timedelta):
+        return cs_string(value)
+    raise TypeError(f"a {type_name(value)} cannot be written as JSON")
 
 
 def from_json(text: str) -> JToken:
