@@ -13,7 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from apimgen.simulate.expr.dictionaries import MultiValueDictionary, VariablesDictionary
+from apimgen.simulate.expr.dictionaries import (
+    MultiValueDictionary,
+    StringDictionary,
+    VariablesDictionary,
+)
 from apimgen.simulate.expr.members import CSharpObject, convert
 from apimgen.simulate.expr.values import UnsupportedError, from_json, newtonsoft_json
 
@@ -161,7 +165,7 @@ class Request(CSharpObject):
         self.Certificate = None
         self._matched = matched or {}
         self._url: _UrlType | None = None
-        self._parameters: MultiValueDictionary | None = None
+        self._parameters: StringDictionary | None = None
         self._routed: str | None = None  # the path of the base URL set-backend-service set
 
     def route_to(self, base_url: str, api_path: str) -> None:
@@ -184,9 +188,9 @@ class Request(CSharpObject):
         return _UrlType(self.url)
 
     @property
-    def MatchedParameters(self) -> MultiValueDictionary:
+    def MatchedParameters(self) -> StringDictionary:
         if self._parameters is None:
-            self._parameters = MultiValueDictionary(self._matched)
+            self._parameters = StringDictionary(self._matched)
         return self._parameters
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert, default_of
 from apimgen.simulate.expr.values import CSharpError, OutRef
 
-__all__ = ["MultiValueDictionary", "VariablesDictionary"]
+__all__ = ["MultiValueDictionary", "StringDictionary", "VariablesDictionary"]
 
 
 class MultiValueDictionary(CSharpObject):
@@ -95,6 +95,44 @@ class MultiValueDictionary(CSharpObject):
 
     def plain(self) -> dict[str, list[str]]:
         return {name: list(values) for name, values in self._items.values()}
+
+
+class StringDictionary(CSharpObject):
+    """``IReadOnlyDictionary<string, string>`` (``context.Request.MatchedParameters``): one
+    value per name, so ``["deployment-id"]`` is a string, not an array."""
+
+    csharp_name = "IReadOnlyDictionary<string, string>"
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def GetValueOrDefault(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name, default)
+
+    def ContainsKey(self, name: str) -> bool:
+        return name in self._values
+
+    def TryGetValue(self, name: str, result: Any = None) -> bool:
+        """``TryGetValue(name, out string value)``."""
+        if isinstance(result, OutRef):
+            result.value = self._values.get(name)
+        return name in self._values
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._values:
+            raise CSharpError("KeyNotFoundException", f"the key '{name}' was not present")
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return (KeyValue(name, value) for name, value in self._values.items())
+
+    @property
+    def Count(self) -> int:
+        return len(self._values)
+
+    @property
+    def Keys(self) -> list[str]:
+        return list(self._values)
 
 
 class VariablesDictionary(CSharpObject):
