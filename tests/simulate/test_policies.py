@@ -321,3 +321,75 @@ def test_a_policy_reads_the_backend_it_routed_to_from_the_request_url() -> None:
     assert results[0].status == 200
     assert results[0].headers["x-served-from"] == ["us.example"]
     assert [services.backends.singles[name].deployment.calls for name in ("eu", "us")] == [1, 1]
+
+
+ON_ERROR_SAYS_WHY = (
+    '<base /><set-header name="x-why" exists-action="override">'
+    "<value>@(context.LastError.Reason)</value></set-header>"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "why"),
+    [
+        ('action="allow"><address>203.0.113.10</address>', 200, None),
+        (
+            'action="allow"><address-range from="10.0.0.0" to="10.255.255.255" />',
+            403,
+            "CallerIpNotAllowed",
+        ),
+        (
+            'action="forbid"><address-range from="203.0.113.0" to="203.0.113.255" />',
+            403,
+            "CallerIpBlocked",
+        ),
+        (
+            'action="@(&quot;forbid&quot;)"><address>@(&quot;198.51.100.1&quot;)</address>',
+            200,
+            None,
+        ),
+    ],
+)
+def test_ip_filter_lets_in_or_keeps_out_the_listed_callers(
+    rule: str, status: int, why: str | None
+) -> None:
+    # The harness's callers come from 203.0.113.10.
+    policy = api_policy(f"<ip-filter {rule}</ip-filter>", on_error=ON_ERROR_SAYS_WHY)
+    results, _, _ = run(policy, [Call(0)])
+    assert results[0].status == status
+    assert results[0].headers.get("x-why") == ([why] if why else None)
+    assert results[0].state.backend_calls == (1 if status == 200 else 0)
+
+
+def test_ip_filter_refuses_what_apim_would_not_save() -> None:
+    for rule in (
+        'action="allow" />',
+        'action="allow"><address-range from="10.0.0.9" to="10.0.0.1" /></ip-filter>',
+        'action="allow"><address-range from="10.0.0.1" to="::1" /></ip-filter>',
+        'action="deny"><address>10.0.0.1</address></ip-filter>',
+    ):
+        with pytest.raises(PolicyConfigError):
+            run(api_policy(f"<ip-filter {rule}"), [Call(0)])
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "HeaderNotFound"),
+        ({"x-app": "payroll"}, "HeaderValueNotAllowed"),
+        ({"x-app": "BILLING"}, None),
+    ],
+)
+def test_a_failed_check_header_goes_to_on_error_with_its_status(
+    headers: dict[str, str], why: str | None
+) -> None:
+    check = (
+        '<check-header name="x-app" failed-check-httpcode="401" '
+        'failed-check-error-message="unknown app" ignore-case="true"><value>billing</value>'
+        "</check-header>"
+    )
+    results, _, _ = run(api_policy(check, on_error=ON_ERROR_SAYS_WHY), [Call(0, headers=headers)])
+    assert results[0].status == (401 if why else 200)
+    assert results[0].headers.get("x-why") == ([why] if why else None)
+    if why:
+        assert "unknown app" in (results[0].body or "")

@@ -293,15 +293,18 @@ class CheckHeader(PolicyHandler):
                 else (actual in wanted)
             )
         if not present:
+            # A failed check is an error (Learn: error handling, predefined errors): on-error
+            # runs with LastError, and the caller gets the configured status and message.
             status = self.int_literal("failed-check-httpcode") or 400
             message = self.literal("failed-check-error-message") or ""
-            state.respond(
+            response = state.respond(
                 status,
                 "",
                 {"Content-Type": "application/json"},
                 error_body(status, message),
             )
-            state.returned = True
+            reason = "HeaderValueNotAllowed" if headers.ContainsKey(name) else "HeaderNotFound"
+            raise PolicyError(reason, message, self.element, response=response)
 
 
 @register

@@ -1,4 +1,5 @@
-"""Caller checks: ``validate-jwt``, ``validate-azure-ad-token`` and ``llm-content-safety``.
+"""Caller checks: ``validate-jwt``, ``validate-azure-ad-token``, ``ip-filter`` and
+``llm-content-safety``.
 
 Tokens come from the scenario (consumers' ``jwt_claims``) and carry no real signature: the
 simulator checks what a policy can get wrong — header, scheme, expiry, audiences, issuers,
@@ -7,6 +8,8 @@ Safety is not called; each consumer's ``flagged_share`` decides which prompts it
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from apimgen.simulate.expr.jwt import Jwt, parse_jwt
 from apimgen.simulate.policy.handlers.base import (
@@ -21,7 +24,7 @@ from apimgen.simulate.policy.handlers.base import (
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
-__all__ = ["ContentSafety", "ValidateAzureAdToken", "ValidateJwt"]
+__all__ = ["ContentSafety", "IpFilter", "ValidateAzureAdToken", "ValidateJwt"]
 
 
 def _values(element: PolicyElement | None, child: str) -> list[Value]:
@@ -203,3 +206,74 @@ class ContentSafety(PolicyHandler):
                 error_body(403, message),
             )
             raise PolicyError("ContentSafetyViolation", message, self.element, response=response)
+
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(text: str) -> _Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+@register
+class IpFilter(PolicyHandler):
+    """``ip-filter`` (Learn: ip-filter-policy): ``allow`` lets only the listed addresses and
+    ranges in, ``forbid`` keeps them out; a refused caller gets 403 and on-error runs. The
+    caller's address is the consumer's ``ip`` in the scenario."""
+
+    element_names = ("ip-filter",)
+    sections = ("inbound",)
+    attributes = (Attribute("action", required=True, choices=("allow", "forbid")),)
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        self.addresses = _values(element, "address")
+        self.ranges: list[tuple[int, int, int]] = []  # IP version, first and last address
+        for child in element.children:
+            if child.name != "address-range":
+                continue
+            low, high = (_address(child.attributes.get(end, "")) for end in ("from", "to"))
+            if low is None or high is None or low.version != high.version or int(low) > int(high):
+                raise PolicyConfigError(
+                    "<address-range> needs from and to addresses of one kind, from not above to",
+                    location=child.location,
+                )
+            self.ranges.append((low.version, int(low), int(high)))
+        if not self.addresses and not self.ranges:
+            raise PolicyConfigError(
+                "<ip-filter> needs at least one <address> or <address-range>",
+                location=element.location,
+            )
+
+    def _listed(self, caller: _Address, state: RequestState) -> bool:
+        number = int(caller)
+        if any(v == caller.version and low <= number <= high for v, low, high in self.ranges):
+            return True
+        return any(_address(value.text(state)) == caller for value in self.addresses)
+
+    def run(self, state: RequestState) -> None:
+        action = self.values["action"].text(state)
+        if action not in ("allow", "forbid"):
+            raise PolicyError(
+                "ExpressionValueEvaluationFailure",
+                f"<ip-filter> action gave '{action}', not allow or forbid",
+                self.element,
+            )
+        raw = state.context.Request.IpAddress
+        caller = _address(raw)
+        if caller is None:
+            raise PolicyError(
+                "FailedToParseCallerIP", f"Failed to parse caller IP address '{raw}'", self.element
+            )
+        listed = self._listed(caller, state)
+        if listed == (action == "allow"):
+            return
+        message = f"Caller IP address {raw} is not allowed. Access denied."
+        response = state.respond(
+            403, "Forbidden", {"Content-Type": "application/json"}, error_body(403, message)
+        )
+        reason = "CallerIpNotAllowed" if action == "allow" else "CallerIpBlocked"
+        raise PolicyError(reason, message, self.element, response=response)
