@@ -156,7 +156,7 @@ def test_unknown_policy_without_skip_is_a_located_error(
         tmp_path,
         '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>\n'
         "<backend><base /></backend><outbound><base />\n"
-        f'    <{policy} kind="direct" apply="always" /><find-and-replace from="a" to="b" />\n'
+        f'    <{policy} kind="direct" apply="always" /><json-to-xml apply="always" />\n'
         "</outbound><on-error><base /></on-error></policies>",
         ONE_CONSUMER,
     )

@@ -393,3 +393,15 @@ def test_a_failed_check_header_goes_to_on_error_with_its_status(
     assert results[0].headers.get("x-why") == ([why] if why else None)
     if why:
         assert "unknown app" in (results[0].body or "")
+
+
+def test_find_and_replace_rewrites_the_body_of_its_side() -> None:
+    policy = api_policy(
+        '<find-and-replace from="hi" to="hello there" />',
+        outbound='<base /><find-and-replace from="chatcmpl-" to="" />'
+        '<find-and-replace from="@(&quot;assistant&quot;)" to="@(&quot;bot&quot;)" />',
+    )
+    results, _, _ = run(policy, [Call(0)])
+    assert '"content": "hello there"' in results[0].state.context.Request.Body.text
+    answer = results[0].body or ""
+    assert '"id": "req-0"' in answer and '"role": "bot"' in answer

@@ -1,5 +1,6 @@
 """Control flow and message shaping: choose, set-variable, set-header, set-query-parameter,
-set-body, return-response, mock-response, check-header, trace, log-to-eventhub, emit-metric.
+set-body, find-and-replace, return-response, mock-response, check-header, trace, log-to-eventhub,
+emit-metric.
 
 Each handler follows its Microsoft Learn page (named in its docstring); what it leaves out is
 said there too.
@@ -187,6 +188,27 @@ class SetBody(PolicyHandler):
             state.context.Response.Body = Body(text)
         else:
             state.context.Request.Body = Body(text)
+
+
+@register
+class FindAndReplace(PolicyHandler):
+    """``find-and-replace`` (Learn: find-and-replace-policy): every occurrence of ``from`` in
+    the request body (inbound, backend) or the response body (outbound, on-error) becomes
+    ``to``; an empty ``to`` removes it."""
+
+    element_names = ("find-and-replace",)
+    attributes = (Attribute("from", required=True), Attribute("to", required=True))
+
+    def run(self, state: RequestState) -> None:
+        context = state.context
+        answering = state.section in ("outbound", "on-error") and context.Response is not None
+        holder = context.Response if answering else context.Request
+        assert holder is not None
+        body = holder.Body
+        found = self.values["from"].text(state)
+        if body is None or not found:
+            return
+        holder.Body = Body(body.text.replace(found, self.values["to"].text(state)))
 
 
 @register
