@@ -7,6 +7,7 @@ Attribute names are the C# member names on purpose: expressions reach them by na
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,6 +120,13 @@ class Url(CSharpObject):
         return self._text
 
 
+@functools.lru_cache(maxsize=1024)
+def _base_path(base_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(base_url.strip()).path.rstrip("/")
+
+
 def _under(path: str, prefix: str) -> bool:
     return bool(prefix) and (path == prefix or path.startswith(prefix + "/"))
 
@@ -139,6 +147,7 @@ class Request(CSharpObject):
         "Method",
         "_matched",
         "_parameters",
+        "_reroutes",
         "_routed",
         "_url",
         "url",
@@ -167,20 +176,27 @@ class Request(CSharpObject):
         self._url: _UrlType | None = None
         self._parameters: StringDictionary | None = None
         self._routed: str | None = None  # the path of the base URL set-backend-service set
+        self._reroutes: tuple[tuple[str, str], ...] = ()  # routings Url has not applied yet
 
     def route_to(self, base_url: str, api_path: str) -> None:
         """set-backend-service: ``Url`` becomes the backend's (``OriginalUrl`` keeps the
-        caller's), its path the backend's base path followed by the operation's path."""
-        from urllib.parse import urlsplit
+        caller's), its path the backend's base path followed by the operation's path.
 
+        Applied when something reads ``Url``: most requests route and are never asked."""
         prefix = self._routed if self._routed is not None else "/" + api_path.strip("/")
-        self.Url.rebase(base_url, prefix.rstrip("/"))
-        self._routed = urlsplit(base_url.strip()).path.rstrip("/")
+        if self._url is not None:
+            self._url.rebase(base_url, prefix.rstrip("/"))
+        else:
+            self._reroutes = (*self._reroutes, (base_url, prefix.rstrip("/")))
+        self._routed = _base_path(base_url)
 
     @property
     def Url(self) -> _UrlType:
         if self._url is None:
             self._url = _UrlType(self.url)
+            for base_url, prefix in self._reroutes:
+                self._url.rebase(base_url, prefix)
+            self._reroutes = ()
         return self._url
 
     @property
