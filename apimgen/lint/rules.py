@@ -134,7 +134,11 @@ def attributes(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding
                     f"<{statement.name}> has no attribute '{name}'",
                     f"did you mean '{close[0]}'?" if close else f"attributes: {', '.join(names)}",
                 )
-            elif not is_expression(value) and (refusal := attribute.refuses(value)):
+            elif (
+                not is_expression(value)
+                and "{{" not in value  # a named value: known only where it is deployed
+                and (refusal := attribute.refuses(value))
+            ):
                 yield _finding("APIM004", statement, f"<{statement.name}> {name} {refusal}")
             elif is_expression(value) and not attribute.expressions:
                 yield _finding(

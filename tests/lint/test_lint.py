@@ -237,3 +237,17 @@ def test_exception_types_other_than_exception_are_not_allowed(tmp_path: Path) ->
             "the name 'FormatException' is not a type or name APIM allows in expressions",
         )
     ]
+
+
+def test_a_named_value_in_a_numeric_attribute_is_not_judged(tmp_path: Path) -> None:
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        '<policies><inbound><llm-token-limit counter-key="@(context.Subscription.Id)" '
+        'tokens-per-minute="{{tpm}}" estimate-prompt-tokens="true" />'
+        '<rate-limit-by-key calls="{{ rpm }}" renewal-period="six" counter-key="k" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
+    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+        ("APIM004", "<rate-limit-by-key> renewal-period must be a number, not 'six'")
+    ]
