@@ -732,13 +732,13 @@ class _Compiler:
         (APIM allows no exception type but Exception to be named, so every catch takes all);
         a construct the simulator does not model stays an error, caught by nothing."""
         body = self.statement(node.body)
-        handlers: list[tuple[str | None, str | None, Compiled]] = []
+        handlers: list[tuple[str | None, Compiled]] = []  # each catch's variable and body
         for catch in node.catches:
             if catch.type_name is not None:
                 _allowed_exception(catch.type_name, catch, named=True)
             self.scopes.append({catch.variable} if catch.variable else set())
             self.catching += 1
-            handlers.append((catch.type_name, catch.variable, self.statement(catch.body)))
+            handlers.append((catch.variable, self.statement(catch.body)))
             self.catching -= 1
             self.scopes.pop()
         final = self.statement(node.final) if node.final is not None else None
@@ -750,7 +750,7 @@ class _Compiler:
                 if not handlers:
                     raise
                 # Every catch APIM allows takes every exception: the first one runs.
-                _, variable, handler = handlers[0]
+                variable, handler = handlers[0]
                 caught = CSharpException(error.kind, error.message)
                 env.locals[_CAUGHT] = caught
                 if variable:
