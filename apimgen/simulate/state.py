@@ -202,6 +202,7 @@ class RequestState:
     consumer_name: str = ""
     error: tuple[str, str] | None = None  # the last policy error's reason and message
     semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
+    body_streamed: bool = False  # an unbuffered forward-request sent the body: a retry has none
 
     def evaluate(self, expression: CompiledExpression) -> Any:
         """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""

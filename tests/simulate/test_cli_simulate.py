@@ -328,7 +328,7 @@ def test_the_retry_reselection_setting_reaches_the_run(
         tmp_path,
         '<policies><inbound><base /><set-backend-service backend-id="p" /></inbound><backend>'
         '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
-        "<forward-request /></retry></backend>"
+        '<forward-request buffer-request-body="true" /></retry></backend>'
         "<outbound><base /></outbound><on-error><base /></on-error></policies>",
         scenario,
     )

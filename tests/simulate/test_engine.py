@@ -314,7 +314,7 @@ def test_retry_without_set_backend_service_resends_per_the_gateway_setting(
     healthy = single("healthy")
     backend = (
         '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
-        "<forward-request /></retry>"
+        '<forward-request buffer-request-body="true" /></retry>'
     )
     policy = api_policy('<set-backend-service backend-id="pool" />', backend=backend)
     pools = {"pool": [PoolMember("broken", 1, 1), PoolMember("healthy", 1, 1)]}
@@ -401,3 +401,25 @@ def test_forward_request_takes_one_timeout_and_expressions_in_it() -> None:
         "ExpressionValueEvaluationFailure",
         "<forward-request> timeout-ms gave 'soon', not a whole number",
     )
+
+
+@pytest.mark.parametrize(("buffered", "status"), [(True, 200), (False, 400)])
+def test_a_retry_resends_the_body_only_when_it_was_buffered(buffered: bool, status: int) -> None:
+    # The first attempt meets a 500; the retry goes to the healthy member, with the body only
+    # if forward-request buffered it (Learn), else the backend gets none and refuses.
+    broken = single("broken", error_rate=1.0)
+    pool = {"pool": [PoolMember("broken", 1, 1), PoolMember("ok", 1, 1)]}  # in turn
+    attribute = ' buffer-request-body="true"' if buffered else ""
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
+        f'<set-backend-service backend-id="pool" /><forward-request{attribute} /></retry>'
+    )
+    results, _, _ = run(
+        api_policy(backend=backend),
+        [Call(0)],
+        backends=[broken, single("ok")],
+        pools=pool,
+        retry_reselects_backend=True,
+    )
+    assert results[0].status == status
+    assert results[0].state.backend_calls == (2 if buffered else 1)

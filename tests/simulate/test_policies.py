@@ -305,7 +305,7 @@ def test_a_policy_reads_the_backend_it_routed_to_from_the_request_url() -> None:
         '<choose><when condition="@(context.Response != null)">'
         '<set-backend-service base-url="@(context.Request.Url.Host.StartsWith(&quot;eu.&quot;)'
         ' ? &quot;https://us.example&quot; : &quot;https://eu.example&quot;)" />'
-        "</when></choose><forward-request /></retry>"
+        '</when></choose><forward-request buffer-request-body="true" /></retry>'
     )
     policy = api_policy(
         '<set-backend-service base-url="https://eu.example" />',

@@ -136,7 +136,9 @@ class ForwardRequest(PolicyHandler):
 
     A backend's error status is a response like any other, read by outbound, unless
     ``fail-on-error-status-code`` is true: then a 4xx or 5xx sends the request to on-error.
-    The timeouts are read, not modelled (the mock backends answer within them)."""
+    Without ``buffer-request-body="true"`` the body goes out once: a retry sends none, and the
+    backend answers 400. The timeouts are read, not modelled (the mock backends answer within
+    them)."""
 
     element_names = ("forward-request",)
     sections = ("backend",)
@@ -159,6 +161,9 @@ class ForwardRequest(PolicyHandler):
                 location=element.location,
             )
         self.fail_on_error = self.literal("fail-on-error-status-code") == "true"
+        # Learn: only a buffered body is kept for another attempt; without it a retry reaches
+        # the backend with no body (as users of Service Fabric backends have reported).
+        self.buffered = self.literal("buffer-request-body") == "true"
         # Timeouts written as expressions are evaluated (one giving no number fails the
         # request, as in APIM) though the wait they bound is not modelled.
         self.timeout_expressions = tuple(
@@ -215,7 +220,9 @@ class ForwardRequest(PolicyHandler):
         state.pinned_backend = backend
         llm = state.llm
         body = state.context.Request.Body
-        if body is None or body.consumed:
+        if body is None or body.consumed or state.body_streamed:
+            # No body, one an expression read without preserveContent, or one an earlier
+            # forward-request streamed out unbuffered: the backend gets none and refuses.
             state.respond(400, "Bad Request", body=_error_body(400, "the request body is empty"))
             return
         call = backend.deployment.call(
@@ -227,6 +234,7 @@ class ForwardRequest(PolicyHandler):
         )
         state.backend_calls += 1
         state.backend_used = backend.id
+        state.body_streamed = not self.buffered
         if registry.watched:
             registry.note_call(backend.id, services.now)
         yield services.now + call.latency
