@@ -87,6 +87,8 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
             state.context.Response = error.response
         state.returned = False
         state.section = "on-error"
+        if not pipeline.on_error:
+            return
         try:
             waiting = run_section(pipeline.on_error, state)
             if waiting is not None:

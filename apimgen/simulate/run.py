@@ -481,23 +481,27 @@ def run_scenario(
     loop = EventLoop(collector.done)
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     callers = _Callers(gateway, scenario.operation)
+    # What every call of one consumer shares, looked up once: its gateway node, its caller
+    # parts, its pipeline and its name.
+    lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline, str]] = []
     for order, consumer in enumerate(scenario.consumers):
-        pipeline_for(consumer.product)
+        node = nodes[consumer.region or scenario.regions[0]]
+        caller = callers.get(order, consumer, node.region)
+        lanes.append((node, caller, pipeline_for(consumer.product), consumer.name))
         stream = calls(consumer, float(scenario.duration), run_seed)
         first = next(stream, None)
         if first is not None:
             heapq.heappush(streams, (first.time, order, first, stream))
     next_progress = 0.0
+    api_backend = gateway.api_backend
     while streams:
         time, order, call, stream = heapq.heappop(streams)
-        node = nodes[call.consumer.region or scenario.regions[0]]
-        state = RequestState(
-            _context(call, callers.get(order, call.consumer, node.region)), node, llm=call.llm
-        )
-        state.consumer_name = call.consumer.name
-        state.backend_id = gateway.api_backend
+        node, caller, pipeline, name = lanes[order]
+        state = RequestState(_context(call, caller), node, llm=call.llm)
+        state.consumer_name = name
+        state.backend_id = api_backend
         state.context.arrived(node.epoch, time)
-        loop.arrive(time, state, process(pipeline_for(call.consumer.product), state))
+        loop.arrive(time, state, process(pipeline, state))
         following = next(stream, None)
         if following is not None:
             heapq.heappush(streams, (following.time, order, following, stream))

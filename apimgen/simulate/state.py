@@ -242,8 +242,6 @@ class RequestState:
         headers: dict[str, Any] | None = None,
         body: str | Callable[[], str] | None = None,
     ) -> Response:
-        response = Response(
-            StatusCode=status, StatusReason=reason, headers=headers or {}, body_text=body
-        )
+        response = Response(status, reason, headers or {}, body)  # positional: one per refusal
         self.context.Response = response
         return response

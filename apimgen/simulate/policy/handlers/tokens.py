@@ -150,6 +150,7 @@ class TokenLimit(PolicyHandler):
         self.quota_expression = quota if quota is not None and quota.expression else None
         self.period_expression = period if period is not None and period.expression else None
         self.quota = None if self.quota_expression else self.int_literal("token-quota")
+        self.has_quota = self.has("token-quota")
         self.period = None if self.period_expression else self.literal("token-quota-period")
         if not self.has("tokens-per-minute") and not self.has("token-quota"):
             raise PolicyConfigError(
@@ -177,6 +178,7 @@ class TokenLimit(PolicyHandler):
         self.remaining_quota_header = self.literal("remaining-quota-tokens-header-name")
         self.retry_after_header = self.literal("retry-after-header-name") or "Retry-After"
         self.retry_after_variable = self.literal("retry-after-variable-name")
+        self._refusals: dict[int | None, tuple[str, dict[str, str], Callable[[], str]]] = {}
 
     def _tokens_per_minute(self, state: RequestState) -> int | None:
         assert self.tpm_expression is not None
@@ -204,6 +206,20 @@ class TokenLimit(PolicyHandler):
                 )
         return quota, period
 
+    def _quota_counter(
+        self, state: RequestState, key: str
+    ) -> tuple[QuotaCounter | None, int | None, str | None]:
+        """This request's quota counter, quota and period; Nones when it has no quota."""
+        limit, period = self._quota_and_period(state)
+        if limit is None or period is None:
+            return None, None, None
+        counters = state.services.counters
+        start = _period_start(state.services.utc_now(), period)
+        quota: QuotaCounter | None = counters.get(("quota", key, period))
+        if quota is None or quota.period_start != start:
+            quota = counters[("quota", key, period)] = QuotaCounter(start)
+        return quota, limit, period
+
     def _estimating(self, state: RequestState) -> bool:
         if state.llm.stream:
             return True
@@ -224,14 +240,9 @@ class TokenLimit(PolicyHandler):
         if window is None:
             window = counters[("tpm", key)] = SlidingWindow()
         window.expire(now)
-        quota: QuotaCounter | None = None
-        limit, period = self._quota_and_period(state)
-        if limit is not None and period is not None:
-            start = _period_start(services.utc_now(), period)
-            quota = counters.get(("quota", key, period))
-            if quota is None or quota.period_start != start:
-                quota = QuotaCounter(start)
-                counters[("quota", key, period)] = quota
+        quota, limit, period = (
+            self._quota_counter(state, key) if self.has_quota else (None, None, None)
+        )
         if tpm is not None and window.total >= tpm:
             self._refuse_tpm(state, window.seconds_until_below(now, tpm))
         if quota is not None and limit is not None and period is not None and quota.spent > limit:
@@ -283,21 +294,25 @@ class TokenLimit(PolicyHandler):
             state.set_response_header_later(header, str(value))
 
     def _refuse_tpm(self, state: RequestState, seconds: int | None) -> None:
-        headers = {}
+        refusal = self._refusals.get(seconds)
+        if refusal is None:
+            refusal = self._refusals[seconds] = self._refusal(seconds)
+        message, headers, body = refusal
+        if seconds is not None and self.retry_after_variable:
+            state.context.Variables.values[self.retry_after_variable] = seconds
+        response = state.respond(429, "Too Many Requests", headers, body)
+        raise PolicyError("OpenAITokenLimitExceeded", message, self.element, response=response)
+
+    def _refusal(self, seconds: int | None) -> tuple[str, dict[str, str], Callable[[], str]]:
+        """A 429's message, headers and body for a wait of ``seconds``: made once per wait
+        and shared (a response reads its headers without changing them), since a client
+        refused for minutes on end asks the same question again and again."""
         message = "Token limit is exceeded."
+        headers = {"Content-Type": "application/json"}
         if seconds is not None:
             message += f" Try again in {seconds} seconds."
             headers[self.retry_after_header] = str(seconds)
-            variable = self.retry_after_variable
-            if variable:
-                state.context.Variables.values[variable] = seconds
-        response = state.respond(
-            429,
-            "Too Many Requests",
-            {"Content-Type": "application/json", **headers},
-            error_body(429, message),
-        )
-        raise PolicyError("OpenAITokenLimitExceeded", message, self.element, response=response)
+        return message, headers, error_body(429, message)
 
     def _refuse_quota(self, state: RequestState, quota: QuotaCounter, period: str) -> None:
         remaining = _next_period(quota.period_start, period) - state.services.utc_now()
