@@ -97,51 +97,56 @@ class MultiValueDictionary(CSharpObject):
         return {name: list(values) for name, values in self._items.values()}
 
 
-class StringDictionary(CSharpObject):
+class _OneValuePerName(CSharpObject):
+    """What the one-value dictionaries share: ``ContainsKey``, ``TryGetValue``, the indexer,
+    enumeration as KeyValuePairs, ``Count`` and ``Keys`` over ``values``."""
+
+    _missing = "the key '{}' was not present"
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = dict(values or {})
+
+    def ContainsKey(self, name: str) -> bool:
+        return name in self.values
+
+    def TryGetValue(self, name: str, result: Any = None) -> bool:
+        """``TryGetValue(name, out T value)``."""
+        if isinstance(result, OutRef):
+            result.value = self.values.get(name)
+        return name in self.values
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.values:
+            raise CSharpError("KeyNotFoundException", self._missing.format(name))
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return (KeyValue(name, value) for name, value in self.values.items())
+
+    @property
+    def Count(self) -> int:
+        return len(self.values)
+
+    @property
+    def Keys(self) -> list[str]:
+        return list(self.values)
+
+
+class StringDictionary(_OneValuePerName):
     """``IReadOnlyDictionary<string, string>`` (``context.Request.MatchedParameters``): one
     value per name, so ``["deployment-id"]`` is a string, not an array."""
 
     csharp_name = "IReadOnlyDictionary<string, string>"
 
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = dict(values)
-
     def GetValueOrDefault(self, name: str, default: Any = None) -> Any:
-        return self._values.get(name, default)
-
-    def ContainsKey(self, name: str) -> bool:
-        return name in self._values
-
-    def TryGetValue(self, name: str, result: Any = None) -> bool:
-        """``TryGetValue(name, out string value)``."""
-        if isinstance(result, OutRef):
-            result.value = self._values.get(name)
-        return name in self._values
-
-    def __getitem__(self, name: str) -> str:
-        if name not in self._values:
-            raise CSharpError("KeyNotFoundException", f"the key '{name}' was not present")
-        return self._values[name]
-
-    def __iter__(self) -> Iterator[KeyValue]:
-        return (KeyValue(name, value) for name, value in self._values.items())
-
-    @property
-    def Count(self) -> int:
-        return len(self._values)
-
-    @property
-    def Keys(self) -> list[str]:
-        return list(self._values)
+        return self.values.get(name, default)
 
 
-class VariablesDictionary(CSharpObject):
+class VariablesDictionary(_OneValuePerName):
     """``context.Variables``: written by set-variable and policies, read by expressions."""
 
     csharp_name = "IReadOnlyDictionary<string, object>"
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
+    _missing = "the variable '{}' was not set"
 
     def GetValueOrDefault(
         self, name: str, default: Any = None, type_args: tuple[str, ...] = ()
@@ -162,24 +167,3 @@ class VariablesDictionary(CSharpObject):
         return value
 
     GetValueOrDefault.generic = True  # type: ignore[attr-defined]
-
-    def ContainsKey(self, name: str) -> bool:
-        return name in self.values
-
-    def TryGetValue(self, name: str, result: Any = None) -> bool:
-        """``TryGetValue(name, out object value)``."""
-        if isinstance(result, OutRef):
-            result.value = self.values.get(name)
-        return name in self.values
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self.values:
-            raise CSharpError("KeyNotFoundException", f"the variable '{name}' was not set")
-        return self.values[name]
-
-    def __iter__(self) -> Iterator[KeyValue]:
-        return (KeyValue(k, v) for k, v in self.values.items())
-
-    @property
-    def Count(self) -> int:
-        return len(self.values)
