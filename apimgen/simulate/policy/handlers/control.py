@@ -8,7 +8,7 @@ said there too.
 
 from __future__ import annotations
 
-from apimgen.simulate.context import Body
+from apimgen.simulate.context import Body, Request, Response
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.handlers.base import (
@@ -183,11 +183,16 @@ class SetBody(PolicyHandler):
         self.body = compile_value(element.text or "", element)
 
     def run(self, state: RequestState) -> None:
-        text = cs_string(self.body.get(state))
-        if state.section in ("outbound", "on-error") and state.context.Response is not None:
-            state.context.Response.Body = Body(text)
-        else:
-            state.context.Request.Body = Body(text)
+        _message(state).Body = Body(cs_string(self.body.get(state)))
+
+
+def _message(state: RequestState) -> Request | Response:
+    """The message a body policy works on: the response in outbound and on-error once there
+    is one, else the request."""
+    response = state.context.Response
+    if state.section in ("outbound", "on-error") and response is not None:
+        return response
+    return state.context.Request
 
 
 @register
@@ -200,15 +205,12 @@ class FindAndReplace(PolicyHandler):
     attributes = (Attribute("from", required=True), Attribute("to", required=True))
 
     def run(self, state: RequestState) -> None:
-        context = state.context
-        answering = state.section in ("outbound", "on-error") and context.Response is not None
-        holder = context.Response if answering else context.Request
-        assert holder is not None
-        body = holder.Body
+        message = _message(state)
+        body = message.Body
         found = self.values["from"].text(state)
         if body is None or not found:
             return
-        holder.Body = Body(body.text.replace(found, self.values["to"].text(state)))
+        message.Body = Body(body.text.replace(found, self.values["to"].text(state)))
 
 
 @register
