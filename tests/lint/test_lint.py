@@ -16,7 +16,18 @@ from apimgen.lint.runner import lint_paths
 from tests.conftest import EXAMPLES, make_spec, run_cli, write_spec
 
 BAD = Path(__file__).parent / "bad"
+
 EXPECTED: dict[str, list[str]] = yaml.safe_load((BAD / "expected.yaml").read_text())
+
+
+def _lint_global(tmp_path: Path, inbound: str, backend: str = "<forward-request />") -> list[dict]:
+    """The findings `apimgen lint --json` reports for a global policy with this inbound."""
+    policy = tmp_path / "global.xml"
+    policy.write_text(
+        f"<policies><inbound>{inbound}</inbound><backend>{backend}</backend>"
+        "<outbound /><on-error /></policies>"
+    )
+    return list(json.loads(run_cli("lint", str(policy), "--json").stdout)["findings"])
 
 
 def _found() -> dict[str, list[str]]:
@@ -132,26 +143,22 @@ def test_rules_are_listed_with_severity_and_rationale() -> None:
 
 
 def test_the_portals_statement_ids_are_not_unknown_attributes(tmp_path: Path) -> None:
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        '<policies><inbound><set-backend-service id="apim-generated-policy" backend-id="aoai" />'
-        '<set-headr id="x" name="X" /></inbound>'
-        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    findings = _lint_global(
+        tmp_path,
+        '<set-backend-service id="apim-generated-policy" backend-id="aoai" />'
+        '<set-headr id="x" name="X" />',
     )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    assert [f["rule"] for f in document["findings"]] == ["APIM001"]  # only the misspelt policy
+    assert [f["rule"] for f in findings] == ["APIM001"]  # only the misspelt policy
 
 
 def test_apim_policies_the_simulator_does_not_run_are_not_unknown(tmp_path: Path) -> None:
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        '<policies><inbound><ip-filter action="allow"><address>10.0.0.1</address></ip-filter>'
+    findings = _lint_global(
+        tmp_path,
+        '<ip-filter action="allow"><address>10.0.0.1</address></ip-filter>'
         '<send-request mode="new" response-variable-name="r"><set-url>https://x.example</set-url>'
-        '</send-request><ip-fliter action="allow" /></inbound>'
-        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+        '</send-request><ip-fliter action="allow" />',
     )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    assert [(f["rule"], f["message"], f["hint"]) for f in document["findings"]] == [
+    assert [(f["rule"], f["message"], f["hint"]) for f in findings] == [
         ("APIM001", "unknown policy <ip-fliter>", "did you mean <ip-filter>?")
     ]
 
@@ -178,25 +185,18 @@ def test_expression_types_are_judged_by_what_apim_allows(
     tmp_path: Path, expression: str, flagged: bool
 ) -> None:
     """APIM009 is for types APIM refuses, not for allowed ones the simulator lacks."""
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        f'<policies><inbound><set-variable name="v" value="{expression}" /></inbound>'
-        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
-    )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    rules = [f["rule"] for f in document["findings"]]
+    findings = _lint_global(tmp_path, f'<set-variable name="v" value="{expression}" />')
+    rules = [f["rule"] for f in findings]
     assert rules == (["APIM009"] if flagged else [])
 
 
 def test_an_unclosed_expression_is_a_parse_error_not_text(tmp_path: Path) -> None:
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        '<policies><inbound><set-header name="x" exists-action="override">'
-        "<value>@(context.Subscription.Id</value></set-header></inbound>"
-        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    findings = _lint_global(
+        tmp_path,
+        '<set-header name="x" exists-action="override">'
+        "<value>@(context.Subscription.Id</value></set-header>",
     )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+    assert [(f["rule"], f["message"]) for f in findings] == [
         (
             "APIM008",
             "expression does not parse: the expression is not closed: it starts with @( but "
@@ -206,32 +206,28 @@ def test_an_unclosed_expression_is_a_parse_error_not_text(tmp_path: Path) -> Non
 
 
 def test_numeric_attributes_must_be_numbers(tmp_path: Path) -> None:
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        '<policies><inbound><rate-limit-by-key calls="ten" renewal-period="60" counter-key="k" />'
-        '<rate-limit-by-key calls="@(10)" renewal-period="1.5" counter-key="k" /></inbound>'
-        '<backend><retry condition="@(true)" count="2.5" interval="1">'
-        '<forward-request buffer-request-body="true" /></retry></backend>'
-        "<outbound /><on-error /></policies>"
+    findings = _lint_global(
+        tmp_path,
+        '<rate-limit-by-key calls="ten" renewal-period="60" counter-key="k" />'
+        '<rate-limit-by-key calls="@(10)" renewal-period="1.5" counter-key="k" />',
+        backend='<retry condition="@(true)" count="2.5" interval="1">'
+        '<forward-request buffer-request-body="true" /></retry>',
     )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+    assert [(f["rule"], f["message"]) for f in findings] == [
         ("APIM004", "<rate-limit-by-key> calls must be a whole number, not 'ten'"),
         ("APIM004", "<retry> count must be a whole number, not '2.5'"),
     ]
 
 
 def test_exception_types_other_than_exception_are_not_allowed(tmp_path: Path) -> None:
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        '<policies><inbound><set-variable name="n" value="@{ try { return int.Parse('
+    findings = _lint_global(
+        tmp_path,
+        '<set-variable name="n" value="@{ try { return int.Parse('
         '&quot;x&quot;); } catch (FormatException) { return 0; } }" />'
         '<set-variable name="m" value="@{ try { return int.Parse(&quot;x&quot;); } '
-        'catch (System.Exception e) { return e.Message.Length; } }" /></inbound>'
-        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+        'catch (System.Exception e) { return e.Message.Length; } }" />',
     )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+    assert [(f["rule"], f["message"]) for f in findings] == [
         (
             "APIM009",
             "the name 'FormatException' is not a type or name APIM allows in expressions",
@@ -240,14 +236,12 @@ def test_exception_types_other_than_exception_are_not_allowed(tmp_path: Path) ->
 
 
 def test_a_named_value_in_a_numeric_attribute_is_not_judged(tmp_path: Path) -> None:
-    policy = tmp_path / "global.xml"
-    policy.write_text(
-        '<policies><inbound><llm-token-limit counter-key="@(context.Subscription.Id)" '
+    findings = _lint_global(
+        tmp_path,
+        '<llm-token-limit counter-key="@(context.Subscription.Id)" '
         'tokens-per-minute="{{tpm}}" estimate-prompt-tokens="true" />'
-        '<rate-limit-by-key calls="{{ rpm }}" renewal-period="six" counter-key="k" /></inbound>'
-        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+        '<rate-limit-by-key calls="{{ rpm }}" renewal-period="six" counter-key="k" />',
     )
-    document = json.loads(run_cli("lint", str(policy), "--json").stdout)
-    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+    assert [(f["rule"], f["message"]) for f in findings] == [
         ("APIM004", "<rate-limit-by-key> renewal-period must be a number, not 'six'")
     ]
