@@ -139,7 +139,7 @@ class Output:
         minutes = max(1, int(result.duration // 60))
         self.out.print(
             f"[bold]{escape(result.name)}[/bold]: {result.total_requests} requests over "
-            f"{minutes} min (seed {result.seed})"
+            f"{minutes} min from {result.starts_at:%Y-%m-%d %H:%M} UTC (seed {result.seed})"
         )
         consumers = Table(title="Consumers", title_justify="left")
         for column in (

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from apimgen.simulate.clock import EPOCH
 from apimgen.simulate.scenario import Expectation
 
 __all__ = ["BackendStats", "ConsumerStats", "ExpectationResult", "SimulationResult"]
@@ -58,6 +60,7 @@ class SimulationResult:
     skipped_policies: list[str]
     expectations: list[ExpectationResult] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
+    starts_at: datetime = EPOCH  # the wall-clock time of minute 0
     token_limits: list[int] = field(default_factory=list)  # tokens-per-minute limits applied
     semantic_cache: dict[str, Any] | None = None  # hits, false hits, embedder (None: unused)
     # calls to a backend while another was available, for expectations' while_available
@@ -172,6 +175,7 @@ class SimulationResult:
             "schema": "apimgen.simulation/v1",
             "name": self.name,
             "seed": self.seed,
+            "starts_at": self.starts_at.isoformat().replace("+00:00", "Z"),
             "duration_seconds": self.duration,
             "requests": self.total_requests,
             "consumers": {

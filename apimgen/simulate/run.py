@@ -341,7 +341,7 @@ def _nodes(
     watched = _watched_backends(loaded)
     nodes: dict[str, GatewayServices] = {}
     for index, region in enumerate(scenario.regions):
-        node = GatewayServices(seed=seed * 1000 + index, region=region)
+        node = GatewayServices(seed=seed * 1000 + index, region=region, epoch=scenario.starts_at)
         node.backends = gateway.registry()
         node.backends.watched = watched
         node.semantic_cache = semantic_cache
@@ -512,6 +512,7 @@ def run_scenario(
     result = SimulationResult(
         name=scenario.name or Path(loaded.path).stem,
         seed=run_seed,
+        starts_at=scenario.starts_at,
         duration=float(scenario.duration),
         consumers=collector.consumers,
         backends=_backend_stats(gateway, nodes),

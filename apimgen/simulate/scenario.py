@@ -4,12 +4,14 @@ what the run must show. Validated like the spec, with located errors."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from apimgen.errors import Diagnostic, Location, SpecError
+from apimgen.simulate.clock import EPOCH
 from apimgen.spec.paths import format_path
 from apimgen.spec.resources import CircuitBreaker
 from apimgen.spec.types import Duration, SpecModel
@@ -313,6 +315,12 @@ class Scenario(SpecModel):
     operation: str = Field(default="chat-completions", description="Operation the traffic calls.")
     duration: Duration = Field(description="Simulated time, e.g. 30m.")
     seed: int = Field(default=1, description="Random seed; the same seed gives the same run.")
+    starts_at: datetime = Field(
+        default=EPOCH,
+        description="When the run's clock starts, in UTC unless an offset is given (default "
+        "Monday 2026-01-05 09:00 UTC): what DateTime.UtcNow, context.Timestamp and quota "
+        "periods see.",
+    )
     regions: list[str] = Field(
         default_factory=lambda: ["West Europe"],
         min_length=1,
@@ -334,6 +342,12 @@ class Scenario(SpecModel):
         "it starts with.",
     )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
+
+    @field_validator("starts_at")
+    @classmethod
+    def _in_utc(cls, moment: datetime) -> datetime:
+        """A time without an offset is UTC, the gateway's clock; one with is converted."""
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     @field_validator("regions")
     @classmethod

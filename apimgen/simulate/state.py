@@ -9,9 +9,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from apimgen.simulate.clock import EPOCH
 from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import (
     CompiledExpression,
@@ -29,8 +30,6 @@ __all__ = [
     "RequestState",
     "error_body",
 ]
-
-EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning; scenarios may move it
 
 
 def error_body(status: int, message: str) -> Callable[[], str]:

@@ -121,7 +121,20 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except ValueError as error:
+                # A plain scalar YAML resolves as a date (2026-13-05) that is no real date.
+                self.problems.append(
+                    Diagnostic(
+                        Location(self.file, *_mark(node)),
+                        format_path(path),
+                        f"'{node.value}' reads as a date or time but is not one ({error})",
+                        hint="write times as 2026-01-05T09:00:00Z, or quote the value to "
+                        "keep it text",
+                    )
+                )
+                return node.value
         raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
 

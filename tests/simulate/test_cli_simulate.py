@@ -113,6 +113,27 @@ def test_scenario_errors_are_located(tmp_path: Path) -> None:
     assert "did you mean 'arrival'?" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("next tuesday", "starts_at: input should be a valid datetime"),
+        ("2026-02-30T09:00:00Z", "'2026-02-30T09:00:00Z' reads as a date or time but is not one"),
+    ],
+)
+def test_a_start_time_that_is_no_time_is_located(
+    tmp_path: Path, written: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        f"policies: {{spec: x.yaml}}\nduration: 1m\nstarts_at: {written}\nconsumers:\n  - name: a\n"
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert f"{path}:3:12: " in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
 # One backend and one consumer calling six times in a minute.
 ONE_CONSUMER: dict[str, Any] = {
     "duration": "1m",

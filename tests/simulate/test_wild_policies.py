@@ -2,7 +2,8 @@
 in tests/simulate/wild/): portal exports with statement ids and no global policy, the
 managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body rewrites in
 both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache, cost
-attribution with try/catch and no set-backend-service."""
+attribution with try/catch and no set-backend-service, a PTU kept for one office's working
+hours (a C# local function converting the clock to the office's time zone)."""
 
 from __future__ import annotations
 
@@ -182,3 +183,35 @@ def test_cost_attribution_makes_streamed_requests_carry_their_usage() -> None:
     assert json.loads(sent[0])["stream_options"] == {"include_usage": True}
     assert "stream_options" not in json.loads(sent[1])
     assert sent[2] == "plain text", "the catch passes a body that is not JSON through"
+
+
+def _office_hours(tmp_path: Path, starts_at: str, duration: str) -> dict[str, int]:
+    """Requests each backend took under the office-hours policy, from ``starts_at`` on."""
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True, exist_ok=True)
+    (apis / "openai.xml").write_text((WILD / "office-hours-ptu.xml").read_text())
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "policies: {folder: policies}\n"
+        f"duration: {duration}\n"
+        f"starts_at: {starts_at}\n"
+        "backends: {ptu: {tpm: 100000}, paygo: {tpm: 100000}}\n"
+        "consumers:\n  - {name: app, arrival: {kind: constant, per_minute: 10}}\n"
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    return {name: stats["requests"] for name, stats in report["backends"].items()}
+
+
+def test_office_hours_routing_follows_the_zone_wall_clock(tmp_path: Path) -> None:
+    # Berlin closes at 18:00: 17:00 UTC in winter (CET, +1), 16:00 UTC in summer (CEST, +2).
+    winter = _office_hours(tmp_path / "winter", "2026-01-05T16:30:00Z", "60m")
+    assert winter == {"ptu": 300, "paygo": 300}
+    summer = _office_hours(tmp_path / "summer", "2026-07-06T16:30:00Z", "60m")
+    assert summer == {"ptu": 0, "paygo": 600}
+    # An offset is converted: 18:30 in Berlin's summer is 16:30 UTC, the same run as above.
+    assert _office_hours(tmp_path / "offset", "2026-07-06T18:30:00+02:00", "60m") == summer
+    morning = _office_hours(tmp_path / "morning", "2026-07-06T05:30:00", "60m")  # UTC
+    assert morning == {"ptu": 300, "paygo": 300}

@@ -41,6 +41,16 @@ def test_duplicate_keys_are_errors_not_silently_collapsed(tmp_path: Path) -> Non
     assert "duplicate key 'a'" in diagnostic.message
 
 
+def test_a_date_that_is_no_real_date_is_located_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_yaml(_write(tmp_path, "a: 1\nwhen: 2026-13-05T10:00:00Z\n"))
+    (diagnostic,) = info.value.diagnostics
+    assert (diagnostic.location.line, diagnostic.location.column) == (2, 7)
+    assert diagnostic.key_path == "when"
+    assert "'2026-13-05T10:00:00Z' reads as a date or time but is not one" in diagnostic.message
+    assert "quote the value" in diagnostic.hint
+
+
 def test_merge_keys_and_anchors_are_supported(tmp_path: Path) -> None:
     text = "base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\n"
     source = load_yaml(_write(tmp_path, text))

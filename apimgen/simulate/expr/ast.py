@@ -26,6 +26,7 @@ __all__ = [
     "Jump",
     "Lambda",
     "Literal",
+    "LocalFunction",
     "Loop",
     "Member",
     "Name",
@@ -141,6 +142,15 @@ class TypeTest(Node):
 
 @dataclass(frozen=True)
 class Lambda(Node):
+    params: tuple[str, ...]
+    body: Node  # an expression, or a Block
+
+
+@dataclass(frozen=True)
+class LocalFunction(Node):
+    """``int Twice(int x) => x * 2;`` inside a block: callable anywhere in that block."""
+
+    name: str
     params: tuple[str, ...]
     body: Node  # an expression, or a Block
 

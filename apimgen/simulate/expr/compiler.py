@@ -56,7 +56,7 @@ STATIC_NAMES = frozenset(
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
-        "RegexOptions",
+        "RegexOptions", "TimeZoneInfo",
     }
 )  # fmt: skip
 
@@ -74,6 +74,7 @@ QUALIFIED_NAMES = {
     "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
     "System.Random": "Random",
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
+    "System.TimeZoneInfo": "TimeZoneInfo",
 }  # fmt: skip
 
 
@@ -528,6 +529,8 @@ class _Compiler:
         return _guard(node, run)
 
     def call(self, node: ast.Call) -> Compiled:
+        if isinstance(node.target, ast.Name) and self.declared(node.target.id):
+            return self.local_call(node)
         if not isinstance(node.target, ast.Member):
             raise ExpressionUnsupportedError("calling a non-method", node.line, node.column)
         member = node.target
@@ -557,6 +560,24 @@ class _Compiler:
             for position, out_name in outs:
                 env.locals[out_name] = args[position].value
             return result
+
+        return _guard(node, run)
+
+    def local_call(self, node: ast.Call) -> Compiled:
+        """``Name(args)``: a local function, or a lambda kept in a local."""
+        assert isinstance(node.target, ast.Name)
+        target, name = self.name(node.target), node.target.id
+        if any(isinstance(arg, ast.NamedArg | ast.OutArg) for arg in node.args):
+            raise ExpressionUnsupportedError(
+                f"named or out arguments to {name}()", node.line, node.column
+            )
+        args = [self.expr(arg) for arg in node.args]
+
+        def run(env: Environment) -> Any:
+            function = target(env)
+            if not callable(function):
+                raise UnsupportedError(f"calling '{name}', which holds no function")
+            return function(*[a(env) for a in args])
 
         return _guard(node, run)
 
@@ -615,7 +636,18 @@ class _Compiler:
     # -- statements ----------------------------------------------------------------------
     def block(self, node: ast.Block) -> Compiled:
         self.scopes.append(set())
-        statements = [self.statement(s) for s in node.statements]
+        # A block's local functions may be called anywhere in it, before their declaration
+        # too: each is named first and made when the block starts. Their bodies are compiled
+        # last, when every local of the block they may use is known.
+        functions = [s for s in node.statements if isinstance(s, ast.LocalFunction)]
+        self.scopes[-1].update(function.name for function in functions)
+        statements = [
+            self.statement(s) for s in node.statements if not isinstance(s, ast.LocalFunction)
+        ]
+        makers = [
+            (f.name, self.lambda_(ast.Lambda(f.line, f.column, f.params, f.body)))
+            for f in functions
+        ]
         self.scopes.pop()
 
         def run(env: Environment) -> Any:
@@ -625,7 +657,15 @@ class _Compiler:
                     return result
             return _NO_RETURN
 
-        return run
+        if not makers:
+            return run
+
+        def run_with_functions(env: Environment) -> Any:
+            for name, make in makers:
+                env.locals[name] = make(env)
+            return run(env)
+
+        return run_with_functions
 
     def statement(self, node: ast.Node) -> Compiled:
         if isinstance(node, ast.Block):

@@ -45,6 +45,7 @@ __all__ = [
     "get_index",
     "get_member",
     "is_instance",
+    "static_property",
     "static_type",
 ]
 
@@ -246,6 +247,7 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "Second": lambda d: d.second,
         "Ticks": lambda d: int((d - datetime(1, 1, 1, tzinfo=UTC)).total_seconds() * 10**7),
         "Date": lambda d: d.replace(hour=0, minute=0, second=0, microsecond=0),
+        "TimeOfDay": lambda d: d - d.replace(hour=0, minute=0, second=0, microsecond=0),
         "DayOfWeek": lambda d: EnumValue(f"DayOfWeek.{DAYS_OF_WEEK[(d.weekday() + 1) % 7]}"),
         "DayOfYear": lambda d: d.timetuple().tm_yday,
     },
@@ -732,7 +734,7 @@ def _enum(type_name: str, *members: str) -> StaticType:
     """A .NET enum: each member a property giving its EnumValue (``StringComparison.Ordinal``)."""
     return StaticType(
         type_name,
-        {name: _property(_constant(EnumValue(f"{type_name}.{name}"))) for name in members},
+        {name: static_property(_constant(EnumValue(f"{type_name}.{name}"))) for name in members},
     )
 
 
@@ -743,7 +745,7 @@ def _constant(value: str) -> Callable[[], str]:
     return get
 
 
-def _property(fn: Callable[[], Any]) -> Callable[[], Any]:
+def static_property(fn: Callable[[], Any]) -> Callable[[], Any]:
     """Mark a static member as a property (read without parentheses)."""
 
     def get() -> Any:
@@ -812,6 +814,7 @@ def static_types(
     """The static types an expression may name; time, GUIDs and ``new Random()``'s numbers
     (``draw``, uniform in [0, 1)) come from the simulation."""
     from apimgen.simulate.expr.objects import Random  # objects.py builds on this module
+    from apimgen.simulate.expr.timezones import timezone_type  # as does timezones.py
 
     unseeded = Random(draw or random.Random(0).random)
     random_type = StaticType(
@@ -826,7 +829,7 @@ def static_types(
             "Format": _format,
             "Concat": lambda *parts: "".join(cs_string(p) for p in parts),
             "Equals": lambda a, b, *c: (a.lower() == b.lower()) if _comparison([a, *c]) else a == b,
-            "Empty": _property(lambda: ""),
+            "Empty": static_property(lambda: ""),
         },
     )
     int_type = StaticType(
@@ -834,8 +837,8 @@ def static_types(
         {
             "Parse": _parse_int,
             "TryParse": _try_parse(_parse_int),
-            "MaxValue": _property(lambda: 2**31 - 1),
-            "MinValue": _property(lambda: -(2**31)),
+            "MaxValue": static_property(lambda: 2**31 - 1),
+            "MinValue": static_property(lambda: -(2**31)),
         },
     )
     double_type = StaticType(
@@ -858,10 +861,10 @@ def static_types(
     datetime_type = StaticType(
         "DateTime",
         {
-            "UtcNow": _property(now),
-            "Now": _property(now),
+            "UtcNow": static_property(now),
+            "Now": static_property(now),
             "Parse": lambda s: datetime.fromisoformat(str(s).replace("Z", "+00:00")),
-            "MinValue": _property(lambda: datetime(1, 1, 1, tzinfo=UTC)),
+            "MinValue": static_property(lambda: datetime(1, 1, 1, tzinfo=UTC)),
         },
     )
     timespan_type = StaticType(
@@ -871,7 +874,7 @@ def static_types(
             "FromMinutes": lambda v: timedelta(minutes=v),
             "FromHours": lambda v: timedelta(hours=v),
             "FromMilliseconds": lambda v: timedelta(milliseconds=v),
-            "Zero": _property(lambda: timedelta(0)),
+            "Zero": static_property(lambda: timedelta(0)),
         },
     )
     json_token = {
@@ -901,7 +904,7 @@ def static_types(
         "Random": random_type,
         # DateTimeOffset values are DateTimes here: the simulator's clock is UTC throughout
         "DateTimeOffset": StaticType(
-            "DateTimeOffset", {"UtcNow": _property(now), "Now": _property(now)}
+            "DateTimeOffset", {"UtcNow": static_property(now), "Now": static_property(now)}
         ),
         "JTokenType": _enum(
             "JTokenType",
@@ -917,6 +920,7 @@ def static_types(
         "DateTimeKind": _enum("DateTimeKind", "Utc"),
         "RegexOptions": _enum("RegexOptions", *_REGEX_FLAGS),
         "TimeSpan": timespan_type,
+        "TimeZoneInfo": timezone_type(),
         "JObject": StaticType("JObject", json_token),
         "JArray": StaticType("JArray", json_token),
         "JToken": StaticType("JToken", json_token),
@@ -941,7 +945,7 @@ def static_types(
             },
         ),
         "Guid": StaticType("Guid", {"NewGuid": new_guid, "Parse": lambda s: str(uuid.UUID(s))}),
-        "Encoding": StaticType("Encoding", {"UTF8": _property(lambda: utf8)}),
+        "Encoding": StaticType("Encoding", {"UTF8": static_property(lambda: utf8)}),
         "StringComparison": _enum(
             "StringComparison",
             "Ordinal",

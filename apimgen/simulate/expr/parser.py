@@ -283,6 +283,15 @@ class _ToAst(Transformer[Token, ast.Node]):
         names = tuple(part.split()[-1] for part in inside.split(",") if part.strip())
         return ast.Lambda(*_pos(meta), names, c[1])
 
+    def local_function(self, meta: Any, c: list[Any]) -> ast.Node:
+        # c: return type, [ARRAY], name, the parameters (None when there are none), body
+        c = [x for x in c if not (isinstance(x, Token) and x.type == "ARRAY")]
+        params = tuple(p for p in c[2:-1] if p is not None)
+        return ast.LocalFunction(*_pos(meta), str(c[1]), params, c[-1])
+
+    def parameter(self, meta: Any, c: list[Any]) -> str:
+        return str(c[1])
+
     # -- object creation
     def new_object(self, meta: Any, c: list[Any]) -> ast.Node:
         type_name, type_args = _split_generic(c[0]) if "<" in c[0] else (c[0], ())

@@ -1,0 +1,13 @@
+"""Where simulated time starts unless a scenario says otherwise (``starts_at``).
+
+A Monday morning in UTC: a run of ordinary length stays inside one working day, week and
+month, so hourly, daily and weekly quotas do not reset in the middle of it by accident.
+Kept apart so the scenario format and the engine share it without importing each other."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["EPOCH"]
+
+EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
