@@ -163,6 +163,36 @@ def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> 
     return path
 
 
+def test_a_run_started_before_midnight_sees_a_daily_quota_reset(tmp_path: Path) -> None:
+    api_xml = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><llm-token-limit counter-key="@(context.Subscription.Id)" '
+        'token-quota="3000" token-quota-period="Daily" />',
+    )
+    scenario = {
+        "duration": "10m",
+        "starts_at": "2026-01-05T23:55:00Z",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            {
+                "name": "c",
+                "subscription": "s1",
+                "arrival": {"kind": "constant", "per_minute": 6},
+                "completion_tokens": {"min": 200, "max": 200},
+            }
+        ],
+    }
+    result = run_cli("simulate", str(_folder_scenario(tmp_path, api_xml, scenario)), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["starts_at"] == "2026-01-05T23:55:00Z"
+    per_minute = report["consumers"]["c"]["tokens_per_minute"]
+    # Spent before midnight, refused (403) until it, and spending again after.
+    assert per_minute[3:5] == [0, 0]
+    assert sum(per_minute[:5]) == sum(per_minute[5:]) > 3000
+    assert report["consumers"]["c"]["statuses"]["403"] > 0
+
+
 @pytest.mark.parametrize(
     ("policy", "message"),
     [
