@@ -20,6 +20,7 @@ from apimgen.simulate.expr.compiler import (
     ExpressionUnsupportedError,
 )
 from apimgen.simulate.expr.members import StaticType, static_types
+from apimgen.simulate.expr.values import ClockReading
 from apimgen.simulate.policy.reader import PolicyElement
 
 __all__ = [
@@ -149,11 +150,15 @@ class GatewayServices:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.statics: dict[str, StaticType] = static_types(
-            self.utc_now, self.new_guid, self.rng.random
+            self.clock_reading, self.new_guid, self.rng.random
         )
 
     def utc_now(self) -> datetime:
         return self.epoch + timedelta(seconds=self.now)
+
+    def clock_reading(self) -> datetime:
+        """``DateTime.UtcNow`` in an expression: the time now, with a lowest tick digit."""
+        return ClockReading.at(self.utc_now())
 
     def new_guid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))

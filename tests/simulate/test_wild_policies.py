@@ -215,3 +215,34 @@ def test_office_hours_routing_follows_the_zone_wall_clock(tmp_path: Path) -> Non
     assert _office_hours(tmp_path / "offset", "2026-07-06T18:30:00+02:00", "60m") == summer
     morning = _office_hours(tmp_path / "morning", "2026-07-06T05:30:00", "60m")  # UTC
     assert morning == {"ptu": 300, "paygo": 300}
+
+
+def test_backends_picked_by_clock_ticks_share_the_calls(tmp_path: Path) -> None:
+    # A published way to spread calls: the clock's Ticks modulo the number of backends. The
+    # virtual clock reads exact instants and a datetime keeps microseconds, so without a
+    # lowest tick digit every call would go to AOAI-0.
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
+    (apis / "openai.xml").write_text(
+        "<policies><inbound><base />"
+        '<set-backend-service backend-id="@(string.Format(&quot;AOAI-{0}&quot;, '
+        'DateTime.Now.Ticks % int.Parse(&quot;{{AOAICount}}&quot;)))" />'
+        "</inbound><backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "policies: {folder: policies, named_values: {AOAICount: '2'}}\n"
+        "duration: 10m\n"
+        "backends: {AOAI-0: {tpm: 1000000}, AOAI-1: {tpm: 1000000}}\n"
+        "consumers:\n"
+        "  - {name: steady, arrival: {kind: constant, per_minute: 30}}\n"
+        "  - {name: random, arrival: {kind: poisson, per_minute: 30}}\n"
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    calls = {name: stats["requests"] for name, stats in report["backends"].items()}
+    total = report["requests"]
+    assert sum(calls.values()) == total
+    assert min(calls.values()) > 0.4 * total

@@ -36,6 +36,7 @@ from apimgen.simulate.expr.values import (
     OutRef,
     UnsupportedError,
     cs_string,
+    from_ticks,
     to_token,
     type_name,
 )
@@ -188,9 +189,24 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
         return a * b
     if integral and b == 0 and op in "/%":
         raise CSharpError("DivideByZeroException", "attempted to divide by zero")
+    if integral:  # in whole numbers: a long's ticks are past a float's 53 bits
+        quotient = abs(a) // abs(b) * (-1 if (a < 0) != (b < 0) else 1)  # toward zero, as C#
+        return quotient if op == "/" else a - b * quotient
     if op == "/":
-        return int(a / b) if integral else (a / b if b else math.copysign(math.inf, a))
-    return int(math.fmod(a, b)) if integral else math.fmod(a, b)
+        return a / b if b else math.copysign(math.inf, a)
+    return math.fmod(a, b)
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    """Whether C# orders ``a`` and ``b`` with < and >: numbers, times (a clock reading is a
+    time), durations."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    return (
+        (isinstance(a, int | float) and isinstance(b, int | float))
+        or (isinstance(a, datetime) and isinstance(b, datetime))
+        or (isinstance(a, timedelta) and isinstance(b, timedelta))
+    )
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
@@ -199,10 +215,7 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return bool(a == b) and (type(a) is not bool or type(b) is bool)
     if op == "!=":
         return not _compare("==", left, right)
-    if not (
-        (isinstance(a, int | float) and isinstance(b, int | float))
-        or (type(a) is type(b) and isinstance(a, datetime | timedelta))
-    ) or isinstance(a, bool):
+    if not _ordered(a, b):
         raise UnsupportedError(f"operator {op} between {type_name(a)} and {type_name(b)}")
     return bool({"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op])
 
@@ -293,10 +306,17 @@ def _new_timespan(args: list[Any]) -> timedelta:
     return timedelta(**dict(zip(names[len(args)], args, strict=True)))
 
 
+_MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
+
+
 def _new_datetime(args: list[Any]) -> datetime:
     """``new DateTime(y, M, d)``, with ``h, m, s`` and ``ms``, and a ``DateTimeKind.Utc``:
     every time in the simulator is UTC."""
     numbers = [a for a in args if not (isinstance(a, str) and a.startswith("DateTimeKind."))]
+    if len(numbers) == 1 and isinstance(numbers[0], int):  # new DateTime(ticks)
+        if not 0 <= numbers[0] <= _MAX_TICKS:
+            raise CSharpError("ArgumentOutOfRangeException", "ticks out of range")
+        return from_ticks(numbers[0])
     if len(numbers) not in (3, 6, 7):
         raise UnsupportedError(f"new DateTime() with {len(args)} arguments")
     try:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
     "CSharpError",
+    "ClockReading",
     "JArray",
     "JObject",
     "JProperty",
@@ -27,7 +29,9 @@ __all__ = [
     "UnsupportedError",
     "cs_string",
     "from_json",
+    "from_ticks",
     "newtonsoft_json",
+    "ticks",
     "to_plain",
     "to_token",
     "type_name",
@@ -55,6 +59,50 @@ class EnumValue(str):
 
     def __str__(self) -> str:
         return self.rsplit(".", 1)[-1]
+
+
+_DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
+
+
+class ClockReading(datetime):
+    """``DateTime.UtcNow`` as read from the virtual clock.
+
+    A datetime keeps microseconds, a .NET DateTime ticks of 100 ns: the last digit of Ticks
+    would always be 0, and on a virtual clock constant arrivals fall on whole seconds, so
+    ``DateTime.Now.Ticks % n`` (a published way to spread calls over n backends) would pick
+    one backend forever. A real clock's lowest digit is noise; here it is drawn from the
+    instant (a hash, so a run stays reproducible). Times built by ``new DateTime`` or
+    arithmetic are plain datetimes with exact ticks."""
+
+    lowest_tick: int = 0
+
+    @classmethod
+    def at(cls, moment: datetime) -> ClockReading:
+        reading = cls(
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+            tzinfo=moment.tzinfo,
+        )
+        reading.lowest_tick = zlib.crc32(moment.isoformat().encode()) % 10
+        return reading
+
+
+def ticks(moment: datetime) -> int:
+    """``DateTime.Ticks``: 100-ns intervals since 0001-01-01, in whole numbers (a float of
+    seconds times 10^7 would round them to multiples of 128)."""
+    since = moment - _DAY_ONE
+    exact = (since.days * 86_400 + since.seconds) * 10**7 + since.microseconds * 10
+    return exact + (moment.lowest_tick if isinstance(moment, ClockReading) else 0)
+
+
+def from_ticks(count: int) -> datetime:
+    """``new DateTime(ticks)``, to the microsecond a datetime keeps."""
+    return _DAY_ONE + timedelta(microseconds=count // 10)
 
 
 class OutRef:
@@ -244,6 +292,8 @@ def type_name(value: Any) -> str:
     }
     if value is None:
         return "null"
+    if isinstance(value, datetime):  # a ClockReading too
+        return "DateTime"
     for python_type, name in names.items():
         if type(value) is python_type:
             return name
