@@ -428,15 +428,36 @@ def unauthenticated_key(document: LintDocument, knowledge: Knowledge) -> Iterato
             )
 
 
+def _forwarded_header_values(document: LintDocument) -> str:
+    """The text of every set-header on the forwarded request (those inside send-request
+    build another request, and ``_all`` does not descend into it)."""
+    return "\n".join(
+        value.text or ""
+        for _, statement in _all(document)
+        if statement.name == "set-header"
+        for value in statement.children
+        if value.name == "value"
+    )
+
+
 def managed_identity_audience(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     if knowledge.known and not knowledge.openai_backends:
         return
+    forwarded: str | None = None
     for _, statement in _all(document):
         if statement.name != "authentication-managed-identity":
             continue
         resource = statement.attributes.get("resource", "")
         if is_expression(resource):
             continue
+        variable = statement.attributes.get("output-token-variable-name")
+        if variable:
+            # A token kept in a variable goes where the policy puts it: only one set on the
+            # forwarded request reaches Azure OpenAI (one for Graph may feed a send-request).
+            if forwarded is None:
+                forwarded = _forwarded_header_values(document)
+            if f'"{variable}"' not in forwarded:
+                continue
         if resource.rstrip("/") != "https://cognitiveservices.azure.com":
             yield _finding(
                 "APIM017",

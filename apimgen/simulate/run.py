@@ -32,7 +32,7 @@ from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipelin
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
-from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario
+from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario, Scenario
 from apimgen.simulate.semantic_cache import SemanticCache
 from apimgen.simulate.state import GatewayServices, RequestState
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
@@ -217,10 +217,21 @@ class _Caller:
     deployment: Deployment
 
 
-def _caller(consumer: Consumer, gateway: _Gateway, operation: str, region: str) -> _Caller:
+def _token_times(scenario: Scenario) -> dict[str, int]:
+    """The times of a consumer's token where the scenario gives none: issued when the run
+    starts, valid an hour past its end (Entra tokens live about that long; a client renews
+    one before it expires). Without them validate-jwt refuses every call."""
+    start = int(scenario.starts_at.timestamp())
+    return {"iat": start, "nbf": start, "exp": start + int(scenario.duration) + 3600}
+
+
+def _caller(
+    consumer: Consumer, gateway: _Gateway, operation: str, region: str, times: dict[str, int]
+) -> _Caller:
     headers = dict(consumer.headers)
     if consumer.jwt_claims:
-        headers["Authorization"] = f"Bearer {unsigned_jwt(consumer.jwt_claims)}"
+        claims = {**times, **consumer.jwt_claims}
+        headers["Authorization"] = f"Bearer {unsigned_jwt(claims)}"
     headers.setdefault("Content-Type", "application/json")
     url = (
         f"https://gateway.example/{gateway.api_path}/deployments/{_DEPLOYMENT}/chat/completions"
@@ -250,12 +261,13 @@ class _Callers:
 
     gateway: _Gateway
     operation: str
+    token_times: dict[str, int]
     made: dict[tuple[int, str], _Caller] = field(default_factory=dict)
 
     def get(self, order: int, consumer: Consumer, region: str) -> _Caller:
         caller = self.made.get((order, region))
         if caller is None:
-            caller = _caller(consumer, self.gateway, self.operation, region)
+            caller = _caller(consumer, self.gateway, self.operation, region, self.token_times)
             self.made[(order, region)] = caller
         return caller
 
@@ -480,7 +492,7 @@ def run_scenario(
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     loop = EventLoop(collector.done)
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
-    callers = _Callers(gateway, scenario.operation)
+    callers = _Callers(gateway, scenario.operation, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller
     # parts, its pipeline and its name.
     lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline, str]] = []

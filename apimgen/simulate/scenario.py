@@ -144,9 +144,11 @@ class Consumer(SpecModel):
     product: str | None = Field(default=None, description="Product of the subscription.")
     user: str | None = Field(default=None, description="User id (default: the name).")
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
-    jwt_claims: dict[str, str] = Field(
+    jwt_claims: dict[str, str | int | float | bool | list[str]] = Field(
         default_factory=dict,
-        description="Claims of an unsigned bearer token sent as Authorization.",
+        description="Claims of an unsigned bearer token sent as Authorization (roles and "
+        "audiences may be lists). iat, nbf and exp default to the run's start and an hour "
+        "past its end.",
     )
     ip: str = Field(default="203.0.113.10", description="Caller IP address.")
     region: str | None = Field(

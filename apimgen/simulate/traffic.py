@@ -12,8 +12,8 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from apimgen.simulate.scenario import Arrival, Consumer
 from apimgen.simulate.state import LlmRequest
@@ -77,10 +77,10 @@ def arrivals(arrival: Arrival, duration: float, rng: random.Random) -> Iterator[
             yield origin + t
 
 
-def unsigned_jwt(claims: dict[str, str]) -> str:
+def unsigned_jwt(claims: Mapping[str, Any]) -> str:
     """A JWT with the given claims and no signature (validate-jwt is not what is tested)."""
 
-    def part(data: dict[str, str]) -> str:
+    def part(data: Mapping[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"

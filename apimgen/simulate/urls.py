@@ -15,9 +15,18 @@ def longest_prefix(url: str, candidates: Iterable[str]) -> str | None:
     reached = [
         (len(prefix), candidate)
         for candidate, prefix in ((c, _normalised(c)) for c in candidates)
-        if wanted == prefix or wanted.startswith(prefix + "/")
+        if _extends(wanted, prefix)
     ]
     return max(reached)[1] if reached else None
+
+
+def _extends(url: str, prefix: str) -> bool:
+    """``url`` is ``prefix`` or goes on from it at a boundary: a path segment, the query or
+    fragment, or, when the prefix has a query, another query parameter."""
+    if not url.startswith(prefix):
+        return False
+    rest = url[len(prefix) : len(prefix) + 1]
+    return rest in ("", "/", "?", "#") or (rest == "&" and "?" in prefix)
 
 
 def _normalised(url: str) -> str:

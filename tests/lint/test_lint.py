@@ -245,3 +245,26 @@ def test_a_named_value_in_a_numeric_attribute_is_not_judged(tmp_path: Path) -> N
     assert [(f["rule"], f["message"]) for f in findings] == [
         ("APIM004", "<rate-limit-by-key> renewal-period must be a number, not 'six'")
     ]
+
+
+def test_a_managed_identity_token_for_another_service_is_not_an_audience_mistake(
+    tmp_path: Path,
+) -> None:
+    graph = (
+        '<authentication-managed-identity resource="https://graph.microsoft.com" '
+        'output-token-variable-name="graphToken" />'
+    )
+    to_graph = (
+        '<send-request mode="new" response-variable-name="r"><set-url>https://graph.microsoft.com/v1.0/me</set-url>'
+        '<set-method>GET</set-method><set-header name="Authorization" exists-action="override">'
+        '<value>@("Bearer " + (string)context.Variables["graphToken"])</value></set-header>'
+        "</send-request>"
+    )
+    on_the_call = (
+        '<set-header name="Authorization" exists-action="override">'
+        '<value>@("Bearer " + (string)context.Variables["graphToken"])</value></set-header>'
+    )
+    assert [f["rule"] for f in _lint_global(tmp_path, graph + to_graph)] == []
+    assert [f["rule"] for f in _lint_global(tmp_path, graph + on_the_call)] == ["APIM017"]
+    plain = '<authentication-managed-identity resource="https://graph.microsoft.com" />'
+    assert [f["rule"] for f in _lint_global(tmp_path, plain)] == ["APIM017"]

@@ -3,7 +3,8 @@ in tests/simulate/wild/): portal exports with statement ids and no global policy
 managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body rewrites in
 both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache, cost
 attribution with try/catch and no set-backend-service, a PTU kept for one office's working
-hours (a C# local function converting the clock to the office's time zone)."""
+hours (a C# local function converting the clock to the office's time zone), backends picked by
+the clock's ticks, and an Entra group gate asking Microsoft Graph through a cache."""
 
 from __future__ import annotations
 
@@ -246,3 +247,51 @@ def test_backends_picked_by_clock_ticks_share_the_calls(tmp_path: Path) -> None:
     total = report["requests"]
     assert sum(calls.values()) == total
     assert min(calls.values()) > 0.4 * total
+
+
+def test_an_entra_group_gate_admits_members_and_asks_graph_once_each(tmp_path: Path) -> None:
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
+    (apis / "openai.xml").write_text((WILD / "entra-group-gate.xml").read_text())
+    tenant, group = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+    members = f"https://graph.microsoft.com/v1.0/groups/{group}/transitiveMembers"
+    audience = "https://cognitiveservices.azure.com"
+
+    def developer(name: str, claims: dict[str, object]) -> dict[str, object]:
+        return {
+            "name": name,
+            "jwt_claims": {"aud": audience, "tid": tenant, **claims},
+            "arrival": {"kind": "constant", "per_minute": 6},
+        }
+
+    scenario = {
+        "policies": {
+            "folder": "policies",
+            "named_values": {"tenant-id": tenant, "group-id": group},
+        },
+        "duration": "5m",
+        "backends": {"foundry": {"tpm": 1000000}},
+        "endpoints": {
+            # Graph answers "no such member" unless the filter names alice
+            members: {"body": {"value": []}},
+            f"{members}/microsoft.graph.user?$filter=id%20eq%20'oid-alice'": {
+                "body": {"value": [{"id": "oid-alice"}]}
+            },
+        },
+        "consumers": [
+            developer("alice", {"oid": "oid-alice", "name": "Alice"}),
+            developer("bob", {"oid": "oid-bob", "upn": "bob@contoso.example"}),
+            developer("mallory", {"oid": "oid-m", "aud": "https://graph.microsoft.com"}),
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    statuses = {name: stats["statuses"] for name, stats in report["consumers"].items()}
+    assert statuses == {"alice": {"200": 30}, "bob": {"403": 30}, "mallory": {"401": 30}}
+    # one Graph call per developer who got past the token check: the answer is cached
+    assert sorted(report["endpoint_calls"].values()) == [1, 1]
+    assert report["metric_samples"] == 30 * 3

@@ -35,6 +35,7 @@ __all__ = [
     "Node",
     "OutArg",
     "Return",
+    "SizedArray",
     "TypeTest",
     "Unary",
     "member_reads",
@@ -103,6 +104,14 @@ class New(Node):
 @dataclass(frozen=True)
 class ArrayCreate(Node):
     items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class SizedArray(Node):
+    """``new string[n]``: n elements of the type's default."""
+
+    type_name: str
+    size: Node
 
 
 @dataclass(frozen=True)

@@ -446,7 +446,24 @@ class _Compiler:
         if isinstance(node, ast.ArrayCreate):
             items = [self.expr(i) for i in node.items]
             return lambda env: [i(env) for i in items]
+        if isinstance(node, ast.SizedArray):
+            return self.sized_array(node)
         raise ExpressionUnsupportedError(type(node).__name__, node.line, node.column)
+
+    def sized_array(self, node: ast.SizedArray) -> Compiled:
+        size, element = self.expr(node.size), default_of(node.type_name)
+
+        def make(env: Environment) -> list[Any]:
+            count = size(env)
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise UnsupportedError(f"an array size of type {type_name(count)}")
+            if count < 0:
+                raise CSharpError("OverflowException", "arithmetic operation resulted in overflow")
+            if count > MAX_LOOP_ITERATIONS:
+                raise UnsupportedError(f"an array of {count} elements")
+            return [element] * count
+
+        return _guard(node, make)
 
     def name(self, node: ast.Name) -> Compiled:
         name = node.id

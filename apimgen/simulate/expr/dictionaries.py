@@ -56,7 +56,11 @@ class MultiValueDictionary(CSharpObject):
         return self._built
 
     def GetValueOrDefault(self, name: str, default: Any = None) -> Any:
+        """APIM's ``GetValueOrDefault(name, string)`` joins the values with commas; with a
+        ``string[]`` default it is .NET's dictionary extension, which gives the array."""
         found = self._items.get(self._fold(name))
+        if isinstance(default, list):
+            return list(found[1]) if found else default
         return ",".join(found[1]) if found else default
 
     def ContainsKey(self, name: str) -> bool:

@@ -158,7 +158,7 @@ def is_instance(value: Any, target: str) -> bool:
 
 
 # The context's interface types an expression may cast to or test for.
-_CONTEXT_TYPES = frozenset({"IResponse", "IRequest", "IMessageBody", "IUrl"})
+_CONTEXT_TYPES = frozenset({"IResponse", "IRequest", "IMessageBody", "IUrl", "Jwt"})
 
 
 def _parse_int(text: str) -> int:
@@ -229,16 +229,23 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "Count": len,
         "First": lambda a: a.items[0] if a.items else None,
         "Last": lambda a: a.items[-1] if a.items else None,
+        "HasValues": lambda a: bool(a.items),
         "Type": _token_type,
     },
     JObject: {
         "Count": lambda o: len(o.items),
         "First": lambda o: next(iter(o), None),
         "Last": lambda o: JProperty(*list(o.items.items())[-1]) if o.items else None,
+        "HasValues": lambda o: bool(o.items),
         "Type": _token_type,
     },
-    JProperty: {"Name": lambda p: p.name, "Value": lambda p: p.value, "Type": _token_type},
-    JValue: {"Value": lambda v: v.value, "Type": _token_type},
+    JProperty: {
+        "Name": lambda p: p.name,
+        "Value": lambda p: p.value,
+        "HasValues": lambda p: True,  # a property holds its value
+        "Type": _token_type,
+    },
+    JValue: {"Value": lambda v: v.value, "HasValues": lambda v: False, "Type": _token_type},
     datetime: {
         "Year": lambda d: d.year,
         "Month": lambda d: d.month,

@@ -308,6 +308,9 @@ class _ToAst(Transformer[Token, ast.Node]):
     def new_array(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.ArrayCreate(*_pos(meta), tuple(x for x in c if x is not None))
 
+    def new_sized_array(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.SizedArray(*_pos(meta), str(c[0]), c[1])
+
     def new_anonymous(self, meta: Any, c: list[Any]) -> ast.Node:
         members = tuple(x for x in c if x is not None)
         return ast.New(*_pos(meta), "<anonymous>", (), (), (), members)
