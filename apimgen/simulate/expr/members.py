@@ -525,6 +525,10 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
         return convert(token, type_args[0]) if type_args else to_plain(token)
     if name == "DeepClone":
         return to_token(to_plain(token))
+    if name == "SelectToken":
+        return _select_token(token, str(args[0]))
+    if name == "SelectTokens":
+        return _select_tokens(token, str(args[0]))
     if isinstance(token, JObject):
         obj = token.items
         methods: dict[str, Callable[[], Any]] = {
@@ -533,7 +537,6 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
             "Properties": lambda: list(token),
             "Remove": lambda: obj.pop(str(args[0]), None) is not None,
             "GetValue": lambda: obj.get(str(args[0])),
-            "SelectToken": lambda: _select_token(token, str(args[0])),
         }
         if name == "TryGetValue":
             return _try_get(obj.get(str(args[0])), args)
@@ -563,21 +566,49 @@ def _try_get(found: Any, args: list[Any]) -> bool:
     return found is not None
 
 
-def _select_token(token: JToken, path: str) -> Any:
-    current: Any = token
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path.lstrip("$.")):
-        if current is None:
-            return None
-        if part.startswith("["):
-            index = int(part[1:-1])
-            current = (
-                current.items[index]
-                if isinstance(current, JArray) and index < len(current)
-                else None
-            )
-        else:
-            current = current.items.get(part) if isinstance(current, JObject) else None
+# One step of a JSON path: [0], [*], ['name'] or ["name"], or a .name / .* member.
+_PATH_STEP = re.compile(r"""\[\s*(\d+|\*|'[^']*'|"[^"]*")\s*\]|\.?([^.\[\]]+)""")
+
+
+def _select_tokens(token: JToken, path: str) -> list[Any]:
+    """``SelectTokens``: what a JSON path with names, indices and ``*`` wildcards reaches;
+    anything else in a path (``..``, filters) is refused rather than misread."""
+    text = path.strip()
+    text = text[1:] if text.startswith("$") else text
+    steps = list(_PATH_STEP.finditer(text))
+    if "".join(step.group(0) for step in steps) != text or ".." in text:
+        raise UnsupportedError(f"the JSON path '{path}'")
+    current: list[Any] = [token]
+    for step in steps:
+        index: str | None = step.group(1)
+        name: str | None = step.group(2)
+        if index is not None and index[0] in "'\"":
+            name = index[1:-1]  # ['name'] is .name
+            index = None
+        reached: list[Any] = []
+        for item in current:
+            if "*" in (index, name):
+                if isinstance(item, JArray):
+                    reached.extend(item.items)
+                elif isinstance(item, JObject):
+                    reached.extend(item.items.values())
+            elif index is not None:
+                position = int(index)
+                if isinstance(item, JArray) and position < len(item.items):
+                    reached.append(item.items[position])
+            elif isinstance(item, JObject) and name in item.items:
+                reached.append(item.items[name])
+        current = reached
     return current
+
+
+def _select_token(token: JToken, path: str) -> Any:
+    """``SelectToken``: the one token the path reaches, null for none; Newtonsoft throws
+    when a wildcard reaches several."""
+    found = _select_tokens(token, path)
+    if len(found) > 1:
+        raise CSharpError("JsonException", "Path returned multiple tokens.")
+    return found[0] if found else None
 
 
 def _dict_method(

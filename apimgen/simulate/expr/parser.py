@@ -273,7 +273,7 @@ class _ToAst(Transformer[Token, ast.Node]):
         )
 
     def generic_type(self, meta: Any, c: list[Any]) -> str:
-        return str(c[0])
+        return ".".join(str(part) for part in c)  # System.Collections.Generic.List<int>
 
     def lambda_(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.Lambda(*_pos(meta), (str(c[0]),), c[1])
@@ -321,6 +321,10 @@ class _ToAst(Transformer[Token, ast.Node]):
         return items, members
 
     def init_pair(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.New(*_pos(meta), "<pair>", (), (c[0], c[1]))
+
+    def index_init(self, meta: Any, c: list[Any]) -> ast.Node:
+        # ["key"] = value sets the entry, as { "key", value } adds it
         return ast.New(*_pos(meta), "<pair>", (), (c[0], c[1]))
 
     def member_init(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
