@@ -119,6 +119,11 @@ class Url(CSharpObject):
     def ToString(self) -> str:
         return self._text
 
+    def ToUri(self) -> Any:
+        from apimgen.simulate.expr.objects import SystemUri
+
+        return SystemUri(self._text)
+
 
 @functools.lru_cache(maxsize=1024)
 def _base_path(base_url: str) -> str:

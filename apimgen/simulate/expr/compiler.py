@@ -235,7 +235,7 @@ _QUALIFIED_CONSTRUCTORS = {
     "System.Collections.Generic.Dictionary": "Dictionary",
     "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
     "Newtonsoft.Json.Linq.JProperty": "JProperty", "Newtonsoft.Json.Linq.JValue": "JValue",
-    "System.Random": "Random",
+    "System.Random": "Random", "System.Uri": "Uri",
 }  # fmt: skip
 
 

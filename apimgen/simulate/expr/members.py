@@ -277,6 +277,21 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
 _MISSING = object()
 
 
+def _nullable_value(value: Any) -> Any:
+    if value is None:
+        raise CSharpError("InvalidOperationException", "Nullable object must have a value.")
+    return value
+
+
+# Nullable<T>'s members (a Jwt's ExpirationTime, a subscription's EndDate): values here are
+# plain, null for none, so these read the value itself.
+_NULLABLE: dict[str, Callable[[Any], Any]] = {
+    "HasValue": lambda value: value is not None,
+    "Value": _nullable_value,
+}
+_VALUE_TYPES = (bool, int, float, datetime, timedelta)
+
+
 def get_member(target: Any, name: str) -> Any:
     """``target.name`` — a property read."""
     if isinstance(target, CSharpObject):  # the context and its parts: the common case
@@ -287,6 +302,8 @@ def get_member(target: Any, name: str) -> Any:
             raise UnsupportedError(f"{target.csharp_name}.{name} used as a property")
         return value
     if target is None:
+        if name in _NULLABLE:  # a DateTime? or int? that holds nothing
+            return _NULLABLE[name](None)
         raise CSharpError("NullReferenceException", f"'{name}' was read on a null reference")
     if isinstance(target, StaticType):
         member = target.members.get(name)
@@ -296,6 +313,8 @@ def get_member(target: Any, name: str) -> Any:
     for python_type, properties in _PROPERTIES.items():
         if isinstance(target, python_type) and name in properties:
             return properties[name](target)
+    if name in _NULLABLE and isinstance(target, _VALUE_TYPES):  # a Nullable<T> with a value
+        return _NULLABLE[name](target)
     raise UnsupportedError(f"{type_name(target)}.{name}")
 
 
@@ -852,7 +871,7 @@ def static_types(
 ) -> dict[str, StaticType]:
     """The static types an expression may name; time, GUIDs and ``new Random()``'s numbers
     (``draw``, uniform in [0, 1)) come from the simulation."""
-    from apimgen.simulate.expr.objects import Random  # objects.py builds on this module
+    from apimgen.simulate.expr.objects import Random, SystemUri  # they build on this module
     from apimgen.simulate.expr.timezones import timezone_type  # as does timezones.py
 
     unseeded = Random(draw or random.Random(0).random)
@@ -1011,6 +1030,7 @@ def static_types(
                 "EscapeDataString": lambda text: quote(str(text), safe="-_.~"),
                 "UnescapeDataString": lambda text: unquote(str(text)),
             },
+            construct=SystemUri,
         ),
         "Regex": StaticType(
             "Regex",

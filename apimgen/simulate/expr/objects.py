@@ -10,7 +10,7 @@ from typing import Any
 from apimgen.simulate.expr.members import CSharpObject
 from apimgen.simulate.expr.values import CSharpError, cs_string
 
-__all__ = ["CSharpException", "Random", "StringBuilder"]
+__all__ = ["CSharpException", "Random", "StringBuilder", "SystemUri"]
 
 
 class StringBuilder(CSharpObject):
@@ -78,3 +78,45 @@ class CSharpException(CSharpObject):
 
     def ToString(self) -> str:
         return f"System.{self.kind}: {self.Message}"
+
+
+class SystemUri(CSharpObject):
+    """``System.Uri``, as ``context.Request.Url.ToUri()`` and ``new Uri(text)`` give it: the
+    parts policies read (host, path, query, segments), worked out once."""
+
+    csharp_name = "Uri"
+
+    def __init__(self, text: Any) -> None:
+        from urllib.parse import urlsplit
+
+        if not isinstance(text, str):
+            raise CSharpError("ArgumentNullException", "a URI string is required")
+        try:
+            parts = urlsplit(text.strip())
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if parts is None or not parts.scheme or not parts.netloc:
+            raise CSharpError(
+                "UriFormatException", "Invalid URI: The format of the URI could not be determined."
+            )
+        self.OriginalString = text
+        self.Scheme = parts.scheme.lower()
+        self.Host = (parts.hostname or "").lower()
+        default_port = {"https": 443, "http": 80}.get(self.Scheme, -1)
+        self.Port = port if port is not None else default_port
+        self.IsDefaultPort = self.Port == default_port
+        self.Authority = self.Host if self.IsDefaultPort else f"{self.Host}:{self.Port}"
+        self.AbsolutePath = parts.path or "/"
+        self.Query = f"?{parts.query}" if parts.query else ""
+        self.Fragment = f"#{parts.fragment}" if parts.fragment else ""
+        self.PathAndQuery = self.AbsolutePath + self.Query
+        self.AbsoluteUri = f"{self.Scheme}://{self.Authority}{self.PathAndQuery}{self.Fragment}"
+        # "/openai/deployments/x" → ["/", "openai/", "deployments/", "x"], as .NET splits it
+        pieces = self.AbsolutePath.split("/")
+        self.Segments = (
+            ["/"] + [f"{p}/" for p in pieces[1:-1]] + ([pieces[-1]] if pieces[-1] else [])
+        )
+
+    def ToString(self) -> str:
+        return self.AbsoluteUri
