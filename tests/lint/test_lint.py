@@ -68,6 +68,7 @@ def test_retry_count_over_pool_size_needs_the_spec(tmp_path: Path) -> None:
         *sorted(p for p in EXAMPLES.glob("*/*.yaml") if p.parent.name != "scenarios"),
         EXAMPLES / "hand-written" / "policies",
         EXAMPLES / "smart-load-balancing" / "policies",
+        EXAMPLES / "office-hours" / "policies",
     ],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
