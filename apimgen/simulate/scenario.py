@@ -164,6 +164,11 @@ class Consumer(SpecModel):
         "replaces prompts.",
     )
     system_prompt: str | None = Field(default=None, description="A system message for every call.")
+    model: str | None = Field(
+        default=None,
+        description="A model named in each request body, as the v1 API and OpenAI-compatible "
+        "clients send it (the classic API names the deployment in the URL instead).",
+    )
     max_tokens: int | None = Field(
         default=None, ge=1, description="max_tokens sent with each call."
     )

@@ -133,7 +133,8 @@ def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
     messages = [{"role": "user", "content": prompt}]
     if consumer.system_prompt:
         messages.insert(0, {"role": "system", "content": consumer.system_prompt})
-    body = '{"messages": ' + json.dumps(messages)
+    model = f'"model": {json.dumps(consumer.model)}, ' if consumer.model else ""
+    body = "{" + model + '"messages": ' + json.dumps(messages)
     if consumer.max_tokens:
         body += f', "max_tokens": {consumer.max_tokens}'
     return body + "}", body + ', "stream": true}', count_chat_tokens(messages)

@@ -4,7 +4,8 @@ managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body
 both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache, cost
 attribution with try/catch and no set-backend-service, a PTU kept for one office's working
 hours (a C# local function converting the clock to the office's time zone), backends picked by
-the clock's ticks, and an Entra group gate asking Microsoft Graph through a cache."""
+the clock's ticks, an Entra group gate asking Microsoft Graph through a cache, and v1 API
+routing by the model named in the body."""
 
 from __future__ import annotations
 
@@ -295,3 +296,49 @@ def test_an_entra_group_gate_admits_members_and_asks_graph_once_each(tmp_path: P
     # one Graph call per developer who got past the token check: the answer is cached
     assert sorted(report["endpoint_calls"].values()) == [1, 1]
     assert report["metric_samples"] == 30 * 3
+
+
+def test_the_model_named_in_the_body_picks_the_pool(tmp_path: Path) -> None:
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
+    (apis / "openai.xml").write_text((WILD / "model-in-body-routing.xml").read_text())
+
+    def caller(name: str, model: str | None) -> dict[str, object]:
+        settings: dict[str, object] = {
+            "name": name,
+            "arrival": {"kind": "constant", "per_minute": 10},
+            "stream_share": 0.5,
+        }
+        return {**settings, "model": model} if model else settings
+
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "6m",
+        "backends": {
+            "big": {"tpm": 1000000, "outages": [{"start": "2m", "end": "4m", "status": 500}]},
+            "small": {"tpm": 1000000},
+        },
+        "pools": {
+            "gpt-4o-pool": [{"backend": "big", "priority": 1}],
+            "gpt-4o-mini-pool": [{"backend": "small", "priority": 1}],
+        },
+        "consumers": [
+            caller("big", "gpt-4o"),
+            caller("small", "gpt-4o-mini"),
+            caller("classic", None),  # no model in the body: no pool of that name
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    consumers = report["consumers"]
+    assert consumers["small"]["statuses"] == {"200": 60}
+    assert consumers["classic"]["statuses"] == {"404": 60}  # set-status in on-error
+    big = consumers["big"]["statuses"]
+    assert big["200"] == 40 and big["503"] == 20  # the outage's calls, normalised in outbound
+    # plain calls in the outage were tried three times, streamed ones once
+    outage_calls = report["backends"]["big"]["requests"] - 40
+    assert 20 < outage_calls < 60
+    assert report["backends"]["small"]["requests"] == 60
