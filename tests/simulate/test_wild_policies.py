@@ -187,6 +187,25 @@ def test_cost_attribution_makes_streamed_requests_carry_their_usage() -> None:
     assert sent[2] == "plain text", "the catch passes a body that is not JSON through"
 
 
+def test_a_stream_carries_its_usage_only_when_the_call_asks() -> None:
+    forward = (
+        '<policies><inbound><set-backend-service backend-id="aoai" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    asked = Call(
+        0, body='{"messages": [], "stream": true, "stream_options": {"include_usage": true}}'
+    )
+    silent = Call(1, body='{"messages": [], "stream": true}')
+    results, _, _ = run(forward, [asked, silent], stream=True)
+    # asked for, the stream ends with a chunk carrying the call's usage before [DONE]
+    events = (results[0].body or "").split("\n\n")
+    assert events[-2] == "data: [DONE]"
+    last = json.loads(events[-3].removeprefix("data: "))
+    assert last["choices"] == [] and last["usage"] == results[0].state.usage
+    assert '"usage"' not in (results[1].body or "")
+    assert (results[1].body or "").endswith("data: [DONE]\n\n")
+
+
 def _office_hours(tmp_path: Path, starts_at: str, duration: str) -> dict[str, int]:
     """Requests each backend took under the office-hours policy, from ``starts_at`` on."""
     apis = tmp_path / "policies" / "apis"

@@ -124,9 +124,29 @@ def _answer(request_id: str, model: str, usage: dict[str, int]) -> Callable[[], 
 _CHUNK = 'data: {"choices": [{"delta": {"content": "…"}}]}\n\n'
 
 
-def _stream_answer(completion_tokens: int) -> Callable[[], str]:
-    """A streamed answer's server-sent events, made only if something reads them."""
-    return lambda: _CHUNK * max(1, completion_tokens // 4) + "data: [DONE]\n\n"
+def _stream_answer(completion_tokens: int, usage: dict[str, int] | None) -> Callable[[], str]:
+    """A streamed answer's server-sent events, made only if something reads them; with
+    ``usage``, a last chunk carrying it (no choices), as Azure OpenAI sends when asked."""
+
+    def events() -> str:
+        text = _CHUNK * max(1, completion_tokens // 4)
+        if usage is not None:
+            text += f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+        return text + "data: [DONE]\n\n"
+
+    return events
+
+
+def _wants_usage(body: str | None) -> bool:
+    """Whether a streamed call asks for a last usage chunk (``stream_options.include_usage``):
+    without it Azure OpenAI streams no token counts."""
+    if not body or "include_usage" not in body:
+        return False
+    try:
+        options = json.loads(body).get("stream_options")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 @register
@@ -248,7 +268,8 @@ class ForwardRequest(PolicyHandler):
             }
             if llm.stream:
                 content_type = "text/event-stream"
-                answer = _stream_answer(llm.completion_tokens)
+                wanted = _wants_usage(body.text)
+                answer = _stream_answer(llm.completion_tokens, usage if wanted else None)
             else:
                 content_type = "application/json"
                 answer = _answer(state.context.RequestId, backend.deployment.name, usage)
