@@ -19,6 +19,7 @@ __all__ = [
     "Declare",
     "ExprStatement",
     "Foreach",
+    "FormattedHole",
     "If",
     "IncDec",
     "Index",
@@ -167,6 +168,15 @@ class LocalFunction(Node):
 @dataclass(frozen=True)
 class Interpolated(Node):
     parts: tuple[str | Node, ...]
+
+
+@dataclass(frozen=True)
+class FormattedHole(Node):
+    """``{value,width:format}`` in an interpolated string."""
+
+    value: Node
+    width: int | None
+    format: str | None
 
 
 # ---------------------------------------------------------------- statements

@@ -20,6 +20,7 @@ from apimgen.simulate.expr.members import (
     call_method,
     convert,
     default_of,
+    format_value,
     get_index,
     get_member,
     is_instance,
@@ -425,6 +426,9 @@ class _Compiler:
                 for p in node.parts
             ]
             return _guard(node, lambda env: "".join(cs_string(_plain(part(env))) for part in parts))
+        if isinstance(node, ast.FormattedHole):
+            value, width, spec = self.expr(node.value), node.width, node.format
+            return _guard(node, lambda env: format_value(value(env), spec, width))
         if isinstance(node, ast.Lambda):
             return self.lambda_(node)
         if isinstance(node, ast.New):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+from apimgen.simulate.expr.numbers import align, format_number
 from apimgen.simulate.expr.values import (
     CSharpError,
     EnumValue,
@@ -43,6 +44,7 @@ __all__ = [
     "StaticType",
     "call_method",
     "convert",
+    "format_value",
     "get_index",
     "get_member",
     "is_instance",
@@ -761,6 +763,8 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
             return method(*args, type_args=type_args)
         return method(*args)
     if name == "ToString" and not isinstance(target, JToken | datetime):
+        if args and isinstance(target, int | float) and not isinstance(target, bool):
+            return format_number(target, cs_string(args[0]))
         return cs_string(target)
     if name == "Equals" and not isinstance(target, str):
         return target == args[0]
@@ -845,14 +849,54 @@ def _join(separator: Any, *values: Any) -> str:
     return cs_string(separator).join(cs_string(v) for v in items)
 
 
-def _format(pattern: str, *values: Any) -> str:
-    def replace(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        if match.group(2):
-            raise UnsupportedError(f"string.Format specifier '{match.group(0)}'")
-        return cs_string(values[index])
+def _concat(*parts: Any) -> str:
+    """``string.Concat``: its arguments, or the items of one array or list, joined."""
+    if len(parts) == 1 and isinstance(parts[0], list | JArray):
+        parts = tuple(parts[0].items if isinstance(parts[0], JArray) else parts[0])
+    return "".join(cs_string(_plain(part)) for part in parts)
 
-    return re.sub(r"\{(\d+)(:[^}]*)?\}", replace, pattern).replace("{{", "{").replace("}}", "}")
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, JValue) else value
+
+
+def format_value(value: Any, spec: str | None, width: int | None = None) -> str:
+    """An item of ``string.Format`` or an interpolated string: ``{value,width:spec}``."""
+    if spec is None:
+        text = cs_string(value)
+    elif isinstance(value, JValue):
+        return format_value(value.value, spec, width)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = format_number(value, spec)
+    elif isinstance(value, datetime):
+        text = _dotnet_format(value, spec)
+    else:
+        raise UnsupportedError(f"the format '{spec}' for {type_name(value)}")
+    return text if width is None else align(text, width)
+
+
+_FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?:\s*,\s*(-?\d+))?(?::([^}]*))?\}")
+
+
+def _format(pattern: str, *values: Any) -> str:
+    """``string.Format``: items ``{index[,width][:format]}``; ``{{`` and ``}}`` are braces."""
+    if len(values) == 1 and isinstance(values[0], list):
+        values = tuple(values[0])  # Format(pattern, object[] args)
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)[0]
+        index = int(match.group(1))
+        if index >= len(values):
+            raise CSharpError(
+                "FormatException",
+                "Index (zero based) must be greater than or equal to zero and less than the "
+                "size of the argument list.",
+            )
+        width = int(match.group(2)) if match.group(2) else None
+        return format_value(values[index], match.group(3), width)
+
+    return _FORMAT_ITEM.sub(replace, pattern)
 
 
 def _round(value: float, digits: int = 0) -> float:
@@ -885,7 +929,7 @@ def static_types(
             "IsNullOrWhiteSpace": lambda s: s is None or str(s).strip() == "",
             "Join": _join,
             "Format": _format,
-            "Concat": lambda *parts: "".join(cs_string(p) for p in parts),
+            "Concat": _concat,
             "Equals": lambda a, b, *c: (a.lower() == b.lower()) if _comparison([a, *c]) else a == b,
             "Empty": static_property(lambda: ""),
         },

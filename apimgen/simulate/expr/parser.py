@@ -104,6 +104,36 @@ def _split_generic(text: str) -> tuple[str, tuple[str, ...]]:
     return name, tuple(_UNQUALIFIED.sub("", part.strip()) for part in rest.rstrip(">").split(","))
 
 
+def _hole(text: str) -> ast.Node:
+    """An interpolation hole: its expression, then ``,width`` and ``:format`` found outside
+    brackets and strings (C# ends the expression at the first such ``:``, which is why a
+    conditional in a hole needs parentheses)."""
+    depth, quote, comma, colon = 0, "", -1, -1
+    for position, char in enumerate(text):
+        if quote:
+            if char == quote and text[position - 1] != "\\":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and char == "," and comma < 0:
+            comma = position
+        elif depth == 0 and char == ":":
+            colon = position
+            break
+    end = colon if colon >= 0 else len(text)
+    expression_end = comma if 0 <= comma < end else end
+    value = _parse_cached(text[:expression_end].strip(), "start_expr")
+    if expression_end == end and colon < 0:
+        return value
+    width = int(text[comma + 1 : end]) if 0 <= comma < end else None
+    spec = text[colon + 1 :] if colon >= 0 else None
+    return ast.FormattedHole(value.line, value.column, value, width, spec)
+
+
 def _interpolation_parts(raw: str) -> tuple[str | ast.Node, ...]:
     verbatim = raw.startswith("$@")
     body = raw[3:-1] if verbatim else raw[2:-1]
@@ -130,7 +160,7 @@ def _interpolation_parts(raw: str) -> tuple[str | ast.Node, ...]:
                 text = "".join(literal)
                 parts.append(text.replace('""', '"') if verbatim else _unescape(text))
                 literal = []
-            parts.append(_parse_cached(hole.strip(), "start_expr"))
+            parts.append(_hole(hole))
             index = end
             continue
         literal.append(ch)
