@@ -17,6 +17,8 @@ __all__ = [
     "Cast",
     "Conditional",
     "Declare",
+    "DefaultValue",
+    "DoWhile",
     "ExprStatement",
     "Foreach",
     "FormattedHole",
@@ -37,6 +39,8 @@ __all__ = [
     "OutArg",
     "Return",
     "SizedArray",
+    "Switch",
+    "ThrowValue",
     "TypeTest",
     "Unary",
     "member_reads",
@@ -148,6 +152,7 @@ class TypeTest(Node):
     operand: Node
     type_name: str
     as_cast: bool
+    variable: str | None = None  # ``x is string s``: s holds x when the test passes
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,33 @@ class Throw(Node):
     """``throw new XException(...)``, or ``throw;`` inside a catch (``value`` None)."""
 
     value: Node | None
+
+
+@dataclass(frozen=True)
+class Switch(Node):
+    """``switch (value) { case a: ... default: ... }``: each section's labels, then its
+    statements (C# does not fall through; ``break`` leaves the switch)."""
+
+    value: Node
+    sections: tuple[tuple[tuple[Node | None, ...], tuple[Node, ...]], ...]  # None: default
+
+
+@dataclass(frozen=True)
+class DoWhile(Node):
+    body: Node
+    condition: Node
+
+
+@dataclass(frozen=True)
+class ThrowValue(Node):
+    """``throw new Exception()`` as an expression (right of ``??`` or a branch of ``?:``)."""
+
+    value: Node
+
+
+@dataclass(frozen=True)
+class DefaultValue(Node):
+    type_name: str
 
 
 @dataclass(frozen=True)

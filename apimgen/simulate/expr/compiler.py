@@ -58,7 +58,7 @@ STATIC_NAMES = frozenset(
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
-        "RegexOptions", "TimeZoneInfo",
+        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable",
     }
 )  # fmt: skip
 
@@ -76,7 +76,8 @@ QUALIFIED_NAMES = {
     "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
     "System.Random": "Random",
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
-    "System.TimeZoneInfo": "TimeZoneInfo",
+    "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
+    "System.Linq.Enumerable": "Enumerable",
 }  # fmt: skip
 
 
@@ -288,6 +289,12 @@ def _new(
         return _new_timespan(args)
     if type_name_ == "DateTime":
         return _new_datetime(args)
+    if type_name_ in ("string", "String"):  # new string(chars) or new string(c, count)
+        if len(args) == 2 and isinstance(args[1], int):
+            return cs_string(args[0]) * args[1]
+        if len(args) == 1 and isinstance(args[0], list):
+            return "".join(cs_string(c) for c in args[0])
+        raise UnsupportedError(f"new string() with {len(args)} arguments")
     if type_name_ == "StringBuilder":
         return StringBuilder(*args[:1])
     if type_name_ in _EXCEPTION_TYPES:
@@ -354,6 +361,7 @@ class _Compiler:
         self.scopes: list[set[str]] = [set()]
         self.loops = 0  # enclosing loops: break/continue outside one is a C# compile error
         self.catching = 0  # enclosing catch blocks: `throw;` outside one is a compile error
+        self.switches = 0  # enclosing switch statements: `break` leaves the innermost
 
     def declared(self, name: str) -> bool:
         return any(name in scope for scope in self.scopes)
@@ -419,7 +427,14 @@ class _Compiler:
                     return value if value is not None and is_instance(value, target) else None
 
                 return _guard(node, as_cast)
+            if node.variable is not None:
+                return self.pattern(node)
             return _guard(node, lambda env: is_instance(operand(env), target))
+        if isinstance(node, ast.ThrowValue):
+            return self.throw(ast.Throw(node.line, node.column, node.value))
+        if isinstance(node, ast.DefaultValue):
+            default = default_of(node.type_name)
+            return lambda env: default
         if isinstance(node, ast.Interpolated):
             parts = [
                 (lambda env, text=p: text) if isinstance(p, str) else self.expr(p)
@@ -670,6 +685,7 @@ class _Compiler:
                             env.locals[p] = old
                 return None if is_block and result is _NO_RETURN else result
 
+            function.arity = len(params)  # type: ignore[attr-defined]  # LINQ's (x, i) forms
             return function
 
         return make
@@ -745,12 +761,16 @@ class _Compiler:
             return self.foreach(node)
         if isinstance(node, ast.Loop):
             return self.loop(node)
+        if isinstance(node, ast.DoWhile):
+            return self.do_while(node)
+        if isinstance(node, ast.Switch):
+            return self.switch(node)
         if isinstance(node, ast.Try):
             return self.try_(node)
         if isinstance(node, ast.Throw):
             return self.throw(node)
         if isinstance(node, ast.Jump):
-            if not self.loops:
+            if not self.loops and not (node.kind == "break" and self.switches):
                 raise _Misplaced(node, f"no enclosing loop out of which to {node.kind}")
             jump = _BREAK if node.kind == "break" else _CONTINUE
             return lambda env: jump
@@ -862,6 +882,85 @@ class _Compiler:
             raise CSharpError(thrown.kind, thrown.Message)
 
         return _guard(node, throw)
+
+    def pattern(self, node: ast.TypeTest) -> Compiled:
+        """``x is T name``: true when x is a T, and then ``name`` holds it."""
+        operand, target, variable = self.expr(node.operand), node.type_name, node.variable
+        assert variable is not None
+        self.scopes[-1].add(variable)
+
+        def test(env: Environment) -> bool:
+            value = operand(env)
+            if value is not None and is_instance(value, target):
+                env.locals[variable] = value
+                return True
+            return False
+
+        return _guard(node, test)
+
+    def switch(self, node: ast.Switch) -> Compiled:
+        """The first section with a label equal to the value runs, else the default one."""
+        value = self.expr(node.value)
+        self.switches += 1
+        self.scopes.append(set())  # the sections share the switch block's scope
+        sections: list[tuple[list[Compiled | None], list[Compiled]]] = [
+            (
+                [self.expr(label) if label is not None else None for label in labels],
+                [self.statement(statement) for statement in statements],
+            )
+            for labels, statements in node.sections
+        ]
+        self.scopes.pop()
+        self.switches -= 1
+
+        def run(env: Environment) -> Any:
+            subject = value(env)
+            chosen: list[Compiled] | None = None
+            fallback: list[Compiled] | None = None
+            for labels, statements in sections:
+                for label in labels:
+                    if label is None:
+                        fallback = statements
+                    elif _compare("==", subject, label(env)):
+                        chosen = statements
+                        break
+                if chosen is not None:
+                    break
+            for statement in chosen if chosen is not None else fallback or []:
+                result = statement(env)
+                if result is _BREAK:
+                    return _NO_RETURN
+                if result is not _NO_RETURN:
+                    return result  # a return value, or `continue` for the enclosing loop
+            return _NO_RETURN
+
+        return _guard(node, run)
+
+    def do_while(self, node: ast.DoWhile) -> Compiled:
+        """``do { } while (c);``: the body runs once before the condition is asked."""
+        self.loops += 1
+        body = self.statement(node.body)
+        self.loops -= 1
+        condition = self.expr(node.condition)
+        line, column = node.line, node.column
+
+        def run(env: Environment) -> Any:
+            for _ in range(MAX_LOOP_ITERATIONS):
+                result = body(env)
+                if result is _BREAK:
+                    return _NO_RETURN
+                if result is not _NO_RETURN and result is not _CONTINUE:
+                    return result
+                if not _bool(condition(env), "loop"):
+                    return _NO_RETURN
+            raise ExpressionRuntimeError(
+                "InvalidOperationException",
+                f"loop ran more than {MAX_LOOP_ITERATIONS} iterations",
+                line,
+                column,
+            )
+
+        return _guard(node, run)
 
     def loop(self, node: ast.Loop) -> Compiled:
         """``for``/``while``; the init's variables live in the loop's own scope."""

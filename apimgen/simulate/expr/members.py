@@ -12,6 +12,7 @@ import html
 import math
 import random
 import re
+import unicodedata
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
@@ -223,9 +224,18 @@ def _token_type(token: JToken) -> str:
     return EnumValue(f"JTokenType.{kind}")
 
 
+class Grouping(list[Any]):
+    """One group of ``GroupBy``: its items, and the ``Key`` they share."""
+
+    def __init__(self, key: Any) -> None:
+        super().__init__()
+        self.key = key
+
+
 _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
     str: {"Length": len},
     list: {"Count": len, "Length": len},
+    Grouping: {"Key": lambda group: group.key},
     dict: {"Count": len, "Keys": list, "Values": lambda d: list(d.values())},
     JArray: {
         "Count": len,
@@ -346,6 +356,30 @@ def get_index(target: Any, keys: list[Any]) -> Any:
 Lambda = Callable[..., Any]
 
 
+def _keyed(items: list[Any], name: str, args: list[Any]) -> Any:
+    """``GroupBy(key[, element])`` and ``ToDictionary(key[, value])``."""
+    key_of = args[0]
+    select = args[1] if len(args) > 1 and callable(args[1]) else None
+    if name == "GroupBy":
+        groups: dict[Any, Grouping] = {}
+        for item in items:
+            key = _plain(key_of(item))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Grouping(key)
+            group.append(select(item) if select else item)
+        return list(groups.values())
+    made: dict[Any, Any] = {}
+    for item in items:
+        key = _plain(key_of(item))
+        if key in made:
+            raise CSharpError(
+                "ArgumentException", "An item with the same key has already been added."
+            )
+        made[key] = select(item) if select else item
+    return made
+
+
 def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
     fn = args[0] if args and callable(args[0]) else None
     if name == "Any":
@@ -355,9 +389,13 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
         return all(bool(fn(x)) for x in items)
     if name == "Where":
         assert fn is not None
+        if getattr(fn, "arity", 1) == 2:  # Where((x, i) => ...): with each item's index
+            return [x for i, x in enumerate(items) if fn(x, i)]
         return [x for x in items if fn(x)]
     if name == "Select":
         assert fn is not None
+        if getattr(fn, "arity", 1) == 2:
+            return [fn(x, i) for i, x in enumerate(items)]
         return [fn(x) for x in items]
     if name in ("First", "FirstOrDefault", "Last", "LastOrDefault", "Single", "SingleOrDefault"):
         chosen = [x for x in items if fn(x)] if fn else items
@@ -365,7 +403,13 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
             if name.endswith("OrDefault"):
                 return None
             raise CSharpError("InvalidOperationException", "sequence contains no elements")
+        if name.startswith("Single") and len(chosen) > 1:
+            raise CSharpError(
+                "InvalidOperationException", "sequence contains more than one element"
+            )
         return chosen[-1] if name.startswith("Last") else chosen[0]
+    if name in ("GroupBy", "ToDictionary"):
+        return _keyed(items, name, args)
     if name == "Count":
         return sum(1 for x in items if fn(x)) if fn else len(items)
     if name in ("Sum", "Max", "Min", "Average"):
@@ -448,7 +492,7 @@ _LINQ = {
     "Any", "All", "Where", "Select", "First", "FirstOrDefault", "Last", "LastOrDefault", "Single",
     "SingleOrDefault", "Count", "Sum", "Max", "Min", "Average", "Contains", "ToList", "ToArray",
     "Skip", "Take", "OrderBy", "OrderByDescending", "Distinct", "Reverse", "Concat", "ElementAt",
-    "Aggregate",
+    "Aggregate", "GroupBy", "ToDictionary",
 }  # fmt: skip
 
 
@@ -515,6 +559,8 @@ def _string_method(text: str, name: str, args: list[Any]) -> Any:
         if any(isinstance(a, str) and a.endswith("RemoveEmptyEntries") for a in args):
             parts = [p for p in parts if p]
         return parts
+    if name == "ToCharArray":
+        return list(text)
     if name in _LINQ:
         return _linq(list(text), name, args)
     raise UnsupportedError(f"string.{name}()")
@@ -685,6 +731,102 @@ _STANDARD_FORMATS = {
 _SPECIFIERS = frozenset("dfFghHKmMstyz")
 
 
+_DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
+_NOT_A_TIME = "String was not recognized as a valid DateTime."
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A parsed time on the gateway's UTC clock: one without an offset is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _parse_datetime(text: str) -> datetime:
+    """``DateTime.Parse``: ISO 8601 (``2026-01-05T09:00:00Z``, ``2026-01-05 09:00``) and the
+    RFC 1123 form HTTP headers carry (``Mon, 05 Jan 2026 09:00:00 GMT``)."""
+    from email.utils import parsedate_to_datetime
+
+    stripped = text.strip()
+    try:
+        return _in_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    try:
+        return _in_utc(parsedate_to_datetime(stripped))
+    except (TypeError, ValueError, IndexError):
+        raise CSharpError("FormatException", _NOT_A_TIME) from None
+
+
+# What each custom specifier of ParseExact reads: digits, or an offset for K and zzz.
+_PARSED = {
+    "yyyy": r"(?P<year>\d{4})", "yy": r"(?P<year2>\d{2})", "MM": r"(?P<month>\d{2})",
+    "M": r"(?P<month>\d{1,2})", "dd": r"(?P<day>\d{2})", "d": r"(?P<day>\d{1,2})",
+    "HH": r"(?P<hour>\d{2})", "H": r"(?P<hour>\d{1,2})", "mm": r"(?P<minute>\d{2})",
+    "m": r"(?P<minute>\d{1,2})", "ss": r"(?P<second>\d{2})", "s": r"(?P<second>\d{1,2})",
+    "K": r"(?P<offset>Z|[+-]\d{2}:\d{2})?", "zzz": r"(?P<offset>[+-]\d{2}:\d{2})",
+}  # fmt: skip
+
+
+def _parse_exact(text: str, pattern: str) -> datetime:
+    """``DateTime.ParseExact`` for numeric patterns (``yyyy-MM-dd``, ``yyyyMMddHHmmss``,
+    ``o``, ``s``, ``u``); names of days and months, 12-hour clocks and other specifiers are
+    refused by name rather than guessed."""
+    pattern = _STANDARD_FORMATS.get(pattern, pattern) if len(pattern) == 1 else pattern
+    regex: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "'\"":
+            end = pattern.find(char, index + 1)
+            end = len(pattern) if end < 0 else end
+            regex.append(re.escape(pattern[index + 1 : end]))
+            index = end + 1
+            continue
+        if char == "\\" and index + 1 < len(pattern):
+            regex.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        run = len(pattern) - len(pattern[index:].lstrip(char)) - index
+        token = pattern[index : index + run]
+        if char in "fF":
+            regex.append(
+                rf"(?P<fraction>\d{{{run}}})" if char == "f" else rf"(?P<fraction>\d{{0,{run}}})"
+            )
+        elif token in _PARSED:
+            regex.append(_PARSED[token])
+        elif char in _SPECIFIERS:
+            raise UnsupportedError(f"DateTime.ParseExact with '{token}'")
+        else:
+            regex.append(re.escape(token))
+        index += run
+    try:
+        found = re.fullmatch("".join(regex), text.strip())
+    except re.error:  # a specifier written twice: .NET refuses such a format too
+        raise CSharpError("FormatException", _NOT_A_TIME) from None
+    if found is None:
+        raise CSharpError("FormatException", _NOT_A_TIME)
+    parts = {name: value for name, value in found.groupdict().items() if value}
+    year = int(parts.get("year", 1))
+    if "year2" in parts:  # .NET's two-digit years: 00-49 in this century, 50-99 in the last
+        year = int(parts["year2"]) + (2000 if int(parts["year2"]) < 50 else 1900)
+    try:
+        moment = datetime(
+            year,
+            int(parts.get("month", 1)),
+            int(parts.get("day", 1)),
+            int(parts.get("hour", 0)),
+            int(parts.get("minute", 0)),
+            int(parts.get("second", 0)),
+            int((parts.get("fraction", "") + "000000")[:6]),
+        )
+    except ValueError:
+        raise CSharpError("FormatException", _NOT_A_TIME) from None
+    offset = parts.get("offset")
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        moment -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+    return moment.replace(tzinfo=UTC)
+
+
 def _dotnet_format(moment: datetime, pattern: str) -> str:
     """``DateTime.ToString(pattern)``: a culture-free standard format, or a custom one made of
     .NET's specifiers, quoted literals and other characters copied as they are."""
@@ -827,12 +969,16 @@ def _generic(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _try_parse(parse: Callable[[str], Any]) -> Callable[..., Any]:
-    def attempt(text: Any, result: Any = None) -> bool:
+def _try_parse(parse: Callable[..., Any], failed: Any = 0) -> Callable[..., Any]:
+    """``T.TryParse(text, [format, provider, styles,] out T value)``: the out argument comes
+    last; ``failed`` is what it holds when the text does not parse."""
+
+    def attempt(text: Any, *rest: Any) -> bool:
+        result = rest[-1] if rest else None
         try:
-            value = parse(str(text))
+            value = parse(str(text), *rest[:1]) if len(rest) > 1 else parse(str(text))
         except CSharpError:
-            value, ok = 0, False
+            value, ok = failed, False
         else:
             ok = True
         if isinstance(result, OutRef):
@@ -947,6 +1093,24 @@ def static_types(
         "double", {"Parse": _parse_float, "TryParse": _try_parse(_parse_float)}
     )
     bool_type = StaticType("bool", {"Parse": lambda s: _parse_bool(str(s))})
+    char_type = StaticType(
+        "char",
+        {
+            # .NET's char tests, on the one-character strings chars are here
+            "IsDigit": lambda c: str(c).isdecimal(),
+            "IsNumber": lambda c: str(c).isnumeric(),
+            "IsLetter": lambda c: str(c).isalpha(),
+            "IsLetterOrDigit": lambda c: str(c).isalpha() or str(c).isdecimal(),
+            "IsWhiteSpace": lambda c: str(c).isspace(),
+            "IsUpper": lambda c: str(c).isupper(),
+            "IsLower": lambda c: str(c).islower(),
+            "IsPunctuation": lambda c: unicodedata.category(str(c)).startswith("P"),
+            "ToUpper": lambda c: str(c).upper(),
+            "ToLower": lambda c: str(c).lower(),
+            "ToUpperInvariant": lambda c: str(c).upper(),
+            "ToLowerInvariant": lambda c: str(c).lower(),
+        },
+    )
     math_type = StaticType(
         "Math",
         {
@@ -965,8 +1129,11 @@ def static_types(
         {
             "UtcNow": static_property(now),
             "Now": static_property(now),
-            "Parse": lambda s: datetime.fromisoformat(str(s).replace("Z", "+00:00")),
-            "MinValue": static_property(lambda: datetime(1, 1, 1, tzinfo=UTC)),
+            "Parse": lambda text, *_: _parse_datetime(str(text)),
+            "TryParse": _try_parse(_parse_datetime, _DAY_ONE),
+            "ParseExact": lambda text, pattern, *_: _parse_exact(str(text), str(pattern)),
+            "TryParseExact": _try_parse(_parse_exact, _DAY_ONE),
+            "MinValue": static_property(lambda: _DAY_ONE),
         },
     )
     timespan_type = StaticType(
@@ -1006,7 +1173,27 @@ def static_types(
         "Random": random_type,
         # DateTimeOffset values are DateTimes here: the simulator's clock is UTC throughout
         "DateTimeOffset": StaticType(
-            "DateTimeOffset", {"UtcNow": static_property(now), "Now": static_property(now)}
+            "DateTimeOffset",
+            {
+                "UtcNow": static_property(now),
+                "Now": static_property(now),
+                "FromUnixTimeSeconds": lambda n: (
+                    datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
+                ),
+                "FromUnixTimeMilliseconds": lambda n: (
+                    datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n)
+                ),
+            },
+        ),
+        "char": char_type,
+        "Char": char_type,
+        "Enumerable": StaticType(
+            "Enumerable",
+            {
+                "Range": lambda start, count: list(range(start, start + count)),
+                "Repeat": lambda value, count: [value] * count,
+                "Empty": _generic(lambda type_args=(): []),
+            },
         ),
         "JTokenType": _enum(
             "JTokenType",

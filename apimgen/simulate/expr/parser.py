@@ -294,6 +294,9 @@ class _ToAst(Transformer[Token, ast.Node]):
     def is_type(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.TypeTest(*_pos(meta), c[0], c[1], as_cast=False)
 
+    def is_pattern(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.TypeTest(*_pos(meta), c[0], c[1], as_cast=False, variable=str(c[2]))
+
     def as_type(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.TypeTest(*_pos(meta), c[0], c[1], as_cast=True)
 
@@ -403,6 +406,31 @@ class _ToAst(Transformer[Token, ast.Node]):
 
     def while_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.Loop(*_pos(meta), None, c[0], None, c[1])
+
+    def do_while_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.DoWhile(*_pos(meta), c[0], c[1])
+
+    def switch_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.Switch(*_pos(meta), c[0], tuple(c[1:]))
+
+    def switch_section(
+        self, meta: Any, c: list[Any]
+    ) -> tuple[tuple[ast.Node | None, ...], tuple[ast.Node, ...]]:
+        labels = tuple(item[1] for item in c if isinstance(item, tuple) and item[0] == "label")
+        statements = tuple(item for item in c if not isinstance(item, tuple))
+        return labels, statements
+
+    def case_label(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
+        return ("label", c[0])
+
+    def default_label(self, meta: Any, c: list[Any]) -> tuple[str, None]:
+        return ("label", None)
+
+    def throw_expr(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.ThrowValue(*_token_pos(c[0]), c[1])
+
+    def default_value(self, meta: Any, c: list[Any]) -> ast.Node:
+        return ast.DefaultValue(*_token_pos(c[0]), str(c[1]))
 
     def try_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         catches = tuple(item for item in c[1:] if isinstance(item, ast.Catch))

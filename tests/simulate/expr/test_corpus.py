@@ -77,7 +77,12 @@ def test_corpus_is_broad() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["@{ break; return 1; }", "@{ if (true) { continue; } return 1; }"]
+    "text",
+    [
+        "@{ break; return 1; }",
+        "@{ if (true) { continue; } return 1; }",
+        "@{ switch (1) { case 1: continue; } return 1; }",  # a switch takes break, not continue
+    ],
 )
 def test_break_and_continue_outside_a_loop_do_not_compile(text: str) -> None:
     from apimgen.simulate.expr.parser import ExpressionSyntaxError
