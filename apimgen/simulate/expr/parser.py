@@ -462,11 +462,18 @@ class _ToAst(Transformer[Token, ast.Node]):
 setattr(_ToAst, "lambda", _ToAst.lambda_)
 
 
-def _describe(error: UnexpectedInput) -> str:
+def _describe(error: UnexpectedInput, text: str) -> str:
     if isinstance(error, UnexpectedCharacters):
         if error.char == "'":
             # 'Authorization' written as in JavaScript: C# reads a char, which holds one
             return 'unexpected character "\'": C# strings take double quotes (a char holds one)'
+        rest = text[(error.pos_in_stream or 0) + 1 :]
+        if error.char == '"' and "\n" in rest and '"' not in rest.split("\n", 1)[0]:
+            # An XML character reference (&#xA;) in a string is a real line break by now
+            return (
+                "a string is not closed on its line: C# strings cannot span lines (write \\n, "
+                "not &#xA;, for a line break)"
+            )
         return f"unexpected character {error.char!r}"
     if isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
@@ -482,7 +489,7 @@ def _parse_cached(text: str, start: str) -> ast.Node:
         return _ToAst().transform(tree)
     except UnexpectedInput as error:
         raise ExpressionSyntaxError(
-            _describe(error), text, error.line or 1, error.column or 1
+            _describe(error, text), text, error.line or 1, error.column or 1
         ) from None
     except VisitError as error:
         if isinstance(error.orig_exc, ExpressionSyntaxError):

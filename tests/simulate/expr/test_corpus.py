@@ -125,3 +125,12 @@ def test_a_string_in_single_quotes_is_refused_with_the_reason() -> None:
         compile_expression("@(context.Request.Headers.GetValueOrDefault('Authorization','anon'))")
     assert (error.value.line, error.value.column) == (1, 45)
     assert compile_expression("@(\"ab\"[0] == 'a')").evaluate(None, {}) is True
+
+
+def test_a_string_broken_across_lines_says_why() -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError
+
+    # &#xD;&#xA; in an attribute is a real line break once the XML is read
+    with pytest.raises(ExpressionSyntaxError, match="C# strings cannot span lines"):
+        compile_expression('@(context.Request.Method + "\r\n")')
+    assert compile_expression('@(@"a\nb".Length)').evaluate(None, {}) == 3  # verbatim: fine
