@@ -361,3 +361,43 @@ def test_the_model_named_in_the_body_picks_the_pool(tmp_path: Path) -> None:
     outage_calls = report["backends"]["big"]["requests"] - 40
     assert 20 < outage_calls < 60
     assert report["backends"]["small"]["requests"] == 60
+
+
+def test_a_role_check_reads_list_claims_and_the_token_times_a_scenario_gives(
+    tmp_path: Path,
+) -> None:
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True)
+    (apis / "openai.xml").write_text(
+        "<policies><inbound><base />"
+        '<validate-jwt header-name="Authorization" failed-validation-httpcode="401">'
+        "<audiences><audience>api://ai-gateway</audience></audiences>"
+        '<required-claims><claim name="roles" match="any"><value>AI.User</value>'
+        "<value>AI.Admin</value></claim></required-claims></validate-jwt>"
+        '<set-backend-service backend-id="b" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+
+    def caller(name: str, **claims: object) -> dict[str, object]:
+        return {
+            "name": name,
+            "jwt_claims": {"aud": "api://ai-gateway", **claims},
+            "arrival": {"kind": "constant", "per_minute": 6},
+        }
+
+    scenario = {
+        "policies": {"folder": "policies"},
+        "duration": "2m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            caller("user", roles=["Other", "AI.User"]),
+            caller("outsider", roles=["Other"]),
+            caller("expired", roles=["AI.Admin"], exp=1000),  # long before the run starts
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    statuses = {n: c["statuses"] for n, c in json.loads(result.stdout)["consumers"].items()}
+    assert statuses == {"user": {"200": 12}, "outsider": {"401": 12}, "expired": {"401": 12}}
