@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -267,7 +268,7 @@ def _minute_table(result: SimulationResult, minutes: int) -> Any:
     from rich.table import Table
 
     step = -(-minutes // _MAX_ROWS)
-    label = "minute" if step == 1 else f"minutes ({step} per row)"
+    label = "UTC (minute)" if step == 1 else f"UTC (minutes, {step} per row)"
     table = Table(title="Tokens served", title_justify="left")
     table.add_column(label)
     for name in result.consumers:
@@ -275,7 +276,8 @@ def _minute_table(result: SimulationResult, minutes: int) -> Any:
     table.add_column("total", justify="right")
     for start in range(0, minutes, step):
         span = range(start, min(start + step, minutes))
-        row = [str(start) if step == 1 else f"{start}-{span[-1]}"]
+        at = result.starts_at + timedelta(minutes=start)  # the wall clock, for time rules
+        row = [f"{at:%H:%M} ({start})" if step == 1 else f"{at:%H:%M} ({start}-{span[-1]})"]
         for stats in result.consumers.values():
             row.append(str(sum(stats.tokens_per_minute.get(m, 0) for m in span)))
         row.append(str(sum(result.tokens_per_minute.get(m, 0) for m in span)))

@@ -191,6 +191,10 @@ def test_a_run_started_before_midnight_sees_a_daily_quota_reset(tmp_path: Path) 
     assert per_minute[3:5] == [0, 0]
     assert sum(per_minute[:5]) == sum(per_minute[5:]) > 3000
     assert report["consumers"]["c"]["statuses"]["403"] > 0
+    # the summary's minute rows carry the wall clock, so the reset shows at 00:00
+    summary = run_cli("simulate", str(tmp_path / "s.yaml")).stdout
+    assert "from 2026-01-05 23:55 UTC" in summary
+    assert "23:55 (0)" in summary and "00:00 (5)" in summary
 
 
 @pytest.mark.parametrize(
