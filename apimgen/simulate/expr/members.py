@@ -20,6 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+from apimgen.simulate.expr.dates import (
+    DAY_ONE,
+    datetime_method,
+    format_datetime,
+    parse_datetime,
+    parse_exact,
+)
 from apimgen.simulate.expr.numbers import align, format_number
 from apimgen.simulate.expr.values import (
     CSharpError,
@@ -693,195 +700,6 @@ def _dict_method(
     raise UnsupportedError(f"Dictionary.{name}()")
 
 
-def _datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
-    units = {
-        "AddSeconds": "seconds",
-        "AddMinutes": "minutes",
-        "AddHours": "hours",
-        "AddDays": "days",
-        "AddMilliseconds": "milliseconds",
-    }
-    if name in units:
-        return moment + timedelta(**{units[name]: args[0]})
-    if name == "ToUnixTimeSeconds":
-        return int(moment.timestamp())
-    if name == "ToUnixTimeMilliseconds":
-        return int(moment.timestamp() * 1000)
-    if name == "Add":
-        return moment + args[0]
-    if name == "Subtract":
-        return moment - args[0]
-    if name == "ToString":
-        if not args:
-            return cs_string(moment)
-        return _dotnet_format(moment, str(args[0]))
-    raise UnsupportedError(f"DateTime.{name}()")
-
-
-# Standard formats whose output no culture changes; the rest (d, D, t, T, g, G, ...) depend on
-# the gateway's culture, which Learn does not state, so they stay unsupported.
-_STANDARD_FORMATS = {
-    "o": "yyyy-MM-ddTHH:mm:ss.fffffffK",
-    "O": "yyyy-MM-ddTHH:mm:ss.fffffffK",
-    "s": "yyyy-MM-ddTHH:mm:ss",
-    "u": "yyyy-MM-dd HH:mm:ssZ",
-    "R": "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
-    "r": "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
-}
-_SPECIFIERS = frozenset("dfFghHKmMstyz")
-
-
-_DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
-_NOT_A_TIME = "String was not recognized as a valid DateTime."
-
-
-def _in_utc(moment: datetime) -> datetime:
-    """A parsed time on the gateway's UTC clock: one without an offset is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _parse_datetime(text: str) -> datetime:
-    """``DateTime.Parse``: ISO 8601 (``2026-01-05T09:00:00Z``, ``2026-01-05 09:00``) and the
-    RFC 1123 form HTTP headers carry (``Mon, 05 Jan 2026 09:00:00 GMT``)."""
-    from email.utils import parsedate_to_datetime
-
-    stripped = text.strip()
-    try:
-        return _in_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
-    except ValueError:
-        pass
-    try:
-        return _in_utc(parsedate_to_datetime(stripped))
-    except (TypeError, ValueError, IndexError):
-        raise CSharpError("FormatException", _NOT_A_TIME) from None
-
-
-# What each custom specifier of ParseExact reads: digits, or an offset for K and zzz.
-_PARSED = {
-    "yyyy": r"(?P<year>\d{4})", "yy": r"(?P<year2>\d{2})", "MM": r"(?P<month>\d{2})",
-    "M": r"(?P<month>\d{1,2})", "dd": r"(?P<day>\d{2})", "d": r"(?P<day>\d{1,2})",
-    "HH": r"(?P<hour>\d{2})", "H": r"(?P<hour>\d{1,2})", "mm": r"(?P<minute>\d{2})",
-    "m": r"(?P<minute>\d{1,2})", "ss": r"(?P<second>\d{2})", "s": r"(?P<second>\d{1,2})",
-    "K": r"(?P<offset>Z|[+-]\d{2}:\d{2})?", "zzz": r"(?P<offset>[+-]\d{2}:\d{2})",
-}  # fmt: skip
-
-
-def _parse_exact(text: str, pattern: str) -> datetime:
-    """``DateTime.ParseExact`` for numeric patterns (``yyyy-MM-dd``, ``yyyyMMddHHmmss``,
-    ``o``, ``s``, ``u``); names of days and months, 12-hour clocks and other specifiers are
-    refused by name rather than guessed."""
-    pattern = _STANDARD_FORMATS.get(pattern, pattern) if len(pattern) == 1 else pattern
-    regex: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char in "'\"":
-            end = pattern.find(char, index + 1)
-            end = len(pattern) if end < 0 else end
-            regex.append(re.escape(pattern[index + 1 : end]))
-            index = end + 1
-            continue
-        if char == "\\" and index + 1 < len(pattern):
-            regex.append(re.escape(pattern[index + 1]))
-            index += 2
-            continue
-        run = len(pattern) - len(pattern[index:].lstrip(char)) - index
-        token = pattern[index : index + run]
-        if char in "fF":
-            regex.append(
-                rf"(?P<fraction>\d{{{run}}})" if char == "f" else rf"(?P<fraction>\d{{0,{run}}})"
-            )
-        elif token in _PARSED:
-            regex.append(_PARSED[token])
-        elif char in _SPECIFIERS:
-            raise UnsupportedError(f"DateTime.ParseExact with '{token}'")
-        else:
-            regex.append(re.escape(token))
-        index += run
-    try:
-        found = re.fullmatch("".join(regex), text.strip())
-    except re.error:  # a specifier written twice: .NET refuses such a format too
-        raise CSharpError("FormatException", _NOT_A_TIME) from None
-    if found is None:
-        raise CSharpError("FormatException", _NOT_A_TIME)
-    parts = {name: value for name, value in found.groupdict().items() if value}
-    year = int(parts.get("year", 1))
-    if "year2" in parts:  # .NET's two-digit years: 00-49 in this century, 50-99 in the last
-        year = int(parts["year2"]) + (2000 if int(parts["year2"]) < 50 else 1900)
-    try:
-        moment = datetime(
-            year,
-            int(parts.get("month", 1)),
-            int(parts.get("day", 1)),
-            int(parts.get("hour", 0)),
-            int(parts.get("minute", 0)),
-            int(parts.get("second", 0)),
-            int((parts.get("fraction", "") + "000000")[:6]),
-        )
-    except ValueError:
-        raise CSharpError("FormatException", _NOT_A_TIME) from None
-    offset = parts.get("offset")
-    if offset and offset != "Z":
-        sign = 1 if offset[0] == "+" else -1
-        moment -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
-    return moment.replace(tzinfo=UTC)
-
-
-def _dotnet_format(moment: datetime, pattern: str) -> str:
-    """``DateTime.ToString(pattern)``: a culture-free standard format, or a custom one made of
-    .NET's specifiers, quoted literals and other characters copied as they are."""
-    if len(pattern) == 1:
-        if pattern not in _STANDARD_FORMATS:
-            raise UnsupportedError(f'DateTime.ToString("{pattern}")')
-        pattern = _STANDARD_FORMATS[pattern]
-    out: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char in "'\"":
-            end = pattern.find(char, index + 1)
-            end = len(pattern) if end < 0 else end
-            out.append(pattern[index + 1 : end])
-            index = end + 1
-            continue
-        if char == "\\" and index + 1 < len(pattern):
-            out.append(pattern[index + 1])
-            index += 2
-            continue
-        if char == "%":  # "%d": one specifier on its own, not the standard format "d"
-            index += 1
-            continue
-        run = 1
-        while index + run < len(pattern) and pattern[index + run] == char:
-            run += 1
-        out.append(_specifier(moment, char, run, pattern) if char in _SPECIFIERS else char * run)
-        index += run
-    return "".join(out)
-
-
-def _specifier(moment: datetime, char: str, run: int, pattern: str) -> str:
-    """One run of a .NET custom date specifier (``yyyy``, ``MM``, ``fff``...)."""
-    hour12 = moment.hour % 12 or 12
-    numbers = {"M": moment.month, "d": moment.day, "H": moment.hour, "h": hour12,
-               "m": moment.minute, "s": moment.second}  # fmt: skip
-    if char in numbers and run <= 2:
-        return f"{numbers[char]:0{run}d}"
-    if char == "y":
-        return f"{moment.year % 100:0{run}d}" if run <= 2 else f"{moment.year:0{run}d}"
-    if char == "M" and run in (3, 4):
-        return moment.strftime("%b" if run == 3 else "%B")
-    if char == "d" and run in (3, 4):
-        return moment.strftime("%a" if run == 3 else "%A")
-    if char in "fF" and run <= 7:
-        digits = f"{moment.microsecond:06d}0"[:run]
-        return digits if char == "f" else digits.rstrip("0")
-    if char == "t" and run <= 2:
-        return ("AM" if moment.hour < 12 else "PM")[:run]
-    if char == "K" and run == 1:
-        return "Z"  # the simulator's clock is UTC
-    raise UnsupportedError(f'DateTime.ToString("{pattern}")')
-
-
 def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, ...]) -> Any:
     """``target.name<type_args>(args)``."""
     if target is None:
@@ -919,7 +737,7 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
     if isinstance(target, dict):
         return _dict_method(target, name, args, type_args)
     if isinstance(target, datetime):
-        return _datetime_method(target, name, args)
+        return datetime_method(target, name, args)
     if isinstance(target, list | tuple):
         if isinstance(target, list) and name in _LIST_CHANGES:
             return _change_list(target, name, args)
@@ -1015,7 +833,7 @@ def format_value(value: Any, spec: str | None, width: int | None = None) -> str:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = format_number(value, spec)
     elif isinstance(value, datetime):
-        text = _dotnet_format(value, spec)
+        text = format_datetime(value, spec)
     else:
         raise UnsupportedError(f"the format '{spec}' for {type_name(value)}")
     return text if width is None else align(text, width)
@@ -1062,7 +880,8 @@ def static_types(
     """The static types an expression may name; time, GUIDs and ``new Random()``'s numbers
     (``draw``, uniform in [0, 1)) come from the simulation."""
     from apimgen.simulate.expr.objects import Random, SystemUri  # they build on this module
-    from apimgen.simulate.expr.timezones import timezone_type  # as does timezones.py
+    from apimgen.simulate.expr.regexes import REGEX_OPTIONS, regex_type  # as do these
+    from apimgen.simulate.expr.timezones import timezone_type
 
     unseeded = Random(draw or random.Random(0).random)
     random_type = StaticType(
@@ -1129,11 +948,11 @@ def static_types(
         {
             "UtcNow": static_property(now),
             "Now": static_property(now),
-            "Parse": lambda text, *_: _parse_datetime(str(text)),
-            "TryParse": _try_parse(_parse_datetime, _DAY_ONE),
-            "ParseExact": lambda text, pattern, *_: _parse_exact(str(text), str(pattern)),
-            "TryParseExact": _try_parse(_parse_exact, _DAY_ONE),
-            "MinValue": static_property(lambda: _DAY_ONE),
+            "Parse": lambda text, *_: parse_datetime(str(text)),
+            "TryParse": _try_parse(parse_datetime, DAY_ONE),
+            "ParseExact": lambda text, pattern, *_: parse_exact(str(text), str(pattern)),
+            "TryParseExact": _try_parse(parse_exact, DAY_ONE),
+            "MinValue": static_property(lambda: DAY_ONE),
         },
     )
     timespan_type = StaticType(
@@ -1207,7 +1026,7 @@ def static_types(
             "Null",
         ),
         "DateTimeKind": _enum("DateTimeKind", "Utc"),
-        "RegexOptions": _enum("RegexOptions", *_REGEX_FLAGS),
+        "RegexOptions": _enum("RegexOptions", *REGEX_OPTIONS),
         "TimeSpan": timespan_type,
         "TimeZoneInfo": timezone_type(),
         "JObject": StaticType("JObject", json_token),
@@ -1263,110 +1082,9 @@ def static_types(
             },
             construct=SystemUri,
         ),
-        "Regex": StaticType(
-            "Regex",
-            {
-                "IsMatch": lambda text, pattern, *options: (
-                    _regex(pattern, options).search(text) is not None
-                ),
-                "Match": lambda text, pattern, *options: RegexMatch(
-                    _regex(pattern, options).search(text)
-                ),
-                "Matches": lambda text, pattern, *options: [
-                    RegexMatch(found) for found in _regex(pattern, options).finditer(text)
-                ],
-                "Split": lambda text, pattern, *options: _regex(pattern, options).split(text),
-                "Replace": lambda text, pattern, replacement, *options: _regex(
-                    pattern, options
-                ).sub(_replacement(replacement), text),
-            },
-        ),
+        "Regex": regex_type(),
     }
     return types
-
-
-_REGEX_FLAGS = {
-    "None": 0,
-    "IgnoreCase": re.IGNORECASE,
-    "Multiline": re.MULTILINE,
-    "Singleline": re.DOTALL,
-    "Compiled": 0,
-    "CultureInvariant": 0,
-    "ExplicitCapture": 0,
-}
-
-
-def _regex(pattern: str, options: tuple[Any, ...]) -> re.Pattern[str]:
-    """A .NET pattern as Python's ``re`` reads it: named groups ``(?<name>...)`` and
-    ``\\k<name>`` back-references rewritten, ``RegexOptions`` as flags."""
-    flags = 0
-    for option in options:
-        if isinstance(option, EnumValue):
-            flags |= _REGEX_FLAGS.get(str(option), 0)
-    translated = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)
-    translated = re.sub(r"\\k<([A-Za-z_]\w*)>", r"(?P=\1)", translated)
-    try:
-        return re.compile(translated, flags)
-    except re.error as error:
-        raise CSharpError("ArgumentException", f"invalid pattern '{pattern}': {error}") from None
-
-
-def _replacement(text: str) -> str:
-    """.NET's ``$1`` and ``${name}`` in a replacement, as ``re.sub`` writes them."""
-    return re.sub(
-        r"\$\{([A-Za-z_]\w*)\}|\$(\d+)", lambda m: f"\\g<{m.group(1) or m.group(2)}>", text
-    )
-
-
-class RegexGroup(CSharpObject):
-    csharp_name = "Group"
-
-    def __init__(self, value: str | None) -> None:
-        self.Success = value is not None
-        self.Value = value or ""
-
-
-class RegexMatch(CSharpObject):
-    """``System.Text.RegularExpressions.Match``: ``Success``, ``Value``, ``Groups[n]`` or
-    ``Groups["name"]``."""
-
-    csharp_name = "Match"
-
-    def __init__(self, found: re.Match[str] | None) -> None:
-        self._found = found
-        self.Success = found is not None
-        self.Value = found.group(0) if found else ""
-        self.Index = found.start() if found else 0
-        self.Length = len(self.Value)
-
-    @property
-    def Groups(self) -> _Groups:
-        found = self._found
-        if found is None:
-            return _Groups()
-        groups: dict[Any, RegexGroup] = {
-            number: RegexGroup(found.group(number)) for number in range(found.re.groups + 1)
-        }
-        for name in found.re.groupindex:
-            groups[name] = RegexGroup(found.group(name))
-        return _Groups(groups)
-
-
-class _Groups(CSharpObject):
-    """A match's groups by number or name: one the pattern lacks reads as unmatched, as in
-    .NET."""
-
-    csharp_name = "GroupCollection"
-
-    def __init__(self, groups: dict[Any, RegexGroup] | None = None) -> None:
-        self._groups = groups or {}
-
-    def __getitem__(self, key: Any) -> RegexGroup:
-        return self._groups.get(key) or RegexGroup(None)
-
-    @property
-    def Count(self) -> int:
-        return sum(1 for key in self._groups if isinstance(key, int))
 
 
 def _parse_bool(text: str) -> bool:

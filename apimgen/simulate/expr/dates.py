@@ -1,0 +1,206 @@
+"""``DateTime`` in policy expressions: its methods, .NET's date format strings for writing
+times, and ``Parse``/``ParseExact`` for reading them.
+
+Every time is on the gateway's UTC clock (values.py: a DateTime is a UTC datetime); formats
+whose output depends on the gateway's culture, which Learn does not state, are refused by
+name rather than written in a guessed culture.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
+
+__all__ = ["DAY_ONE", "datetime_method", "format_datetime", "parse_datetime", "parse_exact"]
+
+
+def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
+    units = {
+        "AddSeconds": "seconds",
+        "AddMinutes": "minutes",
+        "AddHours": "hours",
+        "AddDays": "days",
+        "AddMilliseconds": "milliseconds",
+    }
+    if name in units:
+        return moment + timedelta(**{units[name]: args[0]})
+    if name == "ToUnixTimeSeconds":
+        return int(moment.timestamp())
+    if name == "ToUnixTimeMilliseconds":
+        return int(moment.timestamp() * 1000)
+    if name == "Add":
+        return moment + args[0]
+    if name == "Subtract":
+        return moment - args[0]
+    if name == "ToString":
+        if not args:
+            return cs_string(moment)
+        return format_datetime(moment, str(args[0]))
+    raise UnsupportedError(f"DateTime.{name}()")
+
+
+# Standard formats whose output no culture changes; the rest (d, D, t, T, g, G, ...) depend on
+# the gateway's culture, which Learn does not state, so they stay unsupported.
+_STANDARD_FORMATS = {
+    "o": "yyyy-MM-ddTHH:mm:ss.fffffffK",
+    "O": "yyyy-MM-ddTHH:mm:ss.fffffffK",
+    "s": "yyyy-MM-ddTHH:mm:ss",
+    "u": "yyyy-MM-dd HH:mm:ssZ",
+    "R": "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
+    "r": "ddd, dd MMM yyyy HH:mm:ss 'GMT'",
+}
+_SPECIFIERS = frozenset("dfFghHKmMstyz")
+
+
+DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
+_NOT_A_TIME = "String was not recognized as a valid DateTime."
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A parsed time on the gateway's UTC clock: one without an offset is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_datetime(text: str) -> datetime:
+    """``DateTime.Parse``: ISO 8601 (``2026-01-05T09:00:00Z``, ``2026-01-05 09:00``) and the
+    RFC 1123 form HTTP headers carry (``Mon, 05 Jan 2026 09:00:00 GMT``)."""
+    from email.utils import parsedate_to_datetime
+
+    stripped = text.strip()
+    try:
+        return _in_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    try:
+        return _in_utc(parsedate_to_datetime(stripped))
+    except (TypeError, ValueError, IndexError):
+        raise CSharpError("FormatException", _NOT_A_TIME) from None
+
+
+# What each custom specifier of ParseExact reads: digits, or an offset for K and zzz.
+_PARSED = {
+    "yyyy": r"(?P<year>\d{4})", "yy": r"(?P<year2>\d{2})", "MM": r"(?P<month>\d{2})",
+    "M": r"(?P<month>\d{1,2})", "dd": r"(?P<day>\d{2})", "d": r"(?P<day>\d{1,2})",
+    "HH": r"(?P<hour>\d{2})", "H": r"(?P<hour>\d{1,2})", "mm": r"(?P<minute>\d{2})",
+    "m": r"(?P<minute>\d{1,2})", "ss": r"(?P<second>\d{2})", "s": r"(?P<second>\d{1,2})",
+    "K": r"(?P<offset>Z|[+-]\d{2}:\d{2})?", "zzz": r"(?P<offset>[+-]\d{2}:\d{2})",
+}  # fmt: skip
+
+
+def parse_exact(text: str, pattern: str) -> datetime:
+    """``DateTime.ParseExact`` for numeric patterns (``yyyy-MM-dd``, ``yyyyMMddHHmmss``,
+    ``o``, ``s``, ``u``); names of days and months, 12-hour clocks and other specifiers are
+    refused by name rather than guessed."""
+    pattern = _STANDARD_FORMATS.get(pattern, pattern) if len(pattern) == 1 else pattern
+    regex: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "'\"":
+            end = pattern.find(char, index + 1)
+            end = len(pattern) if end < 0 else end
+            regex.append(re.escape(pattern[index + 1 : end]))
+            index = end + 1
+            continue
+        if char == "\\" and index + 1 < len(pattern):
+            regex.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        run = len(pattern) - len(pattern[index:].lstrip(char)) - index
+        token = pattern[index : index + run]
+        if char in "fF":
+            regex.append(
+                rf"(?P<fraction>\d{{{run}}})" if char == "f" else rf"(?P<fraction>\d{{0,{run}}})"
+            )
+        elif token in _PARSED:
+            regex.append(_PARSED[token])
+        elif char in _SPECIFIERS:
+            raise UnsupportedError(f"DateTime.ParseExact with '{token}'")
+        else:
+            regex.append(re.escape(token))
+        index += run
+    try:
+        found = re.fullmatch("".join(regex), text.strip())
+    except re.error:  # a specifier written twice: .NET refuses such a format too
+        raise CSharpError("FormatException", _NOT_A_TIME) from None
+    if found is None:
+        raise CSharpError("FormatException", _NOT_A_TIME)
+    parts = {name: value for name, value in found.groupdict().items() if value}
+    year = int(parts.get("year", 1))
+    if "year2" in parts:  # .NET's two-digit years: 00-49 in this century, 50-99 in the last
+        year = int(parts["year2"]) + (2000 if int(parts["year2"]) < 50 else 1900)
+    try:
+        moment = datetime(
+            year,
+            int(parts.get("month", 1)),
+            int(parts.get("day", 1)),
+            int(parts.get("hour", 0)),
+            int(parts.get("minute", 0)),
+            int(parts.get("second", 0)),
+            int((parts.get("fraction", "") + "000000")[:6]),
+        )
+    except ValueError:
+        raise CSharpError("FormatException", _NOT_A_TIME) from None
+    offset = parts.get("offset")
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        moment -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+    return moment.replace(tzinfo=UTC)
+
+
+def format_datetime(moment: datetime, pattern: str) -> str:
+    """``DateTime.ToString(pattern)``: a culture-free standard format, or a custom one made of
+    .NET's specifiers, quoted literals and other characters copied as they are."""
+    if len(pattern) == 1:
+        if pattern not in _STANDARD_FORMATS:
+            raise UnsupportedError(f'DateTime.ToString("{pattern}")')
+        pattern = _STANDARD_FORMATS[pattern]
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "'\"":
+            end = pattern.find(char, index + 1)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[index + 1 : end])
+            index = end + 1
+            continue
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(pattern[index + 1])
+            index += 2
+            continue
+        if char == "%":  # "%d": one specifier on its own, not the standard format "d"
+            index += 1
+            continue
+        run = 1
+        while index + run < len(pattern) and pattern[index + run] == char:
+            run += 1
+        out.append(_specifier(moment, char, run, pattern) if char in _SPECIFIERS else char * run)
+        index += run
+    return "".join(out)
+
+
+def _specifier(moment: datetime, char: str, run: int, pattern: str) -> str:
+    """One run of a .NET custom date specifier (``yyyy``, ``MM``, ``fff``...)."""
+    hour12 = moment.hour % 12 or 12
+    numbers = {"M": moment.month, "d": moment.day, "H": moment.hour, "h": hour12,
+               "m": moment.minute, "s": moment.second}  # fmt: skip
+    if char in numbers and run <= 2:
+        return f"{numbers[char]:0{run}d}"
+    if char == "y":
+        return f"{moment.year % 100:0{run}d}" if run <= 2 else f"{moment.year:0{run}d}"
+    if char == "M" and run in (3, 4):
+        return moment.strftime("%b" if run == 3 else "%B")
+    if char == "d" and run in (3, 4):
+        return moment.strftime("%a" if run == 3 else "%A")
+    if char in "fF" and run <= 7:
+        digits = f"{moment.microsecond:06d}0"[:run]
+        return digits if char == "f" else digits.rstrip("0")
+    if char == "t" and run <= 2:
+        return ("AM" if moment.hour < 12 else "PM")[:run]
+    if char == "K" and run == 1:
+        return "Z"  # the simulator's clock is UTC
+    raise UnsupportedError(f'DateTime.ToString("{pattern}")')
