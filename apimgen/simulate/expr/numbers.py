@@ -74,8 +74,9 @@ def _fixed(value: int | float, decimals: int) -> str:
     """Fixed point: the double's exact value rounded half away from zero, as .NET (Core 3.0
     and later) writes it: 0.5 gives "1", and 2.675, stored as 2.67499..., gives "2.67"."""
     quantum = Decimal(1).scaleb(-decimals)
-    text = format(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP), "f")
-    return text if not text.startswith("-") or Decimal(text) != 0 else text[1:]
+    # A negative value that rounds to zero keeps its sign ("-0.00"), as .NET Core 3.0 and
+    # later write it (IEEE 754); only a three-section custom format drops it there.
+    return format(Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP), "f")
 
 
 def _grouped(text: str) -> str:
@@ -105,6 +106,4 @@ def _custom(value: int | float, spec: str) -> str:
     if "," in digits and whole:
         whole = f"{int(whole):,}"
     body = whole + (f".{fraction}" if fraction else "")  # "" for 0 with "#.##", as in .NET
-    if sign and body.strip("0.,") == "":
-        sign = ""  # a value that rounds to zero loses its sign, as in .NET
     return f"{prefix}{sign}{body}{suffix}"
