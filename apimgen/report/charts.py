@@ -10,6 +10,7 @@ import io
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import cycle
 from typing import TYPE_CHECKING
 
@@ -85,11 +86,17 @@ def _stacked(axes: Axes, minutes: list[int], per_name: dict[str, dict[int, int]]
         area.set_edgecolor("white")
 
 
-def _time_axis(axes: Axes, ylabel: str = "tokens per minute") -> None:
-    from matplotlib.ticker import MaxNLocator
+def _time_axis(axes: Axes, result: SimulationResult, ylabel: str = "tokens per minute") -> None:
+    """Minutes of the run along x, each tick with its UTC time below it: time-based policies
+    (office hours, a quota's reset at midnight) are read by the clock."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    start = result.starts_at
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("minute of the run")
+    axes.xaxis.set_major_formatter(
+        FuncFormatter(lambda minute, _: f"{minute:g}\n{start + timedelta(minutes=minute):%H:%M}")
+    )
+    axes.set_xlabel("minute of the run (UTC time)")
     axes.set_ylabel(ylabel)
     axes.grid(True, color="#dddddd", linewidth=0.6)
     axes.set_axisbelow(True)
@@ -102,7 +109,7 @@ def total_tokens(result: SimulationResult) -> Chart:
     minutes = _minutes(result)
     axes.plot(minutes, _series(result.tokens_per_minute, minutes), color=COLOURS[0], linewidth=2)
     axes.fill_between(minutes, _series(result.tokens_per_minute, minutes), alpha=0.15)
-    _time_axis(axes)
+    _time_axis(axes, result)
     axes.set_title("Total tokens per minute (what Azure Monitor shows out of the box)")
     return Chart(
         "total-tokens.png",
@@ -117,7 +124,7 @@ def consumer_tokens(result: SimulationResult) -> Chart:
     minutes = _minutes(result)
     names = sorted(result.consumers)
     _stacked(axes, minutes, {n: result.consumers[n].tokens_per_minute for n in names})
-    _time_axis(axes)
+    _time_axis(axes, result)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="consumer", fontsize=8)
     total = sum(c.tokens for c in result.consumers.values()) or 1
     top = max(names, key=lambda n: result.consumers[n].tokens, default="")
@@ -156,7 +163,7 @@ def limited_consumers(result: SimulationResult) -> Chart:
         lines.axhline(
             limit, color="black", linestyle=style, linewidth=1.2, label=f"limit {limit:,}"
         )
-    _time_axis(lines)
+    _time_axis(lines, result)
     lines.legend(fontsize=8, loc="upper right")
     lines.set_title("Limited consumers vs the rest")
     positions = range(len(names))
@@ -185,7 +192,7 @@ def backend_view(result: SimulationResult) -> Chart:
     minutes = _minutes(result)
     names = sorted(result.backends)
     _stacked(over_time, minutes, {n: result.backends[n].tokens_per_minute for n in names})
-    _time_axis(over_time, "backend tokens per minute")
+    _time_axis(over_time, result, "backend tokens per minute")
     served = _summed(b.tokens_per_minute for b in result.backends.values())
     stacked_peak = max(served.values(), default=0)
     over_time.set_ylim(0, max(stacked_peak, 1) * 1.35)  # headroom for the legend
@@ -294,7 +301,7 @@ def comparison_chart(results: Sequence[SimulationResult]) -> Chart:
         peak = max(peak, *series)
         axes.plot(minutes, series, color=colour, linestyle=DASHES[index % len(DASHES)], linewidth=2)
         axes.fill_between(minutes, series, alpha=0.15, color=colour)
-        _time_axis(axes, "backend tokens per minute")
+        _time_axis(axes, result, "backend tokens per minute")
         heading = textwrap.shorten(result.name, width=48, placeholder="…")
         axes.set_title(f"{index + 1}. {heading}\n{sum(series):,} backend tokens", fontsize=10)
     for axes in panels[len(results) :]:
