@@ -158,3 +158,28 @@ def test_readme_shows_the_four_seed_story_charts() -> None:
     assert len(shown) == 4
     for relative in shown:
         assert png_size((root / relative).read_bytes()) == (int(SIZE[0] * DPI), int(SIZE[1] * DPI))
+
+
+def test_time_axes_read_by_the_wall_clock() -> None:
+    from datetime import UTC, datetime
+
+    from matplotlib.figure import Figure
+
+    from apimgen.report.charts import _time_axis
+
+    result = SimulationResult(
+        name="evening",
+        seed=1,
+        duration=7200,
+        consumers={},
+        backends={},
+        tokens_per_minute={},
+        metric_samples=0,
+        skipped_policies=[],
+        starts_at=datetime(2026, 1, 5, 16, 0, tzinfo=UTC),
+    )
+    axes = Figure().subplots()
+    _time_axis(axes, result)
+    label = axes.xaxis.get_major_formatter()
+    assert label(60, 0) == "60\n17:00"
+    assert label(0, 0) == "0\n16:00"
