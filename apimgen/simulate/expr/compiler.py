@@ -7,13 +7,12 @@ to on-error), constructs the simulator does not model become ``ExpressionUnsuppo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apimgen.simulate.expr import ast
+from apimgen.simulate.expr.construct import EXCEPTION_TYPES, new_object
 from apimgen.simulate.expr.members import (
     KeyValue,
     StaticType,
@@ -25,19 +24,17 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
-from apimgen.simulate.expr.objects import CSharpException, StringBuilder
+from apimgen.simulate.expr.objects import CSharpException
+from apimgen.simulate.expr.operators import arithmetic, compare, number, plain, to_bool
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression, shifted
 from apimgen.simulate.expr.purity import caller_parts
 from apimgen.simulate.expr.values import (
     CSharpError,
     JArray,
     JObject,
-    JProperty,
-    JValue,
     OutRef,
     UnsupportedError,
     cs_string,
-    from_ticks,
     to_token,
     type_name,
 )
@@ -160,188 +157,9 @@ def _describe(node: ast.Node) -> str:
     return type(node).__name__.lower()
 
 
-def _number(value: Any, op: str) -> int | float:
-    if isinstance(value, JValue):
-        value = value.value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UnsupportedError(f"operator {op} on {type_name(value)}")
-    return value
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, JValue) else value
-
-
-def _arithmetic(op: str, left: Any, right: Any) -> Any:
-    if op == "+" and (isinstance(left, str) or isinstance(right, str)):
-        return cs_string(_plain(left)) + cs_string(_plain(right))
-    if isinstance(left, datetime) and isinstance(right, timedelta):
-        return left + right if op == "+" else left - right
-    if isinstance(left, datetime) and isinstance(right, datetime) and op == "-":
-        return left - right
-    if isinstance(left, timedelta) and isinstance(right, timedelta) and op in "+-":
-        return left + right if op == "+" else left - right
-    a, b = _number(left, op), _number(right, op)
-    integral = isinstance(a, int) and isinstance(b, int)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if integral and b == 0 and op in "/%":
-        raise CSharpError("DivideByZeroException", "attempted to divide by zero")
-    if integral:  # in whole numbers: a long's ticks are past a float's 53 bits
-        quotient = abs(a) // abs(b) * (-1 if (a < 0) != (b < 0) else 1)  # toward zero, as C#
-        return quotient if op == "/" else a - b * quotient
-    if op == "/":
-        return a / b if b else math.copysign(math.inf, a)
-    return math.fmod(a, b)
-
-
-def _ordered(a: Any, b: Any) -> bool:
-    """Whether C# orders ``a`` and ``b`` with < and >: numbers, times (a clock reading is a
-    time), durations."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return False
-    return (
-        (isinstance(a, int | float) and isinstance(b, int | float))
-        or (isinstance(a, datetime) and isinstance(b, datetime))
-        or (isinstance(a, timedelta) and isinstance(b, timedelta))
-    )
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    a, b = _plain(left), _plain(right)
-    if op == "==":
-        return bool(a == b) and (type(a) is not bool or type(b) is bool)
-    if op == "!=":
-        return not _compare("==", left, right)
-    if not _ordered(a, b):
-        raise UnsupportedError(f"operator {op} between {type_name(a)} and {type_name(b)}")
-    return bool({"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op])
-
-
-def _bool(value: Any, op: str) -> bool:
-    value = _plain(value)
-    if not isinstance(value, bool):
-        raise UnsupportedError(f"operator {op} on {type_name(value)} (C# needs bool)")
-    return value
-
-
-# Types `new` may name with their namespace.
-_QUALIFIED_CONSTRUCTORS = {
-    "System.Text.StringBuilder": "StringBuilder", "System.DateTime": "DateTime",
-    "System.TimeSpan": "TimeSpan", "System.Collections.Generic.List": "List",
-    "System.Collections.Generic.HashSet": "HashSet",
-    "System.Collections.Generic.Dictionary": "Dictionary",
-    "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
-    "Newtonsoft.Json.Linq.JProperty": "JProperty", "Newtonsoft.Json.Linq.JValue": "JValue",
-    "System.Random": "Random", "System.Uri": "Uri",
-}  # fmt: skip
-
-
-def _new(
-    type_name_: str,
-    args: list[Any],
-    items: list[Any],
-    members: dict[str, Any],
-    statics: dict[str, StaticType],
-) -> Any:
-    type_name_ = _QUALIFIED_CONSTRUCTORS.get(type_name_, type_name_)
-    static = statics.get(type_name_)
-    if static is not None and static.construct is not None:
-        return static.construct(*args)
-    if type_name_ == "<anonymous>":
-        return dict(members)
-    if type_name_ == "<pair>":  # an initializer's { key, value }
-        return KeyValue(args[0], args[1])
-    if type_name_ == "JObject":
-        obj = JObject()
-        for arg in [*args, *items]:
-            for prop in arg if isinstance(arg, list) else [arg]:
-                if isinstance(prop, KeyValue):
-                    obj.items[cs_string(prop.Key)] = to_token(prop.Value)
-                elif isinstance(prop, JProperty):
-                    obj.items[prop.name] = prop.value
-                else:
-                    raise UnsupportedError("new JObject() with something other than JProperty")
-        return obj
-    if type_name_ == "JProperty":
-        return JProperty(str(args[0]), args[1] if len(args) > 1 else None)
-    if type_name_ == "JArray":
-        values = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-        return JArray([to_token(v) for v in [*values, *items]])
-    if type_name_ == "JValue":
-        return JValue(args[0])
-    if type_name_ in ("List", "HashSet"):
-        # new List<T>(capacity) starts empty; a HashSet keeps each item once, in order
-        given = list(args[0]) if args and not isinstance(args[0], int) else list(items)
-        return list(dict.fromkeys(given)) if type_name_ == "HashSet" else given
-    if type_name_ == "Dictionary":
-        if any(not isinstance(item, KeyValue) for item in items):
-            raise UnsupportedError("a Dictionary initializer other than { key, value } pairs")
-        copied = args[0] if args else {}
-        if not isinstance(copied, dict):  # a capacity or a comparer: not modelled
-            raise UnsupportedError("new Dictionary() with arguments other than a dictionary")
-        return {**copied, **{item.Key: item.Value for item in items}}
-    if type_name_ == "TimeSpan":
-        return _new_timespan(args)
-    if type_name_ == "DateTime":
-        return _new_datetime(args)
-    if type_name_ in ("string", "String"):  # new string(chars) or new string(c, count)
-        if len(args) == 2 and isinstance(args[1], int):
-            return cs_string(args[0]) * args[1]
-        if len(args) == 1 and isinstance(args[0], list):
-            return "".join(cs_string(c) for c in args[0])
-        raise UnsupportedError(f"new string() with {len(args)} arguments")
-    if type_name_ == "StringBuilder":
-        return StringBuilder(*args[:1])
-    if type_name_ in _EXCEPTION_TYPES:
-        message = cs_string(args[0]) if args else "Exception of type 'System.Exception' was thrown."
-        return CSharpException("Exception", message)
-    raise UnsupportedError(f"new {type_name_}()")
-
-
-def _new_timespan(args: list[Any]) -> timedelta:
-    """``new TimeSpan(ticks)``, ``(h, m, s)``, ``(d, h, m, s)`` or ``(d, h, m, s, ms)``."""
-    if len(args) == 1:
-        return timedelta(microseconds=args[0] / 10)
-    names = {3: ("hours", "minutes", "seconds"), 4: ("days", "hours", "minutes", "seconds")}
-    names[5] = (*names[4], "milliseconds")
-    if len(args) not in names:
-        raise UnsupportedError(f"new TimeSpan() with {len(args)} arguments")
-    return timedelta(**dict(zip(names[len(args)], args, strict=True)))
-
-
-_MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
-
-
-def _new_datetime(args: list[Any]) -> datetime:
-    """``new DateTime(y, M, d)``, with ``h, m, s`` and ``ms``, and a ``DateTimeKind.Utc``:
-    every time in the simulator is UTC."""
-    numbers = [a for a in args if not (isinstance(a, str) and a.startswith("DateTimeKind."))]
-    if len(numbers) == 1 and isinstance(numbers[0], int):  # new DateTime(ticks)
-        if not 0 <= numbers[0] <= _MAX_TICKS:
-            raise CSharpError("ArgumentOutOfRangeException", "ticks out of range")
-        return from_ticks(numbers[0])
-    if len(numbers) not in (3, 6, 7):
-        raise UnsupportedError(f"new DateTime() with {len(args)} arguments")
-    try:
-        moment = datetime(*numbers[:6], tzinfo=UTC)  # type: ignore[misc]
-    except (TypeError, ValueError) as error:
-        raise CSharpError("ArgumentOutOfRangeException", str(error)) from None
-    return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment
-
-
-# Of the exception types, Learn's list of types allowed in expressions has System.Exception
-# only: APIM refuses a policy naming FormatException, so the simulator does too.
-_EXCEPTION_TYPES = ("Exception", "System.Exception")
-
-
 def _allowed_exception(type_name_: str, node: ast.Node, *, named: bool = False) -> None:
     """Refuse an exception type APIM does not allow; ``named``: it must be one (a catch)."""
-    if type_name_ in _EXCEPTION_TYPES:
+    if type_name_ in EXCEPTION_TYPES:
         return
     if named or type_name_.endswith("Exception"):
         raise ExpressionUnsupportedError(f"the name '{type_name_}'", node.line, node.column)
@@ -399,12 +217,12 @@ class _Compiler:
             operand = self.expr(node.operand)
             op = node.op
             if op == "!":
-                return _guard(node, lambda env: not _bool(operand(env), "!"))
+                return _guard(node, lambda env: not to_bool(operand(env), "!"))
             if op == "-":
-                return _guard(node, lambda env: -_number(operand(env), "-"))
+                return _guard(node, lambda env: -number(operand(env), "-"))
             if op == "+":
-                return _guard(node, lambda env: _number(operand(env), "+"))
-            return _guard(node, lambda env: ~int(_number(operand(env), "~")))
+                return _guard(node, lambda env: number(operand(env), "+"))
+            return _guard(node, lambda env: ~int(number(operand(env), "~")))
         if isinstance(node, ast.Conditional):
             condition, then, otherwise = (
                 self.expr(node.condition),
@@ -413,7 +231,7 @@ class _Compiler:
             )
             return _guard(
                 node,
-                lambda env: then(env) if _bool(condition(env), "?:") else otherwise(env),
+                lambda env: then(env) if to_bool(condition(env), "?:") else otherwise(env),
             )
         if isinstance(node, ast.Cast):
             operand, target = self.expr(node.operand), node.type_name
@@ -440,7 +258,7 @@ class _Compiler:
                 (lambda env, text=p: text) if isinstance(p, str) else self.expr(p)
                 for p in node.parts
             ]
-            return _guard(node, lambda env: "".join(cs_string(_plain(part(env))) for part in parts))
+            return _guard(node, lambda env: "".join(cs_string(plain(part(env))) for part in parts))
         if isinstance(node, ast.FormattedHole):
             value, width, spec = self.expr(node.value), node.width, node.format
             return _guard(node, lambda env: format_value(value(env), spec, width))
@@ -454,7 +272,7 @@ class _Compiler:
             type_name_ = node.type_name
             return _guard(
                 node,
-                lambda env: _new(
+                lambda env: new_object(
                     type_name_,
                     [a(env) for a in args],
                     [i(env) for i in items],
@@ -640,9 +458,9 @@ class _Compiler:
     def binary(self, node: ast.Binary) -> Compiled:
         left, right, op = self.expr(node.left), self.expr(node.right), node.op
         if op == "&&":
-            return _guard(node, lambda env: _bool(left(env), op) and _bool(right(env), op))
+            return _guard(node, lambda env: to_bool(left(env), op) and to_bool(right(env), op))
         if op == "||":
-            return _guard(node, lambda env: _bool(left(env), op) or _bool(right(env), op))
+            return _guard(node, lambda env: to_bool(left(env), op) or to_bool(right(env), op))
         if op == "??":
 
             def coalesce(env: Environment) -> Any:
@@ -651,18 +469,18 @@ class _Compiler:
 
             return coalesce
         if op in ("==", "!=", "<", ">", "<=", ">="):
-            return _guard(node, lambda env: _compare(op, left(env), right(env)))
+            return _guard(node, lambda env: compare(op, left(env), right(env)))
         if op in ("&", "|", "^"):
 
             def bitwise(env: Environment) -> Any:
-                a, b = _plain(left(env)), _plain(right(env))
+                a, b = plain(left(env)), plain(right(env))
                 if isinstance(a, bool) and isinstance(b, bool):
                     return {"&": a and b, "|": a or b, "^": a != b}[op]
-                x, y = int(_number(a, op)), int(_number(b, op))
+                x, y = int(number(a, op)), int(number(b, op))
                 return {"&": x & y, "|": x | y, "^": x ^ y}[op]
 
             return _guard(node, bitwise)
-        return _guard(node, lambda env: _arithmetic(op, left(env), right(env)))
+        return _guard(node, lambda env: arithmetic(op, left(env), right(env)))
 
     def lambda_(self, node: ast.Lambda) -> Compiled:
         params = node.params
@@ -752,7 +570,7 @@ class _Compiler:
             otherwise = self.statement(node.otherwise) if node.otherwise else None
 
             def branch(env: Environment) -> Any:
-                if _bool(condition(env), "if"):
+                if to_bool(condition(env), "if"):
                     return then(env)
                 return otherwise(env) if otherwise else _NO_RETURN
 
@@ -921,7 +739,7 @@ class _Compiler:
                 for label in labels:
                     if label is None:
                         fallback = statements
-                    elif _compare("==", subject, label(env)):
+                    elif compare("==", subject, label(env)):
                         chosen = statements
                         break
                 if chosen is not None:
@@ -951,7 +769,7 @@ class _Compiler:
                     return _NO_RETURN
                 if result is not _NO_RETURN and result is not _CONTINUE:
                     return result
-                if not _bool(condition(env), "loop"):
+                if not to_bool(condition(env), "loop"):
                     return _NO_RETURN
             raise ExpressionRuntimeError(
                 "InvalidOperationException",
@@ -978,7 +796,7 @@ class _Compiler:
             if init is not None:
                 init(env)
             for _ in range(MAX_LOOP_ITERATIONS):
-                if condition is not None and not _bool(condition(env), "loop"):
+                if condition is not None and not to_bool(condition(env), "loop"):
                     return _NO_RETURN
                 result = body(env)
                 if result is _BREAK:
@@ -1009,7 +827,7 @@ class _Compiler:
             old = current(env)
             if op == "??=":
                 return old if old is not None else new
-            return _arithmetic(op[0], old, new)
+            return arithmetic(op[0], old, new)
 
         if isinstance(target, ast.Name) and self.declared(target.id):
             name = target.id

@@ -28,6 +28,7 @@ from apimgen.simulate.expr.dates import (
     parse_exact,
 )
 from apimgen.simulate.expr.numbers import align, format_number
+from apimgen.simulate.expr.operators import plain
 from apimgen.simulate.expr.values import (
     CSharpError,
     EnumValue,
@@ -370,7 +371,7 @@ def _keyed(items: list[Any], name: str, args: list[Any]) -> Any:
     if name == "GroupBy":
         groups: dict[Any, Grouping] = {}
         for item in items:
-            key = _plain(key_of(item))
+            key = plain(key_of(item))
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Grouping(key)
@@ -378,7 +379,7 @@ def _keyed(items: list[Any], name: str, args: list[Any]) -> Any:
         return list(groups.values())
     made: dict[Any, Any] = {}
     for item in items:
-        key = _plain(key_of(item))
+        key = plain(key_of(item))
         if key in made:
             raise CSharpError(
                 "ArgumentException", "An item with the same key has already been added."
@@ -817,11 +818,7 @@ def _concat(*parts: Any) -> str:
     """``string.Concat``: its arguments, or the items of one array or list, joined."""
     if len(parts) == 1 and isinstance(parts[0], list | JArray):
         parts = tuple(parts[0].items if isinstance(parts[0], JArray) else parts[0])
-    return "".join(cs_string(_plain(part)) for part in parts)
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, JValue) else value
+    return "".join(cs_string(plain(part)) for part in parts)
 
 
 def format_value(value: Any, spec: str | None, width: int | None = None) -> str:
