@@ -37,6 +37,7 @@ def _run_view(result: SimulationResult, charts: Sequence[Chart]) -> dict[str, An
         "requests": result.total_requests,
         "minutes": result.minutes,
         "seed": result.seed,
+        "starts_at": f"{result.starts_at:%Y-%m-%d %H:%M}",
         "consumers": [
             {
                 "name": name,

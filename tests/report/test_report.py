@@ -77,6 +77,8 @@ def test_every_example_scenario_gets_its_charts_and_page(scenario: Path, tmp_pat
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
     assert sorted(page.figures) == sorted(name.removesuffix(".png") for name in expected)
     assert_self_contained(html)
+    starts = "16:00" if scenario.stem == "office-hours" else "09:00"
+    assert f"minutes from 2026-01-05 {starts} UTC" in html
 
 
 def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:
