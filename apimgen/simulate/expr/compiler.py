@@ -55,7 +55,7 @@ STATIC_NAMES = frozenset(
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
-        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable",
+        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer",
     }
 )  # fmt: skip
 
@@ -74,7 +74,7 @@ QUALIFIED_NAMES = {
     "System.Random": "Random",
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
     "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
-    "System.Linq.Enumerable": "Enumerable",
+    "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
 }  # fmt: skip
 
 

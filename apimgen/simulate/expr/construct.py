@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apimgen.simulate.expr.collections import CaseInsensitiveDictionary, HashSet, ignores_case
 from apimgen.simulate.expr.members import KeyValue, StaticType
 from apimgen.simulate.expr.objects import CSharpException, StringBuilder
 from apimgen.simulate.expr.values import (
@@ -68,17 +69,8 @@ def new_object(
         return JArray([to_token(v) for v in [*values, *items]])
     if type_name_ == "JValue":
         return JValue(args[0])
-    if type_name_ in ("List", "HashSet"):
-        # new List<T>(capacity) starts empty; a HashSet keeps each item once, in order
-        given = list(args[0]) if args and not isinstance(args[0], int) else list(items)
-        return list(dict.fromkeys(given)) if type_name_ == "HashSet" else given
-    if type_name_ == "Dictionary":
-        if any(not isinstance(item, KeyValue) for item in items):
-            raise UnsupportedError("a Dictionary initializer other than { key, value } pairs")
-        copied = args[0] if args else {}
-        if not isinstance(copied, dict):  # a capacity or a comparer: not modelled
-            raise UnsupportedError("new Dictionary() with arguments other than a dictionary")
-        return {**copied, **{item.Key: item.Value for item in items}}
+    if type_name_ in ("List", "HashSet", "Dictionary"):
+        return _collection(type_name_, args, items)
     if type_name_ == "TimeSpan":
         return _new_timespan(args)
     if type_name_ == "DateTime":
@@ -131,3 +123,31 @@ def _new_datetime(args: list[Any]) -> datetime:
 # Of the exception types, Learn's list of types allowed in expressions has System.Exception
 # only: APIM refuses a policy naming FormatException, so the simulator does too.
 EXCEPTION_TYPES = ("Exception", "System.Exception")
+
+
+def _collection(type_name_: str, args: list[Any], items: list[Any]) -> Any:
+    """``new List<T>(...)``, ``new HashSet<T>(...)``, ``new Dictionary<K, V>(...)``: from a
+    sequence or dictionary, a capacity (ignored), a ``StringComparer``, and an initializer."""
+    comparers = [ignores_case(a) for a in args if ignores_case(a) is not None]
+    ignore_case = bool(comparers and comparers[0])
+    given = [a for a in args if ignores_case(a) is None and not isinstance(a, int)]
+    if type_name_ == "Dictionary":
+        if any(not isinstance(item, KeyValue) for item in items):
+            raise UnsupportedError("a Dictionary initializer other than { key, value } pairs")
+        copied = given[0] if given else {}
+        if not isinstance(copied, dict):
+            raise UnsupportedError("new Dictionary() from something other than a dictionary")
+        made: dict[Any, Any] = CaseInsensitiveDictionary() if ignore_case else {}
+        for key, value in copied.items():
+            made[key] = value
+        for item in items:
+            if item.Key in made:  # an initializer's { key, value } calls Add
+                raise CSharpError(
+                    "ArgumentException", "An item with the same key has already been added."
+                )
+            made[item.Key] = item.Value
+        return made
+    sequence = [*(list(given[0]) if given else []), *items]
+    if type_name_ == "HashSet":
+        return HashSet(sequence, ignore_case=ignore_case)
+    return sequence  # new List<T>(capacity) starts empty

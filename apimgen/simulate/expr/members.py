@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+from apimgen.simulate.expr.collections import HashSet
 from apimgen.simulate.expr.dates import (
     DAY_ONE,
     datetime_method,
@@ -696,6 +697,27 @@ def _dict_method(
         return convert(value, type_args[0]) if type_args else value
     if name == "ContainsKey":
         return args[0] in mapping
+    if name in ("Add", "TryAdd"):
+        if args[0] in mapping:
+            if name == "TryAdd":
+                return False
+            raise CSharpError(
+                "ArgumentException", "An item with the same key has already been added."
+            )
+        mapping[args[0]] = args[1]
+        return True if name == "TryAdd" else None
+    if name == "Remove":
+        return mapping.pop(args[0], _MISSING) is not _MISSING
+    if name == "TryGetValue":
+        present = args[0] in mapping
+        if len(args) > 1 and isinstance(args[1], OutRef):
+            args[1].value = mapping[args[0]] if present else None
+        return present
+    if name == "ContainsValue":
+        return args[0] in mapping.values()
+    if name == "Clear":
+        mapping.clear()
+        return None
     if name in _LINQ:
         return _linq(_sequence(mapping), name, args)
     raise UnsupportedError(f"Dictionary.{name}()")
@@ -739,6 +761,8 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
         return _dict_method(target, name, args, type_args)
     if isinstance(target, datetime):
         return datetime_method(target, name, args)
+    if isinstance(target, HashSet) and name in ("Add", "Contains", "Remove"):
+        return getattr(target, name)(args[0])
     if isinstance(target, list | tuple):
         if isinstance(target, list) and name in _LIST_CHANGES:
             return _change_list(target, name, args)
@@ -1060,6 +1084,15 @@ def static_types(
             "InvariantCulture",
         ),
         "StringSplitOptions": _enum("StringSplitOptions", "RemoveEmptyEntries", "None"),
+        "StringComparer": _enum(
+            "StringComparer",
+            "Ordinal",
+            "OrdinalIgnoreCase",
+            "InvariantCulture",
+            "InvariantCultureIgnoreCase",
+            "CurrentCulture",
+            "CurrentCultureIgnoreCase",
+        ),
         "Formatting": _enum("Formatting", "None", "Indented"),
         "WebUtility": StaticType(
             "WebUtility",
