@@ -921,6 +921,13 @@ class CompiledExpression:
             result = self.run(env)
         except _PYTHON_ERRORS as error:  # raised outside any guarded node
             raise _unmodelled(self.node, error) from None
+        except RecursionError:
+            # A local function or lambda calling itself without end: .NET's stack overflows
+            # (no catch can take it) and the request fails; here Python's stack runs out first,
+            # after about a hundred C# calls.
+            raise ExpressionRuntimeError(
+                "StackOverflowException", "the expression recursed too deeply", 1, 1
+            ) from None
         if result is _NO_RETURN:
             raise ExpressionRuntimeError(
                 "InvalidProgramException", "not all code paths return a value", 1, 1
