@@ -93,13 +93,34 @@ class Url(CSharpObject):
         self.Scheme = parts.scheme
         self.Host = parts.hostname or ""
         self.Port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._port_text = f":{parts.port}" if parts.port else ""
         self.Path = parts.path
-        self.QueryString = f"?{parts.query}" if parts.query else ""
         query: dict[str, list[str]] = {}
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             query.setdefault(key, []).append(value)
         self.Query = MultiValueDictionary(query)
-        self._text = url
+        # The query as the caller wrote it, kept while no policy changes the parameters.
+        self._query_text = parts.query
+        self._query_seen = dict(self.Query._items)
+
+    @property
+    def QueryString(self) -> str:
+        """``?a=1&b=2``: the caller's text, or written anew once set-query-parameter or
+        rewrite-uri changed the parameters."""
+        items = self.Query._items
+        if items != self._query_seen:
+            from urllib.parse import quote, urlencode
+
+            pairs = [(name, value) for name, values in items.values() for value in values]
+            self._query_text = urlencode(pairs, quote_via=quote)
+            self._query_seen = dict(items)
+        return f"?{self._query_text}" if self._query_text else ""
+
+    def replace_path_and_query(self, path: str, query: dict[str, list[str]]) -> None:
+        """rewrite-uri: a new path and query parameters on the same host."""
+        self.Path = path
+        self.Query = MultiValueDictionary(query)
+        self._query_text, self._query_seen = "", {}
 
     def rebase(self, base_url: str, prefix: str) -> None:
         """Point this URL at ``base_url``: its scheme, host and port, and its path followed by
@@ -113,16 +134,15 @@ class Url(CSharpObject):
         self.Host = base.hostname or ""
         self.Port = base.port or (443 if base.scheme == "https" else 80)
         self.Path = base.path.rstrip("/") + past
-        port = f":{base.port}" if base.port else ""
-        self._text = f"{self.Scheme}://{self.Host}{port}{self.Path}{self.QueryString}"
+        self._port_text = f":{base.port}" if base.port else ""
 
     def ToString(self) -> str:
-        return self._text
+        return f"{self.Scheme}://{self.Host}{self._port_text}{self.Path}{self.QueryString}"
 
     def ToUri(self) -> Any:
         from apimgen.simulate.expr.objects import SystemUri
 
-        return SystemUri(self._text)
+        return SystemUri(self.ToString())
 
 
 @functools.lru_cache(maxsize=1024)
@@ -182,6 +202,11 @@ class Request(CSharpObject):
         self._parameters: StringDictionary | None = None
         self._routed: str | None = None  # the path of the base URL set-backend-service set
         self._reroutes: tuple[tuple[str, str], ...] = ()  # routings Url has not applied yet
+
+    @property
+    def routed_base_path(self) -> str | None:
+        """The path of the base URL set-backend-service routed the call to, or None."""
+        return self._routed
 
     def route_to(self, base_url: str, api_path: str) -> None:
         """set-backend-service: ``Url`` becomes the backend's (``OriginalUrl`` keeps the

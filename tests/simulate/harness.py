@@ -48,6 +48,8 @@ class Call:
     body: Any = None
     flagged: bool = False
     group: str | None = None
+    url: str = "https://gateway.example/"
+    matched: dict[str, str] = field(default_factory=dict)  # the operation's template values
 
 
 @dataclass
@@ -126,6 +128,8 @@ def run(
         )
         context = Context(
             Request=Request(
+                url=call.url,
+                matched=call.matched,
                 headers=call.headers,
                 body_text=json.dumps(body) if not isinstance(body, str) else body,
             ),

@@ -286,7 +286,7 @@ def test_set_backend_service_points_the_request_url_at_the_backend() -> None:
     request.Url.Query._set("trace", ["on"])  # a set-query-parameter before routing stays
     request.route_to("https://aoai-eu.example/openai/", "openai")
     assert request.Url.ToString() == (
-        "https://aoai-eu.example/openai/deployments/gpt-4o/chat?api-version=1"
+        "https://aoai-eu.example/openai/deployments/gpt-4o/chat?api-version=1&trace=on"
     )
     assert request.Url.Query.GetValueOrDefault("trace") == "on"
     request.route_to("https://aoai-us.example:8443", "openai")  # again, as a retry does
@@ -405,3 +405,38 @@ def test_find_and_replace_rewrites_the_body_of_its_side() -> None:
     assert '"content": "hello there"' in results[0].state.context.Request.Body.text
     answer = results[0].body or ""
     assert '"id": "req-0"' in answer and '"role": "bot"' in answer
+
+
+def test_rewrite_uri_fills_template_parameters_and_keeps_the_callers_other_query() -> None:
+    show = (
+        '<set-header name="x-url" exists-action="override">'
+        "<value>@(context.Request.Url.ToString())</value></set-header>"
+    )
+    before = api_policy(
+        '<set-query-parameter name="trace" exists-action="override"><value>on</value>'
+        "</set-query-parameter>"
+        '<rewrite-uri template="/deployments/{deployment-id}/chat/completions?api-version=2024-10-21" />'
+        '<set-backend-service backend-id="aoai" />' + show
+    )
+    call = Call(
+        0,
+        url="https://gw.example/deployments/gpt-4o/chat?api-version=1&user=7",
+        matched={"deployment-id": "gpt-4o"},
+    )
+    results, _, _ = run(before, [call], urls={"aoai": "https://aoai.example/openai"})
+    # the template's api-version wins; the caller's other parameters follow (copy-unmatched)
+    assert results[0].state.context.Request.Headers.GetValueOrDefault("x-url") == (
+        "https://aoai.example/openai/deployments/gpt-4o/chat/completions"
+        "?api-version=2024-10-21&user=7&trace=on"
+    )
+    # after set-backend-service the template is under the backend's path all the same, and
+    # copy-unmatched-params="false" drops the caller's parameters
+    after = api_policy(
+        '<set-backend-service backend-id="aoai" />'
+        '<rewrite-uri template="/deployments/{deployment-id}/embeddings" '
+        'copy-unmatched-params="false" />' + show
+    )
+    results, _, _ = run(after, [call], urls={"aoai": "https://aoai.example/openai"})
+    assert results[0].state.context.Request.Headers.GetValueOrDefault("x-url") == (
+        "https://aoai.example/openai/deployments/gpt-4o/embeddings"
+    )

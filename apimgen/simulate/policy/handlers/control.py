@@ -8,6 +8,9 @@ said there too.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import parse_qsl
+
 from apimgen.simulate.context import Body, Request, Response
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import cs_string
@@ -411,8 +414,12 @@ class EmitMetric(PolicyHandler):
 
 @register
 class RewriteUri(PolicyHandler):
-    """``rewrite-uri`` (Learn: rewrite-uri-policy): changes the path forwarded to the backend;
-    mock backends answer the same whatever the path, so only the context changes."""
+    """``rewrite-uri`` (Learn: rewrite-uri-policy): the path (and query) forwarded to the
+    backend. ``{name}`` takes the operation's matched template parameter; the template's own
+    query parameters come first, then, unless ``copy-unmatched-params="false"``, the caller's
+    others (the simulated operations have no query parameters in their URL template). After
+    set-backend-service the path follows the backend's base path. Mock backends answer the
+    same whatever the path, so only the context changes."""
 
     element_names = ("rewrite-uri",)
     sections = ("inbound",)
@@ -423,4 +430,26 @@ class RewriteUri(PolicyHandler):
 
     def run(self, state: RequestState) -> None:
         request = state.context.Request
-        request.Url.Path = self.values["template"].text(state).split("?", 1)[0]
+        matched = request.MatchedParameters
+        template = _TEMPLATE_PARAMETER.sub(
+            lambda found: str(matched.GetValueOrDefault(found.group(1), found.group(0))),
+            self.values["template"].text(state),
+        )
+        path, _, query_text = template.partition("?")
+        url = request.Url
+        query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query_text, keep_blank_values=True):
+            query.setdefault(name, []).append(value)
+        if self.literal("copy-unmatched-params") != "false":
+            for name, values in url.Query._items.values():
+                if name not in query:
+                    query[name] = list(values)
+        # The template is relative to the backend's base URL: once set-backend-service has
+        # routed the call, under the backend's path; before, under the API's path on the
+        # gateway, which routing later replaces with the backend's.
+        routed = request.routed_base_path
+        prefix = routed if routed is not None else "/" + state.context.Api.Path.strip("/")
+        url.replace_path_and_query(prefix.rstrip("/") + "/" + path.lstrip("/"), query)
+
+
+_TEMPLATE_PARAMETER = re.compile(r"\{([^{}]+)\}")
