@@ -403,6 +403,25 @@ def test_forward_request_takes_one_timeout_and_expressions_in_it() -> None:
     )
 
 
+def test_a_backend_slower_than_the_timeout_times_out_into_on_error() -> None:
+    # 500 completion tokens at 10 ms each: the whole answer takes 5.2 s, a stream's first
+    # token 0.2 s. Only the whole answer misses a 2 s wait for response headers.
+    on_error = (
+        '<base /><set-header name="x-on-error" exists-action="override">'
+        "<value>@(context.LastError.Reason)</value></set-header>"
+    )
+    waits = api_policy(backend='<forward-request timeout="2" />', on_error=on_error)
+    whole, _, _ = run(waits, [Call(0)])
+    assert (whole[0].status, whole[0].done_at) == (504, 2.0)
+    assert whole[0].headers["x-on-error"] == ["Timeout"]
+    streamed, _, _ = run(waits, [Call(0)], stream=True)
+    assert (streamed[0].status, streamed[0].done_at) == (200, 5.2)
+    in_ms = api_policy(backend='<forward-request timeout-ms="6000" />')
+    assert run(in_ms, [Call(0)])[0][0].status == 200
+    by_default, _, _ = run(api_policy(), [Call(0, completion_tokens=40_000)])
+    assert by_default[0].status == 504 and by_default[0].done_at == 300.0  # Learn's default
+
+
 @pytest.mark.parametrize(("buffered", "status"), [(True, 200), (False, 400)])
 def test_a_retry_resends_the_body_only_when_it_was_buffered(buffered: bool, status: int) -> None:
     # The first attempt meets a 500; the retry goes to the healthy member, with the body only

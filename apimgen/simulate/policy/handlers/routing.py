@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 
+from apimgen.simulate.backends import BackendCall
 from apimgen.simulate.context import Body
 from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.handlers.base import (
@@ -18,7 +19,7 @@ from apimgen.simulate.policy.handlers.base import (
 )
 from apimgen.simulate.policy.handlers.flow import run_handlers
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState
+from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = [
     "ForwardRequest",
@@ -157,8 +158,10 @@ class ForwardRequest(PolicyHandler):
     A backend's error status is a response like any other, read by outbound, unless
     ``fail-on-error-status-code`` is true: then a 4xx or 5xx sends the request to on-error.
     Without ``buffer-request-body="true"`` the body goes out once: a retry sends none, and the
-    backend answers 400. The timeouts are read, not modelled (the mock backends answer within
-    them)."""
+    backend answers 400. ``timeout`` (default 300 s) or ``timeout-ms`` bounds the wait for the
+    response headers — a whole answer, or a stream's first token — after which "a timeout
+    error is raised" (Learn) and on-error runs; Learn names neither the status nor the reason,
+    so the caller gets 504 and ``LastError.Reason`` is ``Timeout`` (inference)."""
 
     element_names = ("forward-request",)
     sections = ("backend",)
@@ -184,20 +187,24 @@ class ForwardRequest(PolicyHandler):
         # Learn: only a buffered body is kept for another attempt; without it a retry reaches
         # the backend with no body (as users of Service Fabric backends have reported).
         self.buffered = self.literal("buffer-request-body") == "true"
-        # Timeouts written as expressions are evaluated (one giving no number fails the
-        # request, as in APIM) though the wait they bound is not modelled.
-        self.timeout_expressions = tuple(
-            name
-            for name in ("timeout", "timeout-ms")
-            if name in self.values and self.values[name].expression is not None
-        )
+        # The wait for response headers, in seconds: a literal read once, else evaluated per
+        # request (one giving no number fails the request, as in APIM).
+        self.timeout_name = "timeout-ms" if self.has("timeout-ms") else "timeout"
+        given = self.values.get(self.timeout_name)
+        self.timeout: float | None = _DEFAULT_TIMEOUT
+        if given is not None:
+            literal = self.int_literal(self.timeout_name)
+            scale = 1000 if self.timeout_name == "timeout-ms" else 1
+            self.timeout = None if literal is None else literal / scale
 
     def run(self, state: RequestState) -> Wait:
-        for name in self.timeout_expressions:
-            self.number(name, state, whole=True)
-        return self._forward(state)
+        timeout = self.timeout
+        if timeout is None:
+            timeout = self.number(self.timeout_name, state, whole=True)
+            timeout /= 1000 if self.timeout_name == "timeout-ms" else 1
+        return self._forward(state, timeout)
 
-    def _forward(self, state: RequestState) -> Iterator[float]:
+    def _forward(self, state: RequestState, timeout: float) -> Iterator[float]:
         services = state.services
         registry = services.backends
         backend_id = state.backend_id
@@ -257,33 +264,17 @@ class ForwardRequest(PolicyHandler):
         state.body_streamed = not self.buffered
         if registry.watched:
             registry.note_call(backend.id, services.now)
+        # A stream's headers come with its first token; any other answer's with all of it.
+        headers_after = (
+            backend.deployment.latency_base if llm.stream and call.status == 200 else call.latency
+        )
+        if headers_after > timeout:
+            yield services.now + timeout
+            self._time_out(state, timeout)
         yield services.now + call.latency
         if backend.breaker is not None:
             backend.record(services.now, call.status, call.headers)
-        if call.status == 200:
-            usage = state.usage = {
-                "prompt_tokens": call.prompt_tokens,
-                "completion_tokens": call.completion_tokens,
-                "total_tokens": call.total_tokens,
-            }
-            if llm.stream:
-                content_type = "text/event-stream"
-                wanted = _wants_usage(body.text)
-                answer = _stream_answer(llm.completion_tokens, usage if wanted else None)
-            else:
-                content_type = "application/json"
-                answer = _answer(state.context.RequestId, backend.deployment.name, usage)
-            state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
-        else:
-            reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
-                call.status, "Service Unavailable"
-            )
-            state.respond(
-                call.status,
-                reason,
-                {"Content-Type": "application/json", **call.headers},
-                _error_body(call.status, reason),
-            )
+        _respond_with(state, call, backend.deployment.name, body)
         if body.consumed:
             # Buffered for a retry: the next attempt can send the same body again.
             state.context.Request.Body = Body(body.text)
@@ -294,6 +285,48 @@ class ForwardRequest(PolicyHandler):
                 self.element,
                 response=state.context.Response,
             )
+
+    def _time_out(self, state: RequestState, timeout: float) -> None:
+        state.respond(
+            504,
+            "Gateway Timeout",
+            {"Content-Type": "application/json"},
+            error_body(504, "Backend service timeout"),
+        )
+        raise PolicyError(
+            "Timeout",
+            f"the backend sent no response headers within {timeout:g} s",
+            self.element,
+            response=state.context.Response,
+        )
+
+
+_DEFAULT_TIMEOUT = 300.0  # seconds, Learn's default for forward-request
+
+
+def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent: Body) -> None:
+    """The backend's answer as the caller's response: a completion (streamed or whole) with
+    its usage, or the backend's error status with Azure OpenAI's error body."""
+    if call.status != 200:
+        reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
+            call.status, "Service Unavailable"
+        )
+        headers = {"Content-Type": "application/json", **call.headers}
+        state.respond(call.status, reason, headers, _error_body(call.status, reason))
+        return
+    usage = state.usage = {
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "total_tokens": call.total_tokens,
+    }
+    llm = state.llm
+    if llm.stream:
+        content_type = "text/event-stream"
+        answer = _stream_answer(llm.completion_tokens, usage if _wants_usage(sent.text) else None)
+    else:
+        content_type = "application/json"
+        answer = _answer(state.context.RequestId, deployment, usage)
+    state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
 
 
 @register
