@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["EPOCH"]
+__all__ = ["EPOCH", "in_utc"]
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def in_utc(moment: datetime) -> datetime:
+    """A time on the gateway's UTC clock: one without an offset is taken as UTC, one with an
+    offset is converted (a scenario's start, a parsed DateTime)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -4,14 +4,14 @@ what the run must show. Validated like the spec, with located errors."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from apimgen.errors import Diagnostic, Location, SpecError
-from apimgen.simulate.clock import EPOCH
+from apimgen.simulate.clock import EPOCH, in_utc
 from apimgen.spec.paths import format_path
 from apimgen.spec.resources import CircuitBreaker
 from apimgen.spec.types import Duration, SpecModel
@@ -353,8 +353,7 @@ class Scenario(SpecModel):
     @field_validator("starts_at")
     @classmethod
     def _in_utc(cls, moment: datetime) -> datetime:
-        """A time without an offset is UTC, the gateway's clock; one with is converted."""
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return in_utc(moment)
 
     @field_validator("regions")
     @classmethod

@@ -9,12 +9,14 @@ name rather than written in a guessed culture.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apimgen.simulate.clock import in_utc
 from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
 
-__all__ = ["DAY_ONE", "datetime_method", "format_datetime", "parse_datetime", "parse_exact"]
+__all__ = ["datetime_method", "format_datetime", "parse_datetime", "parse_exact"]
 
 
 def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
@@ -55,13 +57,7 @@ _STANDARD_FORMATS = {
 _SPECIFIERS = frozenset("dfFghHKmMstyz")
 
 
-DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
 _NOT_A_TIME = "String was not recognized as a valid DateTime."
-
-
-def _in_utc(moment: datetime) -> datetime:
-    """A parsed time on the gateway's UTC clock: one without an offset is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_datetime(text: str) -> datetime:
@@ -71,11 +67,11 @@ def parse_datetime(text: str) -> datetime:
 
     stripped = text.strip()
     try:
-        return _in_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
+        return in_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
     except ValueError:
         pass
     try:
-        return _in_utc(parsedate_to_datetime(stripped))
+        return in_utc(parsedate_to_datetime(stripped))
     except (TypeError, ValueError, IndexError):
         raise CSharpError("FormatException", _NOT_A_TIME) from None
 
@@ -96,32 +92,16 @@ def parse_exact(text: str, pattern: str) -> datetime:
     refused by name rather than guessed."""
     pattern = _STANDARD_FORMATS.get(pattern, pattern) if len(pattern) == 1 else pattern
     regex: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char in "'\"":
-            end = pattern.find(char, index + 1)
-            end = len(pattern) if end < 0 else end
-            regex.append(re.escape(pattern[index + 1 : end]))
-            index = end + 1
-            continue
-        if char == "\\" and index + 1 < len(pattern):
-            regex.append(re.escape(pattern[index + 1]))
-            index += 2
-            continue
-        run = len(pattern) - len(pattern[index:].lstrip(char)) - index
-        token = pattern[index : index + run]
-        if char in "fF":
-            regex.append(
-                rf"(?P<fraction>\d{{{run}}})" if char == "f" else rf"(?P<fraction>\d{{0,{run}}})"
-            )
-        elif token in _PARSED:
-            regex.append(_PARSED[token])
-        elif char in _SPECIFIERS:
-            raise UnsupportedError(f"DateTime.ParseExact with '{token}'")
+    for specifier, piece in _pieces(pattern):
+        if not specifier:
+            regex.append(re.escape(piece))
+        elif piece[0] in "fF":
+            digits = len(piece) if piece[0] == "f" else f"0,{len(piece)}"
+            regex.append(rf"(?P<fraction>\d{{{digits}}})")
+        elif piece in _PARSED:
+            regex.append(_PARSED[piece])
         else:
-            regex.append(re.escape(token))
-        index += run
+            raise UnsupportedError(f"DateTime.ParseExact with '{piece}'")
     try:
         found = re.fullmatch("".join(regex), text.strip())
     except re.error:  # a specifier written twice: .NET refuses such a format too
@@ -158,29 +138,36 @@ def format_datetime(moment: datetime, pattern: str) -> str:
         if pattern not in _STANDARD_FORMATS:
             raise UnsupportedError(f'DateTime.ToString("{pattern}")')
         pattern = _STANDARD_FORMATS[pattern]
-    out: list[str] = []
+    return "".join(
+        _specifier(moment, piece[0], len(piece), pattern) if specifier else piece
+        for specifier, piece in _pieces(pattern)
+    )
+
+
+def _pieces(pattern: str) -> Iterator[tuple[bool, str]]:
+    """A custom date pattern in pieces, as writing and parsing both read it: (True, "yyyy")
+    for a run of one specifier character, (False, text) for quoted text, a backslash-escaped
+    character or other characters, which stand for themselves; ``%`` before a lone specifier
+    only keeps it from being read as a standard format."""
     index = 0
     while index < len(pattern):
         char = pattern[index]
         if char in "'\"":
             end = pattern.find(char, index + 1)
             end = len(pattern) if end < 0 else end
-            out.append(pattern[index + 1 : end])
+            yield False, pattern[index + 1 : end]
             index = end + 1
-            continue
-        if char == "\\" and index + 1 < len(pattern):
-            out.append(pattern[index + 1])
+        elif char == "\\" and index + 1 < len(pattern):
+            yield False, pattern[index + 1]
             index += 2
-            continue
-        if char == "%":  # "%d": one specifier on its own, not the standard format "d"
+        elif char == "%":
             index += 1
-            continue
-        run = 1
-        while index + run < len(pattern) and pattern[index + run] == char:
-            run += 1
-        out.append(_specifier(moment, char, run, pattern) if char in _SPECIFIERS else char * run)
-        index += run
-    return "".join(out)
+        else:
+            run = 1
+            while index + run < len(pattern) and pattern[index + run] == char:
+                run += 1
+            yield char in _SPECIFIERS, pattern[index : index + run]
+            index += run
 
 
 def _specifier(moment: datetime, char: str, run: int, pattern: str) -> str:

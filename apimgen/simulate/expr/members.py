@@ -22,7 +22,6 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from apimgen.simulate.expr.collections import HashSet
 from apimgen.simulate.expr.dates import (
-    DAY_ONE,
     datetime_method,
     format_datetime,
     parse_datetime,
@@ -31,6 +30,7 @@ from apimgen.simulate.expr.dates import (
 from apimgen.simulate.expr.numbers import align, format_number
 from apimgen.simulate.expr.operators import plain
 from apimgen.simulate.expr.values import (
+    DAY_ONE,
     CSharpError,
     EnumValue,
     JArray,

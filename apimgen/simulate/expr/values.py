@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 __all__ = [
+    "DAY_ONE",
     "CSharpError",
     "ClockReading",
     "JArray",
@@ -61,7 +62,7 @@ class EnumValue(str):
         return self.rsplit(".", 1)[-1]
 
 
-_DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
+DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
 
 
 class ClockReading(datetime):
@@ -95,14 +96,14 @@ class ClockReading(datetime):
 def ticks(moment: datetime) -> int:
     """``DateTime.Ticks``: 100-ns intervals since 0001-01-01, in whole numbers (a float of
     seconds times 10^7 would round them to multiples of 128)."""
-    since = moment - _DAY_ONE
+    since = moment - DAY_ONE
     exact = (since.days * 86_400 + since.seconds) * 10**7 + since.microseconds * 10
     return exact + (moment.lowest_tick if isinstance(moment, ClockReading) else 0)
 
 
 def from_ticks(count: int) -> datetime:
     """``new DateTime(ticks)``, to the microsecond a datetime keeps."""
-    return _DAY_ONE + timedelta(microseconds=count // 10)
+    return DAY_ONE + timedelta(microseconds=count // 10)
 
 
 class OutRef:
