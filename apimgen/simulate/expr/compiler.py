@@ -24,6 +24,7 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
+from apimgen.simulate.expr.names import QUALIFIED_NAMES, STATIC_NAMES
 from apimgen.simulate.expr.objects import CSharpException
 from apimgen.simulate.expr.operators import arithmetic, compare, number, plain, to_bool
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression, shifted
@@ -40,42 +41,12 @@ from apimgen.simulate.expr.values import (
 )
 
 __all__ = [
-    "STATIC_NAMES",
     "CompiledExpression",
     "Environment",
     "ExpressionRuntimeError",
     "ExpressionUnsupportedError",
     "compile_expression",
 ]
-
-# Names an expression may use without declaring them.
-STATIC_NAMES = frozenset(
-    {
-        "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
-        "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
-        "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
-        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
-        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer",
-    }
-)  # fmt: skip
-
-# Fully qualified names of those types, as policies copied from .NET code write them.
-QUALIFIED_NAMES = {
-    "System.String": "String", "System.Int32": "Int32", "System.Int64": "Int64",
-    "System.Double": "Double", "System.Boolean": "Boolean", "System.Math": "Math",
-    "System.DateTime": "DateTime", "System.TimeSpan": "TimeSpan", "System.Convert": "Convert",
-    "System.DateTimeOffset": "DateTimeOffset", "System.DateTimeKind": "DateTimeKind",
-    "System.Guid": "Guid", "System.Uri": "Uri", "System.StringComparison": "StringComparison",
-    "System.StringSplitOptions": "StringSplitOptions", "System.Text.Encoding": "Encoding",
-    "System.Net.WebUtility": "WebUtility", "System.Text.RegularExpressions.Regex": "Regex",
-    "Newtonsoft.Json.JsonConvert": "JsonConvert", "Newtonsoft.Json.Formatting": "Formatting",
-    "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
-    "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
-    "System.Random": "Random",
-    "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
-    "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
-    "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
-}  # fmt: skip
 
 
 class ExpressionRuntimeError(Exception):

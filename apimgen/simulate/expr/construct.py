@@ -8,6 +8,7 @@ from typing import Any
 
 from apimgen.simulate.expr.collections import CaseInsensitiveDictionary, HashSet, ignores_case
 from apimgen.simulate.expr.members import KeyValue, StaticType
+from apimgen.simulate.expr.names import QUALIFIED_NAMES
 from apimgen.simulate.expr.objects import CSharpException, StringBuilder
 from apimgen.simulate.expr.values import (
     CSharpError,
@@ -24,15 +25,13 @@ from apimgen.simulate.expr.values import (
 __all__ = ["EXCEPTION_TYPES", "new_object"]
 
 
-# Types `new` may name with their namespace.
+# Types `new` may name with their namespace: the static types', and those only ever created.
 _QUALIFIED_CONSTRUCTORS = {
-    "System.Text.StringBuilder": "StringBuilder", "System.DateTime": "DateTime",
-    "System.TimeSpan": "TimeSpan", "System.Collections.Generic.List": "List",
+    **QUALIFIED_NAMES,
+    "System.Text.StringBuilder": "StringBuilder", "System.Collections.Generic.List": "List",
     "System.Collections.Generic.HashSet": "HashSet",
     "System.Collections.Generic.Dictionary": "Dictionary",
-    "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
     "Newtonsoft.Json.Linq.JProperty": "JProperty", "Newtonsoft.Json.Linq.JValue": "JValue",
-    "System.Random": "Random", "System.Uri": "Uri",
 }  # fmt: skip
 
 

@@ -1,0 +1,36 @@
+"""The .NET type names an expression may use without declaring them, and the same types
+written with their namespaces, as policies copied from .NET code write them. The compiler
+reads static members through them and ``new`` creates objects through them."""
+
+from __future__ import annotations
+
+__all__ = ["QUALIFIED_NAMES", "STATIC_NAMES"]
+
+# Names an expression may use without declaring them.
+STATIC_NAMES = frozenset(
+    {
+        "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "bool",
+        "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
+        "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
+        "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
+        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer",
+    }
+)  # fmt: skip
+
+# Those types with their namespaces.
+QUALIFIED_NAMES = {
+    "System.String": "String", "System.Int32": "Int32", "System.Int64": "Int64",
+    "System.Double": "Double", "System.Boolean": "Boolean", "System.Math": "Math",
+    "System.DateTime": "DateTime", "System.TimeSpan": "TimeSpan", "System.Convert": "Convert",
+    "System.DateTimeOffset": "DateTimeOffset", "System.DateTimeKind": "DateTimeKind",
+    "System.Guid": "Guid", "System.Uri": "Uri", "System.StringComparison": "StringComparison",
+    "System.StringSplitOptions": "StringSplitOptions", "System.Text.Encoding": "Encoding",
+    "System.Net.WebUtility": "WebUtility", "System.Text.RegularExpressions.Regex": "Regex",
+    "Newtonsoft.Json.JsonConvert": "JsonConvert", "Newtonsoft.Json.Formatting": "Formatting",
+    "Newtonsoft.Json.Linq.JObject": "JObject", "Newtonsoft.Json.Linq.JArray": "JArray",
+    "Newtonsoft.Json.Linq.JToken": "JToken", "Newtonsoft.Json.Linq.JTokenType": "JTokenType",
+    "System.Random": "Random",
+    "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
+    "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
+    "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
+}  # fmt: skip
