@@ -20,7 +20,7 @@ from apimgen.simulate.expr.dictionaries import (
     VariablesDictionary,
 )
 from apimgen.simulate.expr.members import CSharpObject, convert
-from apimgen.simulate.expr.values import UnsupportedError, from_json, newtonsoft_json
+from apimgen.simulate.expr.values import UnsupportedError, from_json
 
 __all__ = [
     "Api",
@@ -101,19 +101,19 @@ class Url(CSharpObject):
         self.Query = MultiValueDictionary(query)
         # The query as the caller wrote it, kept while no policy changes the parameters.
         self._query_text = parts.query
-        self._query_seen = dict(self.Query._items)
+        self._query_seen = self.Query.plain()
 
     @property
     def QueryString(self) -> str:
         """``?a=1&b=2``: the caller's text, or written anew once set-query-parameter or
         rewrite-uri changed the parameters."""
-        items = self.Query._items
-        if items != self._query_seen:
+        current = self.Query.plain()
+        if current != self._query_seen:
             from urllib.parse import quote, urlencode
 
-            pairs = [(name, value) for name, values in items.values() for value in values]
+            pairs = [(name, value) for name, values in current.items() for value in values]
             self._query_text = urlencode(pairs, quote_via=quote)
-            self._query_seen = dict(items)
+            self._query_seen = current
         return f"?{self._query_text}" if self._query_text else ""
 
     def replace_path_and_query(self, path: str, query: dict[str, list[str]]) -> None:
@@ -484,10 +484,3 @@ class Context(CSharpObject):
 
 _RequestType = Request
 _DEFAULT_API, _DEFAULT_OPERATION, _DEFAULT_DEPLOYMENT = Api(), Operation(), Deployment()
-
-
-def json_body(value: Any) -> str:
-    """Serialise a request or response body the way a client would send it."""
-    if isinstance(value, str):
-        return value
-    return newtonsoft_json(value)

@@ -31,8 +31,6 @@ from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable", "header_values"]
 
-ALL_SECTIONS = ("inbound", "backend", "outbound", "on-error")
-
 
 def _to_bool(value: object, element: PolicyElement) -> bool:
     if isinstance(value, bool):
@@ -441,9 +439,8 @@ class RewriteUri(PolicyHandler):
         for name, value in parse_qsl(query_text, keep_blank_values=True):
             query.setdefault(name, []).append(value)
         if self.literal("copy-unmatched-params") != "false":
-            for name, values in url.Query._items.values():
-                if name not in query:
-                    query[name] = list(values)
+            for name, values in url.Query.plain().items():
+                query.setdefault(name, values)
         # The template is relative to the backend's base URL: once set-backend-service has
         # routed the call, under the backend's path; before, under the API's path on the
         # gateway, which routing later replaces with the backend's.
