@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,12 +23,22 @@ from tests.simulate.harness import Call, run
 WILD = Path(__file__).parent / "wild"
 
 
-def test_a_portal_export_runs_without_a_global_policy(tmp_path: Path) -> None:
+def _simulate(tmp_path: Path, api_policy: str, scenario: dict[str, Any]) -> dict[str, Any]:
+    """`apimgen simulate --json` over a policies folder holding ``api_policy`` as its one API
+    policy; ``scenario`` may replace the policy source to add named values."""
     apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True)
-    (apis / "openai.xml").write_text((WILD / "exported-api.xml").read_text())
+    apis.mkdir(parents=True, exist_ok=True)
+    (apis / "openai.xml").write_text(api_policy)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"policies": {"folder": "policies"}, **scenario}))
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_a_portal_export_runs_without_a_global_policy(tmp_path: Path) -> None:
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "5m",
         "backends": {
             "ptu": {
@@ -58,11 +69,7 @@ def test_a_portal_export_runs_without_a_global_policy(tmp_path: Path) -> None:
             {"measure": "status_5xx", "equals": 0},
         ],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    result = run_cli("simulate", str(path), "--json")
-    assert result.exit_code == ExitCode.OK, result.output
-    document = json.loads(result.stdout)
+    document = _simulate(tmp_path, (WILD / "exported-api.xml").read_text(), scenario)
     assert document["errors"] == []
     assert document["metric_samples"] > 0
 
@@ -208,20 +215,13 @@ def test_a_stream_carries_its_usage_only_when_the_call_asks() -> None:
 
 def _office_hours(tmp_path: Path, starts_at: str, duration: str) -> dict[str, int]:
     """Requests each backend took under the office-hours policy, from ``starts_at`` on."""
-    apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True, exist_ok=True)
-    (apis / "openai.xml").write_text((WILD / "office-hours-ptu.xml").read_text())
-    path = tmp_path / "s.yaml"
-    path.write_text(
-        "policies: {folder: policies}\n"
-        f"duration: {duration}\n"
-        f"starts_at: {starts_at}\n"
-        "backends: {ptu: {tpm: 100000}, paygo: {tpm: 100000}}\n"
-        "consumers:\n  - {name: app, arrival: {kind: constant, per_minute: 10}}\n"
-    )
-    result = run_cli("simulate", str(path), "--json")
-    assert result.exit_code == ExitCode.OK, result.output
-    report = json.loads(result.stdout)
+    scenario = {
+        "duration": duration,
+        "starts_at": starts_at,
+        "backends": {"ptu": {"tpm": 100000}, "paygo": {"tpm": 100000}},
+        "consumers": [{"name": "app", "arrival": {"kind": "constant", "per_minute": 10}}],
+    }
+    report = _simulate(tmp_path, (WILD / "office-hours-ptu.xml").read_text(), scenario)
     assert report["errors"] == []
     return {name: stats["requests"] for name, stats in report["backends"].items()}
 
@@ -242,26 +242,22 @@ def test_backends_picked_by_clock_ticks_share_the_calls(tmp_path: Path) -> None:
     # A published way to spread calls: the clock's Ticks modulo the number of backends. The
     # virtual clock reads exact instants and a datetime keeps microseconds, so without a
     # lowest tick digit every call would go to AOAI-0.
-    apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True)
-    (apis / "openai.xml").write_text(
+    policy = (
         "<policies><inbound><base />"
         '<set-backend-service backend-id="@(string.Format(&quot;AOAI-{0}&quot;, '
         'DateTime.Now.Ticks % int.Parse(&quot;{{AOAICount}}&quot;)))" />'
         "</inbound><backend><forward-request /></backend><outbound /><on-error /></policies>"
     )
-    path = tmp_path / "s.yaml"
-    path.write_text(
-        "policies: {folder: policies, named_values: {AOAICount: '2'}}\n"
-        "duration: 10m\n"
-        "backends: {AOAI-0: {tpm: 1000000}, AOAI-1: {tpm: 1000000}}\n"
-        "consumers:\n"
-        "  - {name: steady, arrival: {kind: constant, per_minute: 30}}\n"
-        "  - {name: random, arrival: {kind: poisson, per_minute: 30}}\n"
-    )
-    result = run_cli("simulate", str(path), "--json")
-    assert result.exit_code == ExitCode.OK, result.output
-    report = json.loads(result.stdout)
+    scenario = {
+        "policies": {"folder": "policies", "named_values": {"AOAICount": "2"}},
+        "duration": "10m",
+        "backends": {"AOAI-0": {"tpm": 1000000}, "AOAI-1": {"tpm": 1000000}},
+        "consumers": [
+            {"name": "steady", "arrival": {"kind": "constant", "per_minute": 30}},
+            {"name": "random", "arrival": {"kind": "poisson", "per_minute": 30}},
+        ],
+    }
+    report = _simulate(tmp_path, policy, scenario)
     assert report["errors"] == []
     calls = {name: stats["requests"] for name, stats in report["backends"].items()}
     total = report["requests"]
@@ -270,9 +266,6 @@ def test_backends_picked_by_clock_ticks_share_the_calls(tmp_path: Path) -> None:
 
 
 def test_an_entra_group_gate_admits_members_and_asks_graph_once_each(tmp_path: Path) -> None:
-    apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True)
-    (apis / "openai.xml").write_text((WILD / "entra-group-gate.xml").read_text())
     tenant, group = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
     members = f"https://graph.microsoft.com/v1.0/groups/{group}/transitiveMembers"
     audience = "https://cognitiveservices.azure.com"
@@ -304,11 +297,7 @@ def test_an_entra_group_gate_admits_members_and_asks_graph_once_each(tmp_path: P
             developer("mallory", {"oid": "oid-m", "aud": "https://graph.microsoft.com"}),
         ],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    result = run_cli("simulate", str(path), "--json")
-    assert result.exit_code == ExitCode.OK, result.output
-    report = json.loads(result.stdout)
+    report = _simulate(tmp_path, (WILD / "entra-group-gate.xml").read_text(), scenario)
     assert report["errors"] == []
     statuses = {name: stats["statuses"] for name, stats in report["consumers"].items()}
     assert statuses == {"alice": {"200": 30}, "bob": {"403": 30}, "mallory": {"401": 30}}
@@ -318,9 +307,6 @@ def test_an_entra_group_gate_admits_members_and_asks_graph_once_each(tmp_path: P
 
 
 def test_the_model_named_in_the_body_picks_the_pool(tmp_path: Path) -> None:
-    apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True)
-    (apis / "openai.xml").write_text((WILD / "model-in-body-routing.xml").read_text())
 
     def caller(name: str, model: str | None) -> dict[str, object]:
         settings: dict[str, object] = {
@@ -331,7 +317,6 @@ def test_the_model_named_in_the_body_picks_the_pool(tmp_path: Path) -> None:
         return {**settings, "model": model} if model else settings
 
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "6m",
         "backends": {
             "big": {"tpm": 1000000, "outages": [{"start": "2m", "end": "4m", "status": 500}]},
@@ -347,11 +332,7 @@ def test_the_model_named_in_the_body_picks_the_pool(tmp_path: Path) -> None:
             caller("classic", None),  # no model in the body: no pool of that name
         ],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    result = run_cli("simulate", str(path), "--json")
-    assert result.exit_code == ExitCode.OK, result.output
-    report = json.loads(result.stdout)
+    report = _simulate(tmp_path, (WILD / "model-in-body-routing.xml").read_text(), scenario)
     consumers = report["consumers"]
     assert consumers["small"]["statuses"] == {"200": 60}
     assert consumers["classic"]["statuses"] == {"404": 60}  # set-status in on-error
@@ -366,9 +347,7 @@ def test_the_model_named_in_the_body_picks_the_pool(tmp_path: Path) -> None:
 def test_a_role_check_reads_list_claims_and_the_token_times_a_scenario_gives(
     tmp_path: Path,
 ) -> None:
-    apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True)
-    (apis / "openai.xml").write_text(
+    policy = (
         "<policies><inbound><base />"
         '<validate-jwt header-name="Authorization" failed-validation-httpcode="401">'
         "<audiences><audience>api://ai-gateway</audience></audiences>"
@@ -386,7 +365,6 @@ def test_a_role_check_reads_list_claims_and_the_token_times_a_scenario_gives(
         }
 
     scenario = {
-        "policies": {"folder": "policies"},
         "duration": "2m",
         "backends": {"b": {"tpm": 100000}},
         "consumers": [
@@ -395,9 +373,6 @@ def test_a_role_check_reads_list_claims_and_the_token_times_a_scenario_gives(
             caller("expired", roles=["AI.Admin"], exp=1000),  # long before the run starts
         ],
     }
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    result = run_cli("simulate", str(path), "--json")
-    assert result.exit_code == ExitCode.OK, result.output
-    statuses = {n: c["statuses"] for n, c in json.loads(result.stdout)["consumers"].items()}
+    report = _simulate(tmp_path, policy, scenario)
+    statuses = {n: c["statuses"] for n, c in report["consumers"].items()}
     assert statuses == {"user": {"200": 12}, "outsider": {"401": 12}, "expired": {"401": 12}}
