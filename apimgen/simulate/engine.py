@@ -9,8 +9,9 @@ error (a token limit's 429, a failed expression) goes to on-error, as in APIM.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from apimgen.simulate.policy.handlers.base import BuildContext, PolicyHandler, registry
 from apimgen.simulate.policy.handlers.flow import run_section
@@ -32,10 +33,18 @@ class CompiledPipeline:
     skipped: tuple[PolicyElement, ...] = ()
 
 
-def compile_pipeline(pipeline: Pipeline, *, skip_unknown: bool = False) -> CompiledPipeline:
-    """Build every handler once; raises PolicyConfigError for what APIM would refuse."""
+def compile_pipeline(
+    pipeline: Pipeline,
+    *,
+    skip_unknown: bool = False,
+    schemas: Mapping[str, Any] | None = None,
+) -> CompiledPipeline:
+    """Build every handler once; raises PolicyConfigError for what APIM would refuse.
+    ``schemas`` are the JSON Schemas validate-content may name, by id."""
     skipped: list[PolicyElement] = []
-    build = BuildContext(registry(), skip_unknown=skip_unknown, skipped=skipped)
+    build = BuildContext(
+        registry(), skip_unknown=skip_unknown, skipped=skipped, schemas=schemas or {}
+    )
     inbound, backend, outbound, on_error = (
         build.handlers(pipeline.section(name), name) for name in SECTIONS
     )

@@ -115,6 +115,8 @@ class SimulationResult:
             "status_200": statuses[200],
             "status_429": statuses[429],
             "status_403": statuses[403],
+            "status_400": statuses[400],
+            "status_401": statuses[401],
             "status_5xx": sum(n for s, n in statuses.items() if s >= 500),
             "share_429": statuses[429] / requests if requests else 0.0,
             "share_503": statuses[503] / requests if requests else 0.0,

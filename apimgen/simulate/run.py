@@ -314,7 +314,8 @@ class _Collector:
             self.per_minute[minute] += tokens
         if state.error is not None:
             reason, message = state.error
-            if status >= 500 or reason == "SimulatorUnsupported":
+            # Throttling has its own columns; any other failure is listed with its reason.
+            if status not in (429, 403) or reason == "SimulatorUnsupported":
                 self.errors[f"{status} {reason}: {message}"] += 1
 
 
@@ -481,6 +482,7 @@ def run_scenario(
             compiled = compile_pipeline(
                 gateway.policies.pipeline(gateway.api, scenario.operation, product),
                 skip_unknown=skip,
+                schemas=loaded.schemas,
             )
             for element in compiled.skipped:
                 entry = f"<{element.name}> at {element.location}"

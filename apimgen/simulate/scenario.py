@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from apimgen.errors import Diagnostic, Location, SpecError
@@ -199,6 +200,8 @@ _MEASURES = Literal[
     "status_200",
     "status_429",
     "status_403",
+    "status_400",
+    "status_401",
     "status_5xx",
     "share_429",
     "share_503",
@@ -348,6 +351,11 @@ class Scenario(SpecModel):
         description="Services send-request calls, by URL: a call goes to the endpoint whose URL "
         "it starts with.",
     )
+    schemas: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON Schemas that validate-content's schema-id names: id: a JSON or YAML "
+        "file, relative to the scenario.",
+    )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
 
     @field_validator("starts_at")
@@ -381,10 +389,17 @@ class Scenario(SpecModel):
 
 
 class LoadedScenario:
-    def __init__(self, scenario: Scenario, path: Path, source: YamlSource | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        path: Path,
+        source: YamlSource | None = None,
+        schemas: dict[str, Any] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.path = path
         self.source = source
+        self.schemas = schemas or {}  # the schemas' documents, by id
 
     def refused(self, key_path: KeyPath, message: str, hint: str = "") -> SpecError:
         """The error for what a run finds wrong at ``key_path`` (a name only the rendered
@@ -493,6 +508,40 @@ def load_scenario(path: Path) -> LoadedScenario:
                         "pool members are backends defined under `backends`",
                     )
                 )
+    schemas = {}
+    for schema_id, file in scenario.schemas.items():
+        document, problem = _read_schema(path.parent / file)
+        if problem:
+            problems.append(
+                _problem(
+                    source,
+                    ("schemas", schema_id),
+                    problem,
+                    "paths are relative to the scenario file",
+                )
+            )
+        schemas[schema_id] = document
     if problems:
         raise SpecError(problems)
-    return LoadedScenario(scenario, path, source)
+    return LoadedScenario(scenario, path, source, schemas)
+
+
+def _read_schema(file: Path) -> tuple[Any, str]:
+    """A JSON Schema document and, when it cannot serve, why not."""
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        return None, f"cannot read the schema: {error}"
+    except yaml.YAMLError as error:
+        return None, f"'{file.name}' is neither JSON nor YAML: {error}".splitlines()[0]
+    if not isinstance(document, dict):
+        return None, f"'{file.name}' does not hold a JSON Schema object"
+    from jsonschema.exceptions import SchemaError
+
+    from apimgen.simulate.policy.handlers.validation import json_schema_validator
+
+    try:
+        json_schema_validator(document)
+    except SchemaError as error:
+        return None, f"'{file.name}' is not a valid JSON Schema: {error.message}"
+    return document, ""

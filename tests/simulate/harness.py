@@ -82,13 +82,14 @@ def run(
     arrive: bool = False,
     endpoints: dict[str, Any] | None = None,
     urls: dict[str, str] | None = None,
+    schemas: dict[str, Any] | None = None,
 ) -> tuple[list[Result], GatewayServices, Any]:
     """Run ``calls`` through ``policy``: queued up front (``EventLoop.start``), or with
     ``arrive`` handed to the loop one by one in time order as a scenario run does."""
     pipeline = effective_pipeline(
         [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
     )
-    compiled = compile_pipeline(pipeline, skip_unknown=skip_unknown)
+    compiled = compile_pipeline(pipeline, skip_unknown=skip_unknown, schemas=schemas)
     services = GatewayServices(seed=seed)
     singles = backends or [single("aoai")]
     services.backends = BackendRegistry({b.id: b for b in singles}, pools or {}, urls or {})

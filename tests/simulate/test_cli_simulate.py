@@ -747,3 +747,84 @@ def test_the_api_service_url_takes_calls_no_policy_routed(tmp_path: Path) -> Non
     with_spec = run_cli("simulate", str(path))
     assert with_spec.exit_code == ExitCode.ERROR
     assert "api_backend is for policy folders" in with_spec.stderr
+
+
+def test_validate_content_checks_calls_against_the_scenarios_schemas(tmp_path: Path) -> None:
+    api_xml = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><validate-content unspecified-content-type-action="prevent" '
+        'max-size="400" size-exceeded-action="prevent">'
+        '<content type="application/json" validate-as="json" schema-id="chat" action="prevent" />'
+        "</validate-content>",
+    )
+    every_minute = {"kind": "constant", "per_minute": 6}
+    scenario = {
+        "duration": "1m",
+        "schemas": {"chat": "chat.schema.yaml"},
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            {"name": "fine", "max_tokens": 100, "arrival": every_minute},
+            {"name": "greedy", "max_tokens": 4000, "arrival": every_minute},
+            {"name": "verbose", "prompts": ["word " * 100], "arrival": every_minute},
+        ],
+        "expect": [
+            {"consumer": "fine", "measure": "status_200", "equals": 6},
+            {"consumer": "greedy", "measure": "status_400", "equals": 6},
+            {"consumer": "verbose", "measure": "status_400", "equals": 6},
+        ],
+    }
+    path = _folder_scenario(tmp_path, api_xml, scenario)
+    (tmp_path / "chat.schema.yaml").write_text(
+        "type: object\nproperties:\n  max_tokens: {type: integer, maximum: 1000}\n"
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.stdout
+    report = json.loads(result.stdout)
+    reasons = sorted(e["error"].split(".")[0] for e in report["errors"])
+    assert reasons == [
+        "400 Bad request: Body of the request does not conform to the definition chat, which "
+        "is associated with the content type application/json",
+        "400 Bad request: Request's body is 547 bytes long and it exceeds the configured limit "
+        "of 400 bytes",
+    ]
+    # the summary gives the refusals a column
+    assert "other 4xx" in run_cli("simulate", str(path)).stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "schemas.chat: cannot read the schema"),
+        ("[1, 2]", "schemas.chat: 'chat.schema.yaml' does not hold a JSON Schema object"),
+        (
+            "type: 12",
+            "schemas.chat: 'chat.schema.yaml' is not a valid JSON Schema: 12 is not valid",
+        ),
+    ],
+)
+def test_a_schema_that_cannot_serve_is_a_located_error(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = _folder_scenario(
+        tmp_path, FORWARD_TO_B, {**ONE_CONSUMER, "schemas": {"chat": "chat.schema.yaml"}}
+    )
+    if content is not None:
+        (tmp_path / "chat.schema.yaml").write_text(content)
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert message in result.stderr
+    assert "s.yaml:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_schema_id_the_scenario_lacks_is_located_in_the_policy(tmp_path: Path) -> None:
+    api_xml = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><validate-content unspecified-content-type-action="ignore" '
+        'max-size="400" size-exceeded-action="prevent">'
+        '<content validate-as="json" schema-id="chat" action="prevent" /></validate-content>',
+    )
+    result = run_cli("simulate", str(_folder_scenario(tmp_path, api_xml, ONE_CONSUMER)))
+    assert result.exit_code == ExitCode.ERROR
+    assert "api.xml:1" in result.stderr
+    assert "schema-id 'chat' is not a schema the scenario supplies" in result.stderr
+    assert "supplied: none" in result.stderr

@@ -296,9 +296,14 @@ def test_an_entra_group_gate_admits_members_and_asks_graph_once_each(tmp_path: P
             developer("bob", {"oid": "oid-bob", "upn": "bob@contoso.example"}),
             developer("mallory", {"oid": "oid-m", "aud": "https://graph.microsoft.com"}),
         ],
+        "expect": [{"consumer": "mallory", "measure": "status_401", "equals": 30}],
     }
     report = _simulate(tmp_path, (WILD / "entra-group-gate.xml").read_text(), scenario)
-    assert report["errors"] == []
+    assert report["passed"] and report["expectations"][0]["measured"] == 30
+    # refusals other than throttling are listed with their reason
+    assert report["errors"] == [
+        {"error": "401 TokenValidationFailed: JWT audience is not allowed", "count": 30}
+    ]
     statuses = {name: stats["statuses"] for name, stats in report["consumers"].items()}
     assert statuses == {"alice": {"200": 30}, "bob": {"403": 30}, "mallory": {"401": 30}}
     # one Graph call per developer who got past the token check: the answer is cached

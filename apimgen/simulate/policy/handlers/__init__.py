@@ -10,6 +10,7 @@ from apimgen.simulate.policy.handlers import (
     semantic_cache,
     send_request,
     tokens,
+    validation,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "semantic_cache",
     "send_request",
     "tokens",
+    "validation",
 ]

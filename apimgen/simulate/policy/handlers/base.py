@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from apimgen.errors import ApimgenError
@@ -209,6 +209,7 @@ class BuildContext:
     skip_unknown: bool = False
     skipped: list[PolicyElement] | None = None
     section: str = "inbound"
+    schemas: Mapping[str, Any] = field(default_factory=dict)  # validate-content's schema-ids
 
     def handlers(self, elements: tuple[PolicyElement, ...], section: str) -> list[PolicyHandler]:
         return build_handlers(elements, section, self)

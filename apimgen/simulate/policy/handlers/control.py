@@ -29,10 +29,10 @@ from apimgen.simulate.policy.handlers.http import http_status
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
-__all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable", "header_values"]
+__all__ = ["Choose", "ReturnResponse", "SetHeader", "SetVariable", "header_values", "to_bool"]
 
 
-def _to_bool(value: object, element: PolicyElement) -> bool:
+def to_bool(value: object, element: PolicyElement) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -72,7 +72,7 @@ class Choose(PolicyHandler):
 
     def run(self, state: RequestState) -> Wait | None:
         for condition, handlers, element in self.branches:
-            if condition is None or _to_bool(condition.get(state), element):
+            if condition is None or to_bool(condition.get(state), element):
                 return run_section(handlers, state)
         return None
 

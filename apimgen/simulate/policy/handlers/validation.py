@@ -1,0 +1,366 @@
+"""``validate-content`` (Learn: validate-content-policy, with the validation policies' shared
+pages on actions and errors): the request's body in inbound, the response's in outbound and
+on-error, checked for size, content type and JSON schema.
+
+What stands in for the API definition: the Azure OpenAI inference API, whose operations take
+and answer ``application/json``. The simulated calls and the mock backends' answers follow its
+schema, so a ``content`` rule without ``schema-id`` (the API's own schema) fails only a body
+that is not JSON. ``schema-id`` names a schema the scenario supplies under ``schemas:``, and
+jsonschema checks the body against it. A streamed answer is ``text/event-stream``, a content
+type the definition does not name: Learn advises against validate-content on server-sent
+events, as it buffers the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from apimgen.simulate.context import Request, Response
+from apimgen.simulate.expr.values import JArray, JObject, JValue
+from apimgen.simulate.policy.handlers.base import (
+    Attribute,
+    BuildContext,
+    PolicyConfigError,
+    PolicyHandler,
+    Value,
+    compile_value,
+    register,
+)
+from apimgen.simulate.policy.handlers.control import to_bool
+from apimgen.simulate.policy.reader import PolicyElement
+from apimgen.simulate.state import PolicyError, RequestState, error_body
+
+__all__ = ["API_CONTENT_TYPES", "ValidateContent", "json_schema_validator"]
+
+_ACTIONS = ("ignore", "prevent", "detect")
+API_CONTENT_TYPES = frozenset({"application/json"})  # what the inference API takes and answers
+_INTERNAL = "The request could not be processed due to an internal error. Contact the API owner."
+
+
+def json_schema_validator(schema: dict[str, Any]) -> Any:
+    """A jsonschema validator for ``schema`` (its ``$schema`` picks the draft, else the
+    latest). Imported here: most runs validate nothing."""
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _with_additional_properties(schema: Any, allowed: bool) -> Any:
+    """``schema`` with every object schema's additionalProperties overridden, as the
+    allow-additional-properties attribute does at run time."""
+    if isinstance(schema, list):
+        return [_with_additional_properties(item, allowed) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy = {key: _with_additional_properties(value, allowed) for key, value in schema.items()}
+    if "properties" in copy or copy.get("type") == "object":
+        copy["additionalProperties"] = allowed
+    return copy
+
+
+class _Finding(NamedTuple):
+    """One validation error, as APIM logs it, and what the caller is told of it."""
+
+    name: str
+    type: str
+    rule: str
+    details: str
+    public: str
+    action: str
+
+    def as_json(self) -> JObject:
+        return JObject(
+            {
+                "Name": JValue(self.name),
+                "Type": JValue(self.type),
+                "ValidationRule": JValue(self.rule),
+                "Details": JValue(self.details),
+                "Action": JValue(self.action),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class _TypeMapping:
+    """A ``content-type-map/type``: ``from`` a known content type, or ``when`` a condition."""
+
+    source: str | None
+    when: Value | None
+    to: str
+    element: PolicyElement
+
+
+@dataclass(frozen=True)
+class _ContentRule:
+    content_type: str  # lower case; empty: every content type the API defines
+    validate_as: str
+    action: str
+    definition: str  # what the errors call the schema
+    validator: Any  # a jsonschema validator, or None for the API definition's own schema
+    element: PolicyElement
+
+    def problem(self, text: str) -> str | None:
+        """Why ``text`` does not conform, or None."""
+        if self.validate_as != "json":
+            raise PolicyError(
+                "SimulatorUnsupported",
+                f'<content validate-as="{self.validate_as}">: the simulator validates JSON '
+                "bodies only",
+                self.element,
+                source="validate-content",
+            )
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            message = getattr(error, "msg", str(error))
+            line, column = getattr(error, "lineno", 0), getattr(error, "colno", 0)
+            return f"{message}. Line: {line}, Position: {column}"
+        if self.validator is None:
+            return None
+        from jsonschema.exceptions import best_match
+
+        found = best_match(self.validator.iter_errors(document))
+        return None if found is None else f"{found.message}. Path: '{found.json_path}'"
+
+
+def _action(element: PolicyElement, name: str, *, required: bool) -> str:
+    action = element.attributes.get(name)
+    if action is None:
+        if required:
+            raise PolicyConfigError(
+                f"<{element.name}> needs the attribute '{name}'", location=element.location
+            )
+        return "ignore"
+    if action not in _ACTIONS:
+        raise PolicyConfigError(
+            f"<{element.name}> attribute '{name}' must be one of {', '.join(_ACTIONS)}, "
+            f"not '{action}'",
+            location=element.location,
+        )
+    return action
+
+
+def _refuse_unknown(element: PolicyElement, allowed: tuple[str, ...]) -> None:
+    for child in element.children:
+        if child.name not in allowed:
+            raise PolicyConfigError(
+                f"<{element.name}> has no element <{child.name}>",
+                hint=f"its elements: {', '.join(f'<{name}>' for name in allowed)}",
+                location=child.location,
+            )
+
+
+def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _ContentRule:
+    known = (
+        *("type", "validate-as", "schema-id", "schema-ref", "action"),
+        *("allow-additional-properties", "case-insensitive-property-names"),
+    )
+    for name in element.attributes:
+        if name not in known:
+            raise PolicyConfigError(
+                f"<content> has no attribute '{name}'", location=element.location
+            )
+    validate_as = element.attributes.get("validate-as")
+    if validate_as not in ("json", "xml", "soap"):
+        raise PolicyConfigError(
+            "<content> needs validate-as: json, xml or soap", location=element.location
+        )
+    schema_id = element.attributes.get("schema-id")
+    schema_ref = element.attributes.get("schema-ref")
+    allowed = element.attributes.get("allow-additional-properties")
+    if allowed not in (None, "true", "false"):
+        raise PolicyConfigError(
+            f"<content> allow-additional-properties must be true or false, not '{allowed}'",
+            location=element.location,
+        )
+    validator = None
+    if schema_id is not None and validate_as == "json":
+        if schema_id not in schemas:
+            known_ids = ", ".join(sorted(schemas)) or "none"
+            raise PolicyConfigError(
+                f"<content> schema-id '{schema_id}' is not a schema the scenario supplies",
+                hint=f"add it under the scenario's schemas: (id: a JSON Schema file); "
+                f"supplied: {known_ids}",
+                location=element.location,
+            )
+        schema = dict(schemas[schema_id])
+        if schema_ref:
+            schema["$ref"] = schema_ref  # resolved against the document it came from
+        if allowed is not None:
+            schema = _with_additional_properties(schema, allowed == "true")
+        validator = json_schema_validator(schema)
+    return _ContentRule(
+        content_type=element.attributes.get("type", "").strip().lower(),
+        validate_as=validate_as,
+        action=_action(element, "action", required=False),
+        definition=schema_ref or schema_id or "of the API definition",
+        validator=validator,
+        element=element,
+    )
+
+
+@register
+class ValidateContent(PolicyHandler):
+    """``validate-content``: ``ignore`` skips a check, ``detect`` logs its errors to
+    ``errors-variable-name``, ``prevent`` also stops the message at its first errors — 400 in
+    inbound, 502 in outbound, with ``LastError`` holding the details the caller is not told.
+
+    The errors variable is set only when a check found something (inference: Learn says errors
+    are logged to it), as a JArray of objects with Name, Type, ValidationRule, Details and
+    Action (inference: Learn gives the fields, not the type)."""
+
+    element_names = ("validate-content",)
+    sections = ("inbound", "outbound", "on-error")
+    attributes = (
+        Attribute("unspecified-content-type-action", required=True, choices=_ACTIONS),
+        Attribute("max-size", required=True, expressions=False, kind="whole"),
+        Attribute("size-exceeded-action", required=True, choices=_ACTIONS),
+        Attribute("errors-variable-name", expressions=False),
+    )
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        _refuse_unknown(element, ("content-type-map", "content"))
+        self.max_size = self.int_literal("max-size") or 0
+        self.size_action = _action(element, "size-exceeded-action", required=True)
+        self.unspecified_action = _action(element, "unspecified-content-type-action", required=True)
+        self.variable = self.literal("errors-variable-name")
+        mapping = element.child("content-type-map")
+        self.any_type = self.missing_type = None
+        self.mappings: list[_TypeMapping] = []
+        if mapping is not None:
+            _refuse_unknown(mapping, ("type",))
+            self.any_type = _lower(mapping.attributes.get("any-content-type-value"))
+            self.missing_type = _lower(mapping.attributes.get("missing-content-type-value"))
+            self.mappings = [_type_mapping(child) for child in mapping.children]
+        self.rules = [
+            _content_rule(child, build.schemas)
+            for child in element.children
+            if child.name == "content"
+        ]
+
+    def run(self, state: RequestState) -> None:
+        inbound = state.section == "inbound"
+        message: Request | Response | None = (
+            state.context.Request if inbound else state.context.Response
+        )
+        if message is None:
+            return
+        kind = "Request" if inbound else "Response"
+        body = message.Body
+        text = "" if body is None or body.consumed else body.text
+        findings: list[_Finding] = []
+        size = len(text.encode("utf-8"))
+        if size > self.max_size and self.size_action != "ignore":
+            details = f"{kind}'s body is {size} bytes long and it exceeds the configured limit"
+            public = f"{kind}'s body is {size} bytes long and it exceeds the limit"
+            self._found(
+                state,
+                findings,
+                _Finding(
+                    "",
+                    f"{kind}Body",
+                    "SizeLimit",
+                    f"{details} of {self.max_size} bytes.",
+                    f"{public} of {self.max_size} bytes." if inbound else _INTERNAL,
+                    self.size_action,
+                ),
+            )
+        if text:
+            content_type = self._content_type(message, state)
+            if content_type not in API_CONTENT_TYPES:
+                if self.unspecified_action != "ignore":
+                    details = f"Unspecified content type {content_type} is not allowed."
+                    finding = _Finding(
+                        content_type,
+                        f"{kind}Body",
+                        "Unspecified",
+                        details,
+                        details if inbound else _INTERNAL,
+                        self.unspecified_action,
+                    )
+                    self._found(state, findings, finding)
+            else:
+                self._check_schema(state, findings, text, content_type, kind)
+        if findings and self.variable:
+            state.context.Variables.values[self.variable] = _logged(findings)
+
+    def _check_schema(
+        self,
+        state: RequestState,
+        findings: list[_Finding],
+        text: str,
+        content_type: str,
+        kind: str,
+    ) -> None:
+        rule = next((r for r in self.rules if r.content_type in ("", content_type)), None)
+        if rule is None or rule.action == "ignore":
+            return
+        problem = rule.problem(text)
+        if problem is None:
+            return
+        details = (
+            f"Body of the {kind.lower()} does not conform to the definition {rule.definition}, "
+            f"which is associated with the content type {content_type}. {problem}"
+        )
+        public = details if kind == "Request" else _INTERNAL
+        finding = _Finding(
+            content_type, f"{kind}Body", "IncorrectMessage", details, public, rule.action
+        )
+        self._found(state, findings, finding)
+
+    def _content_type(self, message: Request | Response, state: RequestState) -> str:
+        """The content type validation goes by: the message's, mapped by content-type-map."""
+        raw = message.Headers.GetValueOrDefault("Content-Type", "")
+        incoming = str(raw or "").split(";")[0].strip().lower()
+        for mapping in self.mappings:
+            if mapping.source is not None and mapping.source == incoming:
+                return mapping.to
+            if mapping.when is not None and to_bool(mapping.when.get(state), mapping.element):
+                return mapping.to
+        if not incoming and self.missing_type:
+            return self.missing_type
+        return self.any_type or incoming
+
+    def _found(self, state: RequestState, findings: list[_Finding], finding: _Finding) -> None:
+        """Log ``finding``; under ``prevent`` the message goes no further."""
+        findings.append(finding)
+        if finding.action != "prevent":
+            return
+        if self.variable:
+            state.context.Variables.values[self.variable] = _logged(findings)
+        inbound = state.section == "inbound"
+        status, reason = (400, "Bad Request") if inbound else (502, "Bad Gateway")
+        response = state.respond(
+            status, reason, {"Content-Type": "application/json"}, error_body(status, finding.public)
+        )
+        raise PolicyError(
+            "Bad request" if inbound else "Response not allowed",
+            finding.details,
+            self.element,
+            response=response,
+        )
+
+
+def _logged(findings: list[_Finding]) -> JArray:
+    return JArray([finding.as_json() for finding in findings])
+
+
+def _lower(text: str | None) -> str | None:
+    return text.strip().lower() if text else None
+
+
+def _type_mapping(element: PolicyElement) -> _TypeMapping:
+    source, when = element.attributes.get("from"), element.attributes.get("when")
+    target = element.attributes.get("to")
+    if target is None or (source is None) == (when is None):
+        raise PolicyConfigError(
+            "<type> needs 'to' and one of 'from' or 'when'", location=element.location
+        )
+    condition = compile_value(when, element, "when") if when is not None else None
+    return _TypeMapping(_lower(source), condition, target.strip().lower(), element)
