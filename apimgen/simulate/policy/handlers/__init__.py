@@ -1,6 +1,7 @@
 """Simulated policies; importing this package registers every handler."""
 
 from apimgen.simulate.policy.handlers import (
+    authentication,
     caching,
     control,
     http,
@@ -14,6 +15,7 @@ from apimgen.simulate.policy.handlers import (
 )
 
 __all__ = [
+    "authentication",
     "caching",
     "control",
     "http",

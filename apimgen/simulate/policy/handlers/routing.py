@@ -1,5 +1,4 @@
-"""Reaching the backend: set-backend-service, authentication-managed-identity, forward-request
-and retry."""
+"""Reaching the backend: set-backend-service, forward-request and retry."""
 
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = [
     "ForwardRequest",
-    "ManagedIdentity",
     "Retry",
     "SetBackendService",
     "pool_unavailable_reason",
@@ -72,36 +70,6 @@ class SetBackendService(PolicyHandler):
             state.backend_id = None
             context.Request.route_to(state.base_url, context.Api.Path)
         state.pinned_backend = None
-
-
-@register
-class ManagedIdentity(PolicyHandler):
-    """``authentication-managed-identity`` (Learn: authentication-managed-identity-policy): sets
-    ``Authorization: Bearer <token>`` for the resource; the token is a recognisable stand-in."""
-
-    element_names = ("authentication-managed-identity",)
-    sections = ("inbound",)
-    attributes = (
-        Attribute("resource", required=True),
-        Attribute("client-id", expressions=False),
-        Attribute("output-token-variable-name", expressions=False),
-        Attribute("ignore-error", expressions=False, choices=("true", "false")),
-    )
-
-    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
-        super().__init__(element, build)
-        self.resource = self.values["resource"]
-        self.identity = self.literal("client-id") or "system-assigned"
-        self.variable = self.literal("output-token-variable-name")
-
-    def run(self, state: RequestState) -> None:
-        resource = self.resource.text(state)
-        token = f"mi-token:{self.identity}:{resource}"
-        if self.variable:
-            state.context.Variables.values[self.variable] = token
-        else:
-            state.context.Request.Headers._set("Authorization", [f"Bearer {token}"])
-        state.identity_resource = resource
 
 
 def _error_body(status: int, message: str) -> Callable[[], str]:
