@@ -8,6 +8,7 @@ Attribute names are the C# member names on purpose: expressions reach them by na
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -234,10 +235,39 @@ class Request(CSharpObject):
         return _UrlType(self.url)
 
     @property
+    def Foundry(self) -> FoundryRequest:
+        """``context.Request.Foundry``, which the policies Foundry's AI gateway writes read:
+        ``Deployment`` is the model deployment the call targets, the body's ``model`` (the v1
+        API) or else the URL's ``{deployment-id}`` (inference: no reference page documents
+        it; a self-hosted gateway changelog names the property)."""
+        model = None
+        if self.Body is not None:  # the gateway read it before any policy could
+            model = _body_model(self.Body.text)
+        return FoundryRequest(model or self._matched.get("deployment-id"))
+
+    @property
     def MatchedParameters(self) -> StringDictionary:
         if self._parameters is None:
             self._parameters = StringDictionary(self._matched)
         return self._parameters
+
+
+@dataclass(frozen=True)
+class FoundryRequest(CSharpObject):
+    csharp_name = "IFoundryRequest"
+    Deployment: str | None = None
+
+
+def _body_model(text: str) -> str | None:
+    """The ``model`` a JSON request body names, if it is a JSON object naming one."""
+    if '"model"' not in text:  # most bodies: no parse
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
 
 
 class Response(CSharpObject):

@@ -381,3 +381,47 @@ def test_a_role_check_reads_list_claims_and_the_token_times_a_scenario_gives(
     report = _simulate(tmp_path, policy, scenario)
     statuses = {n: c["statuses"] for n, c in report["consumers"].items()}
     assert statuses == {"user": {"200": 12}, "outsider": {"401": 12}, "expired": {"401": 12}}
+
+
+def test_foundry_limits_find_their_deployment_through_context_request_foundry(
+    tmp_path: Path,
+) -> None:
+    products = tmp_path / "policies" / "products"
+    products.mkdir(parents=True)
+    (products / "team-a.xml").write_text(
+        "<policies><inbound><base />"
+        '<set-variable name="limit-gpt-4.1-mini" value="2000" />'
+        '<set-variable name="quota-gpt-4.1-mini" value="6000|Hourly" />'
+        '<set-variable name="quota-o3" value="3000|Daily" />'
+        '<set-variable name="limit-gpt-4o" value="1000000" />'
+        "</inbound><backend><base /></backend><outbound><base /></outbound>"
+        "<on-error><base /></on-error></policies>"
+    )
+
+    def team(name: str, model: str, per_minute: int) -> dict[str, Any]:
+        arrival = {"kind": "constant", "per_minute": per_minute}
+        return {"name": name, "product": "team-a", "model": model, "arrival": arrival}
+
+    scenario = {
+        "duration": "30m",
+        "backends": {"foundry": {"tpm": 1000000}},
+        "consumers": [
+            team("mini", "gpt-4.1-mini", 12),
+            team("reasoning", "o3", 6),
+            team("chat", "gpt-4o", 6),
+        ],
+    }
+    policy = (WILD / "foundry-deployment-limits.xml").read_text()
+    report = _simulate(tmp_path, policy, scenario)
+    assert report["errors"] == []
+    consumers = report["consumers"]
+    # each deployment is held to its own variables: an hourly quota and a per-minute limit,
+    # a daily quota alone, a limit it never reaches
+    mini, reasoning, chat = consumers["mini"], consumers["reasoning"], consumers["chat"]
+    assert mini["statuses"]["429"] > 0 and mini["statuses"]["403"] > 0
+    assert 6000 <= mini["tokens"] < 6000 + 1000
+    assert max(mini["tokens_per_minute"]) <= 2000 + 1000
+    assert "429" not in reasoning["statuses"] and reasoning["statuses"]["403"] > 0
+    assert 3000 <= reasoning["tokens"] < 3000 + 1000
+    assert chat["statuses"] == {"200": 180}
+    assert set(report["token_limits"]) == {2000, 1000000}

@@ -113,6 +113,10 @@ def convert(value: Any, target: str) -> Any:
         target = target[:-1]
     if target in ("object", "var", "dynamic"):
         return value
+    if target.endswith("[]") and value is not None:  # (string[])x: an array as it is
+        if is_instance(value, target):
+            return value
+        raise CSharpError("InvalidCastException", f"cannot cast {type_name(value)} to {target}")
     if value is None:
         if target in _NUMERIC | _REAL | {"bool", "Boolean", "DateTime", "TimeSpan"}:
             raise CSharpError("InvalidCastException", f"null cannot be converted to {target}")
@@ -161,6 +165,11 @@ def is_instance(value: Any, target: str) -> bool:
         "TimeSpan": lambda v: isinstance(v, timedelta),
         "object": lambda v: v is not None,
     }
+    if target.endswith("[]"):  # arrays are Python lists; object[] takes any elements
+        element = target[:-2]
+        return isinstance(value, list) and (
+            element == "object" or all(v is None or is_instance(v, element) for v in value)
+        )
     check = checks.get(target.rstrip("?"))
     if check is not None:
         return check(value)
