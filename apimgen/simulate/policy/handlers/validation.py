@@ -128,18 +128,12 @@ class _ContentRule:
         return None if found is None else f"{found.message}. Path: '{found.json_path}'"
 
 
-def _action(element: PolicyElement, name: str, *, required: bool) -> str:
-    action = element.attributes.get(name)
-    if action is None:
-        if required:
-            raise PolicyConfigError(
-                f"<{element.name}> needs the attribute '{name}'", location=element.location
-            )
-        return "ignore"
+def _action(element: PolicyElement) -> str:
+    """A ``content`` rule's action; without one the rule checks nothing."""
+    action = element.attributes.get("action", "ignore")
     if action not in _ACTIONS:
         raise PolicyConfigError(
-            f"<{element.name}> attribute '{name}' must be one of {', '.join(_ACTIONS)}, "
-            f"not '{action}'",
+            f"<content> attribute 'action' must be one of {', '.join(_ACTIONS)}, not '{action}'",
             location=element.location,
         )
     return action
@@ -197,7 +191,7 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
     return _ContentRule(
         content_type=element.attributes.get("type", "").strip().lower(),
         validate_as=validate_as,
-        action=_action(element, "action", required=False),
+        action=_action(element),
         definition=schema_ref or schema_id or "of the API definition",
         validator=validator,
         element=element,
@@ -217,9 +211,11 @@ class ValidateContent(PolicyHandler):
     element_names = ("validate-content",)
     sections = ("inbound", "outbound", "on-error")
     attributes = (
-        Attribute("unspecified-content-type-action", required=True, choices=_ACTIONS),
+        Attribute(
+            "unspecified-content-type-action", required=True, expressions=False, choices=_ACTIONS
+        ),
         Attribute("max-size", required=True, expressions=False, kind="whole"),
-        Attribute("size-exceeded-action", required=True, choices=_ACTIONS),
+        Attribute("size-exceeded-action", required=True, expressions=False, choices=_ACTIONS),
         Attribute("errors-variable-name", expressions=False),
     )
 
@@ -227,8 +223,9 @@ class ValidateContent(PolicyHandler):
         super().__init__(element, build)
         _refuse_unknown(element, ("content-type-map", "content"))
         self.max_size = self.int_literal("max-size") or 0
-        self.size_action = _action(element, "size-exceeded-action", required=True)
-        self.unspecified_action = _action(element, "unspecified-content-type-action", required=True)
+        # both are required, their values checked against the actions by the base class
+        self.size_action = self.literal("size-exceeded-action") or ""
+        self.unspecified_action = self.literal("unspecified-content-type-action") or ""
         self.variable = self.literal("errors-variable-name")
         mapping = element.child("content-type-map")
         self.any_type = self.missing_type = None
