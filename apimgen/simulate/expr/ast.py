@@ -271,6 +271,19 @@ class Switch(Node):
 
     value: Node
     sections: tuple[tuple[tuple[Node | None, ...], tuple[Node, ...]], ...]  # None: default
+    # a label is a constant's expression, a CaseLabel (pattern or guard), or None (default)
+
+
+@dataclass(frozen=True)
+class CaseLabel(Node):
+    """A C# 7 ``case`` beyond a constant: ``case T name:`` (a type pattern; ``var`` takes
+    anything) and either kind with a ``when`` guard. ``value`` is the constant, or None for a
+    type pattern."""
+
+    value: Node | None
+    type_name: str | None
+    variable: str | None
+    guard: Node | None
 
 
 @dataclass(frozen=True)

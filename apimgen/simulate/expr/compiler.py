@@ -80,6 +80,7 @@ class Environment:
 
 
 Compiled = Callable[[Environment], Any]
+Matcher = Callable[[Environment, Any], bool]  # a switch label: does it take this value?
 _NO_RETURN = object()
 _BREAK = object()  # `break`/`continue` travel up to their loop like a return value
 _CONTINUE = object()
@@ -688,13 +689,14 @@ class _Compiler:
         return _guard(node, test)
 
     def switch(self, node: ast.Switch) -> Compiled:
-        """The first section with a label equal to the value runs, else the default one."""
+        """The first section with a label that matches the value runs, else the default one;
+        labels are tried in order, as C# 7 does once patterns are in play."""
         value = self.expr(node.value)
         self.switches += 1
         self.scopes.append(set())  # the sections share the switch block's scope
-        sections: list[tuple[list[Compiled | None], list[Compiled]]] = [
+        sections: list[tuple[list[Matcher | None], list[Compiled]]] = [
             (
-                [self.expr(label) if label is not None else None for label in labels],
+                [self.case(label) if label is not None else None for label in labels],
                 [self.statement(statement) for statement in statements],
             )
             for labels, statements in node.sections
@@ -710,7 +712,7 @@ class _Compiler:
                 for label in labels:
                     if label is None:
                         fallback = statements
-                    elif compare("==", subject, label(env)):
+                    elif label(env, subject):
                         chosen = statements
                         break
                 if chosen is not None:
@@ -724,6 +726,32 @@ class _Compiler:
             return _NO_RETURN
 
         return _guard(node, run)
+
+    def case(self, label: ast.Node) -> Matcher:
+        """Whether a ``case`` label takes the switch's value: equal to a constant, or of a
+        type (``var`` takes anything, a type pattern never takes null, binding the name),
+        and then its ``when`` guard holds."""
+        if not isinstance(label, ast.CaseLabel):
+            constant = self.expr(label)
+            return lambda env, subject: bool(compare("==", subject, constant(env)))
+        matches: Matcher
+        if label.value is not None:
+            constant = self.expr(label.value)
+            matches = lambda env, subject: bool(compare("==", subject, constant(env)))  # noqa: E731
+        else:
+            target, variable = label.type_name or "var", label.variable or ""
+            self.scopes[-1].add(variable)
+
+            def matches(env: Environment, subject: Any) -> bool:
+                if target != "var" and (subject is None or not is_instance(subject, target)):
+                    return False
+                env.locals[variable] = subject
+                return True
+
+        if label.guard is None:
+            return matches
+        guard = self.expr(label.guard)
+        return lambda env, subject: matches(env, subject) and to_bool(guard(env), "when")
 
     def do_while(self, node: ast.DoWhile) -> Compiled:
         """``do { } while (c);``: the body runs once before the condition is asked."""

@@ -423,6 +423,19 @@ class _ToAst(Transformer[Token, ast.Node]):
     def case_label(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
         return ("label", c[0])
 
+    def case_guarded(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
+        return ("label", ast.CaseLabel(*_pos(meta), c[0], None, None, c[2]))
+
+    def case_pattern(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
+        # [type, ARRAY?, name, WHEN?, guard?]: the array marker and `when` are tokens
+        parts = [item for item in c if not (isinstance(item, Token) and item.type == "WHEN")]
+        written = str(parts[0])
+        if len(parts) > 1 and isinstance(parts[1], Token) and parts[1].type == "ARRAY":
+            written += "[]"
+            parts = [parts[0], *parts[2:]]
+        guard = parts[2] if len(parts) > 2 else None
+        return ("label", ast.CaseLabel(*_pos(meta), None, written, str(parts[1]), guard))
+
     def default_label(self, meta: Any, c: list[Any]) -> tuple[str, None]:
         return ("label", None)
 
@@ -478,6 +491,11 @@ def _describe(error: UnexpectedInput, text: str) -> str:
     if isinstance(error, UnexpectedToken):
         if error.token.type == "$END":
             return "unexpected end of expression"
+        if str(error.token) == "switch" and "SWITCH" not in error.expected:
+            return (
+                "unexpected switch: `value switch { ... }` is C# 8, and APIM's policy "
+                "expressions are C# 7 (write a switch statement in @{ ... })"
+            )
         return f"unexpected {error.token!s}"
     return "syntax error"
 

@@ -134,3 +134,11 @@ def test_a_string_broken_across_lines_says_why() -> None:
     with pytest.raises(ExpressionSyntaxError, match="C# strings cannot span lines"):
         compile_expression('@(context.Request.Method + "\r\n")')
     assert compile_expression('@(@"a\nb".Length)').evaluate(None, {}) == 3  # verbatim: fine
+
+
+def test_a_csharp_8_switch_expression_is_refused_as_not_apims_csharp_7() -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError
+
+    with pytest.raises(ExpressionSyntaxError, match="is C# 8, and APIM's policy") as error:
+        compile_expression('@{ var n = 7; return n switch { 7 => "seven", _ => "other" }; }')
+    assert (error.value.line, error.value.column) == (1, 24)
