@@ -219,6 +219,8 @@ class _Compiler:
                 return _guard(node, as_cast)
             if node.variable is not None:
                 return self.pattern(node)
+            if target == "null":  # C# 7's constant pattern: `x is null`
+                return _guard(node, lambda env: operand(env) is None)
             return _guard(node, lambda env: is_instance(operand(env), target))
         if isinstance(node, ast.ThrowValue):
             return self.throw(ast.Throw(node.line, node.column, node.value))

@@ -29,6 +29,9 @@ def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
     }
     if name in units:
         return moment + timedelta(**{units[name]: args[0]})
+    if name in ("AddMonths", "AddYears"):
+        months = int(args[0]) * (12 if name == "AddYears" else 1)
+        return _add_months(moment, months)
     if name == "ToUnixTimeSeconds":
         return int(moment.timestamp())
     if name == "ToUnixTimeMilliseconds":
@@ -37,11 +40,31 @@ def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
         return moment + args[0]
     if name == "Subtract":
         return moment - args[0]
+    if name in ("ToUniversalTime", "ToLocalTime"):
+        return moment  # times here are UTC, and so is the gateway's local zone (as DateTime.Now)
     if name == "ToString":
         if not args:
             return cs_string(moment)
         return format_datetime(moment, str(args[0]))
     raise UnsupportedError(f"DateTime.{name}()")
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    """.NET's ``AddMonths``: the same day in the month ``months`` on, or that month's last
+    day when it is shorter (January 31 plus a month is February 28 or 29)."""
+    import calendar
+
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise CSharpError(
+            "ArgumentOutOfRangeException", "the added months leave the DateTime range"
+        )
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    # a plain datetime, as arithmetic gives: a clock reading's lowest tick digit stays behind
+    return datetime.combine(
+        moment.date().replace(year=year, month=month + 1, day=day), moment.timetz()
+    )
 
 
 # Standard formats whose output no culture changes; the rest (d, D, t, T, g, G, ...) depend on
