@@ -16,7 +16,11 @@ from apimgen.errors import Severity
 from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
 from apimgen.simulate.context import Context, Response
-from apimgen.simulate.expr.compiler import ExpressionUnsupportedError, compile_expression
+from apimgen.simulate.expr.compiler import (
+    ExpressionNotAllowedError,
+    ExpressionUnsupportedError,
+    compile_expression,
+)
 from apimgen.simulate.expr.members import static_types
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
 from apimgen.simulate.policy.apim_policies import APIM_POLICIES
@@ -206,6 +210,8 @@ def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Findin
                     element,
                     f"expression does not parse: {error.message} (at {error.line}:{error.column})",
                 )
+            except ExpressionNotAllowedError as error:
+                yield _finding("APIM009", element, str(error))
             except ExpressionUnsupportedError as error:
                 named = re.fullmatch(r"the name '([\w.]+)'", error.construct)
                 if named and not is_allowed_name(named.group(1)):

@@ -269,3 +269,16 @@ def test_a_managed_identity_token_for_another_service_is_not_an_audience_mistake
     assert [f["rule"] for f in _lint_global(tmp_path, graph + on_the_call)] == ["APIM017"]
     plain = '<authentication-managed-identity resource="https://graph.microsoft.com" />'
     assert [f["rule"] for f in _lint_global(tmp_path, plain)] == ["APIM017"]
+
+
+def test_a_datetime_member_learn_does_not_list_is_an_error(tmp_path: Path) -> None:
+    findings = _lint_global(
+        tmp_path,
+        '<set-variable name="t" value="@(DateTime.ParseExact(&quot;2026-01-05&quot;, '
+        '&quot;yyyy-MM-dd&quot;, null).ToString())" />'
+        '<set-variable name="u" value="@(DateTimeOffset.ParseExact(&quot;2026-01-05&quot;, '
+        '&quot;yyyy-MM-dd&quot;, null).ToString())" />',
+    )
+    assert [(f["rule"], f["line"]) for f in findings] == [("APIM009", 1)]
+    assert "APIM does not allow DateTime.ParseExact" in findings[0]["message"]
+    assert "DateTimeOffset allows all of its own" in findings[0]["message"]

@@ -24,7 +24,7 @@ from apimgen.simulate.expr.members import (
     get_member,
     is_instance,
 )
-from apimgen.simulate.expr.names import QUALIFIED_NAMES, STATIC_NAMES
+from apimgen.simulate.expr.names import ALLOWED_MEMBERS, QUALIFIED_NAMES, STATIC_NAMES
 from apimgen.simulate.expr.objects import CSharpException
 from apimgen.simulate.expr.operators import arithmetic, compare, number, plain, to_bool
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression, shifted
@@ -43,6 +43,7 @@ from apimgen.simulate.expr.values import (
 __all__ = [
     "CompiledExpression",
     "Environment",
+    "ExpressionNotAllowedError",
     "ExpressionRuntimeError",
     "ExpressionUnsupportedError",
     "compile_expression",
@@ -63,11 +64,27 @@ class ExpressionRuntimeError(Exception):
 class ExpressionUnsupportedError(Exception):
     """A construct the simulator does not model, named, with its position."""
 
-    def __init__(self, construct: str, line: int, column: int) -> None:
-        super().__init__(f"unsupported in the simulator: {construct} (at {line}:{column})")
+    def __init__(self, construct: str, line: int, column: int, message: str = "") -> None:
+        super().__init__(
+            message or f"unsupported in the simulator: {construct} (at {line}:{column})"
+        )
         self.construct = construct
         self.line = line
         self.column = column
+
+
+class ExpressionNotAllowedError(ExpressionUnsupportedError):
+    """A member of a .NET type APIM refuses in expressions: the gateway rejects the policy
+    when it is saved, so the simulator does too, whether or not it could run it."""
+
+    def __init__(self, type_name_: str, member: str, line: int, column: int) -> None:
+        message = (
+            f"APIM does not allow {type_name_}.{member} in policy expressions: Learn lists the "
+            f"members of {type_name_} it allows, and {member} is not one"
+            + ("; DateTimeOffset allows all of its own" if type_name_ == "DateTime" else "")
+            + f" (at {line}:{column})"
+        )
+        super().__init__(f"{type_name_}.{member}", line, column, message)
 
 
 @dataclass(slots=True)
@@ -290,7 +307,23 @@ class _Compiler:
             return lambda env: env.statics[name]
         raise ExpressionUnsupportedError(f"the name '{name}'", node.line, node.column)
 
+    def _refuse_disallowed(self, node: ast.Member) -> None:
+        """``Type.Member`` on a type whose allowed members Learn lists one by one."""
+        root, steps = (
+            ast.member_reads(node.target)
+            if isinstance(node.target, ast.Member)
+            else (node.target, [])
+        )
+        if not isinstance(root, ast.Name) or self.declared(root.id):
+            return
+        dotted = ".".join([root.id, *(step.name for step in steps)])
+        written = QUALIFIED_NAMES.get(dotted, "") if steps else root.id
+        allowed = ALLOWED_MEMBERS.get(written)
+        if allowed is not None and node.name not in allowed:
+            raise ExpressionNotAllowedError(written, node.name, node.line, node.column)
+
     def member(self, node: ast.Member) -> Compiled:
+        self._refuse_disallowed(node)
         unqualified = self._unqualified(node)
         if unqualified is not None:
             return self.expr(unqualified, chain_top=False)
@@ -382,6 +415,7 @@ class _Compiler:
         if not isinstance(node.target, ast.Member):
             raise ExpressionUnsupportedError("calling a non-method", node.line, node.column)
         member = node.target
+        self._refuse_disallowed(member)
         target = self.expr(member.target, chain_top=False)
         name, type_args, null_conditional = member.name, node.type_args, member.null_conditional
         positional: list[Compiled] = []

@@ -110,7 +110,7 @@ _PARSED = {
 
 
 def parse_exact(text: str, pattern: str) -> datetime:
-    """``DateTime.ParseExact`` for numeric patterns (``yyyy-MM-dd``, ``yyyyMMddHHmmss``,
+    """``DateTimeOffset.ParseExact`` for numeric patterns (``yyyy-MM-dd``, ``yyyyMMddHHmmss``,
     ``o``, ``s``, ``u``); names of days and months, 12-hour clocks and other specifiers are
     refused by name rather than guessed."""
     pattern = _STANDARD_FORMATS.get(pattern, pattern) if len(pattern) == 1 else pattern
@@ -124,7 +124,7 @@ def parse_exact(text: str, pattern: str) -> datetime:
         elif piece in _PARSED:
             regex.append(_PARSED[piece])
         else:
-            raise UnsupportedError(f"DateTime.ParseExact with '{piece}'")
+            raise UnsupportedError(f"ParseExact with '{piece}'")
     try:
         found = re.fullmatch("".join(regex), text.strip())
     except re.error:  # a specifier written twice: .NET refuses such a format too

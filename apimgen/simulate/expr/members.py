@@ -8,6 +8,7 @@ simulator cannot evaluate faithfully must fail loudly, never evaluate to null.
 from __future__ import annotations
 
 import base64
+import calendar
 import html
 import math
 import random
@@ -16,7 +17,7 @@ import unicodedata
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
@@ -973,16 +974,21 @@ def static_types(
             "Sqrt": math.sqrt,
         },
     )
+    # DateTime's statics are the ones Learn allows (names.ALLOWED_MEMBERS); DateTimeOffset
+    # allows all of its members, so parsing with a format or without an exception is there.
     datetime_type = StaticType(
         "DateTime",
         {
             "UtcNow": static_property(now),
             "Now": static_property(now),
+            "Today": static_property(lambda: datetime.combine(now().date(), time(), UTC)),
             "Parse": lambda text, *_: parse_datetime(str(text)),
-            "TryParse": _try_parse(parse_datetime, DAY_ONE),
-            "ParseExact": lambda text, pattern, *_: parse_exact(str(text), str(pattern)),
-            "TryParseExact": _try_parse(parse_exact, DAY_ONE),
             "MinValue": static_property(lambda: DAY_ONE),
+            "MaxValue": static_property(
+                lambda: datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+            ),
+            "DaysInMonth": lambda year, month: calendar.monthrange(year, month)[1],
+            "IsLeapYear": calendar.isleap,
         },
     )
     timespan_type = StaticType(
@@ -1026,6 +1032,10 @@ def static_types(
             {
                 "UtcNow": static_property(now),
                 "Now": static_property(now),
+                "Parse": lambda text, *_: parse_datetime(str(text)),
+                "TryParse": _try_parse(parse_datetime, DAY_ONE),
+                "ParseExact": lambda text, pattern, *_: parse_exact(str(text), str(pattern)),
+                "TryParseExact": _try_parse(parse_exact, DAY_ONE),
                 "FromUnixTimeSeconds": lambda n: (
                     datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
                 ),

@@ -4,7 +4,7 @@ reads static members through them and ``new`` creates objects through them."""
 
 from __future__ import annotations
 
-__all__ = ["QUALIFIED_NAMES", "STATIC_NAMES"]
+__all__ = ["ALLOWED_MEMBERS", "QUALIFIED_NAMES", "STATIC_NAMES"]
 
 # Names an expression may use without declaring them.
 STATIC_NAMES = frozenset(
@@ -33,4 +33,21 @@ QUALIFIED_NAMES = {
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
     "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
     "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
+}  # fmt: skip
+
+# The types whose members Learn lists one by one (".NET Framework types allowed in policy
+# expressions"; every other allowed type allows all its members). APIM refuses any other
+# member of these when the policy is saved.
+ALLOWED_MEMBERS = {
+    "DateTime": frozenset(
+        {
+            "Add", "AddDays", "AddHours", "AddMilliseconds", "AddMinutes", "AddMonths",
+            "AddSeconds", "AddTicks", "AddYears", "Date", "Day", "DayOfWeek", "DayOfYear",
+            "DaysInMonth", "Hour", "IsDaylightSavingTime", "IsLeapYear", "MaxValue",
+            "Millisecond", "Minute", "MinValue", "Month", "Now", "Parse", "Second", "Subtract",
+            "Ticks", "TimeOfDay", "Today", "ToString", "UtcNow", "Year",
+        }
+    ),
+    "DateTimeKind": frozenset({"Utc"}),
+    "Regex": frozenset({"IsMatch", "Match", "Matches", "Replace", "Unescape", "Split"}),
 }  # fmt: skip
