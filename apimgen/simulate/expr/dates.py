@@ -16,7 +16,13 @@ from typing import Any
 from apimgen.simulate.clock import in_utc
 from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
 
-__all__ = ["datetime_method", "format_datetime", "parse_datetime", "parse_exact"]
+__all__ = [
+    "datetime_method",
+    "format_datetime",
+    "parse_datetime",
+    "parse_exact",
+    "parse_timespan",
+]
 
 
 def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
@@ -40,6 +46,10 @@ def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
         return moment + args[0]
     if name == "Subtract":
         return moment - args[0]
+    if name == "AddTicks":  # a tick is 100 ns; a datetime keeps whole microseconds
+        return moment + timedelta(microseconds=int(args[0]) / 10)
+    if name == "IsDaylightSavingTime":
+        return False  # UTC has no daylight saving
     if name in ("ToUniversalTime", "ToLocalTime"):
         return moment  # times here are UTC, and so is the gateway's local zone (as DateTime.Now)
     if name == "ToString":
@@ -97,6 +107,35 @@ def parse_datetime(text: str) -> datetime:
         return in_utc(parsedate_to_datetime(stripped))
     except (TypeError, ValueError, IndexError):
         raise CSharpError("FormatException", _NOT_A_TIME) from None
+
+
+_TIMESPAN = re.compile(
+    r"(?P<sign>-)?(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2})"
+    r"(?::(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?)?"
+)
+
+
+def parse_timespan(text: str) -> timedelta:
+    """``TimeSpan.Parse`` in the invariant form: ``[-][d.]hh:mm[:ss[.fffffff]]``, or a whole
+    number of days."""
+    stripped = text.strip()
+    if re.fullmatch(r"-?\d+", stripped):
+        return timedelta(days=int(stripped))
+    found = _TIMESPAN.fullmatch(stripped)
+    if found is None:
+        raise CSharpError("FormatException", "String was not recognized as a valid TimeSpan.")
+    parts = found.groupdict()
+    hours, minutes, seconds = int(parts["hours"]), int(parts["minutes"]), int(parts["seconds"] or 0)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise CSharpError("OverflowException", "The TimeSpan string is out of range.")
+    span = timedelta(
+        days=int(parts["days"] or 0),
+        hours=hours,
+        minutes=minutes,
+        seconds=seconds,
+        microseconds=int(((parts["fraction"] or "") + "0000000")[:7]) / 10,
+    )
+    return -span if parts["sign"] else span
 
 
 # What each custom specifier of ParseExact reads: digits, or an offset for K and zzz.

@@ -27,6 +27,7 @@ from apimgen.simulate.expr.dates import (
     format_datetime,
     parse_datetime,
     parse_exact,
+    parse_timespan,
 )
 from apimgen.simulate.expr.numbers import align, format_number
 from apimgen.simulate.expr.operators import plain
@@ -289,6 +290,12 @@ _PROPERTIES: dict[type, dict[str, Callable[[Any], Any]]] = {
         "TimeOfDay": lambda d: d - d.replace(hour=0, minute=0, second=0, microsecond=0),
         "DayOfWeek": lambda d: EnumValue(f"DayOfWeek.{DAYS_OF_WEEK[(d.weekday() + 1) % 7]}"),
         "DayOfYear": lambda d: d.timetuple().tm_yday,
+        "Millisecond": lambda d: d.microsecond // 1000,
+        # DateTimeOffset's: every time here is UTC, so these are the time itself, offset zero
+        "UtcDateTime": lambda d: d,
+        "DateTime": lambda d: d,
+        "LocalDateTime": lambda d: d,
+        "Offset": lambda d: d.utcoffset() or timedelta(0),
     },
     timedelta: {
         "TotalSeconds": lambda t: t.total_seconds(),
@@ -999,6 +1006,7 @@ def static_types(
             "FromHours": lambda v: timedelta(hours=v),
             "FromMilliseconds": lambda v: timedelta(milliseconds=v),
             "Zero": static_property(lambda: timedelta(0)),
+            "Parse": lambda text: parse_timespan(str(text)),
         },
     )
     json_token = {
