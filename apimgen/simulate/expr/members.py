@@ -819,6 +819,36 @@ def static_property(fn: Callable[[], Any]) -> Callable[[], Any]:
     return get
 
 
+def _array(items: Any) -> list[Any]:
+    """An array argument of ``Array``'s statics: null is .NET's ArgumentNullException."""
+    if items is None:
+        raise CSharpError("ArgumentNullException", "Value cannot be null. (Parameter 'array')")
+    return _sequence(items)
+
+
+def _index_of(items: Any, value: Any, *_: Any) -> int:
+    """``Array.IndexOf``: the first position holding an equal value, else -1."""
+    return next((i for i, item in enumerate(_array(items)) if item == value), -1)
+
+
+def _find_index(items: Any, match: Callable[[Any], Any]) -> int:
+    return next((i for i, item in enumerate(_array(items)) if match(item)), -1)
+
+
+# System.Array's statics (Learn allows all of them); arrays are Python lists here.
+_ARRAY_STATICS: dict[str, Callable[..., Any]] = {
+    "IndexOf": _index_of,
+    "LastIndexOf": lambda items, value: max(
+        (i for i, item in enumerate(_array(items)) if item == value), default=-1
+    ),
+    "Exists": lambda items, match: any(match(item) for item in _array(items)),
+    "TrueForAll": lambda items, match: all(match(item) for item in _array(items)),
+    "Find": lambda items, match: next((i for i in _array(items) if match(i)), None),
+    "FindAll": lambda items, match: [item for item in _array(items) if match(item)],
+    "FindIndex": _find_index,
+}
+
+
 def _generic(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a static method as taking type arguments (``DeserializeObject<T>``)."""
 
@@ -1062,6 +1092,7 @@ def static_types(
                 "Empty": _generic(lambda type_args=(): []),
             },
         ),
+        "Array": StaticType("Array", _ARRAY_STATICS),
         "JTokenType": _enum(
             "JTokenType",
             "Object",

@@ -13,7 +13,7 @@ STATIC_NAMES = frozenset(
         "Boolean", "Math", "DateTime", "TimeSpan", "JObject", "JArray", "JToken", "JsonConvert",
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
-        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer",
+        "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer", "Array",
     }
 )  # fmt: skip
 
@@ -33,6 +33,7 @@ QUALIFIED_NAMES = {
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
     "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
     "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
+    "System.Array": "Array",
 }  # fmt: skip
 
 # The types whose members Learn lists one by one (".NET Framework types allowed in policy
