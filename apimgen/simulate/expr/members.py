@@ -947,7 +947,8 @@ def static_types(
 ) -> dict[str, StaticType]:
     """The static types an expression may name; time, GUIDs and ``new Random()``'s numbers
     (``draw``, uniform in [0, 1)) come from the simulation."""
-    from apimgen.simulate.expr.objects import Random, SystemUri  # they build on this module
+    from apimgen.simulate.expr.hashing import hashing_types  # they build on this module
+    from apimgen.simulate.expr.objects import Random, SystemUri
     from apimgen.simulate.expr.regexes import REGEX_OPTIONS, regex_type  # as do these
     from apimgen.simulate.expr.timezones import timezone_type
 
@@ -1171,6 +1172,7 @@ def static_types(
             construct=SystemUri,
         ),
         "Regex": regex_type(),
+        **hashing_types(),
     }
     return types
 

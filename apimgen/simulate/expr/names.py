@@ -14,6 +14,9 @@ STATIC_NAMES = frozenset(
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
         "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer", "Array",
+        "BitConverter", "MD5", "HMACMD5",
+        *(f"{kind}{bits}" for kind in ("SHA", "HMACSHA") for bits in ("1", "256", "384", "512")),
+        *(f"SHA{bits}Managed" for bits in ("1", "256", "384", "512")),
     }
 )  # fmt: skip
 
@@ -33,8 +36,15 @@ QUALIFIED_NAMES = {
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
     "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
     "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
-    "System.Array": "Array",
+    "System.Array": "Array", "System.BitConverter": "BitConverter",
 }  # fmt: skip
+QUALIFIED_NAMES.update(
+    {
+        f"System.Security.Cryptography.{name}": name
+        for name in STATIC_NAMES
+        if "SHA" in name or "MD5" in name
+    }
+)
 
 # The types whose members Learn lists one by one (".NET Framework types allowed in policy
 # expressions"; every other allowed type allows all its members). APIM refuses any other

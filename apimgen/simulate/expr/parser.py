@@ -407,6 +407,12 @@ class _ToAst(Transformer[Token, ast.Node]):
     def while_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.Loop(*_pos(meta), None, c[0], None, c[1])
 
+    def using_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
+        """``using (var h = ...) body``: the declaration and the body in a block of their own
+        (nothing here holds a resource to dispose of)."""
+        resource = c[0] if isinstance(c[0], ast.Declare) else ast.ExprStatement(*_pos(meta), c[0])
+        return ast.Block(*_pos(meta), (resource, c[1]))
+
     def do_while_stmt(self, meta: Any, c: list[Any]) -> ast.Node:
         return ast.DoWhile(*_pos(meta), c[0], c[1])
 
