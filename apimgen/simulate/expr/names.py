@@ -14,7 +14,7 @@ STATIC_NAMES = frozenset(
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
         "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer", "Array",
-        "BitConverter", "MD5", "HMACMD5",
+        "BitConverter", "MD5", "HMACMD5", "Tuple",
         *(f"{kind}{bits}" for kind in ("SHA", "HMACSHA") for bits in ("1", "256", "384", "512")),
         *(f"SHA{bits}Managed" for bits in ("1", "256", "384", "512")),
     }
@@ -36,7 +36,7 @@ QUALIFIED_NAMES = {
     "System.Text.RegularExpressions.RegexOptions": "RegexOptions",
     "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
     "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
-    "System.Array": "Array", "System.BitConverter": "BitConverter",
+    "System.Array": "Array", "System.BitConverter": "BitConverter", "System.Tuple": "Tuple",
 }  # fmt: skip
 QUALIFIED_NAMES.update(
     {

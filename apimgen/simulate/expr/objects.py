@@ -10,7 +10,7 @@ from typing import Any
 from apimgen.simulate.expr.members import CSharpObject
 from apimgen.simulate.expr.values import CSharpError, cs_string
 
-__all__ = ["CSharpException", "Random", "StringBuilder", "SystemUri"]
+__all__ = ["CSharpException", "Random", "StringBuilder", "SystemUri", "Tuple"]
 
 
 class StringBuilder(CSharpObject):
@@ -78,6 +78,34 @@ class CSharpException(CSharpObject):
 
     def ToString(self) -> str:
         return f"System.{self.kind}: {self.Message}"
+
+
+class Tuple(CSharpObject):
+    """``System.Tuple``: ``Tuple.Create(a, b)`` or ``new Tuple<A, B>(a, b)``, read through
+    ``Item1`` to ``Item7``, written ``(a, b)``."""
+
+    csharp_name = "Tuple"
+
+    def __init__(self, *items: Any) -> None:
+        if not 1 <= len(items) <= 7:
+            raise CSharpError("ArgumentException", "a Tuple holds one to seven items")
+        self._items = items
+
+    def __getattr__(self, name: str) -> Any:
+        if (
+            name.startswith("Item")
+            and name[4:].isdigit()
+            and 1 <= int(name[4:]) <= len(self._items)
+        ):
+            return self._items[int(name[4:]) - 1]
+        raise AttributeError(name)
+
+    def Equals(self, other: Any) -> bool:
+        """Item by item; ``==`` compares references, as for any .NET class."""
+        return isinstance(other, Tuple) and self._items == other._items
+
+    def ToString(self) -> str:
+        return "(" + ", ".join(cs_string(item) for item in self._items) + ")"
 
 
 class SystemUri(CSharpObject):
