@@ -282,3 +282,12 @@ def test_a_datetime_member_learn_does_not_list_is_an_error(tmp_path: Path) -> No
     assert [(f["rule"], f["line"]) for f in findings] == [("APIM009", 1)]
     assert "APIM does not allow DateTime.ParseExact" in findings[0]["message"]
     assert "DateTimeOffset allows all of its own" in findings[0]["message"]
+
+
+def test_ipaddress_is_allowed_as_learn_lists_it(tmp_path: Path) -> None:
+    findings = _lint_global(
+        tmp_path,
+        '<set-variable name="first" value="@(System.Net.IPAddress.Parse(context.Request.IpAddress)'
+        '.GetAddressBytes()[0].ToString())" />',
+    )
+    assert findings == []

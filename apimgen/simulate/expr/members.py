@@ -948,7 +948,7 @@ def static_types(
     """The static types an expression may name; time, GUIDs and ``new Random()``'s numbers
     (``draw``, uniform in [0, 1)) come from the simulation."""
     from apimgen.simulate.expr.hashing import hashing_types  # they build on this module
-    from apimgen.simulate.expr.objects import Random, SystemUri, Tuple
+    from apimgen.simulate.expr.objects import Random, SystemUri, Tuple, ip_address_type
     from apimgen.simulate.expr.regexes import REGEX_OPTIONS, regex_type  # as do these
     from apimgen.simulate.expr.timezones import timezone_type
 
@@ -1173,6 +1173,7 @@ def static_types(
         ),
         "Regex": regex_type(),
         "Tuple": StaticType("Tuple", {"Create": Tuple}, construct=Tuple),
+        "IPAddress": ip_address_type(),
         **hashing_types(),
     }
     return types

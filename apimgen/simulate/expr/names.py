@@ -14,7 +14,7 @@ STATIC_NAMES = frozenset(
         "Convert", "Guid", "Encoding", "StringComparison", "StringSplitOptions", "Formatting",
         "Regex", "WebUtility", "Uri", "DateTimeOffset", "DateTimeKind", "JTokenType", "Random",
         "RegexOptions", "TimeZoneInfo", "char", "Char", "Enumerable", "StringComparer", "Array",
-        "BitConverter", "MD5", "HMACMD5", "Tuple",
+        "BitConverter", "MD5", "HMACMD5", "Tuple", "IPAddress",
         *(f"{kind}{bits}" for kind in ("SHA", "HMACSHA") for bits in ("1", "256", "384", "512")),
         *(f"SHA{bits}Managed" for bits in ("1", "256", "384", "512")),
     }
@@ -37,6 +37,7 @@ QUALIFIED_NAMES = {
     "System.TimeZoneInfo": "TimeZoneInfo", "System.Char": "Char",
     "System.Linq.Enumerable": "Enumerable", "System.StringComparer": "StringComparer",
     "System.Array": "Array", "System.BitConverter": "BitConverter", "System.Tuple": "Tuple",
+    "System.Net.IPAddress": "IPAddress",
 }  # fmt: skip
 QUALIFIED_NAMES.update(
     {
@@ -60,5 +61,6 @@ ALLOWED_MEMBERS = {
         }
     ),
     "DateTimeKind": frozenset({"Utc"}),
+    "JsonConvert": frozenset({"SerializeObject", "DeserializeObject"}),
     "Regex": frozenset({"IsMatch", "Match", "Matches", "Replace", "Unescape", "Split"}),
 }  # fmt: skip

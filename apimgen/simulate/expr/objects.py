@@ -3,14 +3,23 @@ the exceptions a ``catch`` receives or a ``throw`` raises."""
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Callable
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject
-from apimgen.simulate.expr.values import CSharpError, cs_string
+from apimgen.simulate.expr.members import CSharpObject, StaticType
+from apimgen.simulate.expr.values import CSharpError, OutRef, cs_string
 
-__all__ = ["CSharpException", "Random", "StringBuilder", "SystemUri", "Tuple"]
+__all__ = [
+    "CSharpException",
+    "IPAddress",
+    "Random",
+    "StringBuilder",
+    "SystemUri",
+    "Tuple",
+    "ip_address_type",
+]
 
 
 class StringBuilder(CSharpObject):
@@ -106,6 +115,66 @@ class Tuple(CSharpObject):
 
     def ToString(self) -> str:
         return "(" + ", ".join(cs_string(item) for item in self._items) + ")"
+
+
+class IPAddress(CSharpObject):
+    """``System.Net.IPAddress`` (Learn allows all its members): policies parse the caller's
+    ``IpAddress`` to compare it or read its bytes."""
+
+    csharp_name = "IPAddress"
+
+    def __init__(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+        self._address = address
+
+    def GetAddressBytes(self) -> list[int]:
+        return list(self._address.packed)
+
+    def Equals(self, other: Any) -> bool:
+        return isinstance(other, IPAddress) and self._address == other._address
+
+    @property
+    def IsIPv4MappedToIPv6(self) -> bool:
+        return isinstance(self._address, ipaddress.IPv6Address) and (
+            self._address.ipv4_mapped is not None
+        )
+
+    def MapToIPv4(self) -> IPAddress:
+        mapped = getattr(self._address, "ipv4_mapped", None)
+        return IPAddress(mapped) if mapped is not None else self
+
+    def ToString(self) -> str:
+        return str(self._address)
+
+
+def _parse_ip(text: Any) -> IPAddress:
+    if text is None:
+        raise CSharpError("ArgumentNullException", "Value cannot be null. (Parameter 'ipString')")
+    try:
+        return IPAddress(ipaddress.ip_address(str(text).strip()))
+    except ValueError:
+        raise CSharpError("FormatException", "An invalid IP address was specified.") from None
+
+
+def _try_parse_ip(text: Any, result: Any = None) -> bool:
+    try:
+        parsed: IPAddress | None = _parse_ip(text)
+    except CSharpError:
+        parsed = None
+    if isinstance(result, OutRef):
+        result.value = parsed
+    return parsed is not None
+
+
+def ip_address_type() -> StaticType:
+    """``IPAddress``'s statics."""
+    return StaticType(
+        "IPAddress",
+        {
+            "Parse": _parse_ip,
+            "TryParse": _try_parse_ip,
+            "IsLoopback": lambda address: address._address.is_loopback,
+        },
+    )
 
 
 class SystemUri(CSharpObject):
