@@ -291,3 +291,14 @@ def test_ipaddress_is_allowed_as_learn_lists_it(tmp_path: Path) -> None:
         '.GetAddressBytes()[0].ToString())" />',
     )
     assert findings == []
+
+
+def test_attributes_learn_documents_are_not_findings(tmp_path: Path) -> None:
+    # Service Fabric resolution on set-backend-service and set-body's parse-date
+    findings = _lint_global(
+        tmp_path,
+        '<set-backend-service backend-id="b" sf-resolve-condition="@(true)" '
+        'sf-service-instance-name="fabric:/app" />'
+        '<set-body parse-date="false">x</set-body>',
+    )
+    assert findings == []

@@ -173,7 +173,12 @@ class SetBody(PolicyHandler):
     body in outbound/on-error. Liquid templates are not simulated."""
 
     element_names = ("set-body",)
-    attributes = (Attribute("template", expressions=False), Attribute("xsi-nil", expressions=False))
+    attributes = (
+        Attribute("template", expressions=False),
+        Attribute("xsi-nil", expressions=False),
+        # how date strings in a JSON body reach a Liquid template; nothing else reads it
+        Attribute("parse-date", expressions=False, choices=("true", "false")),
+    )
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)

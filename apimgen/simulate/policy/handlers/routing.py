@@ -45,7 +45,21 @@ class SetBackendService(PolicyHandler):
 
     element_names = ("set-backend-service",)
     sections = ("inbound", "backend")
-    attributes = (Attribute("backend-id"), Attribute("base-url"))
+    attributes = (
+        Attribute("backend-id"),
+        Attribute("base-url"),
+        # Service Fabric backends' resolution: accepted, as no scenario backend is one
+        *(
+            Attribute(f"sf-{name}")
+            for name in (
+                "partition-key",
+                "replica-type",
+                "resolve-condition",
+                "service-instance-name",
+                "listener-name",
+            )
+        ),
+    )
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
