@@ -79,7 +79,12 @@ def _unescape(body: str) -> str:
             continue
         code = body[index + 1]
         if code == "u":
-            out.append(chr(int(body[index + 2 : index + 6], 16)))
+            digits = body[index + 2 : index + 6]
+            if not re.fullmatch(r"[0-9A-Fa-f]{4}", digits):
+                raise ExpressionSyntaxError(
+                    "\\u in a string takes four hex digits", body, 1, index + 1
+                )
+            out.append(chr(int(digits, 16)))
             index += 6
             continue
         out.append(_ESCAPES.get(code, code))
@@ -129,7 +134,18 @@ def _hole(text: str) -> ast.Node:
     value = _parse_cached(text[:expression_end].strip(), "start_expr")
     if expression_end == end and colon < 0:
         return value
-    width = int(text[comma + 1 : end]) if 0 <= comma < end else None
+    width = None
+    if 0 <= comma < end:
+        written = text[comma + 1 : end].strip()
+        if not re.fullmatch(r"-?\d+", written):
+            # C# takes a constant there; a name or an expression is a compile error
+            raise ExpressionSyntaxError(
+                f"an interpolation's alignment is a whole number, not '{written}'",
+                text,
+                1,
+                comma + 2,
+            )
+        width = int(written)
     spec = text[colon + 1 :] if colon >= 0 else None
     return ast.FormattedHole(value.line, value.column, value, width, spec)
 

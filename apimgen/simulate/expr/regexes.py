@@ -5,6 +5,7 @@ policies read (Learn's own example reads ``Groups["maxAge"]``)."""
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 from apimgen.simulate.expr.members import CSharpObject, StaticType
@@ -34,16 +35,25 @@ def _regex(pattern: str, options: tuple[Any, ...]) -> re.Pattern[str]:
     translated = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)
     translated = re.sub(r"\\k<([A-Za-z_]\w*)>", r"(?P=\1)", translated)
     try:
-        return re.compile(translated, flags)
+        with warnings.catch_warnings():  # Python's notes on its own future syntax ([a--b]...)
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(translated, flags)
     except re.error as error:
         raise CSharpError("ArgumentException", f"invalid pattern '{pattern}': {error}") from None
 
 
 def _replacement(text: str) -> str:
-    """.NET's ``$1`` and ``${name}`` in a replacement, as ``re.sub`` writes them."""
-    return re.sub(
-        r"\$\{([A-Za-z_]\w*)\}|\$(\d+)", lambda m: f"\\g<{m.group(1) or m.group(2)}>", text
-    )
+    """A .NET replacement as ``re.sub`` reads it: ``$1``, ``${name}`` and ``$0`` name groups,
+    ``$$`` is a dollar, and a backslash is itself (``re.sub`` would read an escape)."""
+
+    def rewrite(found: re.Match[str]) -> str:
+        if found.group(0) == "$$":
+            return "$"
+        if found.group(0) == "\\":
+            return "\\\\"
+        return f"\\g<{found.group(1) or found.group(2)}>"
+
+    return re.sub(r"\$\$|\\|\$\{([A-Za-z_]\w*)\}|\$(\d+)", rewrite, text)
 
 
 class RegexGroup(CSharpObject):

@@ -142,3 +142,19 @@ def test_a_csharp_8_switch_expression_is_refused_as_not_apims_csharp_7() -> None
     with pytest.raises(ExpressionSyntaxError, match="is C# 8, and APIM's policy") as error:
         compile_expression('@{ var n = 7; return n switch { 7 => "seven", _ => "other" }; }')
     assert (error.value.line, error.value.column) == (1, 24)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('@("\\uarde")', "takes four hex digits"),
+        ('@($"{context.Request.Method,-JArray6}")', "alignment is a whole number"),
+    ],
+)
+def test_what_csharp_would_not_compile_is_a_syntax_error_not_a_crash(
+    text: str, message: str
+) -> None:
+    from apimgen.simulate.expr.parser import ExpressionSyntaxError
+
+    with pytest.raises(ExpressionSyntaxError, match=message):
+        compile_expression(text)
