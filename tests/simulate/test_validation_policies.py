@@ -273,3 +273,24 @@ def test_xml_validation_that_applies_is_refused_as_unsupported() -> None:
     result = _one(policy, Call(0, headers=JSON))
     assert result.status == 500
     assert result.state.error is not None and result.state.error[0] == "SimulatorUnsupported"
+
+
+def test_a_schema_ref_that_names_nothing_is_a_located_error() -> None:
+    policy = _validate(
+        '<content validate-as="json" schema-id="chat" schema-ref="#/components/nope" '
+        'action="prevent" />'
+    )
+    with pytest.raises(PolicyConfigError, match="schema-ref '#/components/nope' names nothing"):
+        run(policy, [Call(0)], schemas={"chat": CHAT_SCHEMA})
+
+
+def test_a_schema_that_refers_to_another_document_is_apims_api_schema_error() -> None:
+    # nothing is fetched: the reference cannot be resolved, as APIM reports
+    policy = _validate('<content validate-as="json" schema-id="remote" action="prevent" />')
+    schemas = {"remote": {"$ref": "https://schemas.example/chat.json"}}
+    result = _one(policy, Call(0, headers=JSON), schemas=schemas)
+    assert result.status == 400 and result.state.backend_calls == 0
+    assert "internal error" in (result.body or "")
+    problem = _problems(result)[0]
+    assert problem["Type"] == "ApiSchema"
+    assert problem["Details"].startswith("API's schema does not exist or it could not be resolved")

@@ -123,9 +123,33 @@ class _ContentRule:
         if self.validator is None:
             return None
         from jsonschema.exceptions import best_match
+        from referencing.exceptions import Unresolvable
 
-        found = best_match(self.validator.iter_errors(document))
+        try:
+            found = best_match(self.validator.iter_errors(document))
+        except Unresolvable as error:  # a $ref to another document: nothing is fetched
+            raise _SchemaUnresolvedError(str(error)) from None
         return None if found is None else f"{found.message}. Path: '{found.json_path}'"
+
+
+class _SchemaUnresolvedError(Exception):
+    """The schema names a part it cannot reach (a ``$ref`` to another document)."""
+
+
+def _points_into(document: Any, reference: str) -> bool:
+    """Whether the JSON pointer ``#/a/b`` names a part of ``document``."""
+    if not reference.startswith("#"):
+        return False
+    target = document
+    for part in (part for part in reference[1:].split("/") if part):
+        step = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and step in target:
+            target = target[step]
+        elif isinstance(target, list) and step.isdigit() and int(step) < len(target):
+            target = target[int(step)]
+        else:
+            return False
+    return True
 
 
 def _action(element: PolicyElement) -> str:
@@ -184,6 +208,13 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
             )
         schema = dict(schemas[schema_id])
         if schema_ref:
+            if not _points_into(schemas[schema_id], schema_ref):
+                raise PolicyConfigError(
+                    f"<content> schema-ref '{schema_ref}' names nothing in schema '{schema_id}'",
+                    hint="a JSON pointer into the schema document, e.g. "
+                    "#/components/schemas/request",
+                    location=element.location,
+                )
             schema["$ref"] = schema_ref  # resolved against the document it came from
         if allowed is not None:
             schema = _with_additional_properties(schema, allowed == "true")
@@ -298,7 +329,14 @@ class ValidateContent(PolicyHandler):
         rule = next((r for r in self.rules if r.content_type in ("", content_type)), None)
         if rule is None or rule.action == "ignore":
             return
-        problem = rule.problem(text)
+        try:
+            problem = rule.problem(text)
+        except _SchemaUnresolvedError as error:
+            # Learn's ApiSchema error: the caller is told of an internal error either way
+            details = f"API's schema does not exist or it could not be resolved. {error}"
+            finding = _Finding("", "ApiSchema", "", details, _INTERNAL, rule.action)
+            self._found(state, findings, finding)
+            return
         if problem is None:
             return
         details = (
