@@ -294,3 +294,25 @@ def test_a_schema_that_refers_to_another_document_is_apims_api_schema_error() ->
     problem = _problems(result)[0]
     assert problem["Type"] == "ApiSchema"
     assert problem["Details"].startswith("API's schema does not exist or it could not be resolved")
+
+
+def test_the_additional_properties_override_touches_schemas_only() -> None:
+    from apimgen.simulate.policy.handlers.validation import _with_additional_properties
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "properties": {"type": "object", "properties": {}},  # a property named so
+            "mode": {"const": {"type": "object"}},
+        },
+        "anyOf": [{"type": "object"}],
+        "$defs": {"m": {"properties": {"role": {"enum": ["user"]}}}},
+    }
+    closed = _with_additional_properties(schema, False)
+    assert closed["additionalProperties"] is False
+    assert set(closed["properties"]) == {"properties", "mode"}
+    assert closed["properties"]["properties"]["additionalProperties"] is False
+    assert closed["properties"]["mode"] == {"const": {"type": "object"}}
+    assert closed["anyOf"][0]["additionalProperties"] is False
+    assert closed["$defs"]["m"]["additionalProperties"] is False
+    assert closed["$defs"]["m"]["properties"]["role"] == {"enum": ["user"]}

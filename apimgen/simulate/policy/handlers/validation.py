@@ -50,14 +50,30 @@ def json_schema_validator(schema: dict[str, Any]) -> Any:
     return cls(schema)
 
 
+# Where a JSON Schema holds other schemas: one, a list of them, or a mapping to them.
+_SUBSCHEMA = ("items", "additionalItems", "contains", "not", "if", "then", "else")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas")
+
+
 def _with_additional_properties(schema: Any, allowed: bool) -> Any:
     """``schema`` with every object schema's additionalProperties overridden, as the
-    allow-additional-properties attribute does at run time."""
-    if isinstance(schema, list):
-        return [_with_additional_properties(item, allowed) for item in schema]
+    allow-additional-properties attribute does at run time. Only schema positions are
+    walked: a ``const``, an ``enum`` or a property named "properties" stays as written."""
     if not isinstance(schema, dict):
         return schema
-    copy = {key: _with_additional_properties(value, allowed) for key, value in schema.items()}
+    copy = dict(schema)
+    for key in _SUBSCHEMA:
+        if key in copy:
+            copy[key] = _with_additional_properties(copy[key], allowed)
+    for key in _SUBSCHEMA_LISTS:
+        if isinstance(copy.get(key), list):
+            copy[key] = [_with_additional_properties(item, allowed) for item in copy[key]]
+    for key in _SUBSCHEMA_MAPS:
+        if isinstance(copy.get(key), dict):
+            copy[key] = {
+                name: _with_additional_properties(item, allowed) for name, item in copy[key].items()
+            }
     if "properties" in copy or copy.get("type") == "object":
         copy["additionalProperties"] = allowed
     return copy
