@@ -143,27 +143,19 @@ class Output:
             f"{minutes} min from {result.starts_at:%Y-%m-%d %H:%M} UTC (seed {result.seed})"
         )
         consumers = Table(title="Consumers", title_justify="left")
-        # Other client errors (validate-content's 400s, validate-jwt's 401s) get a column
-        # only in runs that have them.
-        other = {
-            name: sum(
-                n for s, n in stats.statuses.items() if 400 <= s < 500 and s not in (429, 403)
-            )
-            for name, stats in result.consumers.items()
-        }
+        other = any(stats.other_client_errors for stats in result.consumers.values())
         columns = ["consumer", "requests", "200", "429", "403"]
-        columns += ["other 4xx"] if any(other.values()) else []
+        columns += ["other 4xx"] if other else []  # validate-content's 400s, validate-jwt's 401s
         for column in (*columns, "5xx", "tokens", "max tokens/min"):
             consumers.add_column(column, justify="left" if column == "consumer" else "right")
         for name, stats in result.consumers.items():
-            server_errors = sum(n for s, n in stats.statuses.items() if s >= 500)
             cells = [str(stats.statuses[200]), str(stats.statuses[429]), str(stats.statuses[403])]
-            cells += [str(other[name])] if any(other.values()) else []
+            cells += [str(stats.other_client_errors)] if other else []
             consumers.add_row(
                 escape(name),
                 str(stats.requests),
                 *cells,
-                str(server_errors),
+                str(stats.server_errors),
                 str(stats.tokens),
                 str(max(stats.tokens_per_minute.values(), default=0)),
             )

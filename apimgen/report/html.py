@@ -46,10 +46,12 @@ def _run_view(result: SimulationResult, charts: Sequence[Chart]) -> dict[str, An
                 "share": stats.tokens / total,
                 "s429": stats.statuses.get(429, 0),
                 "s403": stats.statuses.get(403, 0),
-                "s5xx": sum(n for status, n in stats.statuses.items() if status >= 500),
+                "s4xx": stats.other_client_errors,
+                "s5xx": stats.server_errors,
             }
             for name, stats in sorted(result.consumers.items())
         ],
+        "other_4xx": any(stats.other_client_errors for stats in result.consumers.values()),
         "expectations": result.expectations,
         "charts": [
             {

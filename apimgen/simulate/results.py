@@ -30,6 +30,16 @@ class ConsumerStats:
         if tokens:
             self.tokens_per_minute[minute] += tokens
 
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+    @property
+    def other_client_errors(self) -> int:
+        """4xx answers other than throttling's 429 and 403 (validate-content's 400s,
+        validate-jwt's 401s): reports give them a column only when a run has some."""
+        return sum(n for s, n in self.statuses.items() if 400 <= s < 500 and s not in (429, 403))
+
 
 @dataclass
 class BackendStats:

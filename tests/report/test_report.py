@@ -153,6 +153,26 @@ def test_names_are_escaped_in_the_page() -> None:
     assert "&lt;script&gt;" in html and "&lt;b&gt;eve&lt;/b&gt;" in html
 
 
+def test_other_client_errors_get_a_column_only_when_a_run_has_them() -> None:
+    def page(statuses: dict[int, int]) -> str:
+        result = SimulationResult(
+            name="run",
+            seed=1,
+            duration=120,
+            consumers={"c": ConsumerStats(requests=4, statuses=Counter(statuses), tokens=5)},
+            backends={"aoai": BackendStats(requests=1, tokens=5)},
+            tokens_per_minute={0: 5},
+            metric_samples=3,
+            skipped_policies=[],
+        )
+        return report_html(result.name, [(result, [])])
+
+    refused = page({200: 1, 400: 2, 401: 1, 429: 5})
+    assert "<th>other 4xx</th>" in refused
+    assert "<td>5</td><td>0</td><td>3</td><td>0</td>" in refused  # 429, 403, 400+401, 5xx
+    assert "other 4xx" not in page({200: 4, 429: 1})
+
+
 def test_readme_shows_the_four_seed_story_charts() -> None:
     root = EXAMPLES.parent
     readme = (root / "README.md").read_text(encoding="utf-8")
