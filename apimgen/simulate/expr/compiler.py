@@ -412,6 +412,8 @@ class _Compiler:
     def call(self, node: ast.Call) -> Compiled:
         if isinstance(node.target, ast.Name) and self.declared(node.target.id):
             return self.local_call(node)
+        if isinstance(node.target, ast.Name) and node.target.id == "nameof":
+            return self.nameof(node)
         if not isinstance(node.target, ast.Member):
             raise ExpressionUnsupportedError("calling a non-method", node.line, node.column)
         member = node.target
@@ -444,6 +446,17 @@ class _Compiler:
             return result
 
         return _guard(node, run)
+
+    def nameof(self, node: ast.Call) -> Compiled:
+        """C# 6's ``nameof(x)``, ``nameof(a.B)``: the last name, as text."""
+        named = node.args[0] if len(node.args) == 1 else None
+        if isinstance(named, ast.Name):
+            text = named.id
+        elif isinstance(named, ast.Member):
+            text = named.name
+        else:
+            raise ExpressionUnsupportedError("nameof of other than a name", node.line, node.column)
+        return lambda env: text
 
     def local_call(self, node: ast.Call) -> Compiled:
         """``Name(args)``: a local function, or a lambda kept in a local."""
