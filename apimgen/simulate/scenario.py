@@ -193,6 +193,29 @@ class Consumer(SpecModel):
         description="With prompt_groups: share of calls asking a group's question (a random "
         "wording); the rest use `prompts` in turn.",
     )
+    body_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More fields for each request body, e.g. temperature, user, tools or "
+        "stream_options (they do not count as prompt tokens).",
+    )
+
+    @field_validator("body_fields")
+    @classmethod
+    def _own_fields(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted(set(fields) & set(_BODY_SETTINGS))
+        if taken:
+            settings = ", ".join(f"{field} (use {_BODY_SETTINGS[field]})" for field in taken)
+            raise ValueError(f"the simulator writes {settings}")
+        return fields
+
+
+# Body fields a consumer's own settings write.
+_BODY_SETTINGS = {
+    "messages": "prompts or system_prompt",
+    "model": "model",
+    "max_tokens": "max_tokens",
+    "stream": "stream_share",
+}
 
 
 _MEASURES = Literal[

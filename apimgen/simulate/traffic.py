@@ -137,4 +137,6 @@ def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
     body = "{" + model + '"messages": ' + json.dumps(messages)
     if consumer.max_tokens:
         body += f', "max_tokens": {consumer.max_tokens}'
+    for field, value in consumer.body_fields.items():
+        body += f", {json.dumps(field)}: {json.dumps(value)}"
     return body + "}", body + ', "stream": true}', count_chat_tokens(messages)

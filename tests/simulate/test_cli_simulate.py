@@ -828,3 +828,55 @@ def test_a_schema_id_the_scenario_lacks_is_located_in_the_policy(tmp_path: Path)
     assert "api.xml:1" in result.stderr
     assert "schema-id 'chat' is not a schema the scenario supplies" in result.stderr
     assert "supplied: none" in result.stderr
+
+
+def test_consumers_add_body_fields_that_policies_read(tmp_path: Path) -> None:
+    api_xml = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><validate-content unspecified-content-type-action="prevent" '
+        'max-size="10000" size-exceeded-action="prevent">'
+        '<content type="application/json" validate-as="json" schema-id="chat" action="prevent" />'
+        "</validate-content>"
+        '<rate-limit-by-key calls="2" renewal-period="60" counter-key="@((string)context.Request'
+        '.Body.As&lt;JObject&gt;(preserveContent: true)[&quot;user&quot;] ?? &quot;none&quot;)" />',
+    )
+    every_minute = {"kind": "constant", "per_minute": 6}
+    scenario = {
+        "duration": "1m",
+        "schemas": {"chat": "chat.schema.yaml"},
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            # one end user behind two apps: the per-user limit counts both
+            {
+                "name": "web",
+                "body_fields": {"user": "u-42", "temperature": 0.2},
+                "arrival": every_minute,
+            },
+            {"name": "mobile", "body_fields": {"user": "u-42"}, "arrival": every_minute},
+            {
+                "name": "hot",
+                "body_fields": {"user": "u-7", "temperature": 3},
+                "arrival": every_minute,
+            },
+        ],
+    }
+    path = _folder_scenario(tmp_path, api_xml, scenario)
+    (tmp_path / "chat.schema.yaml").write_text(
+        "type: object\nproperties:\n  temperature: {type: number, maximum: 2}\n"
+    )
+    result = run_cli("simulate", str(path), "--json")
+    assert result.exit_code == ExitCode.OK, result.stdout
+    consumers = json.loads(result.stdout)["consumers"]
+    assert consumers["hot"]["statuses"] == {"400": 6}
+    shared = {
+        k: consumers["web"]["statuses"].get(k, 0) + consumers["mobile"]["statuses"].get(k, 0)
+        for k in ("200", "429")
+    }
+    assert shared == {"200": 2, "429": 10}
+    data = yaml.safe_load(path.read_text())
+    data["consumers"][0]["body_fields"] = {"model": "gpt-4o", "stream": True}
+    path.write_text(yaml.safe_dump(data))
+    refused = run_cli("simulate", str(path))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "consumers[0].body_fields" in refused.stderr
+    assert "model (use model), stream (use stream_share)" in refused.stderr
