@@ -219,16 +219,26 @@ def simulate(
             help="Also run this scenario and put the runs side by side (repeatable, in order).",
         ),
     ] = None,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain",
+            help="Show the policies the first requests ran and how each ended: N, CONSUMER "
+            "(its first 3) or CONSUMER:N.",
+        ),
+    ] = None,
 ) -> None:
     """Run policies against synthetic traffic on a virtual clock; exit 4 if an expectation fails."""
 
     def action(out: Output) -> int:
+        from apimgen.simulate.explain import parse_explain
         from apimgen.simulate.junit import junit_xml
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
 
         if sweep is not None:
             return _sweep(out, scenario, sweep, seed, skip_unknown, as_json)
+        chosen = parse_explain(explain) if explain is not None else None
         paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
         results = []
@@ -240,7 +250,11 @@ def simulate(
             ):
                 results.append(
                     run_scenario(
-                        one, seed=seed, skip_unknown=skip_unknown or None, progress=progress
+                        one,
+                        seed=seed,
+                        skip_unknown=skip_unknown or None,
+                        progress=progress,
+                        explain=chosen,
                     )
                 )
         if junit is not None:

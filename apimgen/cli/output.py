@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.markup import escape
 from apimgen.errors import Diagnostic, Severity
 
 if TYPE_CHECKING:
+    from apimgen.simulate.explain import ExplainedRequest
     from apimgen.simulate.results import SimulationResult
     from apimgen.simulate.sweep import SweepRow
 
@@ -133,6 +134,32 @@ class Output:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
 
+    def _explained(self, request: ExplainedRequest, epoch: datetime) -> None:
+        """One request's path through the policies, then how it ended (``--explain``)."""
+
+        def clock(seconds: float) -> str:
+            return (epoch + timedelta(seconds=seconds)).strftime("%H:%M:%S.%f")[:-3]
+
+        ending = f"{request.status}"
+        if request.error is not None:
+            ending += f" {request.error[0]}: {request.error[1]}"
+        if request.tokens:
+            ending += f", {request.tokens} tokens"
+        if request.backend:
+            ending += f", backend {request.backend}"
+        self.out.print(
+            f"[bold]{escape(request.request)}[/bold] ({escape(request.consumer)}) arrived "
+            f"{clock(request.arrived)}, answered {clock(request.answered)}: {escape(ending)}"
+        )
+        for step in request.steps:
+            self.out.print(
+                f"  {clock(step.time)}  {step.section:<9} {escape(step.policy):<32} "
+                f"{escape(step.at)}"
+            )
+        if request.variables:
+            shown = ", ".join(f"{name}={value}" for name, value in request.variables.items())
+            self.out.print(f"  variables: {escape(shown)}")
+
     def simulation(self, result: SimulationResult) -> None:
         """Per-consumer, per-backend and expectation tables for a finished run."""
         from rich.table import Table
@@ -205,6 +232,10 @@ class Output:
             self.out.print("[yellow]skipped policies (not simulated):[/yellow]")
             for entry in result.skipped_policies:
                 self.out.print(f"  {escape(entry)}")
+        if result.explained:
+            self.out.print("[bold]Explained requests[/bold] (the policies each ran, in order)")
+        for explained in result.explained:
+            self._explained(explained, result.starts_at)
         if result.expectations:
             table = Table(title="Expectations", title_justify="left")
             for column in ("", "expectation", "measured", "expected"):

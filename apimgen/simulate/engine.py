@@ -38,12 +38,18 @@ def compile_pipeline(
     *,
     skip_unknown: bool = False,
     schemas: Mapping[str, Any] | None = None,
+    explainer: Any = None,
 ) -> CompiledPipeline:
     """Build every handler once; raises PolicyConfigError for what APIM would refuse.
-    ``schemas`` are the JSON Schemas validate-content may name, by id."""
+    ``schemas`` are the JSON Schemas validate-content may name, by id; an ``explainer``
+    (explain.py) records the steps of the requests it chooses."""
     skipped: list[PolicyElement] = []
     build = BuildContext(
-        registry(), skip_unknown=skip_unknown, skipped=skipped, schemas=schemas or {}
+        registry(),
+        skip_unknown=skip_unknown,
+        skipped=skipped,
+        schemas=schemas or {},
+        explainer=explainer,
     )
     inbound, backend, outbound, on_error = (
         build.handlers(pipeline.section(name), name) for name in SECTIONS

@@ -76,6 +76,7 @@ class SimulationResult:
     # calls to a backend while another was available, for expectations' while_available
     calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
     endpoint_calls: dict[str, int] = field(default_factory=dict)  # send-request calls per endpoint
+    explained: list[Any] = field(default_factory=list)  # explain.ExplainedRequest, with --explain
 
     @property
     def total_requests(self) -> int:
@@ -222,4 +223,9 @@ class SimulationResult:
                 for e in self.expectations
             ],
             "passed": self.passed,
+            **(
+                {"explained": [e.as_json(self.starts_at) for e in self.explained]}
+                if self.explained
+                else {}
+            ),
         }

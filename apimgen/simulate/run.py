@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from apimgen.errors import ApimgenError
 from apimgen.simulate.backends import (
     BackendRegistry,
     BreakerRule,
@@ -29,6 +30,7 @@ from apimgen.simulate.context import (
     User,
 )
 from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
+from apimgen.simulate.explain import Explainer
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
@@ -448,6 +450,19 @@ def _threshold_warning(cache: SemanticCache) -> str | None:
     )
 
 
+def _explainer(scenario: Scenario, explain: tuple[str | None, int] | None) -> Explainer | None:
+    if explain is None:
+        return None
+    consumer, count = explain
+    names = [c.name for c in scenario.consumers]
+    if consumer is not None and consumer not in names:
+        raise ApimgenError(
+            f"--explain: the scenario has no consumer '{consumer}'",
+            hint=f"consumers: {', '.join(names)}",
+        )
+    return Explainer(consumer, count)
+
+
 def run_scenario(
     loaded: LoadedScenario,
     *,
@@ -456,13 +471,16 @@ def run_scenario(
     progress: Callable[[float], None] | None = None,
     score_threshold: float | None = None,
     embedder: CachedEmbedder | None = None,
+    explain: tuple[str | None, int] | None = None,
 ) -> SimulationResult:
     """Run ``loaded`` and check its expectations; deterministic for a seed.
 
     ``score_threshold`` replaces every semantic-cache lookup's threshold (a sweep); an
-    ``embedder`` passed in is reused, so a sweep embeds each prompt once for all its runs.
+    ``embedder`` passed in is reused, so a sweep embeds each prompt once for all its runs;
+    ``explain`` (a consumer or None, and a count) records the paths of the first requests.
     """
     scenario = loaded.scenario
+    explainer = _explainer(scenario, explain)
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)
@@ -483,6 +501,7 @@ def run_scenario(
                 gateway.policies.pipeline(gateway.api, scenario.operation, product),
                 skip_unknown=skip,
                 schemas=loaded.schemas,
+                explainer=explainer,
             )
             for element in compiled.skipped:
                 entry = f"<{element.name}> at {element.location}"
@@ -492,7 +511,7 @@ def run_scenario(
         return pipelines[product]
 
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
-    loop = EventLoop(collector.done)
+    loop = EventLoop(collector.done if explainer is None else explainer.after(collector.done))
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     callers = _Callers(gateway, scenario.operation, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller
@@ -540,6 +559,7 @@ def run_scenario(
             (node.backends.calls_while_available for node in nodes.values()), Counter()
         ),
         endpoint_calls=dict(sum((node.endpoint_calls for node in nodes.values()), Counter())),
+        explained=explainer.explained if explainer is not None else [],
     )
     result.check(scenario.expect)
     return result

@@ -210,6 +210,7 @@ class BuildContext:
     skipped: list[PolicyElement] | None = None
     section: str = "inbound"
     schemas: Mapping[str, Any] = field(default_factory=dict)  # validate-content's schema-ids
+    explainer: Any = None  # explain.Explainer when the run records requests' paths
 
     def handlers(self, elements: tuple[PolicyElement, ...], section: str) -> list[PolicyHandler]:
         return build_handlers(elements, section, self)
@@ -262,5 +263,8 @@ def build_handlers(
                 hint=f"allowed in: {', '.join(cls.sections)}",
                 location=element.location,
             )
-        handlers.append(cls(element, build))
+        handler = cls(element, build)
+        if build.explainer is not None:
+            build.explainer.wrap(handler, section)
+        handlers.append(handler)
     return handlers

@@ -1,0 +1,177 @@
+"""``apimgen simulate --explain``: the path a few requests took through the policies, for when
+a summary says *that* calls were refused and a user needs to see *why*.
+
+Each policy statement the chosen requests ran is recorded with its section, its place in the
+policy files and the virtual time, then the request's outcome: status, tokens, backend, the
+policy error if one ended it, and its variables. Recording wraps the handlers only when asked,
+so a run without ``--explain`` pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apimgen.errors import ApimgenError
+from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
+
+if TYPE_CHECKING:
+    from apimgen.simulate.policy.handlers.base import PolicyHandler
+    from apimgen.simulate.state import RequestState
+
+__all__ = ["ExplainedRequest", "Explainer", "Step", "parse_explain"]
+
+_SPEC = re.compile(r"(?P<only>\d+)|(?P<consumer>[^:]+?)(?::(?P<count>\d+))?")
+_MOST = 100  # more than this is a log, not an explanation
+_VALUE_WIDTH = 80
+
+
+def parse_explain(spec: str) -> tuple[str | None, int]:
+    """``--explain`` as (consumer or None for any, how many requests): ``3``, ``alice`` (its
+    first 3) or ``alice:10``."""
+    found = _SPEC.fullmatch(spec.strip())
+    if found is None or not spec.strip():
+        raise ApimgenError(
+            f"--explain takes N, CONSUMER or CONSUMER:N, not '{spec}'", hint="e.g. alice:5"
+        )
+    if found.group("only"):
+        consumer, count = None, int(found.group("only"))
+    else:
+        consumer, count = found.group("consumer"), int(found.group("count") or 3)
+    if not 1 <= count <= _MOST:
+        raise ApimgenError(f"--explain explains 1 to {_MOST} requests, not {count}")
+    return consumer, count
+
+
+@dataclass(frozen=True)
+class Step:
+    """One policy statement a request ran."""
+
+    time: float
+    section: str
+    policy: str
+    at: str  # file:line
+
+
+@dataclass
+class ExplainedRequest:
+    request: str
+    consumer: str
+    arrived: float
+    answered: float
+    status: int
+    tokens: int
+    backend: str | None
+    error: tuple[str, str] | None
+    steps: list[Step]
+    variables: dict[str, str]
+
+    def as_json(self, epoch: datetime) -> dict[str, Any]:
+        def clock(seconds: float) -> str:
+            return (epoch + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+        return {
+            "request": self.request,
+            "consumer": self.consumer,
+            "arrived": clock(self.arrived),
+            "answered": clock(self.answered),
+            "status": self.status,
+            "tokens": self.tokens,
+            "backend": self.backend,
+            "error": None if self.error is None else {"reason": self.error[0],
+                                                      "message": self.error[1]},
+            "steps": [
+                {"time": clock(s.time), "section": s.section, "policy": s.policy, "at": s.at}
+                for s in self.steps
+            ],
+            "variables": self.variables,
+        }  # fmt: skip
+
+
+@dataclass
+class Explainer:
+    """Chooses the first ``count`` requests (of ``consumer``, or of anyone) as they arrive and
+    records their steps; the run hands it every finished request."""
+
+    consumer: str | None
+    count: int
+    explained: list[ExplainedRequest] = field(default_factory=list)
+    _steps: dict[int, list[Step]] = field(default_factory=dict)  # by id() of the request state
+    _arrived: dict[int, float] = field(default_factory=dict)
+    _chosen: int = 0
+
+    def wrap(self, handler: PolicyHandler, section: str) -> None:
+        """Record each run of ``handler`` for the chosen requests."""
+        run: Callable[[RequestState], Any] = handler.run
+        element = handler.element
+        at = f"{element.file}:{element.line}"
+
+        def recorded(state: RequestState) -> Any:
+            steps = self._steps_of(state)
+            if steps is not None:
+                steps.append(Step(state.services.now, section, element.name, at))
+            return run(state)
+
+        handler.run = recorded  # type: ignore[method-assign]
+
+    def _steps_of(self, state: RequestState) -> list[Step] | None:
+        """The chosen request's steps so far; a request is chosen when it runs its first
+        policy, so requests are taken in the order they arrive."""
+        key = id(state)  # finished requests leave, so a reused id starts afresh
+        steps = self._steps.get(key)
+        if steps is not None:
+            return steps
+        if self._chosen >= self.count:
+            return None
+        if self.consumer is not None and state.consumer_name != self.consumer:
+            return None
+        self._chosen += 1
+        self._arrived[key] = state.services.now
+        steps = self._steps[key] = []
+        return steps
+
+    def after(self, done: Callable[[RequestState], None]) -> Callable[[RequestState], None]:
+        """``done``, then this explainer's own record of the finished request."""
+
+        def both(state: RequestState) -> None:
+            done(state)
+            self.finish(state)
+
+        return both
+
+    def finish(self, state: RequestState) -> None:
+        key = id(state)
+        steps = self._steps.pop(key, None)
+        if steps is None:
+            return
+        arrived = self._arrived.pop(key)
+        response = state.context.Response
+        self.explained.append(
+            ExplainedRequest(
+                request=str(state.context.RequestId),
+                consumer=state.consumer_name,
+                arrived=arrived,
+                answered=state.services.now,
+                status=response.StatusCode if response is not None else 500,
+                tokens=state.usage["total_tokens"] if state.usage else 0,
+                backend=state.backend_used,
+                error=state.error,
+                steps=steps,
+                variables={
+                    name: _short(value)
+                    for name, value in sorted(state.context.Variables.values.items())
+                },
+            )
+        )
+
+
+def _short(value: Any) -> str:
+    try:
+        text = cs_string(value)
+    except (CSharpError, UnsupportedError):  # a value C# cannot print: shown by its type
+        text = f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 1] + "…"

@@ -1,0 +1,90 @@
+"""apimgen simulate --explain: the policies the chosen requests ran, in order, and how each
+ended, without changing the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from apimgen.errors import ApimgenError, ExitCode
+from apimgen.simulate.explain import parse_explain
+from tests.conftest import EXAMPLES, run_cli
+from tests.simulate.test_cli_simulate import SIMULATION_SCHEMA, _folder_scenario
+
+# A retry over a backend that fails every call: each attempt is a step.
+RETRYING = (
+    '<policies><inbound><base /><set-variable name="attempt" value="first" />'
+    '<set-backend-service backend-id="b" /></inbound>'
+    '<backend><retry condition="@(context.Response.StatusCode &gt;= 500)" count="2" '
+    'interval="1"><forward-request buffer-request-body="true" /></retry></backend>'
+    '<outbound><base /><set-header name="x-tries" exists-action="override">'
+    "<value>3</value></set-header></outbound><on-error><base /></on-error></policies>"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "chosen"),
+    [("3", (None, 3)), ("alice", ("alice", 3)), ("alice:10", ("alice", 10)), (" 2 ", (None, 2))],
+)
+def test_explain_takes_a_count_a_consumer_or_both(
+    spec: str, chosen: tuple[str | None, int]
+) -> None:
+    assert parse_explain(spec) == chosen
+
+
+@pytest.mark.parametrize(("spec", "message"), [("", "takes N"), ("alice:0", "1 to 100"),
+                                               ("500", "1 to 100")])  # fmt: skip
+def test_explain_refuses_what_it_cannot_take(spec: str, message: str) -> None:
+    with pytest.raises(ApimgenError, match=message):
+        parse_explain(spec)
+
+
+def test_explained_requests_show_each_attempt_and_how_they_ended(tmp_path: Path) -> None:
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000, "error_rate": 1.0}},
+        "consumers": [
+            {"name": "alice", "arrival": {"kind": "constant", "per_minute": 6}},
+            {"name": "bob", "arrival": {"kind": "constant", "per_minute": 6}},
+        ],
+    }
+    path = _folder_scenario(tmp_path, RETRYING, scenario)
+    result = run_cli("simulate", str(path), "--json", "--explain", "bob:2")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SIMULATION_SCHEMA)
+    explained = report["explained"]
+    assert [e["request"] for e in explained] == ["bob-0", "bob-1"]
+    first = explained[0]
+    assert first["status"] == 500 and first["error"] is None  # the backend's own answer
+    steps = [(s["section"], s["policy"]) for s in first["steps"]]
+    assert steps == [
+        ("inbound", "set-variable"),
+        ("inbound", "set-backend-service"),
+        ("backend", "retry"),
+        *[("backend", "forward-request")] * 3,  # the first try and two retries
+        ("outbound", "set-header"),
+    ]
+    assert first["steps"][0]["at"] == "policies/apis/api.xml:1"
+    assert first["variables"] == {"attempt": "first"}
+    assert first["arrived"] < first["answered"]  # the retries waited
+    # the run itself is the same with or without an explanation
+    plain = json.loads(run_cli("simulate", str(path), "--json").stdout)
+    assert {k: v for k, v in report.items() if k != "explained"} == plain
+    assert "explained" not in plain
+
+
+def test_the_summary_prints_the_path_and_unknown_consumers_are_refused() -> None:
+    scenario = EXAMPLES / "scenarios" / "request-guardrails.yaml"
+    shown = run_cli("simulate", str(scenario), "--explain", "creative:1")
+    assert shown.exit_code == ExitCode.OK
+    assert "creative-0 (creative) arrived 09:00:00.000, answered 09:00:00.000: 400 Bad request" in (
+        shown.stdout
+    )
+    assert "inbound   validate-content" in shown.stdout
+    refused = run_cli("simulate", str(scenario), "--explain", "nobody")
+    assert refused.exit_code == ExitCode.ERROR
+    assert "no consumer 'nobody'" in refused.stderr and "creative" in refused.stderr
