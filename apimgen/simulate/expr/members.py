@@ -406,20 +406,27 @@ def _keyed(items: list[Any], name: str, args: list[Any]) -> Any:
     return made
 
 
+def _lambda(fn: Callable[..., Any] | None, name: str) -> Callable[..., Any]:
+    """The lambda a LINQ method needs; C# would not compile the call without one."""
+    if fn is None:
+        raise UnsupportedError(f"{name}() without a lambda")
+    return fn
+
+
 def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
     fn = args[0] if args and callable(args[0]) else None
     if name == "Any":
         return any(bool(fn(x)) for x in items) if fn else bool(items)
     if name == "All":
-        assert fn is not None
+        fn = _lambda(fn, name)
         return all(bool(fn(x)) for x in items)
     if name == "Where":
-        assert fn is not None
+        fn = _lambda(fn, name)
         if getattr(fn, "arity", 1) == 2:  # Where((x, i) => ...): with each item's index
             return [x for i, x in enumerate(items) if fn(x, i)]
         return [x for x in items if fn(x)]
     if name == "Select":
-        assert fn is not None
+        fn = _lambda(fn, name)
         if getattr(fn, "arity", 1) == 2:
             return [fn(x, i) for i, x in enumerate(items)]
         return [fn(x) for x in items]
@@ -457,7 +464,7 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
     if name == "Take":
         return items[: args[0]]
     if name in ("OrderBy", "OrderByDescending"):
-        assert fn is not None
+        fn = _lambda(fn, name)
         return sorted(items, key=fn, reverse=name.endswith("Descending"))
     if name == "Distinct":
         return list(dict.fromkeys(items))
