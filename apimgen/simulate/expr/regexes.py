@@ -42,16 +42,20 @@ def _regex(pattern: str, options: tuple[Any, ...]) -> re.Pattern[str]:
         raise CSharpError("ArgumentException", f"invalid pattern '{pattern}': {error}") from None
 
 
-def _replacement(text: str) -> str:
-    """A .NET replacement as ``re.sub`` reads it: ``$1``, ``${name}`` and ``$0`` name groups,
-    ``$$`` is a dollar, and a backslash is itself (``re.sub`` would read an escape)."""
+def _replacement(text: str, regex: re.Pattern[str]) -> str:
+    """A .NET replacement as ``re.sub`` reads it: ``$1``, ``${name}`` and ``$0`` name groups
+    (one the pattern lacks stays as written, as in .NET), ``$$`` is a dollar, and a backslash
+    is itself (``re.sub`` would read an escape)."""
 
     def rewrite(found: re.Match[str]) -> str:
-        if found.group(0) == "$$":
+        written = found.group(0)
+        if written == "$$":
             return "$"
-        if found.group(0) == "\\":
+        if written == "\\":
             return "\\\\"
-        return f"\\g<{found.group(1) or found.group(2)}>"
+        group = found.group(1) or found.group(2)
+        known = group in regex.groupindex if found.group(1) else int(group) <= regex.groups
+        return f"\\g<{group}>" if known else written.replace("\\", "\\\\")
 
     return re.sub(r"\$\$|\\|\$\{([A-Za-z_]\w*)\}|\$(\d+)", rewrite, text)
 
@@ -107,6 +111,11 @@ class _Groups(CSharpObject):
         return sum(1 for key in self._groups if isinstance(key, int))
 
 
+def _replace(text: str, pattern: str, replacement: str, *options: Any) -> str:
+    regex = _regex(pattern, options)
+    return regex.sub(_replacement(replacement, regex), text)
+
+
 def regex_type() -> StaticType:
     return StaticType(
         "Regex",
@@ -121,8 +130,6 @@ def regex_type() -> StaticType:
                 RegexMatch(found) for found in _regex(pattern, options).finditer(text)
             ],
             "Split": lambda text, pattern, *options: _regex(pattern, options).split(text),
-            "Replace": lambda text, pattern, replacement, *options: _regex(pattern, options).sub(
-                _replacement(replacement), text
-            ),
+            "Replace": _replace,
         },
     )
