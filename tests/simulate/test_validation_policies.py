@@ -316,3 +316,15 @@ def test_the_additional_properties_override_touches_schemas_only() -> None:
     assert closed["anyOf"][0]["additionalProperties"] is False
     assert closed["$defs"]["m"]["additionalProperties"] is False
     assert closed["$defs"]["m"]["properties"]["role"] == {"enum": ["user"]}
+
+
+def test_a_schema_whose_references_loop_is_apims_api_schema_error() -> None:
+    policy = _validate('<content validate-as="json" schema-id="loop" action="prevent" />')
+    result = _one(policy, Call(0, headers=JSON), schemas={"loop": {"$ref": "#"}})
+    assert result.status == 400
+    assert _problems(result)[0]["Details"].endswith("its references lead back to themselves")
+    # schema-ref "#" names the whole document, as no schema-ref does
+    whole = _validate(
+        '<content validate-as="json" schema-id="chat" schema-ref="#" action="prevent" />'
+    )
+    assert _one(whole, Call(0, headers=JSON), schemas={"chat": CHAT_SCHEMA}).status == 200

@@ -145,6 +145,8 @@ class _ContentRule:
             found = best_match(self.validator.iter_errors(document))
         except Unresolvable as error:  # a $ref to another document: nothing is fetched
             raise _SchemaUnresolvedError(str(error)) from None
+        except RecursionError:
+            raise _SchemaUnresolvedError("its references lead back to themselves") from None
         return None if found is None else f"{found.message}. Path: '{found.json_path}'"
 
 
@@ -223,7 +225,7 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
                 location=element.location,
             )
         schema = dict(schemas[schema_id])
-        if schema_ref:
+        if schema_ref and schema_ref != "#":  # "#" is the whole document, as without one
             if not _points_into(schemas[schema_id], schema_ref):
                 raise PolicyConfigError(
                     f"<content> schema-ref '{schema_ref}' names nothing in schema '{schema_id}'",
