@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from apimgen.simulate.policy.handlers.base import PolicyConfigError
+from apimgen.simulate.policy.reader import PolicyReadError
 from tests.simulate.harness import Call, Result, api_policy, run
 
 JSON = {"Content-Type": "application/json"}
@@ -328,3 +329,48 @@ def test_a_schema_whose_references_loop_is_apims_api_schema_error() -> None:
         '<content validate-as="json" schema-id="chat" schema-ref="#" action="prevent" />'
     )
     assert _one(whole, Call(0, headers=JSON), schemas={"chat": CHAT_SCHEMA}).status == 200
+
+
+# Pieces of validate-content put together at random: every mix is refused with a located error
+# or runs to an answer; a Python error escaping would stop a whole simulation.
+_RULE_ATTRIBUTES = (
+    'type="application/json"', 'type=""', 'type="text/plain"', 'validate-as="json"',
+    'validate-as="xml"', 'validate-as="x"', 'schema-id="chat"', 'schema-id="loop"',
+    'schema-ref="#/properties"', 'schema-ref="#"', 'schema-ref="x"', 'action="prevent"',
+    'action="detect"', 'action="no"', 'allow-additional-properties="false"',
+    'allow-additional-properties="maybe"', 'unknown="1"',
+)  # fmt: skip
+_MAPS = (
+    '<content-type-map any-content-type-value="application/json" />',
+    '<content-type-map missing-content-type-value="text/xml">'
+    '<type from="a/b" to="application/json" /></content-type-map>',
+    '<content-type-map><type when="@(1)" to="x" /></content-type-map>',
+    '<content-type-map><type to="x" /></content-type-map>',
+)
+
+
+def test_random_mixes_are_refused_or_run_never_crash() -> None:
+    import random
+
+    rng = random.Random(7)
+    schemas = {"chat": CHAT_SCHEMA, "loop": {"$ref": "#"}}
+    for _ in range(1000):
+        children = "".join(
+            rng.choice(_MAPS)
+            if rng.random() < 0.3
+            else f"<content {' '.join(rng.sample(_RULE_ATTRIBUTES, rng.randrange(5)))} />"
+            for _ in range(rng.randrange(3))
+        )
+        statement = _validate(
+            children,
+            size=rng.choice((0, 100, 102400)),
+            size_action=rng.choice(("prevent", "detect", "ignore")),
+            unspecified=rng.choice(("prevent", "detect", "ignore")),
+            where=rng.choice(("inbound", "outbound")),
+        )
+        headers = {"Content-Type": rng.choice(("application/json", "text/plain", ""))}
+        body = rng.choice(('{"messages": [1]}', '{"a": 1}', "[1]", "not json", ""))
+        try:
+            run(statement, [Call(0, headers=headers, body=body)], schemas=schemas)
+        except (PolicyConfigError, PolicyReadError):  # located errors (a repeated attribute)
+            continue
