@@ -237,6 +237,11 @@ def simulate(
         from apimgen.simulate.scenario import load_scenario
 
         if sweep is not None:
+            if explain is not None:
+                raise ApimgenError(
+                    "--explain does not combine with --sweep",
+                    hint="explain one run: drop --sweep, or set the value in the scenario",
+                )
             return _sweep(out, scenario, sweep, seed, skip_unknown, as_json)
         chosen = parse_explain(explain) if explain is not None else None
         paths = [scenario, *(compare or [])]

@@ -450,14 +450,14 @@ def _threshold_warning(cache: SemanticCache) -> str | None:
     )
 
 
-def _explainer(scenario: Scenario, explain: tuple[str | None, int] | None) -> Explainer | None:
+def _explainer(loaded: LoadedScenario, explain: tuple[str | None, int] | None) -> Explainer | None:
     if explain is None:
         return None
     consumer, count = explain
-    names = [c.name for c in scenario.consumers]
+    names = [c.name for c in loaded.scenario.consumers]
     if consumer is not None and consumer not in names:
         raise ApimgenError(
-            f"--explain: the scenario has no consumer '{consumer}'",
+            f"--explain: {loaded.path} has no consumer '{consumer}'",
             hint=f"consumers: {', '.join(names)}",
         )
     return Explainer(consumer, count)
@@ -480,7 +480,7 @@ def run_scenario(
     ``explain`` (a consumer or None, and a count) records the paths of the first requests.
     """
     scenario = loaded.scenario
-    explainer = _explainer(scenario, explain)
+    explainer = _explainer(loaded, explain)
     run_seed = scenario.seed if seed is None else seed
     skip = scenario.policies.skip_unknown if skip_unknown is None else skip_unknown
     gateway = _from_spec(loaded) if scenario.policies.spec else _from_folder(loaded)

@@ -87,4 +87,10 @@ def test_the_summary_prints_the_path_and_unknown_consumers_are_refused() -> None
     assert "inbound   validate-content" in shown.stdout
     refused = run_cli("simulate", str(scenario), "--explain", "nobody")
     assert refused.exit_code == ExitCode.ERROR
-    assert "no consumer 'nobody'" in refused.stderr and "creative" in refused.stderr
+    assert "request-guardrails.yaml has no consumer 'nobody'" in refused.stderr
+    assert "creative" in refused.stderr
+    swept = run_cli(
+        "simulate", str(scenario), "--sweep", "cache.score-threshold=0.1", "--explain", "2"
+    )
+    assert swept.exit_code == ExitCode.ERROR
+    assert "--explain does not combine with --sweep" in swept.stderr
