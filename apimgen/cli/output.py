@@ -152,9 +152,10 @@ class Output:
             f"{clock(request.arrived)}, answered {clock(request.answered)}: {escape(ending)}"
         )
         for step in request.steps:
+            outcome = f"  {escape(step.outcome)}" if step.outcome else ""
             self.out.print(
                 f"  {clock(step.time)}  {step.section:<9} {escape(step.policy):<32} "
-                f"{escape(step.at)}"
+                f"{escape(step.at)}{outcome}"
             )
         if request.variables:
             shown = ", ".join(f"{name}={value}" for name, value in request.variables.items())

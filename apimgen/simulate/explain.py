@@ -10,13 +10,14 @@ so a run without ``--explain`` pays nothing for it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apimgen.errors import ApimgenError
 from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
+from apimgen.simulate.state import PolicyError
 
 if TYPE_CHECKING:
     from apimgen.simulate.policy.handlers.base import PolicyHandler
@@ -46,14 +47,16 @@ def parse_explain(spec: str) -> tuple[str | None, int]:
     return consumer, count
 
 
-@dataclass(frozen=True)
+@dataclass
 class Step:
-    """One policy statement a request ran."""
+    """One policy statement a request ran, and what it changed that a reader looks for: the
+    response's status, the backend chosen, the error it raised."""
 
     time: float
     section: str
     policy: str
     at: str  # file:line
+    outcome: str = ""
 
 
 @dataclass
@@ -84,7 +87,8 @@ class ExplainedRequest:
             "error": None if self.error is None else {"reason": self.error[0],
                                                       "message": self.error[1]},
             "steps": [
-                {"time": clock(s.time), "section": s.section, "policy": s.policy, "at": s.at}
+                {"time": clock(s.time), "section": s.section, "policy": s.policy, "at": s.at,
+                 "outcome": s.outcome}
                 for s in self.steps
             ],
             "variables": self.variables,
@@ -111,9 +115,20 @@ class Explainer:
 
         def recorded(state: RequestState) -> Any:
             steps = self._steps_of(state)
-            if steps is not None:
-                steps.append(Step(state.services.now, section, element.name, at))
-            return run(state)
+            if steps is None:
+                return run(state)
+            step = Step(state.services.now, section, element.name, at)
+            steps.append(step)
+            before = _before(state)
+            try:
+                waiting = run(state)
+            except PolicyError as error:
+                step.outcome = f"raised {error.reason}"
+                raise
+            if waiting is None:
+                step.outcome = _outcome(state, before)
+                return None
+            return _watched(waiting, state, step, before)
 
         handler.run = recorded  # type: ignore[method-assign]
 
@@ -166,6 +181,44 @@ class Explainer:
                 },
             )
         )
+
+
+def _status(state: RequestState) -> int | None:
+    response = state.context.Response
+    return response.StatusCode if response is not None else None
+
+
+_Before = tuple[int | None, str | None, str | None]  # status, backend chosen, backend called
+
+
+def _before(state: RequestState) -> _Before:
+    return _status(state), state.backend_id, state.backend_used
+
+
+def _outcome(state: RequestState, before: _Before, *, waited: bool = False) -> str:
+    """What a finished step changed: the backend it routed to or called, the status now. A
+    step that waited (a call, a retry) always says whom it called and what came back."""
+    parts = []
+    if state.backend_id != before[1] and state.backend_id is not None:
+        parts.append(f"to {state.backend_id}")
+    if state.backend_used is not None and (waited or state.backend_used != before[2]):
+        parts.append(f"via {state.backend_used}")
+    status = _status(state)
+    if status is not None and (waited or status != before[0]):
+        parts.append(f"response {status}")
+    return ", ".join(parts)
+
+
+def _watched(
+    waiting: Iterator[float], state: RequestState, step: Step, before: _Before
+) -> Iterator[float]:
+    """A waiting policy (forward-request, retry) run on, its outcome noted when it ends."""
+    try:
+        yield from waiting
+    except PolicyError as error:
+        step.outcome = f"raised {error.reason}"
+        raise
+    step.outcome = _outcome(state, before, waited=True)
 
 
 def _short(value: Any) -> str:

@@ -559,7 +559,8 @@ def run_scenario(
             (node.backends.calls_while_available for node in nodes.values()), Counter()
         ),
         endpoint_calls=dict(sum((node.endpoint_calls for node in nodes.values()), Counter())),
-        explained=explainer.explained if explainer is not None else [],
+        # in the order the requests arrived (they finish in another)
+        explained=sorted(explainer.explained, key=lambda e: e.arrived) if explainer else [],
     )
     result.check(scenario.expect)
     return result

@@ -69,6 +69,8 @@ def test_explained_requests_show_each_attempt_and_how_they_ended(tmp_path: Path)
         ("outbound", "set-header"),
     ]
     assert first["steps"][0]["at"] == "policies/apis/api.xml:1"
+    outcomes = [s["outcome"] for s in first["steps"]]
+    assert outcomes == ["", "to b", *["via b, response 500"] * 4, ""]  # retry, then each call
     assert first["variables"] == {"attempt": "first"}
     assert first["arrived"] < first["answered"]  # the retries waited
     # the run itself is the same with or without an explanation
