@@ -110,3 +110,44 @@ def test_an_endpoint_can_fail_on_schedule_or_at_a_rate() -> None:
     always_failing = {SAFETY: Endpoint(error_rate=1.0)}
     results, _, _ = run(policy, [Call(0)], endpoints=always_failing)
     assert results[0].status == 503
+
+
+FAST, SLOW = "https://fast.contoso.example", "https://slow.contoso.example"
+
+
+def _both(wait_for: str) -> str:
+    calls = "".join(
+        f'<send-request mode="new" response-variable-name="{name}"><set-url>{url}/</set-url>'
+        "<set-method>GET</set-method></send-request>"
+        for name, url in (("slow", SLOW), ("fast", FAST))
+    )
+    return api_policy(
+        f'<wait for="{wait_for}">{calls}</wait>'
+        '<return-response><set-status code="200" reason="OK" />'
+        '<set-header name="x-got" exists-action="override"><value>'
+        '@(string.Join(",", new [] {"slow", "fast"}.Where(v => context.Variables.ContainsKey(v)'
+        " &amp;&amp; context.Variables[v] != null)))</value></set-header></return-response>"
+    )
+
+
+ENDPOINTS = {
+    FAST: Endpoint(body={"ok": 1}, latency=0.2),
+    SLOW: Endpoint(body={"ok": 2}, latency=0.5),
+}
+
+
+def test_wait_for_all_runs_its_calls_side_by_side() -> None:
+    results, services, _ = run(_both("all"), [Call(0)], endpoints=ENDPOINTS)
+    # both answered, after the slower one's latency rather than the sum of both
+    assert results[0].done_at == 0.5 and results[0].headers["x-got"] == ["slow,fast"]
+    assert services.endpoint_calls == {FAST: 1, SLOW: 1}  # counted by endpoint
+
+
+def test_wait_for_any_goes_on_after_the_first_answer() -> None:
+    results, _, _ = run(_both("any"), [Call(0)], endpoints=ENDPOINTS)
+    assert results[0].done_at == 0.2 and results[0].headers["x-got"] == ["fast"]
+
+
+def test_wait_holds_only_what_learn_lists() -> None:
+    with pytest.raises(PolicyConfigError, match="<wait> holds"):
+        run(api_policy('<wait><set-variable name="a" value="b" /></wait>'), [Call(0)])

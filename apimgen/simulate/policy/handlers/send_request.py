@@ -36,7 +36,7 @@ from apimgen.simulate.urls import longest_prefix
 if TYPE_CHECKING:
     from apimgen.simulate.scenario import Endpoint
 
-__all__ = ["SendOneWayRequest", "SendRequest"]
+__all__ = ["SendOneWayRequest", "SendRequest", "WaitFor"]
 
 _PARTS = ("set-url", "set-method", "set-header", "set-body", "authentication-managed-identity")
 
@@ -154,3 +154,63 @@ def _answer(endpoint: Endpoint, now: float, draw: Callable[[], float]) -> tuple[
     if endpoint.error_rate and draw() < endpoint.error_rate:
         return 500, {"error": {"code": "500"}}
     return endpoint.status, endpoint.body
+
+
+@register
+class WaitFor(PolicyHandler):
+    """``wait`` (Learn: wait-policy): runs its child policies — ``send-request``,
+    ``cache-lookup-value``, ``choose`` — side by side on the virtual clock and goes on when all
+    of them (``for="all"``, the default) or the first (``for="any"``) finished. Under ``any`` the
+    others are not followed further: a response that had not arrived is not set (inference:
+    Learn does not say what becomes of them)."""
+
+    element_names = ("wait",)
+    sections = ("inbound", "outbound", "backend")
+    attributes = (Attribute("for", expressions=False, default="all", choices=("all", "any")),)
+    _CHILDREN = ("send-request", "cache-lookup-value", "choose")
+
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        for child in element.children:
+            if child.name not in self._CHILDREN:
+                raise PolicyConfigError(
+                    f"<wait> holds {', '.join(f'<{name}>' for name in self._CHILDREN)}, "
+                    f"not <{child.name}>",
+                    location=child.location,
+                )
+        self.children = build.handlers(element.children, build.section)
+        self.any = self.literal("for") == "any"
+
+    def run(self, state: RequestState) -> Wait | None:
+        waiting = []
+        for child in self.children:
+            started = child.run(state)
+            if started is None:
+                if self.any:
+                    return None  # one finished at once: the wait is over
+            else:
+                waiting.append(started)
+        return self._side_by_side(waiting, state) if waiting else None
+
+    def _side_by_side(self, waiting: list[Wait], state: RequestState) -> Wait:
+        """The children's waits merged: resume each at its own time, in the order written."""
+        pending: list[tuple[float, Wait]] = []
+        for wait in waiting:
+            try:
+                pending.append((next(wait), wait))
+            except StopIteration:
+                if self.any:
+                    return
+        while pending:
+            yield min(time for time, _ in pending)
+            now, still = state.services.now, []
+            for time, wait in pending:
+                if time > now:
+                    still.append((time, wait))
+                    continue
+                try:
+                    still.append((next(wait), wait))
+                except StopIteration:
+                    if self.any:
+                        return
+            pending = still
