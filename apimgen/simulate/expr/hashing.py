@@ -63,7 +63,7 @@ class HashAlgorithm(CSharpObject):
 
 
 def _hash_type(name: str, digest: str) -> StaticType:
-    return StaticType(name, {"Create": lambda *_: HashAlgorithm(name, digest)}, construct=None)
+    return StaticType(name, {"Create": lambda *_: HashAlgorithm(name, digest)})
 
 
 def _managed_type(name: str, digest: str) -> StaticType:
