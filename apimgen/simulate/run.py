@@ -298,6 +298,18 @@ def _context(call: PlannedCall, caller: _Caller) -> Context:
     )
 
 
+# The limit policies' refusals: counted in the 429 and 403 columns, not listed as failures.
+_THROTTLING = frozenset(
+    {
+        "RateLimitExceeded",
+        "QuotaExceeded",
+        "OpenAITokenLimitExceeded",
+        "OpenAITokenQuotaExceeded",
+        "ConcurrencyLimitExceeded",
+    }
+)
+
+
 @dataclass
 class _Collector:
     """Folds finished requests into per-consumer and per-minute totals as they complete."""
@@ -317,7 +329,7 @@ class _Collector:
         if state.error is not None:
             reason, message = state.error
             # Throttling has its own columns; any other failure is listed with its reason.
-            if status not in (429, 403) or reason == "SimulatorUnsupported":
+            if reason not in _THROTTLING:
                 self.errors[f"{status} {reason}: {message}"] += 1
 
 

@@ -270,6 +270,11 @@ def test_flagged_prompts_are_blocked_by_content_safety(tmp_path: Path) -> None:
     )
     result = run_cli("simulate", str(path), "--json")
     assert result.exit_code == ExitCode.OK, result.stdout
+    # a refusal that is no throttling says why; the limits' 429s and 403s have their columns
+    errors = json.loads(result.stdout)["errors"]
+    assert [(e["error"].split(":")[0], e["count"]) for e in errors] == [
+        ("403 ContentSafetyViolation", 10)
+    ]
 
 
 def test_prompts_file_is_read_relative_to_the_scenario(tmp_path: Path) -> None:
