@@ -147,6 +147,8 @@ class Output:
             ending += f", {request.tokens} tokens"
         if request.backend:
             ending += f", backend {request.backend}"
+        if request.from_cache:
+            ending += ", from the cache"
         self.out.print(
             f"[bold]{escape(request.request)}[/bold] ({escape(request.consumer)}) arrived "
             f"{clock(request.arrived)}, answered {clock(request.answered)}: {escape(ending)}"

@@ -68,6 +68,7 @@ class ExplainedRequest:
     status: int
     tokens: int
     backend: str | None
+    from_cache: bool
     error: tuple[str, str] | None
     steps: list[Step]
     variables: dict[str, str]
@@ -84,6 +85,7 @@ class ExplainedRequest:
             "status": self.status,
             "tokens": self.tokens,
             "backend": self.backend,
+            "from_cache": self.from_cache,
             "error": None if self.error is None else {"reason": self.error[0],
                                                       "message": self.error[1]},
             "steps": [
@@ -173,6 +175,7 @@ class Explainer:
                 status=response.StatusCode if response is not None else 500,
                 tokens=state.usage["total_tokens"] if state.usage else 0,
                 backend=state.backend_used,
+                from_cache=state.from_cache,
                 error=state.error,
                 steps=steps,
                 variables={

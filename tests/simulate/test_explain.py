@@ -96,3 +96,15 @@ def test_the_summary_prints_the_path_and_unknown_consumers_are_refused() -> None
     )
     assert swept.exit_code == ExitCode.ERROR
     assert "--explain does not combine with --sweep" in swept.stderr
+
+
+def test_a_cache_hit_is_explained_as_answered_from_the_cache() -> None:
+    scenario = EXAMPLES / "scenarios" / "seed-step4.yaml"
+    result = run_cli("simulate", str(scenario), "--json", "--explain", "carol:3")
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SIMULATION_SCHEMA)
+    hits = [e for e in report["explained"] if e["from_cache"]]
+    assert hits and all(e["tokens"] == 0 and e["backend"] is None for e in hits)
+    # the lookup answered: no policy after it ran
+    assert all([s["policy"] for s in e["steps"]] == ["llm-semantic-cache-lookup"] for e in hits)
+    assert all(e["steps"][0]["outcome"] == "response 200" for e in hits)
