@@ -149,5 +149,5 @@ def test_wait_for_any_goes_on_after_the_first_answer() -> None:
 
 
 def test_wait_holds_only_what_learn_lists() -> None:
-    with pytest.raises(PolicyConfigError, match="<wait> holds"):
+    with pytest.raises(PolicyConfigError, match="<wait> has no element <set-variable>"):
         run(api_policy('<wait><set-variable name="a" value="b" /></wait>'), [Call(0)])

@@ -255,12 +255,24 @@ def test_an_unknown_schema_id_is_a_located_error_naming_the_supplied_ones() -> N
             '<validate-content unspecified-content-type-action="ignore" max-size="10" '
             'size-exceeded-action="prevent"><content-type-map><type from="a/b" />'
             "</content-type-map></validate-content>",
-            "needs 'to' and one of 'from' or 'when'",
+            "<type> needs the attribute 'to'",
         ),
         (
             '<validate-content unspecified-content-type-action="ignore" max-size="10" '
             'size-exceeded-action="prevent"><content type="application/json" /></validate-content>',
-            "needs validate-as",
+            "<content> needs the attribute 'validate-as'",
+        ),
+        (
+            '<validate-content unspecified-content-type-action="ignore" max-size="10" '
+            'size-exceeded-action="prevent"><content validate-as="json" actoin="prevent" />'
+            "</validate-content>",
+            "<content> has no attribute 'actoin'",  # with "did you mean 'action'?"
+        ),
+        (
+            '<validate-content unspecified-content-type-action="ignore" max-size="10" '
+            'size-exceeded-action="prevent"><content-type-map><type from="a/b" when="@(true)" '
+            'to="application/json" /></content-type-map></validate-content>',
+            "<type> needs one of 'from' or 'when'",
         ),
     ],
 )

@@ -34,7 +34,9 @@ __all__ = [
     "PolicyConfigError",
     "PolicyHandler",
     "Value",
+    "attribute_values",
     "build_handlers",
+    "refuse_unknown_children",
     "register",
 ]
 
@@ -118,6 +120,59 @@ def _where(attribute: str | None) -> str:
     return f"attribute '{attribute}': " if attribute else ""
 
 
+def attribute_values(
+    element: PolicyElement,
+    specs: tuple[Attribute, ...],
+    common: tuple[Attribute, ...] = (),
+) -> dict[str, Value]:
+    """``element``'s attributes checked against ``specs`` (and ``common``, accepted but never
+    required) and compiled, defaults filled in: a policy statement's, or a child element's
+    such as validate-content's ``<content>``. What APIM would refuse is a located error."""
+    values: dict[str, Value] = {}
+    known = {a.name: a for a in (*specs, *common)}
+    for name, text in element.attributes.items():
+        spec = known.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            raise PolicyConfigError(
+                f"<{element.name}> has no attribute '{name}'",
+                hint=f"did you mean '{close[0]}'?" if close else "",
+                location=element.location,
+            )
+        if is_expression(text) and not spec.expressions:
+            raise PolicyConfigError(
+                f"<{element.name}> attribute '{name}' does not allow expressions",
+                location=element.location,
+            )
+        refusal = None if is_expression(text) else spec.refuses(text)
+        if refusal:
+            raise PolicyConfigError(
+                f"<{element.name}> attribute '{name}' {refusal}", location=element.location
+            )
+        values[name] = compile_value(text, element, name)
+    for spec in specs:
+        if spec.name in values:
+            continue
+        if spec.required:
+            raise PolicyConfigError(
+                f"<{element.name}> needs the attribute '{spec.name}'", location=element.location
+            )
+        if spec.default is not None:
+            values[spec.name] = Value(spec.default, None)
+    return values
+
+
+def refuse_unknown_children(element: PolicyElement, allowed: tuple[str, ...]) -> None:
+    """A located error for a child element ``element`` cannot hold."""
+    for child in element.children:
+        if child.name not in allowed:
+            raise PolicyConfigError(
+                f"<{element.name}> has no element <{child.name}>",
+                hint=f"its elements: {', '.join(f'<{name}>' for name in allowed)}",
+                location=child.location,
+            )
+
+
 class PolicyHandler:
     """Base of every simulated policy."""
 
@@ -128,38 +183,7 @@ class PolicyHandler:
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         self.element = element
-        self.values: dict[str, Value] = {}
-        known = {a.name: a for a in (*self.attributes, *COMMON_ATTRIBUTES)}
-        for name, text in element.attributes.items():
-            spec = known.get(name)
-            if spec is None:
-                close = difflib.get_close_matches(name, list(known), n=1)
-                raise PolicyConfigError(
-                    f"<{element.name}> has no attribute '{name}'",
-                    hint=f"did you mean '{close[0]}'?" if close else "",
-                    location=element.location,
-                )
-            if is_expression(text) and not spec.expressions:
-                raise PolicyConfigError(
-                    f"<{element.name}> attribute '{name}' does not allow expressions",
-                    location=element.location,
-                )
-            refusal = None if is_expression(text) else spec.refuses(text)
-            if refusal:
-                raise PolicyConfigError(
-                    f"<{element.name}> attribute '{name}' {refusal}", location=element.location
-                )
-            self.values[name] = compile_value(text, element, name)
-        for spec in self.attributes:
-            if spec.name in self.values:
-                continue
-            if spec.required:
-                raise PolicyConfigError(
-                    f"<{element.name}> needs the attribute '{spec.name}'",
-                    location=element.location,
-                )
-            if spec.default is not None:
-                self.values[spec.name] = Value(spec.default, None)
+        self.values = attribute_values(element, self.attributes, COMMON_ATTRIBUTES)
 
     def has(self, name: str) -> bool:
         return name in self.values

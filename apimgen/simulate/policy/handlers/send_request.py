@@ -26,6 +26,7 @@ from apimgen.simulate.policy.handlers.base import (
     Value,
     Wait,
     compile_value,
+    refuse_unknown_children,
     register,
 )
 from apimgen.simulate.policy.handlers.control import header_values
@@ -171,13 +172,7 @@ class WaitFor(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        for child in element.children:
-            if child.name not in self._CHILDREN:
-                raise PolicyConfigError(
-                    f"<wait> holds {', '.join(f'<{name}>' for name in self._CHILDREN)}, "
-                    f"not <{child.name}>",
-                    location=child.location,
-                )
+        refuse_unknown_children(element, self._CHILDREN)
         self.children = build.handlers(element.children, build.section)
         self.any = self.literal("for") == "any"
 

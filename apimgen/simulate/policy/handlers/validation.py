@@ -26,7 +26,8 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyConfigError,
     PolicyHandler,
     Value,
-    compile_value,
+    attribute_values,
+    refuse_unknown_children,
     register,
 )
 from apimgen.simulate.policy.handlers.control import to_bool
@@ -170,50 +171,39 @@ def _points_into(document: Any, reference: str) -> bool:
     return True
 
 
-def _action(element: PolicyElement) -> str:
-    """A ``content`` rule's action; without one the rule checks nothing."""
-    action = element.attributes.get("action", "ignore")
-    if action not in _ACTIONS:
-        raise PolicyConfigError(
-            f"<content> attribute 'action' must be one of {', '.join(_ACTIONS)}, not '{action}'",
-            location=element.location,
-        )
-    return action
+_BOOLEAN = ("true", "false")
+# <content>'s attributes; without an action a rule checks nothing (inference).
+_CONTENT = (
+    Attribute("type", expressions=False, default=""),
+    Attribute("validate-as", required=True, expressions=False, choices=("json", "xml", "soap")),
+    Attribute("schema-id", expressions=False),
+    Attribute("schema-ref", expressions=False),
+    Attribute("action", expressions=False, default="ignore", choices=_ACTIONS),
+    Attribute("allow-additional-properties", expressions=False, choices=_BOOLEAN),
+    Attribute("case-insensitive-property-names", expressions=False, choices=_BOOLEAN),
+)
+_TYPE_MAP = (
+    Attribute("any-content-type-value", expressions=False),
+    Attribute("missing-content-type-value", expressions=False),
+)
+_TYPE = (
+    Attribute("from", expressions=False),
+    Attribute("when"),
+    Attribute("to", required=True, expressions=False),
+)
 
 
-def _refuse_unknown(element: PolicyElement, allowed: tuple[str, ...]) -> None:
-    for child in element.children:
-        if child.name not in allowed:
-            raise PolicyConfigError(
-                f"<{element.name}> has no element <{child.name}>",
-                hint=f"its elements: {', '.join(f'<{name}>' for name in allowed)}",
-                location=child.location,
-            )
+def _literals(element: PolicyElement, specs: tuple[Attribute, ...]) -> dict[str, str | None]:
+    """A child element's literal attributes, checked as a statement's are."""
+    values = attribute_values(element, specs)
+    return {spec.name: values[spec.name].literal if spec.name in values else None for spec in specs}
 
 
 def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _ContentRule:
-    known = (
-        *("type", "validate-as", "schema-id", "schema-ref", "action"),
-        *("allow-additional-properties", "case-insensitive-property-names"),
-    )
-    for name in element.attributes:
-        if name not in known:
-            raise PolicyConfigError(
-                f"<content> has no attribute '{name}'", location=element.location
-            )
-    validate_as = element.attributes.get("validate-as")
-    if validate_as not in ("json", "xml", "soap"):
-        raise PolicyConfigError(
-            "<content> needs validate-as: json, xml or soap", location=element.location
-        )
-    schema_id = element.attributes.get("schema-id")
-    schema_ref = element.attributes.get("schema-ref")
-    allowed = element.attributes.get("allow-additional-properties")
-    if allowed not in (None, "true", "false"):
-        raise PolicyConfigError(
-            f"<content> allow-additional-properties must be true or false, not '{allowed}'",
-            location=element.location,
-        )
+    given = _literals(element, _CONTENT)
+    validate_as, action = given["validate-as"] or "", given["action"] or "ignore"
+    schema_id, schema_ref = given["schema-id"], given["schema-ref"]
+    allowed = given["allow-additional-properties"]
     validator = None
     if schema_id is not None and validate_as == "json":
         if schema_id not in schemas:
@@ -238,9 +228,9 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
             schema = _with_additional_properties(schema, allowed == "true")
         validator = json_schema_validator(schema)
     return _ContentRule(
-        content_type=element.attributes.get("type", "").strip().lower(),
+        content_type=(given["type"] or "").strip().lower(),
         validate_as=validate_as,
-        action=_action(element),
+        action=action,
         definition=schema_ref or schema_id or "of the API definition",
         validator=validator,
         element=element,
@@ -270,7 +260,7 @@ class ValidateContent(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        _refuse_unknown(element, ("content-type-map", "content"))
+        refuse_unknown_children(element, ("content-type-map", "content"))
         self.max_size = self.int_literal("max-size") or 0
         # both are required, their values checked against the actions by the base class
         self.size_action = self.literal("size-exceeded-action") or ""
@@ -280,9 +270,10 @@ class ValidateContent(PolicyHandler):
         self.any_type = self.missing_type = None
         self.mappings: list[_TypeMapping] = []
         if mapping is not None:
-            _refuse_unknown(mapping, ("type",))
-            self.any_type = _lower(mapping.attributes.get("any-content-type-value"))
-            self.missing_type = _lower(mapping.attributes.get("missing-content-type-value"))
+            refuse_unknown_children(mapping, ("type",))
+            given = _literals(mapping, _TYPE_MAP)
+            self.any_type = _lower(given["any-content-type-value"])
+            self.missing_type = _lower(given["missing-content-type-value"])
             self.mappings = [_type_mapping(child) for child in mapping.children]
         self.rules = [
             _content_rule(child, build.schemas)
@@ -409,11 +400,13 @@ def _lower(text: str | None) -> str | None:
 
 
 def _type_mapping(element: PolicyElement) -> _TypeMapping:
-    source, when = element.attributes.get("from"), element.attributes.get("when")
-    target = element.attributes.get("to")
-    if target is None or (source is None) == (when is None):
-        raise PolicyConfigError(
-            "<type> needs 'to' and one of 'from' or 'when'", location=element.location
-        )
-    condition = compile_value(when, element, "when") if when is not None else None
-    return _TypeMapping(_lower(source), condition, target.strip().lower(), element)
+    values = attribute_values(element, _TYPE)
+    source, when = values.get("from"), values.get("when")
+    if (source is None) == (when is None):
+        raise PolicyConfigError("<type> needs one of 'from' or 'when'", location=element.location)
+    return _TypeMapping(
+        _lower(source.literal if source else None),
+        when,
+        (values["to"].literal or "").lower(),
+        element,
+    )
