@@ -120,6 +120,47 @@ def _located(node: ast.Node, error: Exception) -> Exception:
 _PYTHON_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError)
 
 
+def _iterating(
+    node: ast.Node,
+    init: Compiled | None,
+    condition: Compiled | None,
+    step: Compiled | None,
+    body: Compiled,
+    *,
+    asks_first: bool,
+) -> Compiled:
+    """A loop's run: ``for``/``while`` ask the condition before each pass, ``do``/``while``
+    after it; ``break`` ends the loop, a ``return`` leaves it with its value, and a loop that
+    never ends fails the request rather than the run."""
+    line, column = node.line, node.column
+
+    def run(env: Environment) -> Any:
+        if init is not None:
+            init(env)
+        for passes in range(MAX_LOOP_ITERATIONS):
+            if (
+                condition is not None
+                and (asks_first or passes)
+                and not to_bool(condition(env), "loop")
+            ):
+                return _NO_RETURN
+            result = body(env)
+            if result is _BREAK:
+                return _NO_RETURN
+            if result is not _NO_RETURN and result is not _CONTINUE:
+                return result
+            if step is not None:
+                step(env)
+        raise ExpressionRuntimeError(
+            "InvalidOperationException",
+            f"loop ran more than {MAX_LOOP_ITERATIONS} iterations",
+            line,
+            column,
+        )
+
+    return run
+
+
 def _guard(node: ast.Node, fn: Compiled) -> Compiled:
     def run(env: Environment) -> Any:
         try:
@@ -808,25 +849,7 @@ class _Compiler:
         body = self.statement(node.body)
         self.loops -= 1
         condition = self.expr(node.condition)
-        line, column = node.line, node.column
-
-        def run(env: Environment) -> Any:
-            for _ in range(MAX_LOOP_ITERATIONS):
-                result = body(env)
-                if result is _BREAK:
-                    return _NO_RETURN
-                if result is not _NO_RETURN and result is not _CONTINUE:
-                    return result
-                if not to_bool(condition(env), "loop"):
-                    return _NO_RETURN
-            raise ExpressionRuntimeError(
-                "InvalidOperationException",
-                f"loop ran more than {MAX_LOOP_ITERATIONS} iterations",
-                line,
-                column,
-            )
-
-        return _guard(node, run)
+        return _guard(node, _iterating(node, None, condition, None, body, asks_first=False))
 
     def loop(self, node: ast.Loop) -> Compiled:
         """``for``/``while``; the init's variables live in the loop's own scope."""
@@ -838,29 +861,7 @@ class _Compiler:
         body = self.statement(node.body)
         self.loops -= 1
         self.scopes.pop()
-        line, column = node.line, node.column
-
-        def run(env: Environment) -> Any:
-            if init is not None:
-                init(env)
-            for _ in range(MAX_LOOP_ITERATIONS):
-                if condition is not None and not to_bool(condition(env), "loop"):
-                    return _NO_RETURN
-                result = body(env)
-                if result is _BREAK:
-                    return _NO_RETURN
-                if result is not _NO_RETURN and result is not _CONTINUE:
-                    return result
-                if step is not None:
-                    step(env)
-            raise ExpressionRuntimeError(
-                "InvalidOperationException",
-                f"loop ran more than {MAX_LOOP_ITERATIONS} iterations",
-                line,
-                column,
-            )
-
-        return _guard(node, run)
+        return _guard(node, _iterating(node, init, condition, step, body, asks_first=True))
 
     def assign(self, node: ast.Assign) -> Compiled:
         value = self.expr(node.value)
