@@ -32,13 +32,18 @@ class ConsumerStats:
 
     @property
     def server_errors(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status >= 500)
+        return server_errors(self.statuses)
 
     @property
     def other_client_errors(self) -> int:
         """4xx answers other than throttling's 429 and 403 (validate-content's 400s,
         validate-jwt's 401s): reports give them a column only when a run has some."""
         return sum(n for s, n in self.statuses.items() if 400 <= s < 500 and s not in (429, 403))
+
+
+def server_errors(statuses: Counter[int]) -> int:
+    """The 5xx answers among ``statuses`` (one consumer's, or several added up)."""
+    return sum(n for status, n in statuses.items() if status >= 500)
 
 
 @dataclass
@@ -128,7 +133,7 @@ class SimulationResult:
             "status_403": statuses[403],
             "status_400": statuses[400],
             "status_401": statuses[401],
-            "status_5xx": sum(n for s, n in statuses.items() if s >= 500),
+            "status_5xx": server_errors(statuses),
             "share_429": statuses[429] / requests if requests else 0.0,
             "share_503": statuses[503] / requests if requests else 0.0,
             "tokens": sum(g.tokens for g in groups),

@@ -754,14 +754,19 @@ def test_the_api_service_url_takes_calls_no_policy_routed(tmp_path: Path) -> Non
     assert "api_backend is for policy folders" in with_spec.stderr
 
 
-def test_validate_content_checks_calls_against_the_scenarios_schemas(tmp_path: Path) -> None:
-    api_xml = FORWARD_TO_B.replace(
+def _validating(max_size: int, then: str = "") -> str:
+    """FORWARD_TO_B after a validate-content against the scenario's schema "chat"."""
+    return FORWARD_TO_B.replace(
         "<inbound><base />",
         '<inbound><base /><validate-content unspecified-content-type-action="prevent" '
-        'max-size="400" size-exceeded-action="prevent">'
+        f'max-size="{max_size}" size-exceeded-action="prevent">'
         '<content type="application/json" validate-as="json" schema-id="chat" action="prevent" />'
-        "</validate-content>",
+        f"</validate-content>{then}",
     )
+
+
+def test_validate_content_checks_calls_against_the_scenarios_schemas(tmp_path: Path) -> None:
+    api_xml = _validating(400)
     every_minute = {"kind": "constant", "per_minute": 6}
     scenario = {
         "duration": "1m",
@@ -836,12 +841,8 @@ def test_a_schema_id_the_scenario_lacks_is_located_in_the_policy(tmp_path: Path)
 
 
 def test_consumers_add_body_fields_that_policies_read(tmp_path: Path) -> None:
-    api_xml = FORWARD_TO_B.replace(
-        "<inbound><base />",
-        '<inbound><base /><validate-content unspecified-content-type-action="prevent" '
-        'max-size="10000" size-exceeded-action="prevent">'
-        '<content type="application/json" validate-as="json" schema-id="chat" action="prevent" />'
-        "</validate-content>"
+    api_xml = _validating(
+        10000,
         '<rate-limit-by-key calls="2" renewal-period="60" counter-key="@((string)context.Request'
         '.Body.As&lt;JObject&gt;(preserveContent: true)[&quot;user&quot;] ?? &quot;none&quot;)" />',
     )
