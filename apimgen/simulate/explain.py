@@ -106,7 +106,6 @@ class Explainer:
     count: int
     explained: list[ExplainedRequest] = field(default_factory=list)
     _steps: dict[int, list[Step]] = field(default_factory=dict)  # by id() of the request state
-    _arrived: dict[int, float] = field(default_factory=dict)
     _chosen: int = 0
 
     def wrap(self, handler: PolicyHandler, section: str) -> None:
@@ -146,7 +145,6 @@ class Explainer:
         if self.consumer is not None and state.consumer_name != self.consumer:
             return None
         self._chosen += 1
-        self._arrived[key] = state.services.now
         steps = self._steps[key] = []
         return steps
 
@@ -164,13 +162,12 @@ class Explainer:
         steps = self._steps.pop(key, None)
         if steps is None:
             return
-        arrived = self._arrived.pop(key)
         response = state.context.Response
         self.explained.append(
             ExplainedRequest(
                 request=str(state.context.RequestId),
                 consumer=state.consumer_name,
-                arrived=arrived,
+                arrived=steps[0].time,  # chosen as it ran its first policy, on arrival
                 answered=state.services.now,
                 status=response.StatusCode if response is not None else 500,
                 tokens=state.usage["total_tokens"] if state.usage else 0,
