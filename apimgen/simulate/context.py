@@ -37,6 +37,7 @@ __all__ = [
     "Subscription",
     "Url",
     "User",
+    "body_field",
 ]
 
 
@@ -240,10 +241,11 @@ class Request(CSharpObject):
         ``Deployment`` is the model deployment the call targets, the body's ``model`` (the v1
         API) or else the URL's ``{deployment-id}`` (inference: no reference page documents
         it; a self-hosted gateway changelog names the property)."""
-        model = None
-        if self.Body is not None:  # the gateway read it before any policy could
-            model = _body_model(self.Body.text)
-        return FoundryRequest(model or self._matched.get("deployment-id"))
+        # the gateway read the body before any policy could
+        model = body_field(self.Body.text, "model") if self.Body is not None else None
+        return FoundryRequest(
+            model if isinstance(model, str) else self._matched.get("deployment-id")
+        )
 
     @property
     def MatchedParameters(self) -> StringDictionary:
@@ -258,16 +260,16 @@ class FoundryRequest(CSharpObject):
     Deployment: str | None = None
 
 
-def _body_model(text: str) -> str | None:
-    """The ``model`` a JSON request body names, if it is a JSON object naming one."""
-    if '"model"' not in text:  # most bodies: no parse
+def body_field(text: str | None, name: str) -> Any:
+    """The top-level field ``name`` of a JSON request body, or None: what the gateway reads
+    from a call itself (its model, its stream options) without a policy asking."""
+    if not text or f'"{name}"' not in text:  # most bodies: no parse
         return None
     try:
         body = json.loads(text)
     except ValueError:
         return None
-    model = body.get("model") if isinstance(body, dict) else None
-    return model if isinstance(model, str) else None
+    return body.get(name) if isinstance(body, dict) else None
 
 
 class Response(CSharpObject):

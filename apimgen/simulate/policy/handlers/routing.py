@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 
 from apimgen.simulate.backends import BackendCall
-from apimgen.simulate.context import Body
+from apimgen.simulate.context import Body, body_field
 from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.handlers.base import (
     Attribute,
@@ -123,12 +123,7 @@ def _stream_answer(completion_tokens: int, usage: dict[str, int] | None) -> Call
 def _wants_usage(body: str | None) -> bool:
     """Whether a streamed call asks for a last usage chunk (``stream_options.include_usage``):
     without it Azure OpenAI streams no token counts."""
-    if not body or "include_usage" not in body:
-        return False
-    try:
-        options = json.loads(body).get("stream_options")
-    except (ValueError, AttributeError):
-        return False
+    options = body_field(body, "stream_options")
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
