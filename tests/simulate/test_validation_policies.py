@@ -281,9 +281,16 @@ def test_what_apim_would_not_save_is_a_located_error(statement: str, message: st
         run(api_policy(statement), [Call(0)])
 
 
-def test_xml_validation_that_applies_is_refused_as_unsupported() -> None:
-    policy = _validate('<content validate-as="xml" action="prevent" />')
-    result = _one(policy, Call(0, headers=JSON))
+@pytest.mark.parametrize(
+    "rule",
+    [
+        '<content validate-as="xml" action="prevent" />',
+        '<content validate-as="json" schema-id="chat" action="prevent" '
+        'case-insensitive-property-names="true" />',
+    ],
+)
+def test_validation_the_simulator_cannot_do_is_refused_as_unsupported(rule: str) -> None:
+    result = _one(_validate(rule), Call(0, headers=JSON), schemas={"chat": CHAT_SCHEMA})
     assert result.status == 500
     assert result.state.error is not None and result.state.error[0] == "SimulatorUnsupported"
 

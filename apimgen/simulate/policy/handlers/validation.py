@@ -120,16 +120,13 @@ class _ContentRule:
     definition: str  # what the errors call the schema
     validator: Any  # a jsonschema validator, or None for the API definition's own schema
     element: PolicyElement
+    unsupported: str | None = None  # what the simulator cannot do for this rule, if anything
 
     def problem(self, text: str) -> str | None:
         """Why ``text`` does not conform, or None."""
-        if self.validate_as != "json":
+        if self.unsupported is not None:
             raise PolicyError(
-                "SimulatorUnsupported",
-                f'<content validate-as="{self.validate_as}">: the simulator validates JSON '
-                "bodies only",
-                self.element,
-                source="validate-content",
+                "SimulatorUnsupported", self.unsupported, self.element, source="validate-content"
             )
         try:
             document = json.loads(text)
@@ -227,6 +224,11 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
         if allowed is not None:
             schema = _with_additional_properties(schema, allowed == "true")
         validator = json_schema_validator(schema)
+    unsupported = None
+    if validate_as != "json":
+        unsupported = f'<content validate-as="{validate_as}">: the simulator validates JSON only'
+    elif given["case-insensitive-property-names"] == "true" and validator is not None:
+        unsupported = '<content case-insensitive-property-names="true"> is not simulated'
     return _ContentRule(
         content_type=(given["type"] or "").strip().lower(),
         validate_as=validate_as,
@@ -234,6 +236,7 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
         definition=schema_ref or schema_id or "of the API definition",
         validator=validator,
         element=element,
+        unsupported=unsupported,
     )
 
 
