@@ -765,18 +765,23 @@ class _Compiler:
 
     def pattern(self, node: ast.TypeTest) -> Compiled:
         """``x is T name``: true when x is a T, and then ``name`` holds it."""
-        operand, target, variable = self.expr(node.operand), node.type_name, node.variable
-        assert variable is not None
+        operand = self.expr(node.operand)
+        assert node.variable is not None
+        binds = self.type_pattern(node.type_name, node.variable)
+        return _guard(node, lambda env: binds(env, operand(env)))
+
+    def type_pattern(self, target: str, variable: str) -> Matcher:
+        """C# 7's type pattern (``is T name``, ``case T name:``): a value of type ``target``
+        binds ``variable`` to it; ``var`` takes anything, null included, a type never null."""
         self.scopes[-1].add(variable)
 
-        def test(env: Environment) -> bool:
-            value = operand(env)
-            if value is not None and is_instance(value, target):
-                env.locals[variable] = value
-                return True
-            return False
+        def binds(env: Environment, value: Any) -> bool:
+            if target != "var" and (value is None or not is_instance(value, target)):
+                return False
+            env.locals[variable] = value
+            return True
 
-        return _guard(node, test)
+        return binds
 
     def switch(self, node: ast.Switch) -> Compiled:
         """The first section with a label that matches the value runs, else the default one;
@@ -819,25 +824,15 @@ class _Compiler:
 
     def case(self, label: ast.Node) -> Matcher:
         """Whether a ``case`` label takes the switch's value: equal to a constant, or of a
-        type (``var`` takes anything, a type pattern never takes null, binding the name),
-        and then its ``when`` guard holds."""
-        if not isinstance(label, ast.CaseLabel):
-            constant = self.expr(label)
-            return lambda env, subject: bool(compare("==", subject, constant(env)))
+        type (a type pattern), and then its ``when`` guard holds."""
+        if not isinstance(label, ast.CaseLabel):  # `case 3:`, the constant alone
+            label = ast.CaseLabel(label.line, label.column, label, None, None, None)
         matches: Matcher
         if label.value is not None:
             constant = self.expr(label.value)
             matches = lambda env, subject: bool(compare("==", subject, constant(env)))  # noqa: E731
         else:
-            target, variable = label.type_name or "var", label.variable or ""
-            self.scopes[-1].add(variable)
-
-            def matches(env: Environment, subject: Any) -> bool:
-                if target != "var" and (subject is None or not is_instance(subject, target)):
-                    return False
-                env.locals[variable] = subject
-                return True
-
+            matches = self.type_pattern(label.type_name or "var", label.variable or "")
         if label.guard is None:
             return matches
         guard = self.expr(label.guard)
