@@ -188,16 +188,10 @@ class WaitFor(PolicyHandler):
         return self._side_by_side(waiting, state) if waiting else None
 
     def _side_by_side(self, waiting: list[Wait], state: RequestState) -> Wait:
-        """The children's waits merged: resume each at its own time, in the order written."""
-        pending: list[tuple[float, Wait]] = []
-        for wait in waiting:
-            try:
-                pending.append((next(wait), wait))
-            except StopIteration:
-                if self.any:
-                    return
+        """The children's waits merged: each resumed at its own time, in the order written,
+        starting with all of them now."""
+        pending: list[tuple[float, Wait]] = [(state.services.now, wait) for wait in waiting]
         while pending:
-            yield min(time for time, _ in pending)
             now, still = state.services.now, []
             for time, wait in pending:
                 if time > now:
@@ -209,3 +203,5 @@ class WaitFor(PolicyHandler):
                     if self.any:
                         return
             pending = still
+            if pending:
+                yield min(time for time, _ in pending)
