@@ -151,3 +151,17 @@ def test_wait_for_any_goes_on_after_the_first_answer() -> None:
 def test_wait_holds_only_what_learn_lists() -> None:
     with pytest.raises(PolicyConfigError, match="<wait> has no element <set-variable>"):
         run(api_policy('<wait><set-variable name="a" value="b" /></wait>'), [Call(0)])
+
+
+def test_wait_for_any_is_over_when_a_child_finishes_at_once() -> None:
+    policy = api_policy(
+        '<wait for="any"><cache-lookup-value key="k" variable-name="cached" />'
+        f'<send-request mode="new" response-variable-name="slow"><set-url>{SLOW}/</set-url>'
+        "</send-request></wait>"
+        '<return-response><set-status code="200" reason="OK" />'
+        '<set-header name="x-slow" exists-action="override">'
+        '<value>@(context.Variables.ContainsKey("slow").ToString())</value></set-header>'
+        "</return-response>"
+    )
+    results, _, _ = run(policy, [Call(0)], endpoints=ENDPOINTS)
+    assert results[0].done_at == 0 and results[0].headers["x-slow"] == ["False"]
