@@ -11,9 +11,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apimgen.simulate.policy.handlers.base import BuildContext, PolicyHandler, registry
+
+if TYPE_CHECKING:
+    from apimgen.simulate.explain import Explainer
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.policy.scopes import SECTIONS, Pipeline
@@ -38,7 +41,7 @@ def compile_pipeline(
     *,
     skip_unknown: bool = False,
     schemas: Mapping[str, Any] | None = None,
-    explainer: Any = None,
+    explainer: Explainer | None = None,
 ) -> CompiledPipeline:
     """Build every handler once; raises PolicyConfigError for what APIM would refuse.
     ``schemas`` are the JSON Schemas validate-content may name, by id; an ``explainer``

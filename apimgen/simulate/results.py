@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apimgen.simulate.clock import EPOCH
 from apimgen.simulate.scenario import Expectation
+
+if TYPE_CHECKING:
+    from apimgen.simulate.explain import ExplainedRequest
 
 __all__ = ["BackendStats", "ConsumerStats", "ExpectationResult", "SimulationResult"]
 
@@ -81,7 +84,7 @@ class SimulationResult:
     # calls to a backend while another was available, for expectations' while_available
     calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
     endpoint_calls: dict[str, int] = field(default_factory=dict)  # send-request calls per endpoint
-    explained: list[Any] = field(default_factory=list)  # explain.ExplainedRequest, with --explain
+    explained: list[ExplainedRequest] = field(default_factory=list)  # with --explain
 
     @property
     def total_requests(self) -> int:

@@ -26,6 +26,7 @@ from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError
 
 if TYPE_CHECKING:
+    from apimgen.simulate.explain import Explainer
     from apimgen.simulate.state import RequestState
 
 __all__ = [
@@ -234,7 +235,7 @@ class BuildContext:
     skipped: list[PolicyElement] | None = None
     section: str = "inbound"
     schemas: Mapping[str, Any] = field(default_factory=dict)  # validate-content's schema-ids
-    explainer: Any = None  # explain.Explainer when the run records requests' paths
+    explainer: Explainer | None = None  # when the run records requests' paths (--explain)
 
     def handlers(self, elements: tuple[PolicyElement, ...], section: str) -> list[PolicyHandler]:
         return build_handlers(elements, section, self)
