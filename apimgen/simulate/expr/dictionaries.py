@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert, default_of
-from apimgen.simulate.expr.values import CSharpError, OutRef
+from apimgen.simulate.expr.values import CSharpError, OutRef, type_name
 
 __all__ = ["MultiValueDictionary", "StringDictionary", "VariablesDictionary"]
 
@@ -166,7 +166,7 @@ class VariablesDictionary(_OneValuePerName):
             except CSharpError:
                 raise CSharpError(
                     "InvalidCastException",
-                    f"variable '{name}' holds a {type(value).__name__}, not {type_args[0]}",
+                    f"variable '{name}' holds a {type_name(value)}, not {type_args[0]}",
                 ) from None
         return value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import calendar
 import html
+import itertools
 import math
 import random
 import re
@@ -96,6 +97,17 @@ _NUMERIC = {"int", "long", "short", "byte", "uint", "ulong", "Int32", "Int64"}
 _REAL = {"double", "float", "decimal", "Double", "Decimal", "Single"}
 
 
+# What .NET calls the types a cast names, for its InvalidCastException message.
+_DOTNET = {
+    "int": "System.Int32", "Int32": "System.Int32", "long": "System.Int64",
+    "Int64": "System.Int64", "short": "System.Int16", "byte": "System.Byte",
+    "uint": "System.UInt32", "ulong": "System.UInt64", "double": "System.Double",
+    "Double": "System.Double", "float": "System.Single", "Single": "System.Single",
+    "decimal": "System.Decimal", "Decimal": "System.Decimal", "bool": "System.Boolean",
+    "Boolean": "System.Boolean",
+}  # fmt: skip
+
+
 def default_of(type_name: str) -> Any:
     """``default(T)``: zero for numbers, false for bool, null for everything else."""
     if type_name in _NUMERIC:
@@ -106,8 +118,13 @@ def default_of(type_name: str) -> Any:
 
 
 def convert(value: Any, target: str) -> Any:
-    """An explicit cast or ``Value<T>``/``GetValueOrDefault<T>`` conversion to ``target``."""
-    if isinstance(value, JValue):
+    """An explicit cast or ``Value<T>``/``GetValueOrDefault<T>`` conversion to ``target``.
+
+    A JSON token's text converts to a number (Newtonsoft's explicit operators parse it); any
+    other string does not: C# has no conversion from string to a number, so ``(int)`` of a
+    variable holding "5" (set-variable's literal values are strings) unboxes and throws."""
+    from_token = isinstance(value, JValue)
+    if from_token:
         value = value.value
     if target.endswith("?"):  # int?, bool?: null stays null, anything else converts
         if value is None:
@@ -134,10 +151,19 @@ def convert(value: Any, target: str) -> Any:
             raise CSharpError("InvalidCastException", f"cannot cast bool to {target}")
         if isinstance(value, int | float):
             return int(value)
-        if isinstance(value, str):
+        if isinstance(value, str) and from_token:
             return _parse_int(value)
-    if target in _REAL and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+    if target in _REAL:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and from_token:
+            return _parse_float(value)
+    if isinstance(value, str) and target in _NUMERIC | _REAL | {"bool", "Boolean"}:
+        dotnet = _DOTNET.get(target, target)
+        raise CSharpError(
+            "InvalidCastException",
+            f"Unable to cast object of type 'System.String' to type '{dotnet}'.",
+        )
     if target in ("bool", "Boolean") and isinstance(value, bool):
         return value
     if isinstance(value, JToken) and target in ("JToken", type(value).__name__):
@@ -193,6 +219,16 @@ def _parse_int(text: str) -> int:
         raise CSharpError(
             "FormatException", f"the input string '{text}' was not in a correct format"
         ) from None
+
+
+def _convert_to_integer(value: Any) -> int:
+    """``Convert.ToInt32``/``ToInt64``: a double rounds half to even, as .NET's Convert does
+    (a cast truncates), and a string is parsed (a cast refuses it)."""
+    if isinstance(value, float):
+        return round(value)
+    if isinstance(value, str):
+        return _parse_int(value)
+    return int(convert(value, "long"))
 
 
 def _parse_float(text: str) -> float:
@@ -459,10 +495,14 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
         return args[0] in items
     if name in ("ToList", "ToArray"):
         return list(items)
-    if name == "Skip":
-        return items[args[0] :]
+    if name == "Skip":  # a count below zero skips nothing, as in .NET
+        return items[max(args[0], 0) :]
     if name == "Take":
-        return items[: args[0]]
+        return items[: max(args[0], 0)]
+    if name in ("SkipWhile", "TakeWhile"):
+        keep = _lambda(fn, name)
+        taken = list(itertools.takewhile(lambda x: bool(keep(x)), items))
+        return taken if name == "TakeWhile" else items[len(taken) :]
     if name in ("OrderBy", "OrderByDescending"):
         fn = _lambda(fn, name)
         return sorted(items, key=fn, reverse=name.endswith("Descending"))
@@ -474,6 +514,17 @@ def _linq(items: list[Any], name: str, args: list[Any]) -> Any:
         return items + _sequence(args[0])
     if name == "ElementAt":
         return get_index(items, [args[0]])
+    if name == "ElementAtOrDefault":
+        index = args[0]
+        return items[index] if isinstance(index, int) and 0 <= index < len(items) else None
+    if name in ("Except", "Intersect", "Union"):
+        return _set_operation(items, name, _sequence(args[0]))
+    if name == "SequenceEqual":
+        return items == _sequence(args[0])
+    if name == "DefaultIfEmpty":
+        return items or [args[0] if args else None]
+    if name == "LongCount":
+        return sum(1 for x in items if fn(x)) if fn else len(items)
     if name == "Aggregate":
         return _aggregate(items, args)
     raise UnsupportedError(f"LINQ method {name}()")
@@ -508,6 +559,14 @@ def _change_list(items: list[Any], name: str, args: list[Any]) -> Any:
     return None
 
 
+def _set_operation(items: list[Any], name: str, other: list[Any]) -> list[Any]:
+    """``Except``, ``Intersect`` and ``Union``: distinct items, in the order first seen."""
+    if name == "Union":
+        return list(dict.fromkeys(items + other))
+    keep = name == "Intersect"
+    return [x for x in dict.fromkeys(items) if (x in other) == keep]
+
+
 def _aggregate(items: list[Any], args: list[Any]) -> Any:
     """``Aggregate(fn)`` folds from the first item; ``Aggregate(seed, fn)`` from the seed."""
     if len(args) == 1:
@@ -524,8 +583,9 @@ def _aggregate(items: list[Any], args: list[Any]) -> Any:
 _LINQ = {
     "Any", "All", "Where", "Select", "First", "FirstOrDefault", "Last", "LastOrDefault", "Single",
     "SingleOrDefault", "Count", "Sum", "Max", "Min", "Average", "Contains", "ToList", "ToArray",
-    "Skip", "Take", "OrderBy", "OrderByDescending", "Distinct", "Reverse", "Concat", "ElementAt",
-    "Aggregate", "GroupBy", "ToDictionary",
+    "Skip", "Take", "SkipWhile", "TakeWhile", "OrderBy", "OrderByDescending", "Distinct",
+    "Reverse", "Concat", "ElementAt", "ElementAtOrDefault", "Except", "Intersect", "Union",
+    "SequenceEqual", "DefaultIfEmpty", "LongCount", "Aggregate", "GroupBy", "ToDictionary",
 }  # fmt: skip
 
 
@@ -1130,8 +1190,8 @@ def static_types(
             "Convert",
             {
                 # a double rounds half to even, as .NET's Convert does (a cast truncates)
-                "ToInt32": lambda v: round(v) if isinstance(v, float) else convert(v, "int"),
-                "ToInt64": lambda v: round(v) if isinstance(v, float) else convert(v, "long"),
+                "ToInt32": _convert_to_integer,
+                "ToInt64": _convert_to_integer,
                 "ToDouble": lambda v: float(v) if not isinstance(v, str) else _parse_float(v),
                 "ToBoolean": lambda v: v if isinstance(v, bool) else _parse_bool(str(v)),
                 "ToString": cs_string,
