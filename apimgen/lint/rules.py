@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apimgen.errors import Severity
 from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
+from apimgen.lint.variable_types import refusal, stored_types, variable_casts
 from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import (
     ExpressionNotAllowedError,
@@ -188,18 +189,21 @@ def once_per_section(document: LintDocument, knowledge: Knowledge) -> Iterator[F
             seen.add(statement.name)
 
 
-def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
-    def texts(element: PolicyElement) -> Iterator[tuple[PolicyElement, str]]:
-        for value in element.attributes.values():
-            yield element, value
-        if element.text:
-            yield element, element.text
-        for child in element.children:
-            if child.name not in catalogue():
-                yield from texts(child)
+def _texts(element: PolicyElement) -> Iterator[tuple[PolicyElement, str]]:
+    """The attribute values and texts of a statement and of its parts that are not
+    statements themselves (a choose's conditions, a header's values)."""
+    for value in element.attributes.values():
+        yield element, value
+    if element.text:
+        yield element, element.text
+    for child in element.children:
+        if child.name not in catalogue():
+            yield from _texts(child)
 
+
+def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     for _, statement in _all(document):
-        for element, text in texts(statement):
+        for element, text in _texts(statement):
             if not is_expression(text):
                 continue
             try:
@@ -220,6 +224,31 @@ def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Findin
                         element,
                         f"{error.construct} is not a type or name APIM allows in expressions",
                     )
+
+
+def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    statements = [statement for _, statement in _all(document)]
+    stored = stored_types(statements)
+    for statement in statements:
+        for element, text in _texts(statement):
+            for cast in variable_casts(text):
+                held = refusal(cast, stored.get(cast.variable, set()))
+                if held is None:
+                    continue
+                target = cast.type_name.rstrip("?")
+                hint = (
+                    f'parse it: {target}.Parse((string)context.Variables["{cast.variable}"]), '
+                    'or store it with an expression (value="@(100)")'
+                    if held == "string"
+                    else f'convert it: context.Variables["{cast.variable}"].ToString()'
+                )
+                yield _finding(
+                    "APIM020",
+                    element,
+                    f"{cast.text} throws InvalidCastException: this document stores a {held} "
+                    f"in '{cast.variable}'",
+                    hint,
+                )
 
 
 # ----------------------------------------------------------------- GenAI traps
@@ -626,6 +655,16 @@ RULES: tuple[Rule, ...] = (
             "needs its body again."
         ),
         retry_without_buffered_body,
+    ),
+    Rule(
+        "APIM020",
+        "variable-cast",
+        Severity.WARNING,
+        (
+            "set-variable's literal values are strings and the limit policies store numbers; "
+            "casting a variable to another type throws on every request that reads it."
+        ),
+        variable_types,
     ),
 )
 

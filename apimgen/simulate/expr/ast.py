@@ -6,7 +6,8 @@ member, call or operator that failed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 
 __all__ = [
     "ArrayCreate",
@@ -44,6 +45,7 @@ __all__ = [
     "TypeTest",
     "Unary",
     "member_reads",
+    "walk",
 ]
 
 
@@ -325,3 +327,18 @@ def member_reads(node: Member) -> tuple[Node, list[Member]]:
         current = current.target
     steps.reverse()
     return current, steps
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """``node`` and every node under it, parents first (for checks that look for a shape)."""
+    yield node
+    for item in fields(node):
+        yield from _nodes_in(getattr(node, item.name))
+
+
+def _nodes_in(value: object) -> Iterator[Node]:
+    if isinstance(value, Node):
+        yield from walk(value)
+    elif isinstance(value, tuple):
+        for part in value:
+            yield from _nodes_in(part)

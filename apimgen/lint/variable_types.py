@@ -1,0 +1,123 @@
+"""APIM020: a cast of ``context.Variables`` that cannot succeed for what the document stores.
+
+``context.Variables`` holds objects, so ``(int)context.Variables["x"]`` unboxes: it throws
+InvalidCastException unless the stored object is an int. set-variable's literal values are
+strings (``value="100"``), and the limit policies' variables hold numbers, so casting the first
+to a number or the second to a string fails on every request that reaches it — APIM saves the
+policy without complaint. The check is per document and only speaks when every statement in
+the document that stores the variable stores a known type the cast refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from apimgen.simulate.expr import ast
+from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression, parse_expression
+from apimgen.simulate.policy.reader import PolicyElement
+
+__all__ = ["VariableCast", "stored_types", "variable_casts"]
+
+# Policies that store a number in the variable an attribute names.
+_NUMBER_VARIABLES = (
+    "remaining-calls-variable-name",
+    "retry-after-variable-name",
+    "remaining-tokens-variable-name",
+    "remaining-quota-tokens-variable-name",
+    "tokens-consumed-variable-name",
+)
+_NUMBERS = {
+    "int", "long", "short", "byte", "uint", "ulong", "double", "float", "decimal", "Int32",
+    "Int64", "Double", "Decimal", "Single",
+}  # fmt: skip
+_BOOLEANS = {"bool", "Boolean"}
+_STRINGS = {"string", "String"}
+
+
+@dataclass(frozen=True)
+class VariableCast:
+    """A read of a variable as ``type_name``, in the expression ``text``."""
+
+    variable: str
+    type_name: str
+    text: str  # how the read is written, for the message
+
+
+def stored_types(statements: list[PolicyElement]) -> dict[str, set[str | None]]:
+    """What each statement stores in the variables it names: "string", "number", or None
+    when an expression decides (a type the check cannot know)."""
+    stored: dict[str, set[str | None]] = {}
+    for statement in statements:
+        if statement.name == "set-variable":
+            name, value = statement.attributes.get("name"), statement.attributes.get("value")
+            if name is not None and value is not None:
+                stored.setdefault(name, set()).add(None if is_expression(value) else "string")
+            continue
+        for attribute in _NUMBER_VARIABLES:
+            name = statement.attributes.get(attribute)
+            if name:
+                stored.setdefault(name, set()).add("number")
+        for attribute, value in statement.attributes.items():
+            # any other policy's variable (a response, a token, a cached value): unknown
+            if attribute.endswith("variable-name") and attribute not in _NUMBER_VARIABLES:
+                stored.setdefault(value, set()).add(None)
+    return stored
+
+
+def variable_casts(text: str) -> Iterator[VariableCast]:
+    """The reads in ``text`` that convert a variable to a named type: a cast of
+    ``context.Variables["x"]`` and ``context.Variables.GetValueOrDefault<T>("x")``."""
+    if not is_expression(text):
+        return
+    try:
+        root, _ = parse_expression(text)
+    except ExpressionSyntaxError:
+        return  # APIM008 reports it
+    for node in ast.walk(root):
+        if isinstance(node, ast.Cast) and isinstance(node.operand, ast.Index):
+            name = _variable_key(node.operand.target, node.operand.args)
+            if name is not None:
+                read = f'({node.type_name})context.Variables["{name}"]'
+                yield VariableCast(name, node.type_name, read)
+        elif isinstance(node, ast.Call) and node.type_args and _is_variables_method(node):
+            name = _variable_key(None, node.args)
+            if name is not None:
+                read = f'context.Variables.GetValueOrDefault<{node.type_args[0]}>("{name}")'
+                yield VariableCast(name, node.type_args[0], read)
+
+
+def refusal(cast: VariableCast, stored: set[str | None]) -> str | None:
+    """Why the cast fails for every type stored, or None when it may succeed."""
+    target = cast.type_name.rstrip("?")
+    if stored == {"string"} and target in _NUMBERS | _BOOLEANS:
+        return "string"
+    if stored == {"number"} and target in _STRINGS | _BOOLEANS:
+        return "number"
+    return None
+
+
+def _is_variables(node: ast.Node | None) -> bool:
+    return (
+        isinstance(node, ast.Member)
+        and node.name == "Variables"
+        and isinstance(node.target, ast.Name)
+        and node.target.id == "context"
+    )
+
+
+def _is_variables_method(node: ast.Call) -> bool:
+    target = node.target
+    return (
+        isinstance(target, ast.Member)
+        and target.name == "GetValueOrDefault"
+        and _is_variables(target.target)
+    )
+
+
+def _variable_key(target: ast.Node | None, args: tuple[ast.Node, ...]) -> str | None:
+    if target is not None and not _is_variables(target):
+        return None
+    if args and isinstance(args[0], ast.Literal) and isinstance(args[0].value, str):
+        return args[0].value
+    return None
