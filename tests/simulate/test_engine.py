@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -442,3 +443,34 @@ def test_a_retry_resends_the_body_only_when_it_was_buffered(buffered: bool, stat
     )
     assert results[0].status == status
     assert results[0].state.backend_calls == (2 if buffered else 1)
+
+
+def test_a_retry_decides_on_a_timed_out_attempt_like_on_a_response() -> None:
+    # A published trace (a forward-request timing out inside retry) shows the retry's condition
+    # evaluated afterwards, with a response of status 429 or more: the gateway's 504. Here the
+    # slow deployment times out and the retry moves to the fast one; without a retry left the
+    # timeout still reaches on-error.
+    slow = single("slow", latency_base=5.0)
+    backend = (
+        '<retry condition="@(context.Response != null &amp;&amp; context.Response.StatusCode == 504)" '
+        'count="{count}" interval="0">'
+        '<choose><when condition="@(context.Response != null)">'
+        '<set-backend-service backend-id="fast" /></when></choose>'
+        '<forward-request timeout="2" buffer-request-body="true" /></retry>'
+    )
+    on_error = (
+        '<base /><set-header name="x-on-error" exists-action="override">'
+        "<value>@(context.LastError.Reason)</value></set-header>"
+    )
+    inbound = '<base /><set-backend-service backend-id="slow" />'
+
+    def attempt(count: int) -> Any:
+        policy = api_policy(inbound=inbound, backend=backend.format(count=count), on_error=on_error)
+        return run(policy, [Call(0, completion_tokens=50)], backends=[slow, single("fast")])[0][0]
+
+    retried = attempt(1)
+    assert retried.status == 200 and retried.state.backend_calls == 2
+    assert retried.done_at > 2.0 and "x-on-error" not in retried.headers
+    given_up = attempt(0)
+    assert (given_up.status, given_up.done_at) == (504, 2.0)
+    assert given_up.headers["x-on-error"] == ["Timeout"]

@@ -306,6 +306,10 @@ def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent:
     state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
 
 
+# The errors of a retry's children that its condition decides on, as it does on responses.
+_RETRIED_ERRORS = frozenset({"BackendServiceUnavailable", "Timeout"})
+
+
 @register
 class Retry(PolicyHandler):
     """``retry`` (Learn: retry-policy): runs its children, then again while ``condition`` holds
@@ -338,13 +342,15 @@ class Retry(PolicyHandler):
         fast = cs_string(self.values["first-fast-retry"].get(state)).lower() == "true"
         attempt = 0
         while True:
-            # The gateway's own 503 for an exhausted pool is a response the condition sees
-            # (samples exclude it by its reason); when no retry follows, it is an error.
+            # The gateway's own 503 for an exhausted pool and its 504 for a backend that timed
+            # out are responses the condition sees (samples exclude the first by its reason; a
+            # published trace shows the condition evaluated after a timeout, with a response
+            # of status 429 or more); when no retry follows, they are errors.
             exhausted: PolicyError | None = None
             try:
                 yield from run_handlers(self.children, state)
             except PolicyError as error:
-                if error.reason != "BackendServiceUnavailable":
+                if error.reason not in _RETRIED_ERRORS:
                     raise
                 exhausted = error
             if attempt >= count or (state.returned and state.context.Response is None):
