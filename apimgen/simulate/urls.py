@@ -3,6 +3,7 @@ send-request calls to the scenario's endpoints."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = ["longest_prefix"]
@@ -30,6 +31,11 @@ def _extends(url: str, prefix: str) -> bool:
 
 
 def _normalised(url: str) -> str:
+    """Scheme and host lower-cased, repeated slashes in the path made one: a published
+    load-balancing sample joins a backend URL ending in / with "/openai", and the Azure
+    OpenAI endpoints it calls serve the doubled path as the single one."""
     scheme, _, rest = url.strip().partition("://")
     host, slash, path = rest.partition("/")
-    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+    path, mark, query = (slash + path).partition("?")
+    path = re.sub("/{2,}", "/", path)
+    return f"{scheme.lower()}://{host.lower()}{path}{mark}{query}".rstrip("/")

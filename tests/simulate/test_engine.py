@@ -474,3 +474,39 @@ def test_a_retry_decides_on_a_timed_out_attempt_like_on_a_response() -> None:
     given_up = attempt(0)
     assert (given_up.status, given_up.done_at) == (504, 2.0)
     assert given_up.headers["x-on-error"] == ["Timeout"]
+
+
+def test_a_literal_variable_cast_to_int_fails_the_retry_after_a_timeout() -> None:
+    # The shape of a published load-balancing sample's bug: a counter initialised by a
+    # literal (a string) and cast with (Int32) in the retry condition. A 429 reassigns it as
+    # a number before the condition reads it; a timeout does not, and the cast throws —
+    # "Unable to cast object of type 'System.String' to type 'System.Int32'", as its users
+    # reported from gateway traces.
+    inbound = (
+        '<base /><set-backend-service backend-id="aoai" /><set-variable name="left" value="1" />'
+    )
+    backend = (
+        '<retry condition="@(context.Response != null &amp;&amp; context.Response.StatusCode >= 429'
+        ' &amp;&amp; ((Int32)context.Variables[&quot;left&quot;]) &gt; 0)" count="3" interval="0">'
+        '<forward-request buffer-request-body="true" timeout="{timeout}" />'
+        '<choose><when condition="@(context.Response.StatusCode == 429)">'
+        '<set-variable name="left" value="@(0)" /></when></choose></retry>'
+    )
+    busy = single("aoai", tpm=1000)  # the second call's reservation is refused with 429
+
+    def answer(timeout: int) -> Any:
+        policy = api_policy(inbound=inbound, backend=backend.format(timeout=timeout))
+        calls = [Call(0, completion_tokens=50, max_tokens=900), Call(0.1, completion_tokens=50)]
+        return run(policy, calls, backends=[busy])[0][1]
+
+    throttled = answer(300)
+    assert throttled.status == 429, "reassigned as a number, the cast holds and the retry stops"
+    timed_out = answer(0)
+    assert timed_out.status == 500
+    reason, message = timed_out.state.error
+    assert reason == "ExpressionValueEvaluationFailure"
+    assert message.startswith(
+        "InvalidCastException: Unable to cast object of type 'System.String' to type "
+        "'System.Int32'. in @(context.Response != null"
+    )
+    assert message.endswith("(<retry condition> at api.xml:1:134)")

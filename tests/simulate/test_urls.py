@@ -27,6 +27,9 @@ ENDPOINTS = [
             ENDPOINTS[2],
         ),
         ("https://graph.microsoft.com/v1.0/groups/g1/members?$filter=id eq 'bob'", ENDPOINTS[0]),
+        # a base URL ending in / joined with "/openai": the doubled slash is one
+        ("https://graph.microsoft.com//v1.0//me", ENDPOINTS[1]),
+        ("https://graph.microsoft.com/v1.0/groups/g1/members?$filter=id eq '//'", ENDPOINTS[0]),
         ("https://graph.microsoft.com/v2", None),
         ("https://login.microsoftonline.com/", None),
     ],
