@@ -217,6 +217,7 @@ class _Caller:
     api: Api
     operation: Operation
     deployment: Deployment
+    matched: dict[str, str]  # the operation's template parameters in the URL
 
 
 def _token_times(scenario: Scenario) -> dict[str, int]:
@@ -236,7 +237,8 @@ def _caller(
         headers["Authorization"] = f"Bearer {unsigned_jwt(claims)}"
     headers.setdefault("Content-Type", "application/json")
     url = (
-        f"https://gateway.example/{gateway.api_path}/deployments/{_DEPLOYMENT}/chat/completions"
+        f"https://gateway.example/{gateway.api_path}/deployments/{consumer.deployment}"
+        "/chat/completions"
         "?api-version=2024-10-21"
     )
     subscription = consumer.subscription or consumer.name
@@ -254,6 +256,7 @@ def _caller(
             UrlTemplate="/deployments/{deployment-id}/chat/completions",
         ),
         deployment=Deployment(Region=region),
+        matched={"deployment-id": consumer.deployment},
     )
 
 
@@ -274,10 +277,6 @@ class _Callers:
         return caller
 
 
-_DEPLOYMENT = "gpt-4o"
-_MATCHED = {"deployment-id": _DEPLOYMENT}
-
-
 def _context(call: PlannedCall, caller: _Caller) -> Context:
     return Context(
         Request=Request(
@@ -286,7 +285,7 @@ def _context(call: PlannedCall, caller: _Caller) -> Context:
             headers=caller.headers,
             IpAddress=call.consumer.ip,
             body_text=call.body,
-            matched=_MATCHED,
+            matched=caller.matched,
         ),
         Subscription=caller.subscription,
         Product=caller.product,

@@ -165,6 +165,13 @@ class Consumer(SpecModel):
         "replaces prompts.",
     )
     system_prompt: str | None = Field(default=None, description="A system message for every call.")
+    deployment: str = Field(
+        default="gpt-4o",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="The deployment the calls name in their URL (/deployments/{deployment-id}/"
+        "chat/completions), as the classic API does: context.Request.MatchedParameters"
+        '["deployment-id"].',
+    )
     model: str | None = Field(
         default=None,
         description="A model named in each request body, as the v1 API and OpenAI-compatible "

@@ -4,8 +4,8 @@ managed-identity token set by hand, the pool retry idiom, JWT-derived keys, body
 both directions, CORS, concurrency limits and CDATA, a load balancer kept in the cache, cost
 attribution with try/catch and no set-backend-service, a PTU kept for one office's working
 hours (a C# local function converting the clock to the office's time zone), backends picked by
-the clock's ticks, an Entra group gate asking Microsoft Graph through a cache, and v1 API
-routing by the model named in the body."""
+the clock's ticks, an Entra group gate asking Microsoft Graph through a cache, v1 API
+routing by the model named in the body, and classic routing by the deployment in the URL."""
 
 from __future__ import annotations
 
@@ -425,3 +425,27 @@ def test_foundry_limits_find_their_deployment_through_context_request_foundry(
     assert 3000 <= reasoning["tokens"] < 3000 + 1000
     assert chat["statuses"] == {"200": 180}
     assert set(report["token_limits"]) == {2000, 1000000}
+
+
+def test_the_deployment_named_in_the_url_picks_the_backend(tmp_path: Path) -> None:
+    def caller(name: str, deployment: str | None) -> dict[str, object]:
+        settings = {"name": name, "arrival": {"kind": "constant", "per_minute": 10}}
+        return {**settings, "deployment": deployment} if deployment else settings
+
+    scenario = {
+        "duration": "2m",
+        "backends": {"swedencentral": {"tpm": 1000000}, "eastus2": {"tpm": 1000000}},
+        "consumers": [
+            caller("mini", "gpt-4.1-mini"),
+            caller("reasoning", "o3"),
+            caller("default", None),  # the scenario's default deployment, gpt-4o
+        ],
+    }
+    policy = (WILD / "deployment-in-url-routing.xml").read_text()
+    report = _simulate(tmp_path, policy, scenario)
+    consumers = report["consumers"]
+    assert consumers["mini"]["statuses"] == {"200": 20}
+    assert consumers["reasoning"]["statuses"] == {"200": 20}
+    assert consumers["default"]["statuses"] == {"403": 20}
+    assert report["backends"]["swedencentral"]["requests"] == 20
+    assert report["backends"]["eastus2"]["requests"] == 20
