@@ -261,6 +261,21 @@ def _family_cache(name: str) -> str | None:
     return None
 
 
+def response_cache_on_llm(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    statements = [statement for _, statement in _all(document)]
+    if not any(s.name.startswith(("llm-", "azure-openai-")) for s in statements):
+        return
+    for statement in statements:
+        if statement.name in ("cache-lookup", "cache-store"):
+            yield _finding(
+                "APIM021",
+                statement,
+                f"<{statement.name}> caches GET responses only: the inference calls this "
+                "document governs are POST, so it never answers from the cache",
+                "cache prompts with llm-semantic-cache-lookup and llm-semantic-cache-store",
+            )
+
+
 def score_threshold(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     for _, statement in _all(document):
         if not statement.name.endswith("-semantic-cache-lookup"):
@@ -665,6 +680,17 @@ RULES: tuple[Rule, ...] = (
             "casting a variable to another type throws on every request that reads it."
         ),
         variable_types,
+    ),
+    Rule(
+        "APIM021",
+        "response-cache-on-llm",
+        Severity.WARNING,
+        (
+            "API Management looks up and stores responses to GET requests only (Learn: "
+            "cache-lookup); chat completions and embeddings are POST, so the response cache "
+            "never serves them and every call spends tokens."
+        ),
+        response_cache_on_llm,
     ),
 )
 

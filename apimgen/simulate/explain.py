@@ -128,6 +128,9 @@ class Explainer:
                 raise
             if waiting is None:
                 step.outcome = _outcome(state, before)
+                if state.note:
+                    step.outcome = ", ".join(filter(None, (step.outcome, state.note)))
+                    state.note = ""
                 return None
             return _watched(waiting, state, step, before)
 

@@ -138,6 +138,7 @@ class GatewayServices:
     now: float = 0.0
     counters: dict[Any, Any] = field(default_factory=dict)
     cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    response_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)  # cache-lookup's
     metrics: MetricStore = field(default_factory=MetricStore)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
@@ -207,6 +208,8 @@ class RequestState:
     error: tuple[str, str] | None = None  # the last policy error's reason and message
     semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
     body_streamed: bool = False  # an unbuffered forward-request sent the body: a retry has none
+    response_cache_key: Any = None  # a missed cache-lookup's key, for cache-store in outbound
+    note: str = ""  # why a policy did what it did, for --explain (read and cleared there)
 
     def evaluate(self, expression: CompiledExpression) -> Any:
         """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""

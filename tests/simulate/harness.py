@@ -50,6 +50,7 @@ class Call:
     group: str | None = None
     url: str = "https://gateway.example/"
     matched: dict[str, str] = field(default_factory=dict)  # the operation's template values
+    method: str = "POST"
 
 
 @dataclass
@@ -129,6 +130,7 @@ def run(
         )
         context = Context(
             Request=Request(
+                Method=call.method,
                 url=call.url,
                 matched=call.matched,
                 headers=call.headers,

@@ -108,3 +108,29 @@ def test_a_cache_hit_is_explained_as_answered_from_the_cache() -> None:
     # the lookup answered: no policy after it ran
     assert all([s["policy"] for s in e["steps"]] == ["llm-semantic-cache-lookup"] for e in hits)
     assert all(e["steps"][0]["outcome"] == "response 200" for e in hits)
+
+
+def test_explain_says_why_the_response_cache_did_nothing_for_a_chat_call(tmp_path: Path) -> None:
+    # A global policy written for GET APIs, carried over to the AI gateway: the calls are POST,
+    # so Learn's response cache neither looks up nor stores, and every call reaches the backend.
+    cached = (
+        '<policies><inbound><base /><cache-lookup vary-by-developer="false" '
+        'vary-by-developer-groups="false" /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend>"
+        '<outbound><base /><cache-store duration="3600" /></outbound>'
+        "<on-error><base /></on-error></policies>"
+    )
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [{"name": "alice", "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+    path = _folder_scenario(tmp_path, cached, scenario)
+    result = run_cli("simulate", str(path), "--json", "--explain", "1")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["backends"]["b"]["requests"] == 6
+    steps = {s["policy"]: s["outcome"] for s in report["explained"][0]["steps"]}
+    not_get = "not a GET request: API Management looks up and stores GET responses only"
+    assert steps["cache-lookup"] == not_get
+    assert steps["cache-store"] == not_get
