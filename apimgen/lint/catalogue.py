@@ -20,6 +20,7 @@ class PolicySpec:
     attributes: tuple[Attribute, ...]
     sections: tuple[str, ...]
     once_per_section: bool = False
+    children: tuple[str, ...] | None = None  # the elements it may hold, where they are known
 
     def attribute(self, name: str) -> Attribute | None:
         return next((a for a in self.attributes if a.name == name), None)
@@ -34,6 +35,7 @@ def catalogue() -> dict[str, PolicySpec]:
             (*handler.attributes, *COMMON_ATTRIBUTES),
             handler.sections,
             handler.once_per_section,
+            handler.child_elements,
         )
         for name, handler in registry().items()
     }

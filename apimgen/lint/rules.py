@@ -25,6 +25,7 @@ from apimgen.simulate.expr.compiler import (
 from apimgen.simulate.expr.members import static_types
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
 from apimgen.simulate.policy.apim_policies import APIM_POLICIES
+from apimgen.simulate.policy.handlers.base import children_hint
 from apimgen.simulate.policy.handlers.routing import pool_unavailable_reason
 from apimgen.simulate.policy.reader import PolicyElement
 
@@ -157,6 +158,22 @@ def attributes(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding
                     "APIM003",
                     statement,
                     f"<{statement.name}> needs the attribute '{attribute.name}'",
+                )
+
+
+def unknown_elements(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    specs = catalogue()
+    for _, statement in _all(document):
+        spec = specs.get(statement.name)
+        if spec is None or spec.children is None:
+            continue
+        for child in statement.children:
+            if child.name not in spec.children:
+                yield _finding(
+                    "APIM022",
+                    child,
+                    f"<{statement.name}> has no element <{child.name}>",
+                    children_hint(spec.children),
                 )
 
 
@@ -691,6 +708,16 @@ RULES: tuple[Rule, ...] = (
             "never serves them and every call spends tokens."
         ),
         response_cache_on_llm,
+    ),
+    Rule(
+        "APIM022",
+        "unknown-element",
+        Severity.ERROR,
+        (
+            "A policy holds only its documented elements; one copied from a look-alike policy "
+            "(<vary-by-header> in a semantic-cache lookup, <dimensions>) is refused on saving."
+        ),
+        unknown_elements,
     ),
 )
 

@@ -28,6 +28,7 @@ class ManagedIdentity(PolicyHandler):
     ``Authorization: Bearer <token>`` for the resource; the token is a recognisable stand-in."""
 
     element_names = ("authentication-managed-identity",)
+    child_elements = ()
     sections = ("inbound",)
     attributes = (
         Attribute("resource", required=True),
@@ -58,6 +59,7 @@ class BasicAuthentication(PolicyHandler):
     ``Authorization`` header becomes ``Basic`` and the Base64 of ``username:password``."""
 
     element_names = ("authentication-basic",)
+    child_elements = ()
     sections = ("inbound",)
     once_per_section = True
     attributes = (Attribute("username", required=True), Attribute("password", required=True))
@@ -76,6 +78,7 @@ class CertificateAuthentication(PolicyHandler):
     expressions (a failing one sends the request to on-error) and changes nothing else."""
 
     element_names = ("authentication-certificate",)
+    child_elements = ()
     sections = ("inbound",)
     attributes = (
         Attribute("thumbprint"),

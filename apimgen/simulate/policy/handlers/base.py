@@ -169,9 +169,15 @@ def refuse_unknown_children(element: PolicyElement, allowed: tuple[str, ...]) ->
         if child.name not in allowed:
             raise PolicyConfigError(
                 f"<{element.name}> has no element <{child.name}>",
-                hint=f"its elements: {', '.join(f'<{name}>' for name in allowed)}",
+                hint=children_hint(allowed),
                 location=child.location,
             )
+
+
+def children_hint(allowed: tuple[str, ...]) -> str:
+    if not allowed:
+        return "it holds no elements"
+    return f"its elements: {', '.join(f'<{name}>' for name in allowed)}"
 
 
 class PolicyHandler:
@@ -181,10 +187,15 @@ class PolicyHandler:
     attributes: ClassVar[tuple[Attribute, ...]] = ()
     sections: ClassVar[tuple[str, ...]] = ("inbound", "backend", "outbound", "on-error")
     once_per_section: ClassVar[bool] = False  # APIM rejects a second one in the same section
+    # The elements it may hold, or None where they are policies (retry, wait) or free content
+    # (set-body); lint reads the same list, so both refuse the same misplaced element.
+    child_elements: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         self.element = element
         self.values = attribute_values(element, self.attributes, COMMON_ATTRIBUTES)
+        if self.child_elements is not None:
+            refuse_unknown_children(element, self.child_elements)
 
     def has(self, name: str) -> bool:
         return name in self.values

@@ -17,6 +17,7 @@ _CACHING_TYPE = Attribute(
 @register
 class CacheLookupValue(PolicyHandler):
     element_names = ("cache-lookup-value",)
+    child_elements = ()
     attributes = (
         Attribute("key", required=True),
         Attribute("default-value"),
@@ -38,6 +39,7 @@ class CacheLookupValue(PolicyHandler):
 @register
 class CacheStoreValue(PolicyHandler):
     element_names = ("cache-store-value",)
+    child_elements = ()
     attributes = (
         Attribute("key", required=True),
         Attribute("value", required=True),
@@ -56,6 +58,7 @@ class CacheStoreValue(PolicyHandler):
 @register
 class CacheRemoveValue(PolicyHandler):
     element_names = ("cache-remove-value",)
+    child_elements = ()
     attributes = (Attribute("key", required=True), _CACHING_TYPE)
 
     def run(self, state: RequestState) -> None:

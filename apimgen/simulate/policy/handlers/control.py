@@ -50,6 +50,7 @@ class Choose(PolicyHandler):
     ``otherwise``."""
 
     element_names = ("choose",)
+    child_elements = ("when", "otherwise")
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
@@ -62,13 +63,8 @@ class Choose(PolicyHandler):
                     raise PolicyConfigError("<when> needs a condition", location=child.location)
                 value = compile_value(condition, child, "condition")
                 self.branches.append((value, build.handlers(child.children, section), child))
-            elif child.name == "otherwise":
+            else:  # otherwise, the only other element it may hold
                 self.branches.append((None, build.handlers(child.children, section), child))
-            else:
-                raise PolicyConfigError(
-                    f"<choose> holds <when> and <otherwise>, not <{child.name}>",
-                    location=child.location,
-                )
 
     def run(self, state: RequestState) -> Wait | None:
         for condition, handlers, element in self.branches:
@@ -82,6 +78,7 @@ class SetVariable(PolicyHandler):
     """``set-variable`` (Learn: set-variable-policy)."""
 
     element_names = ("set-variable",)
+    child_elements = ()
     attributes = (
         Attribute("name", required=True, expressions=False),
         Attribute("value", required=True),
@@ -148,6 +145,7 @@ class SetHeader(_SetNamedValues):
     headers in outbound/on-error."""
 
     element_names = ("set-header",)
+    child_elements = ("value",)
 
     def target(self, state: RequestState) -> MultiValueDictionary:
         response = state.context.Response
@@ -161,6 +159,7 @@ class SetQueryParameter(_SetNamedValues):
     """``set-query-parameter`` (Learn: set-query-parameter-policy)."""
 
     element_names = ("set-query-parameter",)
+    child_elements = ("value",)
     sections = ("inbound", "backend")
 
     def target(self, state: RequestState) -> MultiValueDictionary:
@@ -208,6 +207,7 @@ class FindAndReplace(PolicyHandler):
     ``to``; an empty ``to`` removes it."""
 
     element_names = ("find-and-replace",)
+    child_elements = ()
     attributes = (Attribute("from", required=True), Attribute("to", required=True))
 
     def run(self, state: RequestState) -> None:
@@ -225,6 +225,7 @@ class ReturnResponse(PolicyHandler):
     pipeline, outbound included, does not run."""
 
     element_names = ("return-response",)
+    child_elements = ("set-status", "set-header", "set-body")
     attributes = (Attribute("response-variable-name", expressions=False),)
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
@@ -244,14 +245,8 @@ class ReturnResponse(PolicyHandler):
                 )
             elif child.name == "set-header":
                 self.headers.append(SetHeader(child, build))
-            elif child.name == "set-body":
+            else:  # set-body, the only other element it may hold
                 self.body = compile_value(child.text or "", child)
-            else:
-                raise PolicyConfigError(
-                    f"<return-response> holds set-status, set-header and set-body, "
-                    f"not <{child.name}>",
-                    location=child.location,
-                )
 
     def run(self, state: RequestState) -> None:
         status, reason = 200, "OK"
@@ -273,6 +268,7 @@ class MockResponse(PolicyHandler):
     """``mock-response`` (Learn: mock-response-policy): a canned answer with the status given."""
 
     element_names = ("mock-response",)
+    child_elements = ()
     sections = ("inbound", "outbound", "on-error")
     attributes = (
         Attribute("status-code", expressions=False, default="200", kind="whole"),
@@ -295,6 +291,7 @@ class CheckHeader(PolicyHandler):
     """``check-header`` (Learn: check-header-policy)."""
 
     element_names = ("check-header",)
+    child_elements = ("value",)
     sections = ("inbound",)
     attributes = (
         Attribute("name", required=True, expressions=False),
@@ -342,6 +339,7 @@ class Trace(PolicyHandler):
     """``trace`` (Learn: trace-policy): recorded in the request's trace."""
 
     element_names = ("trace",)
+    child_elements = ("message", "metadata")
     attributes = (
         Attribute("source", required=True, expressions=False),
         Attribute(
@@ -387,6 +385,7 @@ class EmitMetric(PolicyHandler):
     """``emit-metric`` (Learn: emit-metric-policy): one sample with its dimensions."""
 
     element_names = ("emit-metric",)
+    child_elements = ("dimension",)
     attributes = (
         Attribute("name", required=True),
         Attribute("namespace", expressions=False, default="API Management"),
@@ -425,6 +424,7 @@ class RewriteUri(PolicyHandler):
     same whatever the path, so only the context changes."""
 
     element_names = ("rewrite-uri",)
+    child_elements = ()
     sections = ("inbound",)
     attributes = (
         Attribute("template", required=True),

@@ -41,6 +41,7 @@ class SetStatus(PolicyHandler):
     response with this status, and a forwarded call's answer replaces it (inference)."""
 
     element_names = ("set-status",)
+    child_elements = ()
     attributes = (Attribute("code", required=True), Attribute("reason", required=True))
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
@@ -68,6 +69,7 @@ class SetMethod(PolicyHandler):
     Mock backends answer whatever the method; expressions see the new one."""
 
     element_names = ("set-method",)
+    child_elements = ()
     sections = ("inbound", "on-error")
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
@@ -101,6 +103,7 @@ class Cors(PolicyHandler):
     go on without CORS headers."""
 
     element_names = ("cors",)
+    child_elements = ("allowed-origins", "allowed-methods", "allowed-headers", "expose-headers")
     sections = ("inbound",)
     attributes = (
         Attribute("allow-credentials", default="false"),

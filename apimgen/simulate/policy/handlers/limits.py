@@ -161,6 +161,7 @@ _RATE_ATTRIBUTES = (
 @register
 class RateLimitByKey(_RateLimit):
     element_names = ("rate-limit-by-key",)
+    child_elements = ()
     attributes = (
         *_RATE_ATTRIBUTES,
         Attribute("counter-key", required=True),
@@ -270,6 +271,7 @@ _QUOTA_ATTRIBUTES = (
 @register
 class QuotaByKey(_Quota):
     element_names = ("quota-by-key",)
+    child_elements = ()
     attributes = (
         *_QUOTA_ATTRIBUTES,
         Attribute("counter-key", required=True),

@@ -27,7 +27,6 @@ from apimgen.simulate.policy.handlers.base import (
     Attribute,
     BuildContext,
     PolicyHandler,
-    refuse_unknown_children,
     register,
 )
 from apimgen.simulate.policy.handlers.control import to_bool
@@ -52,6 +51,7 @@ class CachedResponse:
 @register
 class CacheLookup(PolicyHandler):
     element_names = ("cache-lookup",)
+    child_elements = ("vary-by-header", "vary-by-query-parameter")
     sections = ("inbound",)
     once_per_section = True
     attributes = (
@@ -69,7 +69,6 @@ class CacheLookup(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        refuse_unknown_children(element, ("vary-by-header", "vary-by-query-parameter"))
         self.headers = [
             (child.text or "").strip() for child in element.children
             if child.name == "vary-by-header"
@@ -123,6 +122,7 @@ class CacheLookup(PolicyHandler):
 @register
 class CacheStore(PolicyHandler):
     element_names = ("cache-store",)
+    child_elements = ()
     sections = ("outbound",)
     once_per_section = True
     attributes = (

@@ -44,6 +44,7 @@ class SetBackendService(PolicyHandler):
     pool) or a base URL. Service Fabric attributes are not simulated."""
 
     element_names = ("set-backend-service",)
+    child_elements = ()
     sections = ("inbound", "backend")
     attributes = (
         Attribute("backend-id"),
@@ -141,6 +142,7 @@ class ForwardRequest(PolicyHandler):
     so the caller gets 504 and ``LastError.Reason`` is ``Timeout`` (inference)."""
 
     element_names = ("forward-request",)
+    child_elements = ()
     sections = ("backend",)
     attributes = (
         Attribute("timeout", kind="whole"),

@@ -123,6 +123,14 @@ class _TokenCheck(PolicyHandler):
 @register
 class ValidateJwt(_TokenCheck):
     element_names = ("validate-jwt",)
+    child_elements = (
+        "openid-config",
+        "issuer-signing-keys",
+        "decryption-keys",
+        "audiences",
+        "issuers",
+        "required-claims",
+    )
     attributes = (
         Attribute("header-name"),
         Attribute("query-parameter-name"),
@@ -150,6 +158,13 @@ class ValidateJwt(_TokenCheck):
 @register
 class ValidateAzureAdToken(_TokenCheck):
     element_names = ("validate-azure-ad-token",)
+    child_elements = (
+        "client-application-ids",
+        "backend-application-ids",
+        "audiences",
+        "required-claims",
+        "decryption-keys",
+    )
     attributes = (
         Attribute("tenant-id", required=True),
         Attribute("header-name"),
@@ -178,6 +193,7 @@ class ValidateAzureAdToken(_TokenCheck):
 @register
 class ContentSafety(PolicyHandler):
     element_names = ("llm-content-safety",)
+    child_elements = ("categories", "blocklists")
     sections = ("inbound",)
     attributes = (
         Attribute("backend-id", required=True),
@@ -225,6 +241,7 @@ class IpFilter(PolicyHandler):
     caller's address is the consumer's ``ip`` in the scenario."""
 
     element_names = ("ip-filter",)
+    child_elements = ("address", "address-range")
     sections = ("inbound",)
     attributes = (Attribute("action", required=True, choices=("allow", "forbid")),)
 

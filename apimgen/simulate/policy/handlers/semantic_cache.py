@@ -65,6 +65,7 @@ def _prompt_text(body_text: str, ignore_system: bool) -> tuple[str, int] | None:
 @register
 class SemanticCacheLookup(PolicyHandler):
     element_names = ("azure-openai-semantic-cache-lookup", "llm-semantic-cache-lookup")
+    child_elements = ("vary-by",)
     sections = ("inbound",)
     once_per_section = True
     attributes = (
@@ -126,6 +127,7 @@ class SemanticCacheLookup(PolicyHandler):
 @register
 class SemanticCacheStore(PolicyHandler):
     element_names = ("azure-openai-semantic-cache-store", "llm-semantic-cache-store")
+    child_elements = ()
     sections = ("outbound",)
     once_per_section = True
     attributes = (Attribute("duration", required=True, kind="number"),)

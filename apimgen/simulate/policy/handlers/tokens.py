@@ -125,6 +125,7 @@ def _next_period(start: datetime, period: str) -> datetime:
 @register
 class TokenLimit(PolicyHandler):
     element_names = ("azure-openai-token-limit", "llm-token-limit")
+    child_elements = ()
     sections = ("inbound",)
     attributes = (
         Attribute("counter-key", required=True),
@@ -374,6 +375,7 @@ def _constant_dimensions(
 @register
 class EmitTokenMetric(PolicyHandler):
     element_names = ("azure-openai-emit-token-metric", "llm-emit-token-metric")
+    child_elements = ("dimension",)
     sections = ("inbound",)
     attributes = (Attribute("namespace", expressions=False, default="API Management"),)
 
@@ -381,11 +383,8 @@ class EmitTokenMetric(PolicyHandler):
         super().__init__(element, build)
         self.dimensions: list[tuple[Value, Value | None, PolicyElement]] = []
         for child in element.children:
-            if child.name != "dimension" or "name" not in child.attributes:
-                raise PolicyConfigError(
-                    f"<{element.name}> holds <dimension name=...> elements",
-                    location=child.location,
-                )
+            if "name" not in child.attributes:
+                raise PolicyConfigError("<dimension> needs name", location=child.location)
             value = child.attributes.get("value")
             self.dimensions.append(
                 (

@@ -251,6 +251,7 @@ class ValidateContent(PolicyHandler):
     Action (inference: Learn gives the fields, not the type)."""
 
     element_names = ("validate-content",)
+    child_elements = ("content-type-map", "content")
     sections = ("inbound", "outbound", "on-error")
     attributes = (
         Attribute(
@@ -263,7 +264,6 @@ class ValidateContent(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        refuse_unknown_children(element, ("content-type-map", "content"))
         self.max_size = self.int_literal("max-size") or 0
         # both are required, their values checked against the actions by the base class
         self.size_action = self.literal("size-exceeded-action") or ""
