@@ -254,6 +254,21 @@ def _substituter(values: Mapping[str, str]) -> Callable[[str], str]:
     return substitute
 
 
+def _comment_hint(text: str, line: int, offset: int) -> str:
+    """XML forbids "--" inside a comment; the parser only says "invalid token", and APIM's
+    refusal does not mention comments either, so say so when that is what stopped it."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return ""
+    before = "\n".join([*lines[: line - 1], lines[line - 1][:offset]])
+    in_comment = before.rfind("<!--") > before.rfind("-->")
+    return (
+        "a comment cannot contain '--' (XML forbids it)"
+        if in_comment and "--" in lines[line - 1][max(offset - 2, 0) : offset + 2]
+        else ""
+    )
+
+
 def read_policy(
     text: str, file: str = "<policy>", named_values: Mapping[str, str] | None = None
 ) -> PolicyElement:
@@ -280,6 +295,7 @@ def read_policy(
     except expat.ExpatError as error:
         raise PolicyReadError(
             f"not well-formed policy XML: {expat.errors.messages[error.code]}",
+            hint=_comment_hint(escaped, error.lineno, error.offset),
             location=Location(file, error.lineno, error.offset + 1),
         ) from None
     except PolicyReadError as error:

@@ -88,6 +88,18 @@ def test_malformed_xml_is_located() -> None:
     assert "mismatched tag" in error.value.message
 
 
+def test_a_double_hyphen_in_a_comment_is_refused_with_a_hint() -> None:
+    # XML forbids "--" inside a comment; APIM refuses such a policy without naming comments.
+    text = "<policies>\n  <inbound>\n    <!-- limit -- per user -->\n  </inbound>\n</policies>"
+    with pytest.raises(PolicyReadError) as error:
+        read_policy(text, "api.xml")
+    assert error.value.location is not None and error.value.location.line == 3
+    assert error.value.hint == "a comment cannot contain '--' (XML forbids it)"
+    with pytest.raises(PolicyReadError) as other:
+        read_policy("<policies><inbound></outbound></policies>", "api.xml")
+    assert other.value.hint == ""
+
+
 def test_dtd_and_entity_expansion_are_refused() -> None:
     bomb = (
         '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
