@@ -58,6 +58,9 @@ class Knowledge:
     backends: dict[str, int] = field(default_factory=dict)  # id → pool size (1 for singles)
     fragments: set[str] | None = None  # known fragment ids, when a folder or spec says
     openai_backends: set[str] = field(default_factory=set)
+    # What every document linted together stores in each variable: a global or product policy
+    # sets what an API policy reads.
+    variables: dict[str, set[str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -243,9 +246,14 @@ def expressions(document: LintDocument, knowledge: Knowledge) -> Iterator[Findin
                     )
 
 
+def gateway_variables(documents: list[LintDocument]) -> dict[str, set[str | None]]:
+    """What the documents linted together store in each variable (APIM020 reads it)."""
+    return stored_types([statement for document in documents for _, statement in _all(document)])
+
+
 def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     statements = [statement for _, statement in _all(document)]
-    stored = stored_types(statements)
+    stored = knowledge.variables if knowledge.variables is not None else stored_types(statements)
     for statement in statements:
         for element, text in _texts(statement):
             for cast in variable_casts(text):
@@ -262,7 +270,7 @@ def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Fin
                 yield _finding(
                     "APIM020",
                     element,
-                    f"{cast.text} throws InvalidCastException: this document stores a {held} "
+                    f"{cast.text} throws InvalidCastException: the policies store a {held} "
                     f"in '{cast.variable}'",
                     hint,
                 )

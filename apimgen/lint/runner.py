@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apimgen.errors import ApimgenError, Location, Severity
-from apimgen.lint.rules import RULES, Finding, Knowledge, LintDocument
+from apimgen.lint.rules import RULES, Finding, Knowledge, LintDocument, gateway_variables
 from apimgen.simulate.policy.reader import PolicyReadError, read_policy
 
 __all__ = ["LintConfig", "LintReport", "lint_paths"]
@@ -124,6 +124,7 @@ def lint_paths(paths: list[Path], config: LintConfig | None = None) -> LintRepor
             if path.is_dir():  # a policies/ folder: its fragments/ are all there is
                 knowledge.fragments = {Path(d.file).stem for d in documents if d.kind == "fragment"}
         files += len(documents) + len(problems)
+        knowledge.variables = gateway_variables(documents)
         checks = list(dict.fromkeys(rule.check for rule in RULES))
         found = list(problems)
         for document in documents:

@@ -4,8 +4,9 @@
 InvalidCastException unless the stored object is an int. set-variable's literal values are
 strings (``value="100"``), and the limit policies' variables hold numbers, so casting the first
 to a number or the second to a string fails on every request that reaches it — APIM saves the
-policy without complaint. The check is per document and only speaks when every statement in
-the document that stores the variable stores a known type the cast refuses.
+policy without complaint. The check reads every document linted together (a global policy's
+variable reaches an API policy) and only speaks when every statement storing the variable
+stores a known type the cast refuses.
 """
 
 from __future__ import annotations

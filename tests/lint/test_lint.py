@@ -302,3 +302,25 @@ def test_attributes_learn_documents_are_not_findings(tmp_path: Path) -> None:
         '<set-body parse-date="false">x</set-body>',
     )
     assert findings == []
+
+
+def test_a_variable_stored_in_the_global_policy_is_known_to_an_api_policy(tmp_path: Path) -> None:
+    (tmp_path / "apis").mkdir()
+    (tmp_path / "global.xml").write_text(
+        '<policies><inbound><set-variable name="budget" value="5000" /></inbound>'
+        "<backend><forward-request /></backend><outbound /><on-error /></policies>"
+    )
+    api = (
+        '<policies><inbound><base /><set-header name="x-budget" exists-action="override">'
+        '<value>@(((int)context.Variables["budget"] * 2).ToString())</value></set-header>'
+        "</inbound><backend><base /></backend><outbound><base /></outbound>"
+        "<on-error><base /></on-error></policies>"
+    )
+    (tmp_path / "apis" / "openai.xml").write_text(api)
+    report = json.loads(run_cli("lint", str(tmp_path), "--json").stdout)
+    assert [(f["rule"], Path(f["file"]).name) for f in report["findings"]] == [
+        ("APIM020", "openai.xml")
+    ]
+    assert "the policies store a string in 'budget'" in report["findings"][0]["message"]
+    alone = json.loads(run_cli("lint", str(tmp_path / "apis"), "--json").stdout)
+    assert alone["findings"] == []  # linted alone, the API policy stores nothing in it
