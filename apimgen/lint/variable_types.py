@@ -1,4 +1,4 @@
-"""APIM020: a cast of ``context.Variables`` that cannot succeed for what the document stores.
+"""APIM020: a cast of ``context.Variables`` that cannot succeed for what the policies store.
 
 ``context.Variables`` holds objects, so ``(int)context.Variables["x"]`` unboxes: it throws
 InvalidCastException unless the stored object is an int. set-variable's literal values are
@@ -18,7 +18,7 @@ from apimgen.simulate.expr import ast
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression, parse_expression
 from apimgen.simulate.policy.reader import PolicyElement
 
-__all__ = ["VariableCast", "stored_types", "variable_casts"]
+__all__ = ["VariableCast", "refusal", "stored_types", "variable_casts"]
 
 # Policies that store a number in the variable an attribute names.
 _NUMBER_VARIABLES = (

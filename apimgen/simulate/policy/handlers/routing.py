@@ -138,8 +138,9 @@ class ForwardRequest(PolicyHandler):
     Without ``buffer-request-body="true"`` the body goes out once: a retry sends none, and the
     backend answers 400. ``timeout`` (default 300 s) or ``timeout-ms`` bounds the wait for the
     response headers — a whole answer, or a stream's first token — after which "a timeout
-    error is raised" (Learn) and on-error runs; Learn names neither the status nor the reason,
-    so the caller gets 504 and ``LastError.Reason`` is ``Timeout`` (inference)."""
+    error is raised" (Learn) and on-error runs (inside retry its condition decides first); Learn
+    names neither the status nor the reason, so the caller gets 504 and ``LastError.Reason`` is
+    ``Timeout`` (inference)."""
 
     element_names = ("forward-request",)
     child_elements = ()
