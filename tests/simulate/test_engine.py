@@ -510,3 +510,30 @@ def test_a_literal_variable_cast_to_int_fails_the_retry_after_a_timeout() -> Non
         "'System.Int32'. in @(context.Response != null"
     )
     assert message.endswith("(<retry condition> at api.xml:1:134)")
+
+
+@pytest.mark.parametrize(
+    ("read", "status"),
+    [
+        # a JSON token kept in a variable is an object: casting it unboxes and fails
+        ('@(((int)context.Variables["max"]).ToString())', 500),
+        ('@((string)context.Variables["model"])', 500),
+        # read as a token, its own conversions apply
+        ('@(((int)(JToken)context.Variables["max"]).ToString())', 200),
+        ('@(context.Variables["model"].ToString())', 200),
+    ],
+)
+def test_a_json_token_stored_in_a_variable_casts_only_as_a_token(read: str, status: int) -> None:
+    inbound = (
+        '<set-variable name="max" value="@(context.Request.Body.As&lt;JObject&gt;(true)[&quot;max_tokens&quot;])" />'
+        '<set-variable name="model" value="@(context.Request.Body.As&lt;JObject&gt;(true)[&quot;model&quot;])" />'
+        f'<set-header name="x-read" exists-action="override"><value>{read}</value></set-header>'
+    )
+    body = {"model": "gpt-4o", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    result = run(api_policy(inbound=inbound), [Call(0, body=body)])[0][0]
+    assert result.status == status
+    if status == 500:
+        assert result.state.error is not None
+        assert (
+            "Unable to cast object of type 'Newtonsoft.Json.Linq.JValue'" in result.state.error[1]
+        )

@@ -268,7 +268,10 @@ def test_an_expression_failing_at_run_time_is_named_by_its_policy_and_place() ->
     assert results[0].status == 500
     reason, message = results[0].state.error
     assert reason == "ExpressionValueEvaluationFailure"
-    assert message.startswith("InvalidCastException: cannot cast int to string in @(((string)")
+    assert message.startswith(
+        "InvalidCastException: Unable to cast object of type 'System.Int32' to type "
+        "'System.String'. in @(((string)"
+    )
     assert message.endswith("… (<value> at api.xml:3:1)")
     unsupported = api_policy('<set-variable name="t" value="@(context.Variables.GetType())" />')
     results, _, _ = run(unsupported, [Call(0)])

@@ -23,6 +23,7 @@ from apimgen.simulate.expr.members import (
     get_index,
     get_member,
     is_instance,
+    unbox,
 )
 from apimgen.simulate.expr.names import ALLOWED_MEMBERS, QUALIFIED_NAMES, STATIC_NAMES
 from apimgen.simulate.expr.objects import CSharpException
@@ -265,6 +266,8 @@ class _Compiler:
             )
         if isinstance(node, ast.Cast):
             operand, target = self.expr(node.operand), node.type_name
+            if _reads_a_variable(node.operand):  # an object: the cast unboxes
+                return _guard(node, lambda env: unbox(operand(env), target))
             return _guard(node, lambda env: convert(operand(env), target))
         if isinstance(node, ast.TypeTest):
             operand, target = self.expr(node.operand), node.type_name
@@ -977,6 +980,19 @@ class CompiledExpression:
                 "InvalidProgramException", "not all code paths return a value", 1, 1
             )
         return result
+
+
+def _reads_a_variable(node: ast.Node) -> bool:
+    """``context.Variables["x"]``: its static type is object, so a cast of it unboxes."""
+    if not isinstance(node, ast.Index):
+        return False
+    target = node.target
+    return (
+        isinstance(target, ast.Member)
+        and target.name == "Variables"
+        and isinstance(target.target, ast.Name)
+        and target.target.id == "context"
+    )
 
 
 def compile_expression(text: str, where: str = "") -> CompiledExpression:

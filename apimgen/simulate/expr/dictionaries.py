@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject, KeyValue, convert, default_of
+from apimgen.simulate.expr.members import CSharpObject, KeyValue, default_of, unbox
 from apimgen.simulate.expr.values import CSharpError, OutRef, type_name
 
 __all__ = ["MultiValueDictionary", "StringDictionary", "VariablesDictionary"]
@@ -162,7 +162,7 @@ class VariablesDictionary(_OneValuePerName):
         value = self.values[name]
         if type_args:
             try:
-                return convert(value, type_args[0])
+                return unbox(value, type_args[0])
             except CSharpError:
                 raise CSharpError(
                     "InvalidCastException",

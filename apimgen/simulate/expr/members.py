@@ -63,6 +63,7 @@ __all__ = [
     "is_instance",
     "static_property",
     "static_type",
+    "unbox",
 ]
 
 
@@ -104,8 +105,9 @@ _DOTNET = {
     "uint": "System.UInt32", "ulong": "System.UInt64", "double": "System.Double",
     "Double": "System.Double", "float": "System.Single", "Single": "System.Single",
     "decimal": "System.Decimal", "Decimal": "System.Decimal", "bool": "System.Boolean",
-    "Boolean": "System.Boolean",
+    "Boolean": "System.Boolean", "string": "System.String", "String": "System.String",
 }  # fmt: skip
+_TOKEN_TYPES = frozenset({"JToken", "JValue", "JObject", "JArray"})
 
 
 def default_of(type_name: str) -> Any:
@@ -123,6 +125,8 @@ def convert(value: Any, target: str) -> Any:
     A JSON token's text converts to a number (Newtonsoft's explicit operators parse it); any
     other string does not: C# has no conversion from string to a number, so ``(int)`` of a
     variable holding "5" (set-variable's literal values are strings) unboxes and throws."""
+    if isinstance(value, JToken) and target in _TOKEN_TYPES and is_instance(value, target):
+        return value  # (JToken)x keeps the token: its conversions apply to it later
     from_token = isinstance(value, JValue)
     if from_token:
         value = value.value
@@ -175,6 +179,54 @@ def convert(value: Any, target: str) -> Any:
     if is_instance(value, target):
         return value
     raise CSharpError("InvalidCastException", f"cannot cast {type_name(value)} to {target}")
+
+
+# .NET's names of the runtime types a cast error reports.
+_RUNTIME_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "System.Boolean"),
+    (int, "System.Int32"),
+    (float, "System.Double"),
+    (str, "System.String"),
+    (datetime, "System.DateTime"),
+    (timedelta, "System.TimeSpan"),
+    (JValue, "Newtonsoft.Json.Linq.JValue"),
+    (JObject, "Newtonsoft.Json.Linq.JObject"),
+    (JArray, "Newtonsoft.Json.Linq.JArray"),
+)
+
+
+def unbox(value: Any, target: str) -> Any:
+    """A cast of an object — a ``context.Variables`` value, read by ``(T)`` or
+    ``GetValueOrDefault<T>`` (Learn: it "throws an exception if the specified type does not
+    match the actual type"). C# unboxes a value type only as the type it was stored as, and casts
+    a reference only to a type it is: no conversion between numbers, none from text, none from
+    a JSON token (whose conversions apply only where the static type is JToken). Whole numbers
+    stay interchangeable here: int and long are one Python type."""
+    base = target[:-1] if target.endswith("?") else target
+    if base in _NUMERIC:
+        if isinstance(value, EnumValue) and value in ENUM_NUMBERS:
+            return ENUM_NUMBERS[value]  # an enum unboxes to its underlying number
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    elif base in _REAL:
+        fits = isinstance(value, float)
+    elif base in ("bool", "Boolean"):
+        fits = isinstance(value, bool)
+    elif base in ("string", "String"):
+        fits = isinstance(value, str)
+    else:
+        return convert(value, target)
+    if value is None:
+        if target.endswith("?") or base in ("string", "String"):
+            return None
+        raise CSharpError("NullReferenceException", "Object reference not set to an instance.")
+    if not fits:
+        held = next((name for kind, name in _RUNTIME_TYPES if isinstance(value, kind)), None)
+        raise CSharpError(
+            "InvalidCastException",
+            f"Unable to cast object of type '{held or type_name(value)}' to type "
+            f"'{_DOTNET.get(base, base)}'.",
+        )
+    return value
 
 
 def is_instance(value: Any, target: str) -> bool:
