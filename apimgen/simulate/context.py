@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from apimgen.simulate.expr.dictionaries import (
     StringDictionary,
     VariablesDictionary,
 )
-from apimgen.simulate.expr.members import CSharpObject, convert
+from apimgen.simulate.expr.members import CSharpObject, Guid, convert
 from apimgen.simulate.expr.values import UnsupportedError, from_json
 
 __all__ = [
@@ -416,7 +417,6 @@ class Context(CSharpObject):
         "Operation",
         "Product",
         "Request",
-        "RequestId",
         "Response",
         "Subscription",
         "Tracing",
@@ -424,9 +424,11 @@ class Context(CSharpObject):
         "_arrival",
         "_failure",
         "_last_error",
+        "_request_id",
         "_timestamp",
         "_traces",
         "_variables",
+        "request_label",
     )
 
     def __init__(
@@ -456,13 +458,26 @@ class Context(CSharpObject):
         self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
         self._last_error = LastError
         self._failure: tuple[str, str, str, str] | None = None
-        self.RequestId = RequestId
+        self.request_label = RequestId  # how reports name the request ("alice-0")
+        self._request_id: Guid | None = None
         self._timestamp = Timestamp
         self._arrival: tuple[datetime, float] | None = None
         self.Elapsed = Elapsed
         self.Tracing = Tracing
         self._variables: VariablesDictionary | None = None
         self._traces: list[tuple[str, str]] | None = None
+
+    @property
+    def RequestId(self) -> Guid:
+        """A Guid, as in APIM (Learn: policy expressions), made when an expression reads it:
+        the label itself when it is a GUID's text, else one derived from the label (UUID 5), so
+        runs repeat and reports keep their readable names."""
+        if self._request_id is None:
+            try:
+                self._request_id = Guid(uuid.UUID(self.request_label))
+            except ValueError:
+                self._request_id = Guid(uuid.uuid5(_REQUEST_IDS, self.request_label))
+        return self._request_id
 
     def arrived(self, epoch: datetime, seconds: float) -> None:
         """The request arrived ``seconds`` after ``epoch``: ``Timestamp``, worked out when an
@@ -515,4 +530,5 @@ class Context(CSharpObject):
 
 
 _RequestType = Request
+_REQUEST_IDS = uuid.UUID("5b0c7f5e-8d1a-4c39-9a51-0a6f2d4e9b73")  # apimgen's request-id namespace
 _DEFAULT_API, _DEFAULT_OPERATION, _DEFAULT_DEPLOYMENT = Api(), Operation(), Deployment()

@@ -168,7 +168,7 @@ class Explainer:
         response = state.context.Response
         self.explained.append(
             ExplainedRequest(
-                request=str(state.context.RequestId),
+                request=state.context.request_label,
                 consumer=state.consumer_name,
                 arrived=steps[0].time,  # chosen as it ran its first policy, on arrival
                 answered=state.services.now,

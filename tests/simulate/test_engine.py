@@ -537,3 +537,18 @@ def test_a_json_token_stored_in_a_variable_casts_only_as_a_token(read: str, stat
         assert (
             "Unable to cast object of type 'Newtonsoft.Json.Linq.JValue'" in result.state.error[1]
         )
+
+
+def test_the_request_id_is_a_guid_derived_from_the_requests_label() -> None:
+    from apimgen.simulate.context import Context
+    from apimgen.simulate.expr.members import Guid
+
+    alice, again, bob = (
+        Context(RequestId="alice-0"),
+        Context(RequestId="alice-0"),
+        Context(RequestId="bob-0"),
+    )
+    assert isinstance(alice.RequestId, Guid) and alice.request_label == "alice-0"
+    assert alice.RequestId == again.RequestId != bob.RequestId  # the same in every run
+    given = "6f1e2d3c-0000-4000-8000-000000000009"
+    assert Context(RequestId=given).RequestId.ToString() == given

@@ -222,6 +222,8 @@ def _json_scalar(value: Any) -> str:
         return text + ("Z" if value.utcoffset() == timedelta(0) else "")
     if isinstance(value, timedelta):
         return cs_string(value)
+    if getattr(type(value), "csharp_name", None) == "Guid":  # Newtonsoft writes the D form
+        return cs_string(value)
     raise TypeError(f"a {type_name(value)} cannot be written as JSON")
 
 

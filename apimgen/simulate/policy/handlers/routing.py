@@ -305,7 +305,7 @@ def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent:
         answer = _stream_answer(llm.completion_tokens, usage if _wants_usage(sent.text) else None)
     else:
         content_type = "application/json"
-        answer = _answer(state.context.RequestId, deployment, usage)
+        answer = _answer(state.context.request_label, deployment, usage)
     state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
 
 
