@@ -15,7 +15,12 @@ from datetime import UTC, datetime
 from apimgen.errors import Severity
 from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
-from apimgen.lint.variable_types import refusal, stored_types, variable_casts
+from apimgen.lint.variable_types import (
+    reference_comparisons,
+    refusal,
+    stored_types,
+    variable_casts,
+)
 from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import (
     ExpressionNotAllowedError,
@@ -273,6 +278,21 @@ def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Fin
                     f"{cast.text} throws InvalidCastException: the policies store a {held} "
                     f"in '{cast.variable}'",
                     hint,
+                )
+
+
+def reference_equality(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        for element, text in _texts(statement):
+            for written in reference_comparisons(text):
+                yield _finding(
+                    "APIM023",
+                    element,
+                    f"{written} compares references, not text: the variable is an object "
+                    "(C# warns CS0252), so equal text read from a request or set as a literal "
+                    "compares unequal",
+                    'cast it first: (string)context.Variables[...] == "...", or use '
+                    "GetValueOrDefault<string>(...)",
                 )
 
 
@@ -726,6 +746,16 @@ RULES: tuple[Rule, ...] = (
             "(<vary-by-header> in a semantic-cache lookup, <dimensions>) is refused on saving."
         ),
         unknown_elements,
+    ),
+    Rule(
+        "APIM023",
+        "variable-reference-equality",
+        Severity.WARNING,
+        (
+            "context.Variables holds objects: comparing one with a string literal by == "
+            "compares references, which differ for text read from a request or set-variable."
+        ),
+        reference_equality,
     ),
 )
 

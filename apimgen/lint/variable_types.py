@@ -18,7 +18,7 @@ from apimgen.simulate.expr import ast
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression, parse_expression
 from apimgen.simulate.policy.reader import PolicyElement
 
-__all__ = ["VariableCast", "refusal", "stored_types", "variable_casts"]
+__all__ = ["VariableCast", "reference_comparisons", "refusal", "stored_types", "variable_casts"]
 
 # Policies that store a number in the variable an attribute names.
 _NUMBER_VARIABLES = (
@@ -86,6 +86,39 @@ def variable_casts(text: str) -> Iterator[VariableCast]:
             if name is not None:
                 read = f'context.Variables.GetValueOrDefault<{node.type_args[0]}>("{name}")'
                 yield VariableCast(name, node.type_args[0], read)
+
+
+def reference_comparisons(text: str) -> Iterator[str]:
+    """APIM023: ``context.Variables["x"] == "text"`` — the variable is an object, so C# compares
+    references (compiler warning CS0252), not text: a value from a header, a body or a
+    set-variable literal is another string instance, and the test fails however equal the
+    text. Yields how each such comparison is written."""
+    if not is_expression(text):
+        return
+    try:
+        root, _ = parse_expression(text)
+    except ExpressionSyntaxError:
+        return
+    for node in ast.walk(root):
+        if not (isinstance(node, ast.Binary) and node.op in ("==", "!=")):
+            continue
+        for variable, other in ((node.left, node.right), (node.right, node.left)):
+            name = _object_read(variable)
+            if name is not None and isinstance(other, ast.Literal) and isinstance(other.value, str):
+                yield f'{name} {node.op} "{other.value}"'
+                break
+
+
+def _object_read(node: ast.Node) -> str | None:
+    """How a read typed object is written: ``context.Variables["x"]`` or the non-generic
+    ``context.Variables.GetValueOrDefault("x", ...)``; None for anything else."""
+    if isinstance(node, ast.Index):
+        name = _variable_key(node.target, node.args)
+        return f'context.Variables["{name}"]' if name is not None else None
+    if isinstance(node, ast.Call) and not node.type_args and _is_variables_method(node):
+        name = _variable_key(None, node.args)
+        return f'context.Variables.GetValueOrDefault("{name}", …)' if name is not None else None
+    return None
 
 
 def refusal(cast: VariableCast, stored: set[str | None]) -> str | None:
