@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from apimgen.errors import Severity
+from apimgen.lint.body_reads import consuming_body_reads
 from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
 from apimgen.lint.variable_types import (
@@ -293,6 +294,24 @@ def reference_equality(document: LintDocument, knowledge: Knowledge) -> Iterator
                     "compares unequal",
                     'cast it first: (string)context.Variables[...] == "...", or use '
                     "GetValueOrDefault<string>(...)",
+                )
+
+
+def consumed_request_body(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    before_backend = [
+        (s, st) for s, st in _all(document) if s in ("inbound", "backend", "fragment")
+    ]
+    if any(statement.name == "set-body" for _, statement in before_backend):
+        return  # a set-body may be reading the body to replace it, as Learn shows
+    for _, statement in before_backend:
+        for element, text in _texts(statement):
+            for written in consuming_body_reads(text):
+                yield _finding(
+                    "APIM024",
+                    element,
+                    f"{written} without preserveContent: true consumes the request body: "
+                    "forward-request then sends none, and Azure OpenAI answers 400",
+                    "read it with As<JObject>(preserveContent: true)",
                 )
 
 
@@ -756,6 +775,16 @@ RULES: tuple[Rule, ...] = (
             "compares references, which differ for text read from a request or set-variable."
         ),
         reference_equality,
+    ),
+    Rule(
+        "APIM024",
+        "consumed-request-body",
+        Severity.WARNING,
+        (
+            "Body.As<T>() without preserveContent: true uses up the request body (Learn: "
+            "IMessageBody); read before forward-request, the backend gets no body."
+        ),
+        consumed_request_body,
     ),
 )
 
