@@ -323,8 +323,9 @@ class Product(CSharpObject):
     State: str = "published"
     SubscriptionRequired: bool = True
     ApprovalRequired: bool = False
-    SubscriptionsLimit: int | None = None
+    SubscriptionLimit: int | None = None
     Groups: list[Any] = field(default_factory=list)
+    Apis: list[Any] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -340,6 +341,18 @@ class User(CSharpObject):
     RegistrationDate: datetime | None = None
 
 
+@dataclass(frozen=True)
+class SubscriptionKeyParameterNames(CSharpObject):
+    """Where callers put their subscription key: APIM's defaults unless the API says."""
+
+    csharp_name = "ISubscriptionKeyParameterNames"
+    Header: str = "Ocp-Apim-Subscription-Key"
+    Query: str = "subscription-key"
+
+
+_DEFAULT_KEY_NAMES = SubscriptionKeyParameterNames()
+
+
 @dataclass(eq=False)
 class Api(CSharpObject):
     csharp_name = "IApi"
@@ -350,6 +363,8 @@ class Api(CSharpObject):
     Revision: str = "1"
     IsCurrentRevision: bool = True
     ServiceUrl: Url | None = None
+    Protocols: list[str] = field(default_factory=lambda: ["https"])
+    SubscriptionKeyParameterNames: SubscriptionKeyParameterNames = _DEFAULT_KEY_NAMES
 
 
 @dataclass(eq=False)

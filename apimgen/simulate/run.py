@@ -27,6 +27,7 @@ from apimgen.simulate.context import (
     Product,
     Request,
     Subscription,
+    SubscriptionKeyParameterNames,
     User,
 )
 from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
@@ -59,6 +60,7 @@ class _Gateway:
     api_path: str
     urls: dict[str, str] = field(default_factory=dict)  # backend → URL, for base-url routing
     api_backend: str | None = None  # where a call goes that no policy routed (the service URL)
+    key_names: SubscriptionKeyParameterNames | None = None  # the API's, when the spec says
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -118,7 +120,12 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
         )
     _check_products(loaded, [product.name for product in gateway.products])
     urls = {backend.name: backend.url for backend in gateway.backends}
-    return _Gateway(policies, deployments, breakers, pools, api.name, api.path, urls)
+    key_names = SubscriptionKeyParameterNames(
+        api.subscription_key_header, api.subscription_key_query
+    )
+    return _Gateway(
+        policies, deployments, breakers, pools, api.name, api.path, urls, key_names=key_names
+    )
 
 
 def _check_spec_backends(loaded: LoadedScenario, names: list[str]) -> None:
@@ -248,7 +255,12 @@ def _caller(
         subscription=Subscription(Id=subscription, Name=subscription),
         product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,
         user=User(Id=consumer.user or consumer.name),
-        api=Api(Id=gateway.api, Name=gateway.api, Path=gateway.api_path),
+        api=Api(
+            Id=gateway.api,
+            Name=gateway.api,
+            Path=gateway.api_path,
+            SubscriptionKeyParameterNames=gateway.key_names or SubscriptionKeyParameterNames(),
+        ),
         operation=Operation(
             Id=operation,
             Name=operation,
