@@ -17,6 +17,7 @@ __all__ = [
     "Call",
     "Cast",
     "Conditional",
+    "Declarations",
     "Declare",
     "DefaultValue",
     "DoWhile",
@@ -199,6 +200,13 @@ class Declare(Node):
     name: str
     type_name: str
     value: Node | None
+
+
+@dataclass(frozen=True)
+class Declarations(Node):
+    """``byte[] a, b, c;``: one Declare each, spliced into the enclosing block by the parser."""
+
+    items: tuple[Declare, ...]
 
 
 @dataclass(frozen=True)

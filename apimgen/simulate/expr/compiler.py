@@ -624,6 +624,15 @@ class _Compiler:
                 return _NO_RETURN
 
             return declare
+        if isinstance(node, ast.Declarations):  # `for (int i = 0, j = 9; ...)`
+            steps = [self.statement(item) for item in node.items]
+
+            def declare_all(env: Environment) -> Any:
+                for step in steps:
+                    step(env)
+                return _NO_RETURN
+
+            return declare_all
         if isinstance(node, ast.Return):
             if node.value is None:
                 raise ExpressionUnsupportedError("return without a value", node.line, node.column)

@@ -384,17 +384,33 @@ class _ToAst(Transformer[Token, ast.Node]):
         return c[0]  # type: ignore[no-any-return]
 
     def start_block(self, meta: Any, c: list[Any]) -> ast.Node:
-        return ast.Block(*_pos(meta), tuple(c))
+        return ast.Block(*_pos(meta), _statements(c))
 
     def block(self, meta: Any, c: list[Any]) -> ast.Node:
-        return ast.Block(*_pos(meta), tuple(c))
+        return ast.Block(*_pos(meta), _statements(c))
+
+    def declarator(self, meta: Any, c: list[Any]) -> tuple[str, Any, tuple[int, int]]:
+        return str(c[0]), c[1] if len(c) > 1 else None, _pos(meta)
 
     def declaration(self, meta: Any, c: list[Any]) -> ast.Node:
-        type_name = str(c[0])
-        if len(c) > 1 and isinstance(c[1], Token) and c[1].type == "ARRAY":  # string[] parts
+        """``T x = 1;`` or ``byte[] a, b, c;`` (several at once: explicit types only, as
+        C# refuses ``var a = 1, b = 2``)."""
+        type_name, rest = str(c[0]), c[1:]
+        if rest and isinstance(rest[0], Token) and rest[0].type == "ARRAY":  # string[] parts
             type_name += "[]"
-            c = [c[0], *c[2:]]
-        return ast.Declare(*_pos(meta), str(c[1]), type_name, c[2] if len(c) > 2 else None)
+            rest = rest[1:]
+        declared = tuple(
+            ast.Declare(line, column, name, type_name, value)
+            for name, value, (line, column) in rest
+        )
+        if len(declared) == 1:
+            return declared[0]
+        if type_name == "var":
+            line, column = declared[1].line, declared[1].column
+            raise ExpressionSyntaxError(
+                "implicitly typed variables cannot have multiple declarators", "", line, column
+            )
+        return ast.Declarations(*_pos(meta), declared)
 
     def assign_op(self, meta: Any, c: list[Any]) -> str:
         return str(c[0])
@@ -439,7 +455,7 @@ class _ToAst(Transformer[Token, ast.Node]):
         self, meta: Any, c: list[Any]
     ) -> tuple[tuple[ast.Node | None, ...], tuple[ast.Node, ...]]:
         labels = tuple(item[1] for item in c if isinstance(item, tuple) and item[0] == "label")
-        statements = tuple(item for item in c if not isinstance(item, tuple))
+        statements = _statements([item for item in c if not isinstance(item, tuple)])
         return labels, statements
 
     def case_label(self, meta: Any, c: list[Any]) -> tuple[str, ast.Node]:
@@ -522,6 +538,18 @@ def _describe(error: UnexpectedInput, text: str) -> str:
     return "syntax error"
 
 
+def _statements(items: list[Any]) -> tuple[ast.Node, ...]:
+    """A block's statements, a declaration of several variables as one statement each, in the
+    block's own scope."""
+    flat: list[ast.Node] = []
+    for item in items:
+        if isinstance(item, ast.Declarations):
+            flat.extend(item.items)
+        else:
+            flat.append(item)
+    return tuple(flat)
+
+
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str, start: str) -> ast.Node:
     try:
@@ -532,8 +560,9 @@ def _parse_cached(text: str, start: str) -> ast.Node:
             _describe(error, text), text, error.line or 1, error.column or 1
         ) from None
     except VisitError as error:
-        if isinstance(error.orig_exc, ExpressionSyntaxError):
-            raise error.orig_exc from None
+        found = error.orig_exc
+        if isinstance(found, ExpressionSyntaxError):
+            raise ExpressionSyntaxError(found.message, text, found.line, found.column) from None
         raise
 
 

@@ -149,6 +149,7 @@ def test_a_csharp_8_switch_expression_is_refused_as_not_apims_csharp_7() -> None
     [
         ('@("\\uarde")', "takes four hex digits"),
         ('@($"{context.Request.Method,-JArray6}")', "alignment is a whole number"),
+        ("@{ var a = 1, b = 2; return a; }", "cannot have multiple declarators"),
     ],
 )
 def test_what_csharp_would_not_compile_is_a_syntax_error_not_a_crash(
