@@ -201,8 +201,13 @@ def convert(value: Any, target: str) -> Any:
             raise CSharpError("InvalidCastException", f"null cannot be converted to {target}")
         return None
     if target in ("string", "String"):
-        if isinstance(value, str | JToken):
-            return value if isinstance(value, str) else str(value)
+        if isinstance(value, str):
+            return value
+        if from_token and isinstance(value, int | float | datetime):
+            return cs_string(value)  # Newtonsoft's (string) gives a scalar token's text
+        if isinstance(value, JObject | JArray):
+            kind = "Object" if isinstance(value, JObject) else "Array"
+            raise CSharpError("ArgumentException", f"Can not convert {kind} to String.")
         raise CSharpError("InvalidCastException", f"cannot cast {type_name(value)} to string")
     if target in _NUMERIC:
         if isinstance(value, EnumValue) and value in ENUM_NUMBERS:
