@@ -272,6 +272,8 @@ def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Fin
                     'or store it with an expression (value="@(100)")'
                     if held == "string"
                     else f'convert it: context.Variables["{cast.variable}"].ToString()'
+                    if target in ("string", "String")
+                    else f'read it as stored: (double)(int)context.Variables["{cast.variable}"]'
                 )
                 yield _finding(
                     "APIM020",

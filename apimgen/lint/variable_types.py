@@ -32,6 +32,7 @@ _NUMBERS = {
     "int", "long", "short", "byte", "uint", "ulong", "double", "float", "decimal", "Int32",
     "Int64", "Double", "Decimal", "Single",
 }  # fmt: skip
+_REALS = {"double", "float", "decimal", "Double", "Decimal", "Single"}
 _BOOLEANS = {"bool", "Boolean"}
 _STRINGS = {"string", "String"}
 
@@ -126,8 +127,8 @@ def refusal(cast: VariableCast, stored: set[str | None]) -> str | None:
     target = cast.type_name.rstrip("?")
     if stored == {"string"} and target in _NUMBERS | _BOOLEANS:
         return "string"
-    if stored == {"number"} and target in _STRINGS | _BOOLEANS:
-        return "number"
+    if stored == {"number"} and target in _STRINGS | _BOOLEANS | _REALS:
+        return "whole number"  # the limit policies' counts: unboxing one as double throws too
     return None
 
 
