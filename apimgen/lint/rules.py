@@ -273,7 +273,7 @@ def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Fin
                     if held == "string"
                     else f'convert it: context.Variables["{cast.variable}"].ToString()'
                     if target in ("string", "String")
-                    else f'read it as stored: (double)(int)context.Variables["{cast.variable}"]'
+                    else f'convert it: Convert.ToDouble(context.Variables["{cast.variable}"])'
                 )
                 yield _finding(
                     "APIM020",
