@@ -227,6 +227,11 @@ class Output:
             )
             if cache.get("warning"):
                 self.err.print(f"[yellow]warning:[/yellow] {escape(cache['warning'])}")
+        if result.empty_bodies:
+            self.out.print(
+                f"[yellow]{result.empty_bodies} answers reached their callers with no body:"
+                "[/yellow] a policy read it without preserveContent: true (apimgen lint: APIM024)"
+            )
         if result.errors:
             self.out.print("[red]why calls failed[/red] (most common first):")
             for error, count in result.errors.most_common(5):

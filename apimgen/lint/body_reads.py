@@ -1,10 +1,12 @@
-"""APIM024: the request body read in inbound without ``preserveContent: true``.
+"""APIM024: a message body read without ``preserveContent: true`` where it is still needed.
 
 Learn (policy expressions, IMessageBody): ``Body.As<T>()`` "uses the original message body
 stream" and "renders it unavailable after it returns" unless ``preserveContent`` is true. Read
 that way before the call to the backend, the body is gone: forward-request sends none, and
-Azure OpenAI answers 400. A ``set-body`` that reads the body to rewrite it is the documented
-exception — what it returns becomes the body — so a document with one is not judged.
+Azure OpenAI answers 400. In outbound the same read takes the response body from the caller
+(Learn, set-body: "the original message body is lost and must be set by returning the body
+back"). A ``set-body`` that reads the body to rewrite it is the documented exception — what it
+returns becomes the body — so a section with one is not judged.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression, p
 __all__ = ["consuming_body_reads"]
 
 
-def consuming_body_reads(text: str) -> Iterator[str]:
-    """How each ``context.Request.Body.As<T>(...)`` in ``text`` that consumes the body is
-    written (a read whose preserveContent is not literally false is given the benefit)."""
+def consuming_body_reads(text: str, message: str = "Request") -> Iterator[str]:
+    """How each ``context.Request.Body.As<T>(...)`` (or ``Response``) in ``text`` that consumes
+    the body is written (a read whose preserveContent is not literally false is given the
+    benefit)."""
     if not is_expression(text):
         return
     try:
@@ -27,18 +30,18 @@ def consuming_body_reads(text: str) -> Iterator[str]:
     except ExpressionSyntaxError:
         return  # APIM008 reports it
     for node in ast.walk(root):
-        if isinstance(node, ast.Call) and _reads_request_body(node.target) and _consumes(node):
-            yield f"context.Request.Body.As<{', '.join(node.type_args) or 'string'}>()"
+        if isinstance(node, ast.Call) and _reads_body(node.target, message) and _consumes(node):
+            yield f"context.{message}.Body.As<{', '.join(node.type_args) or 'string'}>()"
 
 
-def _reads_request_body(target: ast.Node) -> bool:
+def _reads_body(target: ast.Node, message: str) -> bool:
     return (
         isinstance(target, ast.Member)
         and target.name == "As"
         and isinstance(target.target, ast.Member)
         and target.target.name == "Body"
         and isinstance(target.target.target, ast.Member)
-        and target.target.target.name == "Request"
+        and target.target.target.name == message
         and isinstance(target.target.target.target, ast.Name)
         and target.target.target.target.id == "context"
     )

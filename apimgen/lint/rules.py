@@ -299,22 +299,29 @@ def reference_equality(document: LintDocument, knowledge: Knowledge) -> Iterator
                 )
 
 
-def consumed_request_body(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
-    before_backend = [
-        (s, st) for s, st in _all(document) if s in ("inbound", "backend", "fragment")
-    ]
-    if any(statement.name == "set-body" for _, statement in before_backend):
-        return  # a set-body may be reading the body to replace it, as Learn shows
-    for _, statement in before_backend:
-        for element, text in _texts(statement):
-            for written in consuming_body_reads(text):
-                yield _finding(
-                    "APIM024",
-                    element,
-                    f"{written} without preserveContent: true consumes the request body: "
-                    "forward-request then sends none, and Azure OpenAI answers 400",
-                    "read it with As<JObject>(preserveContent: true)",
-                )
+_BODY_LOSSES = (
+    ("Request", ("inbound", "backend", "fragment"), "forward-request then sends none, and "
+     "Azure OpenAI answers 400"),
+    ("Response", ("outbound", "on-error"), "the caller receives an empty body"),
+)  # fmt: skip
+
+
+def consumed_body(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    statements = list(_all(document))
+    for message, sections, loss in _BODY_LOSSES:
+        reading = [statement for section, statement in statements if section in sections]
+        if any(statement.name == "set-body" for statement in reading):
+            continue  # a set-body may be reading the body to replace it, as Learn shows
+        for statement in reading:
+            for element, text in _texts(statement):
+                for written in consuming_body_reads(text, message):
+                    yield _finding(
+                        "APIM024",
+                        element,
+                        f"{written} without preserveContent: true uses up the "
+                        f"{message.lower()} body: {loss}",
+                        "read it with As<JObject>(preserveContent: true)",
+                    )
 
 
 # ----------------------------------------------------------------- GenAI traps
@@ -780,13 +787,14 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "APIM024",
-        "consumed-request-body",
+        "consumed-body",
         Severity.WARNING,
         (
-            "Body.As<T>() without preserveContent: true uses up the request body (Learn: "
-            "IMessageBody); read before forward-request, the backend gets no body."
+            "Body.As<T>() without preserveContent: true uses up the body (Learn: "
+            "IMessageBody): read before forward-request, the backend gets none; read in "
+            "outbound, the caller does."
         ),
-        consumed_request_body,
+        consumed_body,
     ),
 )
 

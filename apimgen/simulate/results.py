@@ -85,6 +85,9 @@ class SimulationResult:
     calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
     endpoint_calls: dict[str, int] = field(default_factory=dict)  # send-request calls per endpoint
     explained: list[ExplainedRequest] = field(default_factory=list)  # with --explain
+    # answers that reached their callers without a body: an outbound read without
+    # preserveContent used it up (Learn, set-body)
+    empty_bodies: int = 0
 
     @property
     def total_requests(self) -> int:
@@ -231,6 +234,7 @@ class SimulationResult:
                 for e in self.expectations
             ],
             "passed": self.passed,
+            **({"empty_response_bodies": self.empty_bodies} if self.empty_bodies else {}),
             **(
                 {"explained": [e.as_json(self.starts_at) for e in self.explained]}
                 if self.explained

@@ -328,10 +328,13 @@ class _Collector:
     consumers: dict[str, ConsumerStats]
     per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: Counter[str] = field(default_factory=Counter)
+    empty_bodies: int = 0  # answers whose body a policy used up (read without preserveContent)
 
     def done(self, state: RequestState) -> None:
         response = state.context.Response
         status = response.StatusCode if response is not None else 500
+        if response is not None and response.Body is not None and response.Body.consumed:
+            self.empty_bodies += 1
         tokens = state.usage["total_tokens"] if state.usage else 0
         minute = int(state.services.now // 60)
         self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
@@ -584,6 +587,7 @@ def run_scenario(
         endpoint_calls=dict(sum((node.endpoint_calls for node in nodes.values()), Counter())),
         # in the order the requests arrived (they finish in another)
         explained=sorted(explainer.explained, key=lambda e: e.arrived) if explainer else [],
+        empty_bodies=collector.empty_bodies,
     )
     result.check(scenario.expect)
     return result

@@ -900,3 +900,30 @@ def test_a_spec_scenarios_api_names_its_subscription_key_parameters() -> None:
     api = _caller(consumer, gateway, "chat", "West Europe", {}).api
     assert (api.SubscriptionKeyParameterNames.Header, api.Protocols) == ("api-key", ["https"])
     assert api.SubscriptionKeyParameterNames.Query == "api-key"
+
+
+@pytest.mark.parametrize("preserve", [False, True])
+def test_answers_whose_body_an_outbound_read_used_up_are_counted(
+    tmp_path: Path, preserve: bool
+) -> None:
+    # Learn (set-body): reading a body without preserveContent loses it unless set-body returns
+    # it; read in outbound, the caller gets no body, and the summary says how many did not.
+    read = "(preserveContent: true)" if preserve else "()"
+    policy = (
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base />"
+        f'<set-variable name="usage" value="@(context.Response.Body.As&lt;JObject&gt;{read}'
+        '[&quot;usage&quot;].ToString())" /></outbound><on-error><base /></on-error></policies>'
+    )
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [{"name": "app", "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+    path = _folder_scenario(tmp_path, policy, scenario)
+    report = json.loads(run_cli("simulate", str(path), "--json").stdout)
+    jsonschema.validate(report, SIMULATION_SCHEMA)
+    assert report["consumers"]["app"]["statuses"] == {"200": 6}
+    assert report.get("empty_response_bodies") == (None if preserve else 6)
+    summary = run_cli("simulate", str(path)).stdout
+    assert ("6 answers reached their callers with no body" in summary) is not preserve
