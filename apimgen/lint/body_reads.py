@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from apimgen.lint.variable_types import expression_nodes
 from apimgen.simulate.expr import ast
-from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression, parse_expression
 
 __all__ = ["consuming_body_reads"]
 
@@ -23,28 +23,13 @@ def consuming_body_reads(text: str, message: str = "Request") -> Iterator[str]:
     """How each ``context.Request.Body.As<T>(...)`` (or ``Response``) in ``text`` that consumes
     the body is written (a read whose preserveContent is not literally false is given the
     benefit)."""
-    if not is_expression(text):
-        return
-    try:
-        root, _ = parse_expression(text)
-    except ExpressionSyntaxError:
-        return  # APIM008 reports it
-    for node in ast.walk(root):
-        if isinstance(node, ast.Call) and _reads_body(node.target, message) and _consumes(node):
+    for node in expression_nodes(text):
+        if (
+            isinstance(node, ast.Call)
+            and ast.is_context_path(node.target, message, "Body", "As")
+            and _consumes(node)
+        ):
             yield f"context.{message}.Body.As<{', '.join(node.type_args) or 'string'}>()"
-
-
-def _reads_body(target: ast.Node, message: str) -> bool:
-    return (
-        isinstance(target, ast.Member)
-        and target.name == "As"
-        and isinstance(target.target, ast.Member)
-        and target.target.name == "Body"
-        and isinstance(target.target.target, ast.Member)
-        and target.target.target.name == message
-        and isinstance(target.target.target.target, ast.Name)
-        and target.target.target.target.id == "context"
-    )
 
 
 def _consumes(call: ast.Call) -> bool:

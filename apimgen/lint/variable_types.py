@@ -18,7 +18,14 @@ from apimgen.simulate.expr import ast
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression, parse_expression
 from apimgen.simulate.policy.reader import PolicyElement
 
-__all__ = ["VariableCast", "reference_comparisons", "refusal", "stored_types", "variable_casts"]
+__all__ = [
+    "VariableCast",
+    "expression_nodes",
+    "reference_comparisons",
+    "refusal",
+    "stored_types",
+    "variable_casts",
+]
 
 # Policies that store a number in the variable an attribute names.
 _NUMBER_VARIABLES = (
@@ -35,6 +42,18 @@ _NUMBERS = {
 _REALS = {"double", "float", "decimal", "Double", "Decimal", "Single"}
 _BOOLEANS = {"bool", "Boolean"}
 _STRINGS = {"string", "String"}
+
+
+def expression_nodes(text: str) -> Iterator[ast.Node]:
+    """Every node of ``text`` when it is an expression that parses; nothing otherwise (APIM008
+    reports one that does not), so each check looks only for its own shape."""
+    if not is_expression(text):
+        return
+    try:
+        root, _ = parse_expression(text)
+    except ExpressionSyntaxError:
+        return
+    yield from ast.walk(root)
 
 
 @dataclass(frozen=True)
@@ -70,13 +89,7 @@ def stored_types(statements: list[PolicyElement]) -> dict[str, set[str | None]]:
 def variable_casts(text: str) -> Iterator[VariableCast]:
     """The reads in ``text`` that convert a variable to a named type: a cast of
     ``context.Variables["x"]`` and ``context.Variables.GetValueOrDefault<T>("x")``."""
-    if not is_expression(text):
-        return
-    try:
-        root, _ = parse_expression(text)
-    except ExpressionSyntaxError:
-        return  # APIM008 reports it
-    for node in ast.walk(root):
+    for node in expression_nodes(text):
         if isinstance(node, ast.Cast) and isinstance(node.operand, ast.Index):
             name = _variable_key(node.operand.target, node.operand.args)
             if name is not None:
@@ -94,13 +107,7 @@ def reference_comparisons(text: str) -> Iterator[str]:
     references (compiler warning CS0252), not text: a value from a header, a body or a
     set-variable literal is another string instance, and the test fails however equal the
     text. Yields how each such comparison is written."""
-    if not is_expression(text):
-        return
-    try:
-        root, _ = parse_expression(text)
-    except ExpressionSyntaxError:
-        return
-    for node in ast.walk(root):
+    for node in expression_nodes(text):
         if not (isinstance(node, ast.Binary) and node.op in ("==", "!=")):
             continue
         for variable, other in ((node.left, node.right), (node.right, node.left)):
@@ -132,26 +139,17 @@ def refusal(cast: VariableCast, stored: set[str | None]) -> str | None:
     return None
 
 
-def _is_variables(node: ast.Node | None) -> bool:
-    return (
-        isinstance(node, ast.Member)
-        and node.name == "Variables"
-        and isinstance(node.target, ast.Name)
-        and node.target.id == "context"
-    )
-
-
 def _is_variables_method(node: ast.Call) -> bool:
     target = node.target
     return (
         isinstance(target, ast.Member)
         and target.name == "GetValueOrDefault"
-        and _is_variables(target.target)
+        and ast.is_context_path(target.target, "Variables")
     )
 
 
 def _variable_key(target: ast.Node | None, args: tuple[ast.Node, ...]) -> str | None:
-    if target is not None and not _is_variables(target):
+    if target is not None and not ast.is_context_path(target, "Variables"):
         return None
     if args and isinstance(args[0], ast.Literal) and isinstance(args[0].value, str):
         return args[0].value

@@ -45,6 +45,7 @@ __all__ = [
     "ThrowValue",
     "TypeTest",
     "Unary",
+    "is_context_path",
     "member_reads",
     "walk",
 ]
@@ -335,6 +336,19 @@ def member_reads(node: Member) -> tuple[Node, list[Member]]:
         current = current.target
     steps.reverse()
     return current, steps
+
+
+def is_context_path(node: Node | None, *names: str) -> bool:
+    """``node`` is ``context.<names[0]>.<names[1]>...`` (``?.`` or ``.``), e.g.
+    ``is_context_path(n, "Variables")`` for ``context.Variables``."""
+    if not isinstance(node, Member):
+        return False
+    root, steps = member_reads(node)
+    return (
+        isinstance(root, Name)
+        and root.id == "context"
+        and tuple(step.name for step in steps) == names
+    )
 
 
 def walk(node: Node) -> Iterator[Node]:

@@ -266,7 +266,10 @@ class _Compiler:
             )
         if isinstance(node, ast.Cast):
             operand, target = self.expr(node.operand), node.type_name
-            if _reads_a_variable(node.operand):  # an object: the cast unboxes
+            operand_node = node.operand  # context.Variables["x"] is an object: a cast unboxes
+            if isinstance(operand_node, ast.Index) and ast.is_context_path(
+                operand_node.target, "Variables"
+            ):
                 return _guard(node, lambda env: unbox(operand(env), target))
             return _guard(node, lambda env: convert(operand(env), target))
         if isinstance(node, ast.TypeTest):
@@ -989,19 +992,6 @@ class CompiledExpression:
                 "InvalidProgramException", "not all code paths return a value", 1, 1
             )
         return result
-
-
-def _reads_a_variable(node: ast.Node) -> bool:
-    """``context.Variables["x"]``: its static type is object, so a cast of it unboxes."""
-    if not isinstance(node, ast.Index):
-        return False
-    target = node.target
-    return (
-        isinstance(target, ast.Member)
-        and target.name == "Variables"
-        and isinstance(target.target, ast.Name)
-        and target.target.id == "context"
-    )
 
 
 def compile_expression(text: str, where: str = "") -> CompiledExpression:
