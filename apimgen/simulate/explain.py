@@ -127,10 +127,8 @@ class Explainer:
                 step.outcome = f"raised {error.reason}"
                 raise
             if waiting is None:
-                step.outcome = _outcome(state, before)
-                if state.note:
-                    step.outcome = ", ".join(filter(None, (step.outcome, state.note)))
-                    state.note = ""
+                why = handler.explain(state)
+                step.outcome = ", ".join(filter(None, (_outcome(state, before), why)))
                 return None
             return _watched(waiting, state, step, before)
 

@@ -209,7 +209,6 @@ class RequestState:
     semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
     body_streamed: bool = False  # an unbuffered forward-request sent the body: a retry has none
     response_cache_key: Any = None  # a missed cache-lookup's key, for cache-store in outbound
-    note: str = ""  # why a policy did what it did, for --explain (read and cleared there)
 
     def evaluate(self, expression: CompiledExpression) -> Any:
         """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""

@@ -109,3 +109,25 @@ def test_only_200_answers_are_stored_unless_cache_response_is_true() -> None:
 def test_a_malformed_cache_policy_is_a_located_error(policy: str, message: str) -> None:
     with pytest.raises(PolicyConfigError, match=message):
         run(policy, [Call(0)])
+
+
+def test_explain_reads_each_runs_outcome_from_the_state_it_left() -> None:
+    from apimgen.simulate.policy.handlers.response_cache import CacheLookup, CacheStore
+
+    calls = [
+        Call(0, method="GET"),  # miss, stored
+        Call(10, method="GET"),  # hit (the store does not run: the lookup answered)
+        Call(20, method="GET", headers={"Authorization": "Bearer x"}),  # private: not looked up
+        Call(30),  # a POST
+    ]
+    results, _, compiled = run(_policy(duration=60), calls)
+    lookup = next(h for h in compiled.inbound if isinstance(h, CacheLookup))
+    store = next(h for h in compiled.outbound if isinstance(h, CacheStore))
+    assert [lookup.explain(r.state) for r in results] == [
+        "miss",
+        "hit",
+        "the request carries Authorization and allow-private-response-caching is not true",
+        "not a GET request: API Management looks up and stores GET responses only",
+    ]
+    assert store.explain(results[0].state) == "stored for 60 s"
+    assert store.explain(results[2].state) == ""

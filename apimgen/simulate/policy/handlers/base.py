@@ -236,6 +236,11 @@ class PolicyHandler:
     def run(self, state: RequestState) -> Wait | None:
         raise NotImplementedError
 
+    def explain(self, state: RequestState) -> str:
+        """Why this run did what it did, for --explain, read from the state it left (nothing
+        is recorded for it: a run without --explain pays nothing)."""
+        return ""
+
 
 @dataclass
 class BuildContext:

@@ -41,6 +41,7 @@ _PRIVATE = "the request carries Authorization and allow-private-response-caching
 
 @dataclass(frozen=True)
 class CachedResponse:
+    stored: float
     expires: float
     status: int
     reason: str
@@ -81,23 +82,26 @@ class CacheLookup(PolicyHandler):
 
     def run(self, state: RequestState) -> None:
         request = state.context.Request
-        if request.Method.upper() != "GET":
-            state.note = _NOT_GET
+        if _not_get(state):
             return
         private = to_bool(self.values["allow-private-response-caching"].get(state), self.element)
         if request.Headers.ContainsKey("Authorization") and not private:
-            state.note = _PRIVATE
             return
         key = self._key(state)
         entry = state.services.response_cache.get(key)
         if entry is None or entry.expires <= state.services.now:
             state.response_cache_key = key
-            state.note = "miss"
             return
         state.respond(entry.status, entry.reason, dict(entry.headers), entry.body)
         state.from_cache = True
         state.returned = True
-        state.note = "hit"
+
+    def explain(self, state: RequestState) -> str:
+        if _not_get(state):
+            return _NOT_GET
+        if state.from_cache:
+            return "hit"
+        return "miss" if state.response_cache_key is not None else _PRIVATE
 
     def _key(self, state: RequestState) -> tuple[str, ...]:
         context = state.context
@@ -133,21 +137,33 @@ class CacheStore(PolicyHandler):
     def run(self, state: RequestState) -> None:
         key, response = state.response_cache_key, state.context.Response
         if key is None or response is None:
-            # no lookup missed for this request: not a GET, a private one, or no lookup at all
-            state.note = _NOT_GET if state.context.Request.Method.upper() != "GET" else ""
-            return
+            return  # no lookup missed: not a GET, a private request, or no lookup at all
         every = to_bool(self.values["cache-response"].get(state), self.element)
         if response.StatusCode != 200 and not every:
-            state.note = f"not stored: {response.StatusCode} is not 200"
             return
-        duration = self.number("duration", state)
         body = response.Body.text if response.Body is not None else None
         headers = {name: list(values) for name, values in response.Headers.plain().items()}
+        now = state.services.now
         state.services.response_cache[key] = CachedResponse(
-            state.services.now + duration,
+            now,
+            now + self.number("duration", state),
             response.StatusCode,
             response.StatusReason,
             headers,
             body,
         )
-        state.note = f"stored for {duration:g} s"
+
+    def explain(self, state: RequestState) -> str:
+        key, response = state.response_cache_key, state.context.Response
+        if _not_get(state):
+            return _NOT_GET
+        if key is None or response is None:
+            return ""
+        entry = state.services.response_cache.get(key)
+        if entry is not None:  # (another request missing on the same key may have stored it)
+            return f"stored for {entry.expires - entry.stored:g} s"
+        return f"not stored: {response.StatusCode} is not 200"
+
+
+def _not_get(state: RequestState) -> bool:
+    return state.context.Request.Method.upper() != "GET"
