@@ -60,7 +60,8 @@ class _Gateway:
     api_path: str
     urls: dict[str, str] = field(default_factory=dict)  # backend → URL, for base-url routing
     api_backend: str | None = None  # where a call goes that no policy routed (the service URL)
-    key_names: SubscriptionKeyParameterNames | None = None  # the API's, when the spec says
+    # where callers put their key: the spec's names, else APIM's defaults
+    key_names: SubscriptionKeyParameterNames = field(default_factory=SubscriptionKeyParameterNames)
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -259,7 +260,7 @@ def _caller(
             Id=gateway.api,
             Name=gateway.api,
             Path=gateway.api_path,
-            SubscriptionKeyParameterNames=gateway.key_names or SubscriptionKeyParameterNames(),
+            SubscriptionKeyParameterNames=gateway.key_names,
         ),
         operation=Operation(
             Id=operation,

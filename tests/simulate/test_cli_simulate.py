@@ -150,6 +150,15 @@ FORWARD_TO_B = (
 )
 
 
+def _one_minute(consumer: str = "app") -> dict[str, Any]:
+    """A minute of six calls from one consumer to backend ``b``: enough to see a policy act."""
+    return {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [{"name": consumer, "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+
+
 def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> Path:
     """A scenario over a policies/ folder: a global policy that forwards, and ``api_xml``."""
     apis = tmp_path / "policies" / "apis"
@@ -915,12 +924,7 @@ def test_answers_whose_body_an_outbound_read_used_up_are_counted(
         f'<set-variable name="usage" value="@(context.Response.Body.As&lt;JObject&gt;{read}'
         '[&quot;usage&quot;].ToString())" /></outbound><on-error><base /></on-error></policies>'
     )
-    scenario = {
-        "duration": "1m",
-        "backends": {"b": {"tpm": 100000}},
-        "consumers": [{"name": "app", "arrival": {"kind": "constant", "per_minute": 6}}],
-    }
-    path = _folder_scenario(tmp_path, policy, scenario)
+    path = _folder_scenario(tmp_path, policy, _one_minute())
     report = json.loads(run_cli("simulate", str(path), "--json").stdout)
     jsonschema.validate(report, SIMULATION_SCHEMA)
     assert report["consumers"]["app"]["statuses"] == {"200": 6}
