@@ -134,6 +134,18 @@ def test_a_start_time_that_is_no_time_is_located(
     assert "Traceback" not in result.output
 
 
+def test_a_deployment_that_cannot_be_a_url_segment_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "policies: {spec: x.yaml}\nduration: 1m\nconsumers:\n  - name: a\n"
+        "    deployment: gpt 4o/x\n"
+    )
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    assert f"{path}:5:17: consumers[0].deployment: string should match pattern" in result.stderr
+    assert "Traceback" not in result.output
+
+
 # One backend and one consumer calling six times in a minute.
 ONE_CONSUMER: dict[str, Any] = {
     "duration": "1m",
@@ -148,15 +160,6 @@ FORWARD_TO_B = (
     "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
     "</policies>"
 )
-
-
-def _one_minute(consumer: str = "app") -> dict[str, Any]:
-    """A minute of six calls from one consumer to backend ``b``: enough to see a policy act."""
-    return {
-        "duration": "1m",
-        "backends": {"b": {"tpm": 100000}},
-        "consumers": [{"name": consumer, "arrival": {"kind": "constant", "per_minute": 6}}],
-    }
 
 
 def _folder_scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> Path:
@@ -924,10 +927,10 @@ def test_answers_whose_body_an_outbound_read_used_up_are_counted(
         f'<set-variable name="usage" value="@(context.Response.Body.As&lt;JObject&gt;{read}'
         '[&quot;usage&quot;].ToString())" /></outbound><on-error><base /></on-error></policies>'
     )
-    path = _folder_scenario(tmp_path, policy, _one_minute())
+    path = _folder_scenario(tmp_path, policy, ONE_CONSUMER)
     report = json.loads(run_cli("simulate", str(path), "--json").stdout)
     jsonschema.validate(report, SIMULATION_SCHEMA)
-    assert report["consumers"]["app"]["statuses"] == {"200": 6}
+    assert report["consumers"]["c"]["statuses"] == {"200": 6}
     assert report.get("empty_response_bodies") == (None if preserve else 6)
     summary = run_cli("simulate", str(path)).stdout
     assert ("6 answers reached their callers with no body" in summary) is not preserve

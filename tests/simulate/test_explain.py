@@ -12,7 +12,7 @@ import pytest
 from apimgen.errors import ApimgenError, ExitCode
 from apimgen.simulate.explain import parse_explain
 from tests.conftest import EXAMPLES, run_cli
-from tests.simulate.test_cli_simulate import SIMULATION_SCHEMA, _folder_scenario, _one_minute
+from tests.simulate.test_cli_simulate import ONE_CONSUMER, SIMULATION_SCHEMA, _folder_scenario
 
 # A retry over a backend that fails every call: each attempt is a step.
 RETRYING = (
@@ -120,7 +120,7 @@ def test_explain_says_why_the_response_cache_did_nothing_for_a_chat_call(tmp_pat
         '<outbound><base /><cache-store duration="3600" /></outbound>'
         "<on-error><base /></on-error></policies>"
     )
-    path = _folder_scenario(tmp_path, cached, _one_minute("alice"))
+    path = _folder_scenario(tmp_path, cached, ONE_CONSUMER)
     result = run_cli("simulate", str(path), "--json", "--explain", "1")
     assert result.exit_code == ExitCode.OK, result.output
     report = json.loads(result.stdout)
