@@ -231,7 +231,7 @@ def convert(value: Any, target: str) -> Any:
         )
     if target in ("bool", "Boolean") and isinstance(value, bool):
         return value
-    if isinstance(value, JToken) and target in ("JToken", type(value).__name__):
+    if isinstance(value, JToken) and target == type(value).__name__:  # (JProperty)x
         return value
     if target in ("DateTime",) and isinstance(value, datetime):
         return value
