@@ -209,6 +209,9 @@ class Output:
         if result.endpoint_calls:
             calls = ", ".join(f"{url} {n}" for url, n in sorted(result.endpoint_calls.items()))
             self.out.print(escape(f"send-request calls per endpoint: {calls}"))
+        for policy, sinks in result.log_records.items():
+            written = ", ".join(f"{sink} {n}" for sink, n in sinks.items())
+            self.out.print(escape(f"{policy} records written: {written}"))
         cache = result.semantic_cache
         if cache:
             # Hits are judged true or false only when both prompts belong to paraphrase groups.

@@ -21,6 +21,7 @@ class PolicySpec:
     sections: tuple[str, ...]
     once_per_section: bool = False
     children: tuple[str, ...] | None = None  # the elements it may hold, where they are known
+    required_children: tuple[str, ...] = ()
 
     def attribute(self, name: str) -> Attribute | None:
         return next((a for a in self.attributes if a.name == name), None)
@@ -36,6 +37,7 @@ def catalogue() -> dict[str, PolicySpec]:
             handler.sections,
             handler.once_per_section,
             handler.child_elements,
+            handler.required_children,
         )
         for name, handler in registry().items()
     }

@@ -168,6 +168,9 @@ def attributes(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding
                     statement,
                     f"<{statement.name}> needs the attribute '{attribute.name}'",
                 )
+        for name in spec.required_children:
+            if statement.child(name) is None:
+                yield _finding("APIM003", statement, f"<{statement.name}> needs <{name}>")
 
 
 def unknown_elements(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
@@ -616,7 +619,7 @@ RULES: tuple[Rule, ...] = (
         "APIM003",
         "missing-attribute",
         Severity.ERROR,
-        ("Required attributes must be present or APIM refuses the policy."),
+        ("Required attributes and elements must be present or APIM refuses the policy."),
         attributes,
     ),
     Rule(

@@ -28,6 +28,7 @@ __all__ = ["ExplainedRequest", "Explainer", "Step", "parse_explain"]
 _SPEC = re.compile(r"(?P<only>\d+)|(?P<consumer>[^:]+?)(?::(?P<count>\d+))?")
 _MOST = 100  # more than this is a log, not an explanation
 _VALUE_WIDTH = 80
+_WHY_WIDTH = 120  # a handler's account of a step: a trace's record can be long
 
 
 def parse_explain(spec: str) -> tuple[str | None, int]:
@@ -127,10 +128,9 @@ class Explainer:
                 step.outcome = f"raised {error.reason}"
                 raise
             if waiting is None:
-                why = handler.explain(state)
-                step.outcome = ", ".join(filter(None, (_outcome(state, before), why)))
+                step.outcome = _outcome(state, before, handler)
                 return None
-            return _watched(waiting, state, step, before)
+            return _watched(waiting, state, step, before, handler)
 
         handler.run = recorded  # type: ignore[method-assign]
 
@@ -189,37 +189,48 @@ def _status(state: RequestState) -> int | None:
     return response.StatusCode if response is not None else None
 
 
-_Before = tuple[int | None, str | None, str | None]  # status, backend chosen, backend called
+# status, backend chosen, backend called, calls to backends so far
+_Before = tuple[int | None, str | None, str | None, int]
 
 
 def _before(state: RequestState) -> _Before:
-    return _status(state), state.backend_id, state.backend_used
+    return _status(state), state.backend_id, state.backend_used, state.backend_calls
 
 
-def _outcome(state: RequestState, before: _Before, *, waited: bool = False) -> str:
-    """What a finished step changed: the backend it routed to or called, the status now. A
-    step that waited (a call, a retry) always says whom it called and what came back."""
+def _outcome(state: RequestState, before: _Before, handler: PolicyHandler) -> str:
+    """What a finished step changed: the backend it routed to or called, the status now,
+    and the handler's own account. A step that called a backend (forward-request, a retry)
+    always says whom it called and what came back, even when that is what it was before."""
     parts = []
+    called = state.backend_calls != before[3]
     if state.backend_id != before[1] and state.backend_id is not None:
         parts.append(f"to {state.backend_id}")
-    if state.backend_used is not None and (waited or state.backend_used != before[2]):
+    if state.backend_used is not None and (called or state.backend_used != before[2]):
         parts.append(f"via {state.backend_used}")
     status = _status(state)
-    if status is not None and (waited or status != before[0]):
+    if status is not None and (called or status != before[0]):
         parts.append(f"response {status}")
+    why = handler.explain(state)
+    if why:
+        parts.append(_clipped(" ".join(why.split()), _WHY_WIDTH))
     return ", ".join(parts)
 
 
 def _watched(
-    waiting: Iterator[float], state: RequestState, step: Step, before: _Before
+    waiting: Iterator[float],
+    state: RequestState,
+    step: Step,
+    before: _Before,
+    handler: PolicyHandler,
 ) -> Iterator[float]:
-    """A waiting policy (forward-request, retry) run on, its outcome noted when it ends."""
+    """A waiting policy (forward-request, retry, send-request) run on, its outcome noted
+    when it ends."""
     try:
         yield from waiting
     except PolicyError as error:
         step.outcome = f"raised {error.reason}"
         raise
-    step.outcome = _outcome(state, before, waited=True)
+    step.outcome = _outcome(state, before, handler)
 
 
 def _short(value: Any) -> str:
@@ -227,5 +238,8 @@ def _short(value: Any) -> str:
         text = cs_string(value)
     except (CSharpError, UnsupportedError):  # a value C# cannot print: shown by its type
         text = f"<{type(value).__name__}>"
-    text = " ".join(text.split())
-    return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 1] + "…"
+    return _clipped(" ".join(text.split()), _VALUE_WIDTH)
+
+
+def _clipped(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

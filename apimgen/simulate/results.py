@@ -84,6 +84,8 @@ class SimulationResult:
     # calls to a backend while another was available, for expectations' while_available
     calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
     endpoint_calls: dict[str, int] = field(default_factory=dict)  # send-request calls per endpoint
+    # records trace and log-to-eventhub wrote, by policy, then by source or logger
+    log_records: dict[str, dict[str, int]] = field(default_factory=dict)
     explained: list[ExplainedRequest] = field(default_factory=list)  # with --explain
     # answers that reached their callers without a body: an outbound read without
     # preserveContent used it up (Learn, set-body)
@@ -235,6 +237,7 @@ class SimulationResult:
             ],
             "passed": self.passed,
             **({"empty_response_bodies": self.empty_bodies} if self.empty_bodies else {}),
+            **({"log_records": self.log_records} if self.log_records else {}),
             **(
                 {"explained": [e.as_json(self.starts_at) for e in self.explained]}
                 if self.explained

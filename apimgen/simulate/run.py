@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -436,6 +436,14 @@ def embedder_for(loaded: LoadedScenario) -> CachedEmbedder:
     )
 
 
+def _log_records(nodes: Iterable[GatewayServices]) -> dict[str, dict[str, int]]:
+    """What trace and log-to-eventhub wrote over every gateway node, by policy then sink."""
+    records: dict[str, dict[str, int]] = {}
+    for (policy, sink), count in sorted(sum((n.log_records for n in nodes), Counter()).items()):
+        records.setdefault(policy, {})[sink] = count
+    return records
+
+
 def _cache_summary(cache: SemanticCache) -> dict[str, Any] | None:
     stats = cache.stats
     if not stats.lookups and not stats.skipped:
@@ -586,6 +594,7 @@ def run_scenario(
             (node.backends.calls_while_available for node in nodes.values()), Counter()
         ),
         endpoint_calls=dict(sum((node.endpoint_calls for node in nodes.values()), Counter())),
+        log_records=_log_records(nodes.values()),
         # in the order the requests arrived (they finish in another)
         explained=sorted(explainer.explained, key=lambda e: e.arrived) if explainer else [],
         empty_bodies=collector.empty_bodies,

@@ -140,7 +140,9 @@ class GatewayServices:
     cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
     response_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)  # cache-lookup's
     metrics: MetricStore = field(default_factory=MetricStore)
-    events: list[tuple[float, str, str]] = field(default_factory=list)
+    # records trace and log-to-eventhub wrote, counted by (policy, source or logger): counts,
+    # not the texts, so memory stays flat however long the run
+    log_records: Counter[tuple[str, str]] = field(default_factory=Counter)
     backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
     token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
     semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
@@ -197,11 +199,10 @@ class RequestState:
     backend_calls: int = 0
     usage: dict[str, int] | None = None
     after_response: list[Callable[[RequestState], None]] = field(default_factory=list)
-    trace: list[str] | None = None  # what trace policies wrote, once one has
+    log_texts: list[str] | None = None  # what trace and log-to-eventhub wrote, once one has
     llm: LlmRequest = _NO_CALL
     pinned_backend: Any = None  # the pool member a retry resends to while it is available
     backend_used: str | None = None
-    identity_resource: str | None = None
     unavailable: bool = False  # answered 503 because no backend was available
     pending_response_headers: dict[str, str] | None = None  # see set_response_header_later
     consumer_name: str = ""
@@ -230,10 +231,13 @@ class RequestState:
             self.pending_response_headers = {}
         self.pending_response_headers[name] = value
 
-    def record_trace(self, text: str) -> None:
-        if self.trace is None:
-            self.trace = []
-        self.trace.append(text)
+    def record_log(self, policy: str, sink: str, text: str) -> None:
+        """A record a logging policy wrote: counted for the run, kept with this request (and
+        freed with it) for --explain."""
+        self.services.log_records[policy, sink] += 1
+        if self.log_texts is None:
+            self.log_texts = []
+        self.log_texts.append(text)
 
     def record_error(self, error: PolicyError) -> None:
         # The reason and message, not the exception: its traceback holds the frames that hold

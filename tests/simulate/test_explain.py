@@ -12,7 +12,12 @@ import pytest
 from apimgen.errors import ApimgenError, ExitCode
 from apimgen.simulate.explain import parse_explain
 from tests.conftest import EXAMPLES, run_cli
-from tests.simulate.test_cli_simulate import ONE_CONSUMER, SIMULATION_SCHEMA, _folder_scenario
+from tests.simulate.test_cli_simulate import (
+    FORWARD_TO_B,
+    ONE_CONSUMER,
+    SIMULATION_SCHEMA,
+    _folder_scenario,
+)
 
 # A retry over a backend that fails every call: each attempt is a step.
 RETRYING = (
@@ -129,3 +134,46 @@ def test_explain_says_why_the_response_cache_did_nothing_for_a_chat_call(tmp_pat
     not_get = "not a GET request: API Management looks up and stores GET responses only"
     assert steps["cache-lookup"] == not_get
     assert steps["cache-store"] == not_get
+
+
+def test_outbound_calls_and_records_are_explained_as_themselves(tmp_path: Path) -> None:
+    # An outbound send-request waits, as forward-request does, but calls no backend: its step
+    # says what landed in its variable, not the backend's answer again. A trace says what it
+    # wrote, and the run counts the records per source.
+    checked = (
+        '<policies><inbound><base /><set-backend-service backend-id="b" /></inbound>'
+        "<backend><base /></backend><outbound><base />"
+        '<send-request mode="new" response-variable-name="verdict" timeout="5">'
+        "<set-url>https://dlp.contoso.example/check</set-url></send-request>"
+        '<send-request mode="new" response-variable-name="lost" ignore-error="true">'
+        "<set-url>https://nowhere.contoso.example/</set-url></send-request>"
+        '<trace source="audit"><message>checked</message>'
+        '<metadata name="Verdict" value="@(((IResponse)context.Variables[&quot;verdict&quot;])'
+        '.StatusCode.ToString())" /></trace>'
+        "</outbound><on-error><base /></on-error></policies>"
+    )
+    scenario = {**ONE_CONSUMER, "endpoints": {"https://dlp.contoso.example": {"status": 202}}}
+    path = _folder_scenario(tmp_path, checked, scenario)
+    result = run_cli("simulate", str(path), "--json", "--explain", "1")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SIMULATION_SCHEMA)
+    assert report["log_records"] == {"trace": {"audit": 6}}
+    steps = [(s["policy"], s["outcome"]) for s in report["explained"][0]["steps"]]
+    assert steps == [
+        ("set-backend-service", "to b"),
+        ("forward-request", "via b, response 200"),
+        ("send-request", "verdict = 202"),
+        ("send-request", "lost = null (the call failed; ignore-error)"),
+        ("trace", "wrote audit: checked {Verdict=202}"),
+    ]
+    summary = run_cli("simulate", str(path)).stdout
+    assert "trace records written: audit 6" in summary
+    quiet = json.loads(
+        run_cli(
+            "simulate",
+            str(_folder_scenario(tmp_path / "quiet", FORWARD_TO_B, ONE_CONSUMER)),
+            "--json",
+        ).stdout
+    )
+    assert "log_records" not in quiet

@@ -184,10 +184,55 @@ def test_trace_records_its_source_and_message_per_request() -> None:
     policy = api_policy(
         '<trace source="gateway"><message>@("user " + context.User.Id)</message></trace>'
     )
-    results, _, _ = run(policy, [Call(0), Call(1, user="bob")])
-    assert [r.state.trace for r in results] == [["gateway: user alice"], ["gateway: user bob"]]
-    untraced, _, _ = run(api_policy(""), [Call(0)])
-    assert untraced[0].state.trace is None
+    results, services, _ = run(policy, [Call(0), Call(1, user="bob")])
+    assert [r.state.log_texts for r in results] == [["gateway: user alice"], ["gateway: user bob"]]
+    assert services.log_records == {("trace", "gateway"): 2}
+    untraced, services, _ = run(api_policy(""), [Call(0)])
+    assert untraced[0].state.log_texts is None and not services.log_records
+
+
+def test_trace_metadata_is_evaluated_and_a_failing_one_fails_the_request() -> None:
+    # Learn: metadata name and value take expressions, so the gateway evaluates them
+    traced = api_policy(
+        '<trace source="costs" severity="information"><message>call</message>'
+        '<metadata name="User" value="@(context.User.Id)" />'
+        '<metadata name="@(&quot;Api&quot;)" value="openai" /></trace>'
+    )
+    results, _, _ = run(traced, [Call(0)])
+    assert results[0].state.log_texts == ["costs: call {User=alice, Api=openai}"]
+    failing = api_policy(
+        '<trace source="costs"><message>call</message>'
+        '<metadata name="Tokens" value="@(int.Parse(&quot;many&quot;).ToString())" /></trace>'
+    )
+    results, services, _ = run(failing, [Call(0)])
+    assert results[0].status == 500
+    assert results[0].state.error is not None
+    assert results[0].state.error[0] == "ExpressionValueEvaluationFailure"
+    assert not services.log_records
+
+
+def test_trace_without_a_message_is_refused_where_it_stands() -> None:
+    with pytest.raises(PolicyConfigError, match="<trace> needs <message>") as error:
+        run(api_policy('<trace source="costs"><metadata name="a" value="b" /></trace>'), [])
+    assert error.value.location is not None and error.value.location.line == 1
+
+
+def test_log_to_eventhub_counts_records_per_logger_and_evaluates_the_partition_key() -> None:
+    logged = api_policy(
+        '<log-to-eventhub logger-id="usage" partition-key="@(context.User.Id)">'
+        "@(context.User.Id + &quot; called&quot;)</log-to-eventhub>"
+        '<log-to-eventhub logger-id="audit">audit</log-to-eventhub>'
+    )
+    results, services, _ = run(logged, [Call(0), Call(1, user="bob")])
+    assert services.log_records == {("log-to-eventhub", "usage"): 2,
+                                    ("log-to-eventhub", "audit"): 2}  # fmt: skip
+    assert results[1].state.log_texts == ["usage: bob called", "audit: audit"]
+    failing_key = api_policy(
+        '<log-to-eventhub logger-id="usage" partition-key="@(context.Variables[&quot;none&quot;]'
+        '.ToString())">x</log-to-eventhub>'
+    )
+    results, _, _ = run(failing_key, [Call(0)])
+    assert results[0].status == 500
 
 
 LIMITED_FORWARD = '<limit-concurrency key="@(context.Api.Id)" max-count="2"><forward-request /></limit-concurrency>'

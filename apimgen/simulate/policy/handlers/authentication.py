@@ -50,7 +50,6 @@ class ManagedIdentity(PolicyHandler):
             state.context.Variables.values[self.variable] = token
         else:
             state.context.Request.Headers._set("Authorization", [f"Bearer {token}"])
-        state.identity_resource = resource
 
 
 @register

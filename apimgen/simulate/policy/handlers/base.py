@@ -190,12 +190,18 @@ class PolicyHandler:
     # The elements it may hold, or None where they are policies (retry, wait) or free content
     # (set-body); lint reads the same list, so both refuse the same misplaced element.
     child_elements: ClassVar[tuple[str, ...] | None] = None
+    required_children: ClassVar[tuple[str, ...]] = ()  # Learn's required elements; lint's too
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         self.element = element
         self.values = attribute_values(element, self.attributes, COMMON_ATTRIBUTES)
         if self.child_elements is not None:
             refuse_unknown_children(element, self.child_elements)
+        for name in self.required_children:
+            if element.child(name) is None:
+                raise PolicyConfigError(
+                    f"<{element.name}> needs <{name}>", location=element.location
+                )
 
     def has(self, name: str) -> bool:
         return name in self.values

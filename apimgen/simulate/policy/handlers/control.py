@@ -336,10 +336,13 @@ class CheckHeader(PolicyHandler):
 
 @register
 class Trace(PolicyHandler):
-    """``trace`` (Learn: trace-policy): recorded in the request's trace."""
+    """``trace`` (Learn: trace-policy): the message and each metadata name and value are
+    evaluated, as the gateway does, so an expression that throws fails the request; the
+    record is counted per source for the run's summary and shown by --explain."""
 
     element_names = ("trace",)
     child_elements = ("message", "metadata")
+    required_children = ("message",)
     attributes = (
         Attribute("source", required=True, expressions=False),
         Attribute(
@@ -353,16 +356,33 @@ class Trace(PolicyHandler):
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
         message = element.child("message")
-        self.message = compile_value(message.text or "", message) if message else None
+        assert message is not None  # required_children
+        self.message = compile_value(message.text or "", message)
+        self.metadata = [
+            (
+                compile_value(item.attributes.get("name", ""), item, "name"),
+                compile_value(item.attributes.get("value", ""), item, "value"),
+            )
+            for item in element.children
+            if item.name == "metadata"
+        ]
 
     def run(self, state: RequestState) -> None:
-        text = self.message.text(state) if self.message else ""
-        state.record_trace(f"{self.literal('source')}: {text}")
+        source = self.literal("source") or ""
+        text = f"{source}: {self.message.text(state)}"
+        if self.metadata:
+            pairs = ", ".join(f"{n.text(state)}={v.text(state)}" for n, v in self.metadata)
+            text += f" {{{pairs}}}"
+        state.record_log("trace", source, text)
+
+    def explain(self, state: RequestState) -> str:
+        return f"wrote {state.log_texts[-1]}" if state.log_texts else ""
 
 
 @register
 class LogToEventHub(PolicyHandler):
-    """``log-to-eventhub`` (Learn: log-to-eventhub-policy): the message is recorded, not sent."""
+    """``log-to-eventhub`` (Learn: log-to-eventhub-policy): the message is evaluated and
+    counted per logger for the run's summary, shown by --explain, and not sent."""
 
     element_names = ("log-to-eventhub",)
     attributes = (
@@ -377,7 +397,12 @@ class LogToEventHub(PolicyHandler):
 
     def run(self, state: RequestState) -> None:
         logger = self.literal("logger-id") or ""
-        state.services.events.append((state.services.now, logger, self.message.text(state)))
+        if self.has("partition-key"):
+            self.values["partition-key"].text(state)
+        state.record_log("log-to-eventhub", logger, f"{logger}: {self.message.text(state)}")
+
+    def explain(self, state: RequestState) -> str:
+        return f"wrote {state.log_texts[-1]}" if state.log_texts else ""
 
 
 @register

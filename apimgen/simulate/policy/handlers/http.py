@@ -104,6 +104,7 @@ class Cors(PolicyHandler):
 
     element_names = ("cors",)
     child_elements = ("allowed-origins", "allowed-methods", "allowed-headers", "expose-headers")
+    required_children = ("allowed-origins",)
     sections = ("inbound",)
     attributes = (
         Attribute("allow-credentials", default="false"),
@@ -112,18 +113,6 @@ class Cors(PolicyHandler):
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
-        for child in element.children:
-            if child.name not in (
-                "allowed-origins",
-                "allowed-methods",
-                "allowed-headers",
-                "expose-headers",
-            ):
-                raise PolicyConfigError(
-                    "<cors> holds allowed-origins, allowed-methods, allowed-headers and "
-                    f"expose-headers, not <{child.name}>",
-                    location=child.location,
-                )
         self.origins = _texts(element, "allowed-origins", "origin")
         if not self.origins:
             raise PolicyConfigError(

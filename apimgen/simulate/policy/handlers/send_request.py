@@ -122,6 +122,15 @@ class SendRequest(PolicyHandler):
         if self.variable:
             state.context.Variables.values[self.variable] = response
 
+    def explain(self, state: RequestState) -> str:
+        """The answer as the policies see it, in the response variable."""
+        if not self.variable:
+            return "answer not kept (no response-variable-name)"
+        response = state.context.Variables.values.get(self.variable)
+        if not isinstance(response, Response):
+            return f"{self.variable} = null (the call failed; ignore-error)"
+        return f"{self.variable} = {response.StatusCode}"
+
 
 @register
 class SendOneWayRequest(SendRequest):
