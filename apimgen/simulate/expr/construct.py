@@ -11,6 +11,7 @@ from apimgen.simulate.expr.members import KeyValue, StaticType
 from apimgen.simulate.expr.names import QUALIFIED_NAMES
 from apimgen.simulate.expr.objects import CSharpException, StringBuilder
 from apimgen.simulate.expr.values import (
+    UNSPECIFIED,
     CSharpError,
     JArray,
     JObject,
@@ -104,8 +105,10 @@ _MAX_TICKS = 3_155_378_975_999_999_999  # DateTime.MaxValue.Ticks
 
 def _new_datetime(args: list[Any]) -> datetime:
     """``new DateTime(y, M, d)``, with ``h, m, s`` and ``ms``, and a ``DateTimeKind.Utc``:
-    every time in the simulator is UTC."""
-    numbers = [a for a in args if not (isinstance(a, str) and a.startswith("DateTimeKind."))]
+    every time in the simulator is on the UTC clock; without the Kind it is Unspecified."""
+    kinds = [a for a in args if isinstance(a, str) and a.startswith("DateTimeKind.")]
+    numbers = [a for a in args if a not in kinds]
+    kind = UTC if kinds else UNSPECIFIED  # Learn allows DateTimeKind.Utc only
     if len(numbers) == 1 and isinstance(numbers[0], int):  # new DateTime(ticks)
         if not 0 <= numbers[0] <= _MAX_TICKS:
             raise CSharpError("ArgumentOutOfRangeException", "ticks out of range")
@@ -113,7 +116,7 @@ def _new_datetime(args: list[Any]) -> datetime:
     if len(numbers) not in (3, 6, 7):
         raise UnsupportedError(f"new DateTime() with {len(args)} arguments")
     try:
-        moment = datetime(*numbers[:6], tzinfo=UTC)  # type: ignore[misc]
+        moment = datetime(*numbers[:6], tzinfo=kind)  # type: ignore[misc]
     except (TypeError, ValueError) as error:
         raise CSharpError("ArgumentOutOfRangeException", str(error)) from None
     return moment + timedelta(milliseconds=numbers[6]) if len(numbers) == 7 else moment

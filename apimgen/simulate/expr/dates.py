@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apimgen.simulate.clock import in_utc
-from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
+from apimgen.simulate.expr.values import (
+    LOCAL,
+    UNSPECIFIED,
+    CSharpError,
+    UnsupportedError,
+    cs_string,
+    kind_suffix,
+)
 
 __all__ = [
     "datetime_method",
@@ -51,7 +58,8 @@ def datetime_method(moment: datetime, name: str, args: list[Any]) -> Any:
     if name == "IsDaylightSavingTime":
         return False  # UTC has no daylight saving
     if name in ("ToUniversalTime", "ToLocalTime"):
-        return moment  # times here are UTC, and so is the gateway's local zone (as DateTime.Now)
+        # times here are UTC, and so is the gateway's local zone: only the Kind changes
+        return moment.replace(tzinfo=UTC if name == "ToUniversalTime" else LOCAL)
     if name == "ToString":
         if not args:
             return cs_string(moment)
@@ -93,18 +101,43 @@ _SPECIFIERS = frozenset("dfFghHKmMstyz")
 _NOT_A_TIME = "String was not recognized as a valid DateTime."
 
 
+# The invariant (and en-US) culture's own form: month/day/year, then an optional time with an
+# optional AM/PM; what Newtonsoft's (string) of a JSON date gives, so it parses back.
+_CULTURE_DATE = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp][Mm]))?)?"
+)
+
+
 def parse_datetime(text: str) -> datetime:
-    """``DateTime.Parse``: ISO 8601 (``2026-01-05T09:00:00Z``, ``2026-01-05 09:00``) and the
-    RFC 1123 form HTTP headers carry (``Mon, 05 Jan 2026 09:00:00 GMT``)."""
+    """``DateTime.Parse``: ISO 8601 (``2026-01-05T09:00:00Z``, ``2026-01-05 09:00``), the
+    culture's ``01/05/2026 09:00:00`` and the RFC 1123 form HTTP headers carry (``Mon, 05 Jan
+    2026 09:00:00 GMT``)."""
     from email.utils import parsedate_to_datetime
 
     stripped = text.strip()
     try:
-        return in_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
+        parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
     except ValueError:
         pass
+    else:  # .NET: a time with a zone becomes local time (Kind Local); one without, Unspecified
+        return in_utc(parsed).replace(tzinfo=LOCAL if parsed.tzinfo else UNSPECIFIED)
+    found = _CULTURE_DATE.fullmatch(stripped)
+    if found is not None:
+        month, day, year, hour, minute, second, half = found.groups()
+        hours = int(hour or 0)
+        if half is not None:
+            if not 1 <= hours <= 12:
+                raise CSharpError("FormatException", _NOT_A_TIME)
+            hours = hours % 12 + (12 if half.upper() == "PM" else 0)
+        try:
+            moment = datetime(
+                int(year), int(month), int(day), hours, int(minute or 0), int(second or 0)
+            )
+        except ValueError:
+            raise CSharpError("FormatException", _NOT_A_TIME) from None
+        return moment.replace(tzinfo=UNSPECIFIED)
     try:
-        return in_utc(parsedate_to_datetime(stripped))
+        return in_utc(parsedate_to_datetime(stripped)).replace(tzinfo=LOCAL)
     except (TypeError, ValueError, IndexError):
         raise CSharpError("FormatException", _NOT_A_TIME) from None
 
@@ -251,5 +284,5 @@ def _specifier(moment: datetime, char: str, run: int, pattern: str) -> str:
     if char == "t" and run <= 2:
         return ("AM" if moment.hour < 12 else "PM")[:run]
     if char == "K" and run == 1:
-        return "Z"  # the simulator's clock is UTC
+        return kind_suffix(moment)  # the simulator's clock is UTC; the Kind decides the text
     raise UnsupportedError(f'DateTime.ToString("{pattern}")')

@@ -34,6 +34,8 @@ from apimgen.simulate.expr.numbers import align, format_number
 from apimgen.simulate.expr.operators import plain
 from apimgen.simulate.expr.values import (
     DAY_ONE,
+    LOCAL,
+    UNSPECIFIED,
     CSharpError,
     EnumValue,
     JArray,
@@ -45,6 +47,7 @@ from apimgen.simulate.expr.values import (
     UnsupportedError,
     cs_string,
     from_json,
+    local_reading,
     newtonsoft_json,
     ticks,
     to_plain,
@@ -203,7 +206,9 @@ def convert(value: Any, target: str) -> Any:
     if target in ("string", "String"):
         if isinstance(value, str):
             return value
-        if from_token and isinstance(value, int | float | datetime):
+        if from_token and isinstance(value, datetime):  # Convert.ToString, invariant culture
+            return value.strftime("%m/%d/%Y %H:%M:%S")
+        if from_token and isinstance(value, int | float):
             return cs_string(value)  # Newtonsoft's (string) gives a scalar token's text
         if isinstance(value, JObject | JArray):
             kind = "Object" if isinstance(value, JObject) else "Array"
@@ -235,6 +240,8 @@ def convert(value: Any, target: str) -> Any:
         return value
     if target in ("DateTime",) and isinstance(value, datetime):
         return value
+    if target == "DateTime" and isinstance(value, str) and from_token:
+        return parse_datetime(value)  # Newtonsoft: Convert.ToDateTime, invariant culture
     if target in ("TimeSpan",) and isinstance(value, timedelta):
         return value
     if is_instance(value, target):
@@ -389,7 +396,8 @@ def _token_type(token: JToken) -> str:
         kind = {JObject: "Object", JArray: "Array", JProperty: "Property"}[type(token)]
     else:
         value = token.value if isinstance(token, JValue) else None
-        kinds = ((bool, "Boolean"), (int, "Integer"), (float, "Float"), (str, "String"))
+        kinds = ((bool, "Boolean"), (int, "Integer"), (float, "Float"), (str, "String"),
+                 (datetime, "Date"), (timedelta, "TimeSpan"), (Guid, "Guid"))  # fmt: skip
         kind = next((name for python, name in kinds if isinstance(value, python)), "Null")
     return EnumValue(f"JTokenType.{kind}")
 
@@ -1199,12 +1207,12 @@ def static_types(
         "DateTime",
         {
             "UtcNow": static_property(now),
-            "Now": static_property(now),
-            "Today": static_property(lambda: datetime.combine(now().date(), time(), UTC)),
+            "Now": static_property(lambda: local_reading(now())),
+            "Today": static_property(lambda: datetime.combine(now().date(), time(), LOCAL)),
             "Parse": lambda text, *_: parse_datetime(str(text)),
-            "MinValue": static_property(lambda: DAY_ONE),
+            "MinValue": static_property(lambda: DAY_ONE.replace(tzinfo=UNSPECIFIED)),
             "MaxValue": static_property(
-                lambda: datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+                lambda: datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UNSPECIFIED)
             ),
             "DaysInMonth": lambda year, month: calendar.monthrange(year, month)[1],
             "IsLeapYear": calendar.isleap,

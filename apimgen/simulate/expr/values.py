@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
     "DAY_ONE",
+    "LOCAL",
+    "UNSPECIFIED",
     "CSharpError",
     "ClockReading",
     "JArray",
@@ -31,6 +34,8 @@ __all__ = [
     "cs_string",
     "from_json",
     "from_ticks",
+    "kind_suffix",
+    "local_reading",
     "newtonsoft_json",
     "ticks",
     "to_plain",
@@ -64,6 +69,22 @@ class EnumValue(str):
 
 DAY_ONE = datetime(1, 1, 1, tzinfo=UTC)
 
+# A DateTime's Kind, where it shows: every time is on the gateway's UTC clock (offset zero),
+# but Newtonsoft writes a Utc time with "Z", a Local one with the zone's "+00:00" and an
+# Unspecified one with nothing, and JSON read back keeps what it said.
+UNSPECIFIED = timezone(timedelta(0), "Unspecified")
+LOCAL = timezone(timedelta(0), "Local")
+
+
+def kind_suffix(moment: datetime) -> str:
+    """The zone a round-trip format (``o``, ``K``, JSON) writes for ``moment``'s Kind."""
+    kind = moment.tzname()  # by name: a copied zone is another object
+    if kind == "Unspecified":
+        return ""
+    if kind == "Local":
+        return "+00:00"
+    return "Z" if moment.utcoffset() == timedelta(0) else ""
+
 
 class ClockReading(datetime):
     """``DateTime.UtcNow`` as read from the virtual clock.
@@ -92,6 +113,22 @@ class ClockReading(datetime):
         reading.lowest_tick = zlib.crc32(moment.isoformat().encode()) % 10
         return reading
 
+    def as_local(self) -> ClockReading:
+        """The same reading as ``DateTime.Now`` gives it: Kind Local, the same ticks."""
+        reading = ClockReading(
+            self.year, self.month, self.day, self.hour, self.minute, self.second,
+            self.microsecond, tzinfo=LOCAL,
+        )  # fmt: skip
+        reading.lowest_tick = self.lowest_tick
+        return reading
+
+
+def local_reading(moment: datetime) -> datetime:
+    """``moment`` as Kind Local, a clock reading's lowest tick kept."""
+    if isinstance(moment, ClockReading):
+        return moment.as_local()
+    return moment.replace(tzinfo=LOCAL)
+
 
 def ticks(moment: datetime) -> int:
     """``DateTime.Ticks``: 100-ns intervals since 0001-01-01, in whole numbers (a float of
@@ -102,8 +139,8 @@ def ticks(moment: datetime) -> int:
 
 
 def from_ticks(count: int) -> datetime:
-    """``new DateTime(ticks)``, to the microsecond a datetime keeps."""
-    return DAY_ONE + timedelta(microseconds=count // 10)
+    """``new DateTime(ticks)``, to the microsecond a datetime keeps; Kind Unspecified."""
+    return (DAY_ONE + timedelta(microseconds=count // 10)).replace(tzinfo=UNSPECIFIED)
 
 
 class OutRef:
@@ -216,10 +253,10 @@ def newtonsoft_json(value: Any, *, indent: bool = False) -> str:
 
 def _json_scalar(value: Any) -> str:
     if isinstance(value, datetime):
-        text = value.strftime("%Y-%m-%dT%H:%M:%S")
+        text = f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S")
         if value.microsecond:
             text += "." + f"{value.microsecond:06d}".rstrip("0")
-        return text + ("Z" if value.utcoffset() == timedelta(0) else "")
+        return text + kind_suffix(value)
     if isinstance(value, timedelta):
         return cs_string(value)
     if getattr(type(value), "csharp_name", None) == "Guid":  # Newtonsoft writes the D form
@@ -228,10 +265,55 @@ def _json_scalar(value: Any) -> str:
 
 
 def from_json(text: str) -> JToken:
+    """JSON read as Newtonsoft's default reader reads it (``JObject.Parse``, ``Body.As``):
+    a string in ISO 8601 date form becomes a Date token holding a DateTime."""
     try:
-        return to_token(json.loads(text))
+        return _read_token(json.loads(text))
     except json.JSONDecodeError as error:
         raise CSharpError("JsonReaderException", f"invalid JSON: {error.msg}") from None
+
+
+def _read_token(value: Any) -> JToken:
+    if isinstance(value, dict):
+        return JObject({str(k): _read_token(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return JArray([_read_token(v) for v in value])
+    if isinstance(value, str):
+        return JValue(json_date(value) or value)
+    return JValue(value)
+
+
+# Newtonsoft's ISO form (DateTimeParser): yyyy-MM-ddTHH:mm:ss, up to seven fraction digits,
+# then Z, an offset (+HH, +HHmm, +HH:mm) or nothing.
+_ISO_DATE = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?"
+    r"(?:(Z)|([+-])(\d\d)(?::?(\d\d))?)?"
+)
+
+
+def json_date(text: str) -> datetime | None:
+    """The DateTime Newtonsoft's reader (DateParseHandling.DateTime, its default) makes of a
+    JSON string, or None when it stays a string. Kind as RoundtripKind gives it: Z → Utc, no
+    zone → Unspecified, an offset → the instant in the gateway's local zone (UTC)."""
+    if not 19 <= len(text) <= 40 or text[10:11] != "T" or not text[0].isdigit():
+        return None  # the reader's own quick test, before it parses
+    found = _ISO_DATE.fullmatch(text)
+    if found is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zulu, sign, zone_h, zone_m = found.groups()
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            int(((fraction or "") + "000000")[:6]),
+        )  # fmt: skip
+    except ValueError:
+        return None
+    if zulu:
+        return moment.replace(tzinfo=UTC)
+    if sign is None:
+        return moment.replace(tzinfo=UNSPECIFIED)
+    offset = timedelta(hours=int(zone_h), minutes=int(zone_m or 0))
+    return (moment - offset if sign == "+" else moment + offset).replace(tzinfo=LOCAL)
 
 
 def cs_string(value: Any) -> str:
