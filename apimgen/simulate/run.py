@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from apimgen.errors import ApimgenError
 from apimgen.simulate.backends import (
@@ -244,10 +245,10 @@ def _caller(
         claims = {**times, **consumer.jwt_claims}
         headers["Authorization"] = f"Bearer {unsigned_jwt(claims)}"
     headers.setdefault("Content-Type", "application/json")
+    query = urlencode({"api-version": "2024-10-21", **consumer.query}, quote_via=quote)
     url = (
         f"https://gateway.example/{gateway.api_path}/deployments/{consumer.deployment}"
-        "/chat/completions"
-        "?api-version=2024-10-21"
+        f"/chat/completions?{query}"
     )
     subscription = consumer.subscription or consumer.name
     return _Caller(

@@ -145,6 +145,11 @@ class Consumer(SpecModel):
     product: str | None = Field(default=None, description="Product of the subscription.")
     user: str | None = Field(default=None, description="User id (default: the name).")
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+    query: dict[Annotated[str, Field(min_length=1)], str] = Field(
+        default_factory=dict,
+        description="Query parameters of each call's URL, after api-version (2024-10-21 "
+        "unless given here): context.Request.Url.Query.",
+    )
     jwt_claims: dict[str, str | int | float | bool | list[str]] = Field(
         default_factory=dict,
         description="Claims of an unsigned bearer token sent as Authorization (roles and "

@@ -135,6 +135,9 @@ def _value_hint(err: Any, value: Any) -> str:
     expected = (err.get("ctx") or {}).get("expected")
     if isinstance(value, str) and isinstance(expected, str):
         return did_you_mean(value, re.findall(r"'([^']*)'", expected))
+    if err.get("type") == "string_type" and isinstance(value, bool | int | float):
+        # YAML reads true, 5 and 1.0 as a boolean and numbers: text needs quotes
+        return f'quote it to keep it text: "{_show(value)}"'
     return ""
 
 

@@ -934,3 +934,46 @@ def test_answers_whose_body_an_outbound_read_used_up_are_counted(
     assert report.get("empty_response_bodies") == (None if preserve else 6)
     summary = run_cli("simulate", str(path)).stdout
     assert ("6 answers reached their callers with no body" in summary) is not preserve
+
+
+def test_a_consumer_s_query_parameters_reach_the_url_after_api_version(tmp_path: Path) -> None:
+    # A published batch-prioritisation policy reads ?is-batch=true; a consumer may also pin
+    # another api-version, which keeps its place first.
+    policy = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><set-variable name="query" '
+        'value="@(context.Request.Url.QueryString)" />'
+        '<choose><when condition="@(bool.Parse(context.Request.Url.Query.GetValueOrDefault('
+        '&quot;is-batch&quot;, &quot;false&quot;)))"><return-response>'
+        '<set-status code="429" reason="Batch waits" /></return-response></when></choose>',
+    )
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            {"name": "app", "arrival": {"kind": "constant", "per_minute": 6}},
+            {
+                "name": "batch",
+                "arrival": {"kind": "constant", "per_minute": 6},
+                "query": {"is-batch": "true", "api-version": "2025-01-01-preview",
+                          "tag": "a b&c"},
+            },
+        ],
+    }  # fmt: skip
+    path = _folder_scenario(tmp_path, policy, scenario)
+    result = run_cli("simulate", str(path), "--json", "--explain", "2")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["consumers"]["app"]["statuses"] == {"200": 6}
+    assert report["consumers"]["batch"]["statuses"] == {"429": 6}
+    queries = {e["consumer"]: e["variables"]["query"] for e in report["explained"]}
+    assert queries == {
+        "app": "?api-version=2024-10-21",
+        "batch": "?api-version=2025-01-01-preview&is-batch=true&tag=a%20b%26c",
+    }
+    bad = _folder_scenario(tmp_path / "bad", policy, {**scenario, "consumers": [
+        {**scenario["consumers"][1], "query": {"is-batch": True}}]})  # fmt: skip
+    refused = run_cli("simulate", str(bad))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "consumers[0].query.is-batch" in refused.stderr
+    assert 'quote it to keep it text: "true"' in refused.stderr
