@@ -230,19 +230,7 @@ class Output:
             )
             if cache.get("warning"):
                 self.err.print(f"[yellow]warning:[/yellow] {escape(cache['warning'])}")
-        if result.empty_bodies:
-            self.out.print(
-                f"[yellow]{result.empty_bodies} answers reached their callers with no body:"
-                "[/yellow] a policy read it without preserveContent: true (apimgen lint: APIM024)"
-            )
-        if result.errors:
-            self.out.print("[red]why calls failed[/red] (most common first):")
-            for error, count in result.errors.most_common(5):
-                self.out.print(f"  {count:>6} x {escape(error)}")
-        if result.skipped_policies:
-            self.out.print("[yellow]skipped policies (not simulated):[/yellow]")
-            for entry in result.skipped_policies:
-                self.out.print(f"  {escape(entry)}")
+        self._warnings(result)
         if result.explained:
             self.out.print("[bold]Explained requests[/bold] (the policies each ran, in order)")
         for explained in result.explained:
@@ -257,6 +245,29 @@ class Output:
                     mark, escape(expectation.name), f"{expectation.measured:g}", expectation.bound
                 )
             self.out.print(table)
+
+    def _warnings(self, result: SimulationResult) -> None:
+        """What a run's tables do not show: answers that lost their body or never reached a
+        backend, why calls failed, policies skipped."""
+        if result.empty_bodies:
+            self.out.print(
+                f"[yellow]{result.empty_bodies} answers reached their callers with no body:"
+                "[/yellow] a policy read it without preserveContent: true (apimgen lint: APIM024)"
+            )
+        if result.unforwarded:
+            self.out.print(
+                f"[yellow]{result.unforwarded} calls were never forwarded:[/yellow] no "
+                "forward-request ran, so the gateway answered them itself (200 with no body "
+                "unless outbound set one); check the backend sections and their <base/>"
+            )
+        if result.errors:
+            self.out.print("[red]why calls failed[/red] (most common first):")
+            for error, count in result.errors.most_common(5):
+                self.out.print(f"  {count:>6} x {escape(error)}")
+        if result.skipped_policies:
+            self.out.print("[yellow]skipped policies (not simulated):[/yellow]")
+            for entry in result.skipped_policies:
+                self.out.print(f"  {escape(entry)}")
 
     @contextmanager
     def progress(

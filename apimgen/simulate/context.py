@@ -413,6 +413,7 @@ class LastError(CSharpObject):
 
 _NO_TIME = timedelta(0)
 _LastErrorType = LastError  # the property named LastError below shadows the class
+_ResponseType = Response  # as does the one named Response
 
 
 class Context(CSharpObject):
@@ -432,7 +433,6 @@ class Context(CSharpObject):
         "Operation",
         "Product",
         "Request",
-        "Response",
         "Subscription",
         "Tracing",
         "User",
@@ -440,6 +440,7 @@ class Context(CSharpObject):
         "_failure",
         "_last_error",
         "_request_id",
+        "_response",
         "_timestamp",
         "_traces",
         "_variables",
@@ -449,7 +450,7 @@ class Context(CSharpObject):
     def __init__(
         self,
         Request: Request | None = None,
-        Response: Response | None = None,
+        Response: _ResponseType | None = None,
         Subscription: Subscription | None = None,
         Product: Product | None = None,
         User: User | None = None,
@@ -463,7 +464,7 @@ class Context(CSharpObject):
         Tracing: bool = False,
     ) -> None:
         self.Request = Request if Request is not None else _RequestType()
-        self.Response = Response
+        self._response = Response
         self.Subscription = Subscription
         self.Product = Product
         self.User = User
@@ -481,6 +482,21 @@ class Context(CSharpObject):
         self.Tracing = Tracing
         self._variables: VariablesDictionary | None = None
         self._traces: list[tuple[str, str]] | None = None
+
+    @property
+    def Response(self) -> _ResponseType:
+        """The response: the backend's or a policy's once there is one. Before that the
+        gateway already holds the one it will send — 200 OK, no body — which is what the caller
+        gets when no forward-request runs (Learn: forward-request) and what a policy reads
+        before the backend answers (a published retry body tests its StatusCode on the first
+        attempt; Microsoft's policy emulator starts from the same)."""
+        if self._response is None:
+            self._response = _ResponseType(200, "OK", None, "")
+        return self._response
+
+    @Response.setter
+    def Response(self, value: _ResponseType) -> None:
+        self._response = value
 
     @property
     def RequestId(self) -> Guid:

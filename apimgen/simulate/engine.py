@@ -82,11 +82,9 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
             waiting = run_section(backend, state) if backend else None
             if waiting is not None:
                 yield from waiting
+            # Without a forward-request the gateway's own response goes on to outbound: 200
+            # OK, no body (Learn: forward-request).
             response = state.context.Response
-            if response is None:
-                raise PolicyError(
-                    "NoBackendCall", "the backend section did not forward the request"
-                )
             for hook in state.after_response:
                 hook(state)
             if state.pending_response_headers:

@@ -170,7 +170,7 @@ class Explainer:
                 consumer=state.consumer_name,
                 arrived=steps[0].time,  # chosen as it ran its first policy, on arrival
                 answered=state.services.now,
-                status=response.StatusCode if response is not None else 500,
+                status=response.StatusCode,
                 tokens=state.usage["total_tokens"] if state.usage else 0,
                 backend=state.backend_used,
                 from_cache=state.from_cache,
@@ -184,13 +184,12 @@ class Explainer:
         )
 
 
-def _status(state: RequestState) -> int | None:
-    response = state.context.Response
-    return response.StatusCode if response is not None else None
+def _status(state: RequestState) -> int:
+    return state.context.Response.StatusCode
 
 
 # status, backend chosen, backend called, calls to backends so far
-_Before = tuple[int | None, str | None, str | None, int]
+_Before = tuple[int, str | None, str | None, int]
 
 
 def _before(state: RequestState) -> _Before:
@@ -208,7 +207,7 @@ def _outcome(state: RequestState, before: _Before, handler: PolicyHandler) -> st
     if state.backend_used is not None and (called or state.backend_used != before[2]):
         parts.append(f"via {state.backend_used}")
     status = _status(state)
-    if status is not None and (called or status != before[0]):
+    if called or status != before[0]:
         parts.append(f"response {status}")
     why = handler.explain(state)
     if why:

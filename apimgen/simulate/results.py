@@ -90,6 +90,9 @@ class SimulationResult:
     # answers that reached their callers without a body: an outbound read without
     # preserveContent used it up (Learn, set-body)
     empty_bodies: int = 0
+    # calls no forward-request sent on: the gateway answered them itself, 200 with no body
+    # unless outbound changed it (Learn: forward-request)
+    unforwarded: int = 0
 
     @property
     def total_requests(self) -> int:
@@ -237,6 +240,7 @@ class SimulationResult:
             ],
             "passed": self.passed,
             **({"empty_response_bodies": self.empty_bodies} if self.empty_bodies else {}),
+            **({"unforwarded_requests": self.unforwarded} if self.unforwarded else {}),
             **({"log_records": self.log_records} if self.log_records else {}),
             **(
                 {"explained": [e.as_json(self.starts_at) for e in self.explained]}

@@ -331,12 +331,15 @@ class _Collector:
     per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: Counter[str] = field(default_factory=Counter)
     empty_bodies: int = 0  # answers whose body a policy used up (read without preserveContent)
+    unforwarded: int = 0  # calls no forward-request sent on and nothing answered or failed
 
     def done(self, state: RequestState) -> None:
         response = state.context.Response
-        status = response.StatusCode if response is not None else 500
-        if response is not None and response.Body is not None and response.Body.consumed:
+        status = response.StatusCode
+        if response.Body is not None and response.Body.consumed:
             self.empty_bodies += 1
+        if not (state.backend_calls or state.returned or state.error):
+            self.unforwarded += 1
         tokens = state.usage["total_tokens"] if state.usage else 0
         minute = int(state.services.now // 60)
         self.consumers[state.consumer_name].record(minute, status, tokens, state.backend_calls)
@@ -599,6 +602,7 @@ def run_scenario(
         # in the order the requests arrived (they finish in another)
         explained=sorted(explainer.explained, key=lambda e: e.arrived) if explainer else [],
         empty_bodies=collector.empty_bodies,
+        unforwarded=collector.unforwarded,
     )
     result.check(scenario.expect)
     return result

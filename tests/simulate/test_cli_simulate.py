@@ -977,3 +977,24 @@ def test_a_consumer_s_query_parameters_reach_the_url_after_api_version(tmp_path:
     assert refused.exit_code == ExitCode.ERROR
     assert "consumers[0].query.is-batch" in refused.stderr
     assert 'quote it to keep it text: "true"' in refused.stderr
+
+
+def test_calls_no_forward_request_sent_on_are_counted_and_explained(tmp_path: Path) -> None:
+    # An API policy whose backend section drops <base/> loses the global forward-request: the
+    # gateway answers every call 200 with no body and no token is spent, which a summary of
+    # 200s alone would hide.
+    unforwarded = FORWARD_TO_B.replace("<backend><base /></backend>", "<backend />")
+    assert unforwarded != FORWARD_TO_B
+    path = _folder_scenario(tmp_path, unforwarded, ONE_CONSUMER)
+    report = json.loads(run_cli("simulate", str(path), "--json").stdout)
+    jsonschema.validate(report, SIMULATION_SCHEMA)
+    assert report["consumers"]["c"]["statuses"] == {"200": 6}
+    assert report["consumers"]["c"]["tokens"] == 0
+    assert report["unforwarded_requests"] == 6
+    summary = run_cli("simulate", str(path)).stdout
+    assert "6 calls were never forwarded: no forward-request ran" in summary
+    forwarded = json.loads(
+        run_cli("simulate", str(_folder_scenario(tmp_path / "ok", FORWARD_TO_B, ONE_CONSUMER)),
+                "--json").stdout
+    )  # fmt: skip
+    assert "unforwarded_requests" not in forwarded

@@ -454,7 +454,7 @@ def test_a_retry_decides_on_a_timed_out_attempt_like_on_a_response() -> None:
     backend = (
         '<retry condition="@(context.Response != null &amp;&amp; context.Response.StatusCode == 504)" '
         'count="{count}" interval="0">'
-        '<choose><when condition="@(context.Response != null)">'
+        '<choose><when condition="@(context.Response.StatusCode == 504)">'
         '<set-backend-service backend-id="fast" /></when></choose>'
         '<forward-request timeout="2" buffer-request-body="true" /></retry>'
     )
@@ -552,3 +552,41 @@ def test_the_request_id_is_a_guid_derived_from_the_requests_label() -> None:
     assert alice.RequestId == again.RequestId != bob.RequestId  # the same in every run
     given = "6f1e2d3c-0000-4000-8000-000000000009"
     assert Context(RequestId=given).RequestId.ToString() == given
+
+
+def test_without_a_forward_request_outbound_gets_the_gateway_s_own_200() -> None:
+    # Learn (forward-request): without it the request is not forwarded and outbound runs
+    # right after inbound; the caller gets 200 with no body. No backend is called.
+    policy = api_policy(
+        '<set-backend-service backend-id="b" />',
+        backend="<!-- <base /> left out: the global forward-request is lost -->",
+        outbound='<base /><set-header name="x-status" exists-action="override">'
+        "<value>@(context.Response.StatusCode + &quot; &quot; + context.Response.StatusReason)"
+        "</value></set-header>",
+    )
+    results, services, _ = run(policy, [Call(0)], backends=[single("b")])
+    assert (results[0].status, results[0].body) == (200, "")
+    assert results[0].headers["x-status"] == ["200 OK"]
+    assert results[0].state.backend_calls == 0 and results[0].done_at == 0
+    assert services.backends.singles["b"].deployment.calls == 0
+
+
+def test_a_retry_body_sees_the_gateway_s_response_before_the_first_attempt() -> None:
+    # The response is never null (Microsoft's GenAI gateway toolkit reads its StatusCode at the
+    # top of a retry body): a body that moves on whenever "context.Response != null" leaves the
+    # first backend before ever calling it.
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 429)" count="1" interval="0">'
+        '<set-variable name="first-seen" value="@(context.Variables.ContainsKey('
+        "&quot;first-seen&quot;) ? context.Variables[&quot;first-seen&quot;] : "
+        'context.Response.StatusCode)" />'
+        '<choose><when condition="@(context.Response != null)">'
+        '<set-backend-service backend-id="second" /></when></choose>'
+        "<forward-request /></retry>"
+    )
+    policy = api_policy('<set-backend-service backend-id="first" />', backend=backend)
+    results, services, _ = run(policy, [Call(0)], backends=[single("first"), single("second")])
+    assert results[0].status == 200
+    assert results[0].state.context.Variables["first-seen"] == 200
+    calls = [services.backends.singles[name].deployment.calls for name in ("first", "second")]
+    assert calls == [0, 1]

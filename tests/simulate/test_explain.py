@@ -112,7 +112,9 @@ def test_a_cache_hit_is_explained_as_answered_from_the_cache() -> None:
     assert hits and all(e["tokens"] == 0 and e["backend"] is None for e in hits)
     # the lookup answered: no policy after it ran
     assert all([s["policy"] for s in e["steps"]] == ["llm-semantic-cache-lookup"] for e in hits)
-    assert all(e["steps"][0]["outcome"] == "response 200" for e in hits)
+    assert all(e["steps"][0]["outcome"] == "hit: answered from the cache" for e in hits)
+    misses = [e for e in report["explained"] if not e["from_cache"]]
+    assert misses and all(e["steps"][0]["outcome"] == "miss" for e in misses)
 
 
 def test_explain_says_why_the_response_cache_did_nothing_for_a_chat_call(tmp_path: Path) -> None:

@@ -347,10 +347,12 @@ def test_set_backend_service_points_the_request_url_at_the_backend() -> None:
 
 
 def test_a_policy_reads_the_backend_it_routed_to_from_the_request_url() -> None:
-    # The regional fail-over idiom: after a 404, route to the region the URL is not in.
+    # Microsoft's back-end redundancy snippet: after a 404, route to the region the URL is
+    # not in. Its test of the status matters: the response is never null in the retry.
     backend = (
         '<retry condition="@(context.Response.StatusCode == 404)" count="1" interval="0">'
-        '<choose><when condition="@(context.Response != null)">'
+        '<choose><when condition="@(context.Response != null &amp;&amp; '
+        'context.Response.StatusCode == 404)">'
         '<set-backend-service base-url="@(context.Request.Url.Host.StartsWith(&quot;eu.&quot;)'
         ' ? &quot;https://us.example&quot; : &quot;https://eu.example&quot;)" />'
         '</when></choose><forward-request buffer-request-body="true" /></retry>'

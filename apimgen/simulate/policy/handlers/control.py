@@ -148,9 +148,8 @@ class SetHeader(_SetNamedValues):
     child_elements = ("value",)
 
     def target(self, state: RequestState) -> MultiValueDictionary:
-        response = state.context.Response
-        if state.section in ("outbound", "on-error") and response is not None:
-            return response.Headers
+        if state.section in ("outbound", "on-error"):
+            return state.context.Response.Headers
         return state.context.Request.Headers
 
 
@@ -192,11 +191,10 @@ class SetBody(PolicyHandler):
 
 
 def _message(state: RequestState) -> Request | Response:
-    """The message a body policy works on: the response in outbound and on-error once there
-    is one, else the request."""
-    response = state.context.Response
-    if state.section in ("outbound", "on-error") and response is not None:
-        return response
+    """The message a body policy works on: the response in outbound and on-error, else the
+    request."""
+    if state.section in ("outbound", "on-error"):
+        return state.context.Response
     return state.context.Request
 
 

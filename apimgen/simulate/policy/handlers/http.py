@@ -57,10 +57,7 @@ class SetStatus(PolicyHandler):
         status = http_status(self.values["code"].text(state), self.element)
         reason = self.values["reason"].text(state)
         response = state.context.Response
-        if response is None:
-            state.respond(status, reason)
-        else:
-            response.StatusCode, response.StatusReason = status, reason
+        response.StatusCode, response.StatusReason = status, reason
 
 
 @register

@@ -136,7 +136,7 @@ class CacheStore(PolicyHandler):
 
     def run(self, state: RequestState) -> None:
         key, response = state.response_cache_key, state.context.Response
-        if key is None or response is None:
+        if key is None:
             return  # no lookup missed: not a GET, a private request, or no lookup at all
         every = to_bool(self.values["cache-response"].get(state), self.element)
         if response.StatusCode != 200 and not every:
@@ -157,7 +157,7 @@ class CacheStore(PolicyHandler):
         key, response = state.response_cache_key, state.context.Response
         if _not_get(state):
             return _NOT_GET
-        if key is None or response is None:
+        if key is None:
             return ""
         entry = state.services.response_cache.get(key)
         if entry is not None:  # (another request missing on the same key may have stored it)

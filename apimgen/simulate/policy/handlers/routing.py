@@ -356,7 +356,7 @@ class Retry(PolicyHandler):
                 if error.reason not in _RETRIED_ERRORS:
                     raise
                 exhausted = error
-            if attempt >= count or (state.returned and state.context.Response is None):
+            if attempt >= count or state.returned:  # return-response ends the pipeline
                 if exhausted is not None:
                     raise exhausted
                 return

@@ -119,9 +119,16 @@ class SemanticCacheLookup(PolicyHandler):
                 cache.stats.false_hits += 1
         state.respond(answer.status, "OK", body=answer.body)
         for name, values in answer.headers.items():
-            state.context.Response.Headers._set(name, list(values))  # type: ignore[union-attr]
+            state.context.Response.Headers._set(name, list(values))
         state.from_cache = True
         state.returned = True
+
+    def explain(self, state: RequestState) -> str:
+        if state.from_cache:
+            return "hit: answered from the cache"
+        if state.semantic_cache_pending is not None:
+            return "miss"
+        return "not looked up (no cache, no prompt, or more messages than max-message-count)"
 
 
 @register
@@ -136,7 +143,7 @@ class SemanticCacheStore(PolicyHandler):
         cache = state.services.semantic_cache
         pending = state.semantic_cache_pending
         response = state.context.Response
-        if cache is None or pending is None or response is None or response.StatusCode != 200:
+        if cache is None or pending is None or response.StatusCode != 200:
             return
         duration = self.number("duration", state)
         body = response.Body.text if response.Body is not None else None

@@ -277,7 +277,7 @@ class TokenLimit(PolicyHandler):
                 quota.spent += extra
             if consumed_variable:
                 done.context.Variables.values[consumed_variable] = usage["total_tokens"]
-            if consumed_header and done.context.Response is not None:
+            if consumed_header:
                 # A stream's headers leave before its tokens: they carry the estimate.
                 consumed = estimate if done.llm.stream else usage["total_tokens"]
                 done.context.Response.Headers._set(consumed_header, [str(consumed)])
@@ -424,7 +424,7 @@ class EmitTokenMetric(PolicyHandler):
         def emit(done: RequestState) -> None:
             usage = done.usage
             response = done.context.Response
-            if usage is None or response is None or response.StatusCode >= 400:
+            if usage is None or response.StatusCode >= 400:
                 return
             dims = tuple(
                 [
