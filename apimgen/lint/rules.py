@@ -495,6 +495,35 @@ def retry_on_pool_unavailable(document: LintDocument, knowledge: Knowledge) -> I
             )
 
 
+def retry_first_attempt(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    """A ``when`` in a retry body, before its forward-request, that holds for the gateway's own
+    200: the response is never null, so it runs on the first attempt too."""
+    for _, statement in _all(document):
+        if statement.name != "retry":
+            continue
+        for inner in statement.children:
+            if inner.name == "forward-request":
+                break
+            if inner.name != "choose":
+                continue
+            for when in inner.children:
+                condition = when.attributes.get("condition", "") if when.name == "when" else ""
+                if (
+                    is_expression(condition)
+                    and "context.Response" in condition
+                    and _holds(condition, Context())
+                ):
+                    yield _finding(
+                        "APIM025",
+                        when,
+                        "this condition holds before the first attempt too: context.Response "
+                        "is never null, it is the gateway's own 200 OK until the backend "
+                        "answers",
+                        "test the status the retry waits for, e.g. "
+                        "context.Response.StatusCode == 429",
+                    )
+
+
 def undefined_references(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     for _, statement in _all(document):
         if statement.name == "include-fragment":
@@ -798,6 +827,17 @@ RULES: tuple[Rule, ...] = (
             "outbound, the caller does."
         ),
         consumed_body,
+    ),
+    Rule(
+        "APIM025",
+        "retry-first-attempt",
+        Severity.WARNING,
+        (
+            "context.Response is never null: before the backend answers it is the gateway's "
+            "own 200 OK, so a retry body that tests only for a response reroutes on the first "
+            "attempt too."
+        ),
+        retry_first_attempt,
     ),
 )
 
