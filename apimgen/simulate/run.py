@@ -4,6 +4,7 @@ engine and aggregate what happened."""
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from apimgen.simulate.context import (
 from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
 from apimgen.simulate.explain import Explainer
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
+from apimgen.simulate.expr.values import to_token
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario, Scenario
@@ -393,6 +395,11 @@ def _nodes(
         node.semantic_cache = semantic_cache
         node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
         node.endpoints = scenario.endpoints
+        # each node its own tokens: a policy may change a JArray it looked up
+        node.cache = {
+            key: (math.inf, to_token(value) if isinstance(value, list | dict) else value)
+            for key, value in scenario.cached_values.items()
+        }
         nodes[region] = node
     return nodes
 

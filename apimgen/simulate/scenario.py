@@ -391,6 +391,13 @@ class Scenario(SpecModel):
         description="JSON Schemas that validate-content's schema-id names: id: a JSON or YAML "
         "file, relative to the scenario.",
     )
+    cached_values: dict[Annotated[str, Field(min_length=1)], Any] = Field(
+        default_factory=dict,
+        description="What the value cache (cache-lookup-value) holds when the run starts, by "
+        "key, on every gateway node, until a policy replaces or removes it: a warm cache, as "
+        "another operation or an earlier run left it. Lists and mappings are JSON tokens "
+        "(JArray, JObject), as a policy stores them.",
+    )
     expect: list[Expectation] = Field(default_factory=list, description="What the run must show.")
 
     @field_validator("starts_at")

@@ -998,3 +998,35 @@ def test_calls_no_forward_request_sent_on_are_counted_and_explained(tmp_path: Pa
                 "--json").stdout
     )  # fmt: skip
     assert "unforwarded_requests" not in forwarded
+
+
+def test_a_warm_value_cache_is_what_the_policies_look_up_first(tmp_path: Path) -> None:
+    # Microsoft's latency-routing sample reads its preferred backends from the value cache,
+    # which another operation fills: cached_values starts the run warm; cold, the sample
+    # reaches for a variable it never sets and every call fails.
+    routed = (
+        "<policies><inbound><base />"
+        '<cache-lookup-value key="preferred" default-value="@(new JArray())" '
+        'variable-name="preferred" />'
+        '<set-variable name="first" value="@((string)((JArray)context.Variables['
+        '&quot;preferred&quot;]).ElementAtOrDefault(0))" />'
+        '<set-backend-service backend-id="@(String.IsNullOrEmpty((string)context.Variables['
+        "&quot;first&quot;]) ? (string)context.Variables[&quot;default-backend-id&quot;] : "
+        '(string)context.Variables[&quot;first&quot;])" />'
+        "</inbound><backend><base /></backend><outbound><base /></outbound>"
+        "<on-error><base /></on-error></policies>"
+    )
+    scenario = {
+        "duration": "1m",
+        "backends": {"east": {"tpm": 100000}, "west": {"tpm": 100000}},
+        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+    warm = _folder_scenario(tmp_path, routed, {**scenario, "cached_values": {
+        "preferred": ["west", "east"]}})  # fmt: skip
+    report = json.loads(run_cli("simulate", str(warm), "--json").stdout)
+    assert report["backends"]["west"]["requests"] == 6
+    assert report["backends"]["east"]["requests"] == 0
+    cold = _folder_scenario(tmp_path / "cold", routed, scenario)
+    report = json.loads(run_cli("simulate", str(cold), "--json").stdout)
+    assert report["consumers"]["c"]["statuses"] == {"500": 6}
+    assert "the variable 'default-backend-id' was not set" in report["errors"][0]["error"]
