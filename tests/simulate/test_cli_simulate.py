@@ -287,6 +287,12 @@ def test_flagged_prompts_are_blocked_by_content_safety(tmp_path: Path) -> None:
     assert [(e["error"].split(":")[0], e["count"]) for e in errors] == [
         ("403 ContentSafetyViolation", 10)
     ]
+    explained = json.loads(run_cli("simulate", str(path), "--json", "--explain", "2").stdout)
+    outcomes = {e["consumer"]: e["steps"][0]["outcome"] for e in explained["explained"]}
+    assert outcomes == {
+        "bad": "raised ContentSafetyViolation",
+        "good": "passed: the scenario does not flag this prompt (flagged_share)",
+    }
 
 
 def test_prompts_file_is_read_relative_to_the_scenario(tmp_path: Path) -> None:

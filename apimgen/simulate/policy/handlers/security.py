@@ -203,15 +203,6 @@ class ContentSafety(PolicyHandler):
         Attribute("window-overlap-size", expressions=False, kind="whole"),
     )
 
-    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
-        super().__init__(element, build)
-        for child in element.children:
-            if child.name not in ("categories", "blocklists"):
-                raise PolicyConfigError(
-                    f"<llm-content-safety> holds categories and blocklists, not <{child.name}>",
-                    location=child.location,
-                )
-
     def run(self, state: RequestState) -> None:
         if state.llm.flagged:
             message = "Request failed content safety check."
@@ -222,6 +213,9 @@ class ContentSafety(PolicyHandler):
                 error_body(403, message),
             )
             raise PolicyError("ContentSafetyViolation", message, self.element, response=response)
+
+    def explain(self, state: RequestState) -> str:
+        return "passed: the scenario does not flag this prompt (flagged_share)"
 
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
