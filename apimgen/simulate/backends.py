@@ -98,7 +98,8 @@ class MockDeployment:
         if self.error_rate and rng_value < self.error_rate:
             return BackendCall(500, {}, self.latency_base)
         self._expire(now)
-        reserved = prompt_tokens + (max_tokens or self.default_max_tokens)
+        # an embeddings call reserves its input only (max_tokens 0)
+        reserved = prompt_tokens + (self.default_max_tokens if max_tokens is None else max_tokens)
         per_10s = self.requests_per_10s
         if self._token_sum + reserved > self.tpm or len(self._requests) >= per_10s:
             self.throttled += 1

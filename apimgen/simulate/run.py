@@ -38,7 +38,13 @@ from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import to_token
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
-from apimgen.simulate.scenario import BackendBehaviour, Consumer, LoadedScenario, Scenario
+from apimgen.simulate.scenario import (
+    EMBEDDINGS,
+    BackendBehaviour,
+    Consumer,
+    LoadedScenario,
+    Scenario,
+)
 from apimgen.simulate.semantic_cache import SemanticCache
 from apimgen.simulate.state import GatewayServices, RequestState
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
@@ -242,6 +248,7 @@ def _token_times(scenario: Scenario) -> dict[str, int]:
 def _caller(
     consumer: Consumer, gateway: _Gateway, operation: str, region: str, times: dict[str, int]
 ) -> _Caller:
+    path = "/embeddings" if operation == EMBEDDINGS else "/chat/completions"
     headers = dict(consumer.headers)
     if consumer.jwt_claims:
         claims = {**times, **consumer.jwt_claims}
@@ -250,7 +257,7 @@ def _caller(
     query = urlencode({"api-version": "2024-10-21", **consumer.query}, quote_via=quote)
     url = (
         f"https://gateway.example/{gateway.api_path}/deployments/{consumer.deployment}"
-        f"/chat/completions?{query}"
+        f"{path}?{query}"
     )
     subscription = consumer.subscription or consumer.name
     return _Caller(
@@ -269,7 +276,7 @@ def _caller(
             Id=operation,
             Name=operation,
             Method="POST",
-            UrlTemplate="/deployments/{deployment-id}/chat/completions",
+            UrlTemplate="/deployments/{deployment-id}" + path,
         ),
         deployment=Deployment(Region=region),
         matched={"deployment-id": consumer.deployment},
@@ -288,7 +295,8 @@ class _Callers:
     def get(self, order: int, consumer: Consumer, region: str) -> _Caller:
         caller = self.made.get((order, region))
         if caller is None:
-            caller = _caller(consumer, self.gateway, self.operation, region, self.token_times)
+            operation = consumer.operation or self.operation
+            caller = _caller(consumer, self.gateway, operation, region, self.token_times)
             self.made[(order, region)] = caller
         return caller
 
@@ -538,13 +546,13 @@ def run_scenario(
         calibrated="distance_scale" in scenario.semantic_cache.model_fields_set,
     )
     nodes = _nodes(loaded, gateway, run_seed, semantic_cache)
-    pipelines: dict[str | None, CompiledPipeline] = {}
+    pipelines: dict[tuple[str, str | None], CompiledPipeline] = {}
     skipped: list[str] = []
 
-    def pipeline_for(product: str | None) -> CompiledPipeline:
-        if product not in pipelines:
+    def pipeline_for(operation: str, product: str | None) -> CompiledPipeline:
+        if (operation, product) not in pipelines:
             compiled = compile_pipeline(
-                gateway.policies.pipeline(gateway.api, scenario.operation, product),
+                gateway.policies.pipeline(gateway.api, operation, product),
                 skip_unknown=skip,
                 schemas=loaded.schemas,
                 explainer=explainer,
@@ -553,8 +561,8 @@ def run_scenario(
                 entry = f"<{element.name}> at {element.location}"
                 if entry not in skipped:
                     skipped.append(entry)
-            pipelines[product] = compiled
-        return pipelines[product]
+            pipelines[operation, product] = compiled
+        return pipelines[operation, product]
 
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     loop = EventLoop(collector.done if explainer is None else explainer.after(collector.done))
@@ -566,8 +574,11 @@ def run_scenario(
     for order, consumer in enumerate(scenario.consumers):
         node = nodes[consumer.region or scenario.regions[0]]
         caller = callers.get(order, consumer, node.region)
-        lanes.append((node, caller, pipeline_for(consumer.product), consumer.name))
-        stream = calls(consumer, float(scenario.duration), run_seed)
+        operation = consumer.operation or scenario.operation
+        lanes.append((node, caller, pipeline_for(operation, consumer.product), consumer.name))
+        stream = calls(
+            consumer, float(scenario.duration), run_seed, embeddings=operation == EMBEDDINGS
+        )
         first = next(stream, None)
         if first is not None:
             heapq.heappush(streams, (first.time, order, first, stream))

@@ -177,6 +177,14 @@ class Consumer(SpecModel):
         "chat/completions), as the classic API does: context.Request.MatchedParameters"
         '["deployment-id"].',
     )
+    operation: str | None = Field(
+        default=None,
+        description="The operation this consumer calls (default: the scenario's). "
+        '`embeddings` sends the prompt as {"input": ...} to /deployments/{deployment-id}/'
+        "embeddings and gets a vector back, whose usage counts the input's tokens only (no "
+        "max_tokens, completion, stream or system prompt); any other operation is called "
+        "as chat completions.",
+    )
     model: str | None = Field(
         default=None,
         description="A model named in each request body, as the v1 API and OpenAI-compatible "
@@ -454,6 +462,11 @@ class LoadedScenario:
         return self.path.parent
 
 
+EMBEDDINGS = "embeddings"  # the operation whose calls are embeddings, not chat completions
+# What only a chat completion has: refused for an embeddings consumer rather than ignored.
+_CHAT_ONLY = ("max_tokens", "completion_tokens", "stream_share", "system_prompt")
+
+
 def _problem(source: YamlSource, key_path: KeyPath, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(source.locate(key_path), format_path(key_path), message, hint=hint)
 
@@ -500,6 +513,18 @@ def load_scenario(path: Path) -> LoadedScenario:
                     f"the run lasts {scenario.duration:g} s",
                 )
             )
+        if (consumer.operation or scenario.operation) == EMBEDDINGS:
+            for name in _CHAT_ONLY:
+                if name in consumer.model_fields_set:
+                    problems.append(
+                        _problem(
+                            source,
+                            ("consumers", index, name),
+                            f"an embeddings call has no {name.replace('_', ' ')}",
+                            "embeddings answer with a vector: their usage counts the "
+                            "input's tokens only",
+                        )
+                    )
         if consumer.region is not None and consumer.region not in scenario.regions:
             problems.append(
                 _problem(

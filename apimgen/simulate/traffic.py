@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from apimgen.simulate.scenario import Arrival, Consumer
 from apimgen.simulate.state import LlmRequest
-from apimgen.simulate.tokenizer import count_chat_tokens
+from apimgen.simulate.tokenizer import count_chat_tokens, count_tokens
 
 __all__ = ["PlannedCall", "arrivals", "calls", "unsigned_jwt"]
 
@@ -96,7 +96,9 @@ def _below(rng: random.Random, n: int) -> int:
     return value
 
 
-def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCall]:
+def calls(
+    consumer: Consumer, duration: float, seed: int, *, embeddings: bool = False
+) -> Iterator[PlannedCall]:
     rng = consumer_rng(seed, consumer.name)
     draw = rng.random
     # Each prompt's body, plain and streamed, and its token count, made on first use.
@@ -119,13 +121,31 @@ def calls(consumer: Consumer, duration: float, seed: int) -> Iterator[PlannedCal
             plain_turn += 1
         cached = prompt_cache.get(prompt)
         if cached is None:
-            cached = prompt_cache[prompt] = _prompt_bodies(consumer, prompt)
+            cached = prompt_cache[prompt] = (
+                _embeddings_bodies(consumer, prompt)
+                if embeddings
+                else _prompt_bodies(consumer, prompt)
+            )
         plain, streamed, prompt_tokens = cached
         stream = draw() < stream_share
         completion = least + _below(rng, spread)
         flagged = flagged_share > 0 and draw() < flagged_share
-        llm = LlmRequest(prompt_tokens, max_tokens, completion, stream, flagged, group)
+        llm = (
+            LlmRequest(prompt_tokens, None, 0, False, flagged, group, embeddings=True)
+            if embeddings
+            else LlmRequest(prompt_tokens, max_tokens, completion, stream, flagged, group)
+        )
         yield PlannedCall(time, consumer, index, streamed if stream else plain, llm)
+
+
+def _embeddings_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
+    """An embeddings call's body (the prompt as its ``input``) twice, as a stream never is
+    one, and the input's tokens."""
+    model = f'"model": {json.dumps(consumer.model)}, ' if consumer.model else ""
+    body = "{" + model + '"input": ' + json.dumps(prompt)
+    for field, value in consumer.body_fields.items():
+        body += f", {json.dumps(field)}: {json.dumps(value)}"
+    return body + "}", body + "}", count_tokens(prompt)
 
 
 def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:

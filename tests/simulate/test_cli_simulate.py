@@ -14,6 +14,7 @@ import xmlschema
 import yaml
 
 from apimgen.errors import ExitCode
+from apimgen.simulate.tokenizer import count_tokens
 from tests.conftest import EXAMPLES, run_cli
 
 SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
@@ -1036,3 +1037,66 @@ def test_a_warm_value_cache_is_what_the_policies_look_up_first(tmp_path: Path) -
     report = json.loads(run_cli("simulate", str(cold), "--json").stdout)
     assert report["consumers"]["c"]["statuses"] == {"500": 6}
     assert "the variable 'default-backend-id' was not set" in report["errors"][0]["error"]
+
+
+def test_embeddings_calls_share_the_limits_and_count_their_input_only(tmp_path: Path) -> None:
+    # One deployment of 1000 TPM: a chat call reserves its default 4096 completion tokens and
+    # is refused; an embeddings call reserves its input only and gets a vector whose usage
+    # has no completion tokens. Policies see the embeddings operation and its URL.
+    policy = FORWARD_TO_B.replace(
+        "<outbound><base />",
+        '<outbound><base /><choose><when condition="@(context.Response.StatusCode == 200)">'
+        '<set-header name="x-seen" exists-action="override"><value>@('
+        "context.Operation.Id + &quot; &quot; + context.Request.Url.Path + &quot; &quot; + (context.Response.Body.As&lt;JObject&gt;"
+        "(preserveContent: true)[&quot;usage&quot;][&quot;completion_tokens&quot;] == null))"
+        '</value></set-header><set-variable name="seen" value="@(context.Response.Headers'
+        '.GetValueOrDefault(&quot;x-seen&quot;, &quot;&quot;))" /><set-variable '
+        'name="template" value="@(context.Operation.UrlTemplate)" /></when></choose>',
+    ).replace(
+        "<inbound><base />",
+        '<inbound><base /><llm-token-limit counter-key="all" tokens-per-minute="5000" '
+        'estimate-prompt-tokens="true" tokens-consumed-variable-name="consumed" />',
+    )
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 1000}},
+        "consumers": [
+            {"name": "chat", "arrival": {"kind": "constant", "per_minute": 2}},
+            {
+                "name": "index",
+                "operation": "embeddings",
+                "arrival": {"kind": "constant", "per_minute": 6},
+                "prompts": ["Returns are accepted within thirty days."],
+            },
+        ],
+    }
+    path = _folder_scenario(tmp_path, policy, scenario)
+    result = run_cli("simulate", str(path), "--json", "--explain", "index:1")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["consumers"]["chat"]["statuses"] == {"429": 2}  # the backend's own 429
+    index = report["consumers"]["index"]
+    assert index["statuses"] == {"200": 6}
+    # the input's tokens alone: no chat message framing, no completion
+    tokens = count_tokens("Returns are accepted within thirty days.")
+    assert index["tokens"] == 6 * tokens
+    variables = report["explained"][0]["variables"]
+    assert variables["seen"] == "embeddings /api/deployments/gpt-4o/embeddings True"
+    assert variables["template"] == "/deployments/{deployment-id}/embeddings"
+    assert variables["consumed"] == str(tokens)
+
+
+def test_an_embeddings_consumer_refuses_what_only_a_chat_call_has(tmp_path: Path) -> None:
+    scenario = {
+        "duration": "1m",
+        "operation": "embeddings",
+        "backends": {"b": {"tpm": 1000}},
+        "consumers": [
+            {"name": "index", "max_tokens": 100, "system_prompt": "be brief",
+             "arrival": {"kind": "constant", "per_minute": 6}},
+        ],
+    }  # fmt: skip
+    refused = run_cli("simulate", str(_folder_scenario(tmp_path, FORWARD_TO_B, scenario)))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "consumers[0].max_tokens: an embeddings call has no max tokens" in refused.stderr
+    assert "consumers[0].system_prompt: an embeddings call has no system prompt" in refused.stderr

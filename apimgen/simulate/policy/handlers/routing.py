@@ -105,6 +105,20 @@ def _answer(request_id: str, model: str, usage: dict[str, int]) -> Callable[[], 
     )
 
 
+def _embeddings_answer(model: str, prompt_tokens: int) -> Callable[[], str]:
+    """An embeddings call's body, made only if something reads it: one vector (shortened;
+    nothing a policy does depends on its length) and usage without completion tokens, as
+    Azure OpenAI answers."""
+    return lambda: json.dumps(
+        {
+            "object": "list",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.0] * 8}],
+            "model": model,
+            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+        }
+    )
+
+
 _CHUNK = 'data: {"choices": [{"delta": {"content": "…"}}]}\n\n'
 
 
@@ -235,7 +249,7 @@ class ForwardRequest(PolicyHandler):
         call = backend.deployment.call(
             services.now,
             llm.prompt_tokens,
-            llm.max_tokens,
+            0 if llm.embeddings else llm.max_tokens,
             llm.completion_tokens,
             services.rng.random(),
         )
@@ -303,6 +317,9 @@ def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent:
     if llm.stream:
         content_type = "text/event-stream"
         answer = _stream_answer(llm.completion_tokens, usage if _wants_usage(sent.text) else None)
+    elif llm.embeddings:
+        content_type = "application/json"
+        answer = _embeddings_answer(deployment, call.prompt_tokens)
     else:
         content_type = "application/json"
         answer = _answer(state.context.request_label, deployment, usage)
