@@ -40,10 +40,12 @@ from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from apimgen.simulate.scenario import (
     EMBEDDINGS,
+    RESPONSES,
     BackendBehaviour,
     Consumer,
     LoadedScenario,
     Scenario,
+    api_of,
 )
 from apimgen.simulate.semantic_cache import SemanticCache
 from apimgen.simulate.state import GatewayServices, RequestState
@@ -248,17 +250,23 @@ def _token_times(scenario: Scenario) -> dict[str, int]:
 def _caller(
     consumer: Consumer, gateway: _Gateway, operation: str, region: str, times: dict[str, int]
 ) -> _Caller:
-    path = "/embeddings" if operation == EMBEDDINGS else "/chat/completions"
     headers = dict(consumer.headers)
     if consumer.jwt_claims:
         claims = {**times, **consumer.jwt_claims}
         headers["Authorization"] = f"Bearer {unsigned_jwt(claims)}"
     headers.setdefault("Content-Type", "application/json")
-    query = urlencode({"api-version": "2024-10-21", **consumer.query}, quote_via=quote)
-    url = (
-        f"https://gateway.example/{gateway.api_path}/deployments/{consumer.deployment}"
-        f"{path}?{query}"
+    if operation == RESPONSES:  # the v1 API: no deployment in the path, no api-version
+        template, matched, version = "/responses", {}, {}
+    else:
+        path = "/embeddings" if operation == EMBEDDINGS else "/chat/completions"
+        template = "/deployments/{deployment-id}" + path
+        matched = {"deployment-id": consumer.deployment}
+        version = {"api-version": "2024-10-21"}
+    query = urlencode({**version, **consumer.query}, quote_via=quote)
+    url = f"https://gateway.example/{gateway.api_path}" + template.replace(
+        "{deployment-id}", consumer.deployment
     )
+    url += f"?{query}" if query else ""
     subscription = consumer.subscription or consumer.name
     return _Caller(
         headers=MultiValueDictionary(headers, case_insensitive=True),
@@ -276,10 +284,10 @@ def _caller(
             Id=operation,
             Name=operation,
             Method="POST",
-            UrlTemplate="/deployments/{deployment-id}" + path,
+            UrlTemplate=template,
         ),
         deployment=Deployment(Region=region),
-        matched={"deployment-id": consumer.deployment},
+        matched=matched,
     )
 
 
@@ -576,9 +584,7 @@ def run_scenario(
         caller = callers.get(order, consumer, node.region)
         operation = consumer.operation or scenario.operation
         lanes.append((node, caller, pipeline_for(operation, consumer.product), consumer.name))
-        stream = calls(
-            consumer, float(scenario.duration), run_seed, embeddings=operation == EMBEDDINGS
-        )
+        stream = calls(consumer, float(scenario.duration), run_seed, api=api_of(operation))
         first = next(stream, None)
         if first is not None:
             heapq.heappush(streams, (first.time, order, first, stream))

@@ -182,8 +182,11 @@ class Consumer(SpecModel):
         description="The operation this consumer calls (default: the scenario's). "
         '`embeddings` sends the prompt as {"input": ...} to /deployments/{deployment-id}/'
         "embeddings and gets a vector back, whose usage counts the input's tokens only (no "
-        "max_tokens, completion, stream or system prompt); any other operation is called "
-        "as chat completions.",
+        "max_tokens, completion, stream or system prompt); `responses` calls the Responses "
+        "API (POST /responses, the model in the body: `model`, else the deployment; the "
+        "system prompt as instructions, max_tokens as max_output_tokens) and gets output "
+        "items with input and output tokens; any other operation is called as chat "
+        "completions.",
     )
     model: str | None = Field(
         default=None,
@@ -463,6 +466,14 @@ class LoadedScenario:
 
 
 EMBEDDINGS = "embeddings"  # the operation whose calls are embeddings, not chat completions
+RESPONSES = "responses"  # the operation whose calls go to the Responses API
+
+
+def api_of(operation: str) -> str:
+    """The API an operation's calls speak: embeddings, responses, or chat completions."""
+    return operation if operation in (EMBEDDINGS, RESPONSES) else "chat"
+
+
 # What only a chat completion has: refused for an embeddings consumer rather than ignored.
 _CHAT_ONLY = ("max_tokens", "completion_tokens", "stream_share", "system_prompt")
 

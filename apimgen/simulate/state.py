@@ -178,7 +178,7 @@ class LlmRequest(NamedTuple):
     stream: bool = False
     flagged: bool = False  # Content Safety would block this prompt (the scenario decides)
     group: str | None = None  # paraphrase group, to tell true from false cache hits
-    embeddings: bool = False  # an embeddings call: vectors back, the input's tokens only
+    api: str = "chat"  # chat (completions), embeddings (input tokens only) or responses
 
 
 _NO_CALL = LlmRequest()

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from apimgen.simulate.scenario import Arrival, Consumer
@@ -97,8 +97,12 @@ def _below(rng: random.Random, n: int) -> int:
 
 
 def calls(
-    consumer: Consumer, duration: float, seed: int, *, embeddings: bool = False
+    consumer: Consumer, duration: float, seed: int, *, api: str = "chat"
 ) -> Iterator[PlannedCall]:
+    """A consumer's calls in time order; ``api`` (chat, embeddings or responses) decides
+    their bodies."""
+    bodies = _BODIES[api]
+    embeddings = api == "embeddings"
     rng = consumer_rng(seed, consumer.name)
     draw = rng.random
     # Each prompt's body, plain and streamed, and its token count, made on first use.
@@ -121,19 +125,15 @@ def calls(
             plain_turn += 1
         cached = prompt_cache.get(prompt)
         if cached is None:
-            cached = prompt_cache[prompt] = (
-                _embeddings_bodies(consumer, prompt)
-                if embeddings
-                else _prompt_bodies(consumer, prompt)
-            )
+            cached = prompt_cache[prompt] = bodies(consumer, prompt)
         plain, streamed, prompt_tokens = cached
         stream = draw() < stream_share
         completion = least + _below(rng, spread)
         flagged = flagged_share > 0 and draw() < flagged_share
         llm = (
-            LlmRequest(prompt_tokens, None, 0, False, flagged, group, embeddings=True)
+            LlmRequest(prompt_tokens, None, 0, False, flagged, group, "embeddings")
             if embeddings
-            else LlmRequest(prompt_tokens, max_tokens, completion, stream, flagged, group)
+            else LlmRequest(prompt_tokens, max_tokens, completion, stream, flagged, group, api)
         )
         yield PlannedCall(time, consumer, index, streamed if stream else plain, llm)
 
@@ -160,3 +160,27 @@ def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
     for field, value in consumer.body_fields.items():
         body += f", {json.dumps(field)}: {json.dumps(value)}"
     return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
+
+
+def _responses_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
+    """A Responses API call's body, plain and streamed, and its prompt tokens: the prompt as
+    ``input``, the system prompt as ``instructions``, the model (or else the deployment) named
+    in the body, as the v1 API wants it."""
+    body = "{" + '"model": ' + json.dumps(consumer.model or consumer.deployment)
+    body += ', "input": ' + json.dumps(prompt)
+    messages = [{"role": "user", "content": prompt}]
+    if consumer.system_prompt:
+        body += ', "instructions": ' + json.dumps(consumer.system_prompt)
+        messages.insert(0, {"role": "system", "content": consumer.system_prompt})
+    if consumer.max_tokens:
+        body += f', "max_output_tokens": {consumer.max_tokens}'
+    for field, value in consumer.body_fields.items():
+        body += f", {json.dumps(field)}: {json.dumps(value)}"
+    return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
+
+
+_BODIES: dict[str, Callable[[Consumer, str], tuple[str, str, int]]] = {
+    "chat": _prompt_bodies,
+    "embeddings": _embeddings_bodies,
+    "responses": _responses_bodies,
+}

@@ -14,7 +14,7 @@ import xmlschema
 import yaml
 
 from apimgen.errors import ExitCode
-from apimgen.simulate.tokenizer import count_tokens
+from apimgen.simulate.tokenizer import count_chat_tokens, count_tokens
 from tests.conftest import EXAMPLES, run_cli
 
 SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
@@ -1100,3 +1100,56 @@ def test_an_embeddings_consumer_refuses_what_only_a_chat_call_has(tmp_path: Path
     assert refused.exit_code == ExitCode.ERROR
     assert "consumers[0].max_tokens: an embeddings call has no max tokens" in refused.stderr
     assert "consumers[0].system_prompt: an embeddings call has no system prompt" in refused.stderr
+
+
+def test_responses_api_calls_name_the_model_and_count_input_and_output(tmp_path: Path) -> None:
+    # The v1 Responses API: POST /responses, the model in the body, the system prompt as
+    # instructions; the answer's usage is in input and output tokens, and a stream ends with
+    # response.completed carrying it (no [DONE]).
+    policy = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><set-variable name="asked" value="@{ var b = context.Request.Body'
+        ".As&lt;JObject&gt;(preserveContent: true); return context.Request.Url.Path + "
+        "context.Request.Url.QueryString + &quot; &quot; + context.Operation.UrlTemplate + "
+        "&quot; &quot; + (string)b[&quot;model&quot;] + &quot; &quot; + "
+        "(string)b[&quot;instructions&quot;] + &quot; &quot; + (string)b[&quot;max_output_"
+        'tokens&quot;] + &quot; &quot; + context.Request.MatchedParameters.Count; }" />',
+    ).replace(
+        "<outbound><base />",
+        '<outbound><base /><set-variable name="answered" value="@{ var text = '
+        "context.Response.Body.As&lt;string&gt;(preserveContent: true); if "
+        "(text.StartsWith(&quot;event:&quot;)) { var last = text.Trim().Split('\\n').Last(); "
+        "text = JObject.Parse(last.Substring(6))[&quot;response&quot;].ToString(); } var u = "
+        "JObject.Parse(text)[&quot;usage&quot;]; return (string)u[&quot;input_tokens&quot;] + "
+        "&quot;+&quot; + (string)u[&quot;output_tokens&quot;] + &quot;=&quot; + "
+        '(string)u[&quot;total_tokens&quot;]; }" />',
+    )
+    consumer = {
+        "operation": "responses",
+        "model": "gpt-4.1",
+        "system_prompt": "Be brief.",
+        "max_tokens": 300,
+        "completion_tokens": {"min": 120, "max": 120},
+        "prompts": ["What is the leave policy?"],
+    }
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000}},
+        "consumers": [
+            {"name": "plain", "arrival": {"kind": "constant", "per_minute": 1}, **consumer},
+            {"name": "streamed", "stream_share": 1.0,
+             "arrival": {"kind": "constant", "per_minute": 1}, **consumer},
+        ],
+    }  # fmt: skip
+    path = _folder_scenario(tmp_path, policy, scenario)
+    result = run_cli("simulate", str(path), "--json", "--explain", "2")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    prompt = count_chat_tokens([{"role": "system", "content": "Be brief."},
+                                {"role": "user", "content": "What is the leave policy?"}])  # fmt: skip
+    for explained in report["explained"]:
+        assert explained["status"] == 200
+        variables = explained["variables"]
+        assert variables["asked"] == "/api/responses /responses gpt-4.1 Be brief. 300 0"
+        assert variables["answered"] == f"{prompt}+120={prompt + 120}"
+    assert report["consumers"]["streamed"]["tokens"] == prompt + 120

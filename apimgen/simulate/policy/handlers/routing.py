@@ -119,6 +119,52 @@ def _embeddings_answer(model: str, prompt_tokens: int) -> Callable[[], str]:
     )
 
 
+def _responses_answer(
+    request_id: str, model: str, call: BackendCall, *, stream: bool
+) -> Callable[[], str]:
+    """A Responses API answer, made only if something reads it: one message output item and
+    usage in input and output tokens; streamed, its events end with response.completed,
+    which carries the usage (the Responses API always sends it, and no [DONE])."""
+
+    def response(status: str) -> dict[str, object]:
+        done = status == "completed"
+        return {
+            "id": f"resp_{request_id}",
+            "object": "response",
+            "status": status,
+            "model": model,
+            "output": [
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "…", "annotations": []}],
+                }
+            ]
+            if done
+            else [],
+            "usage": {
+                "input_tokens": call.prompt_tokens,
+                "output_tokens": call.completion_tokens,
+                "total_tokens": call.total_tokens,
+            }
+            if done
+            else None,
+        }
+
+    def events() -> str:
+        def event(kind: str, data: dict[str, object]) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+        delta = event("response.output_text.delta", {"output_index": 0, "delta": "…"})
+        return (
+            event("response.created", {"response": response("in_progress")})
+            + delta * max(1, call.completion_tokens // 4)
+            + event("response.completed", {"response": response("completed")})
+        )
+
+    return events if stream else lambda: json.dumps(response("completed"))
+
+
 _CHUNK = 'data: {"choices": [{"delta": {"content": "…"}}]}\n\n'
 
 
@@ -249,7 +295,7 @@ class ForwardRequest(PolicyHandler):
         call = backend.deployment.call(
             services.now,
             llm.prompt_tokens,
-            0 if llm.embeddings else llm.max_tokens,
+            0 if llm.api == "embeddings" else llm.max_tokens,
             llm.completion_tokens,
             services.rng.random(),
         )
@@ -313,16 +359,16 @@ def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent:
         "completion_tokens": call.completion_tokens,
         "total_tokens": call.total_tokens,
     }
-    llm = state.llm
-    if llm.stream:
-        content_type = "text/event-stream"
+    llm, label = state.llm, state.context.request_label
+    content_type = "text/event-stream" if llm.stream else "application/json"
+    if llm.api == "responses":
+        answer = _responses_answer(label, deployment, call, stream=llm.stream)
+    elif llm.stream:
         answer = _stream_answer(llm.completion_tokens, usage if _wants_usage(sent.text) else None)
-    elif llm.embeddings:
-        content_type = "application/json"
+    elif llm.api == "embeddings":
         answer = _embeddings_answer(deployment, call.prompt_tokens)
     else:
-        content_type = "application/json"
-        answer = _answer(state.context.request_label, deployment, usage)
+        answer = _answer(label, deployment, usage)
     state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
 
 
