@@ -20,12 +20,15 @@ from apimgen.spec.validation_errors import diagnostics_from_validation
 from apimgen.spec.yaml_source import KeyPath, YamlSource, load_yaml
 
 __all__ = [
+    "EMBEDDINGS",
+    "RESPONSES",
     "Arrival",
     "BackendBehaviour",
     "Consumer",
     "Expectation",
     "LoadedScenario",
     "Scenario",
+    "api_of",
     "load_scenario",
 ]
 
