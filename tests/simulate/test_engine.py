@@ -426,7 +426,7 @@ def test_a_backend_slower_than_the_timeout_times_out_into_on_error() -> None:
 @pytest.mark.parametrize(("buffered", "status"), [(True, 200), (False, 400)])
 def test_a_retry_resends_the_body_only_when_it_was_buffered(buffered: bool, status: int) -> None:
     # The first attempt meets a 500; the retry goes to the healthy member, with the body only
-    # if forward-request buffered it (Learn), else the backend gets none and refuses.
+    # if forward-request buffered it (Learn), else the member gets none and refuses it.
     broken = single("broken", error_rate=1.0)
     pool = {"pool": [PoolMember("broken", 1, 1), PoolMember("ok", 1, 1)]}  # in turn
     attribute = ' buffer-request-body="true"' if buffered else ""
@@ -434,7 +434,7 @@ def test_a_retry_resends_the_body_only_when_it_was_buffered(buffered: bool, stat
         '<retry condition="@(context.Response.StatusCode == 500)" count="1" interval="0">'
         f'<set-backend-service backend-id="pool" /><forward-request{attribute} /></retry>'
     )
-    results, _, _ = run(
+    results, services, _ = run(
         api_policy(backend=backend),
         [Call(0)],
         backends=[broken, single("ok")],
@@ -442,7 +442,9 @@ def test_a_retry_resends_the_body_only_when_it_was_buffered(buffered: bool, stat
         retry_reselects_backend=True,
     )
     assert results[0].status == status
-    assert results[0].state.backend_calls == (2 if buffered else 1)
+    assert results[0].state.backend_calls == 2
+    ok = services.backends.singles["ok"].deployment
+    assert (ok.calls, ok.tokens_served) == (1, 600 if buffered else 0)
 
 
 def test_a_retry_decides_on_a_timed_out_attempt_like_on_a_response() -> None:
@@ -590,3 +592,33 @@ def test_a_retry_body_sees_the_gateway_s_response_before_the_first_attempt() -> 
     assert results[0].state.context.Variables["first-seen"] == 200
     calls = [services.backends.singles[name].deployment.calls for name in ("first", "second")]
     assert calls == [0, 1]
+
+
+@pytest.mark.parametrize(("buffered", "status", "why"), [(True, 200, None),
+                                                          (False, 400, "BackendErrorStatusCode")])  # fmt: skip
+def test_a_retry_decides_on_an_error_status_that_fails_the_forward_request(
+    buffered: bool, status: int, why: str | None
+) -> None:
+    # Microsoft's GenAI gateway toolkit spills a PTU's 429 over to pay-as-you-go with
+    # fail-on-error-status-code="true" inside retry (its load test shows the spill-over): the
+    # condition sees the 429 rather than on-error. Unbuffered, the retry reaches the second
+    # backend without a body; its 400 fails the request, which the condition does not retry.
+    ptu = single("ptu", outages=(Outage(0, 100, 429),))
+    attribute = ' buffer-request-body="true"' if buffered else ""
+    backend = (
+        '<retry condition="@(context.Response.StatusCode == 429)" count="3" interval="1">'
+        '<choose><when condition="@(context.Response.StatusCode == 429)">'
+        '<set-backend-service backend-id="payg" /></when>'
+        '<otherwise><set-backend-service backend-id="ptu" /></otherwise></choose>'
+        f'<forward-request fail-on-error-status-code="true"{attribute} /></retry>'
+    )
+    on_error = (
+        '<base /><set-header name="x-why" exists-action="override">'
+        "<value>@(context.LastError.Reason)</value></set-header>"
+    )
+    policy = api_policy(backend=backend, on_error=on_error)
+    results, services, _ = run(policy, [Call(0)], backends=[ptu, single("payg")])
+    assert results[0].status == status
+    assert results[0].headers.get("x-why") == ([why] if why else None)
+    calls = [services.backends.singles[name].deployment.calls for name in ("ptu", "payg")]
+    assert calls == [1, 1]

@@ -287,18 +287,21 @@ class ForwardRequest(PolicyHandler):
         state.pinned_backend = backend
         llm = state.llm
         body = state.context.Request.Body
+        deployment = backend.deployment
         if body is None or body.consumed or state.body_streamed:
             # No body, one an expression read without preserveContent, or one an earlier
-            # forward-request streamed out unbuffered: the backend gets none and refuses.
-            state.respond(400, "Bad Request", body=_error_body(400, "the request body is empty"))
-            return
-        call = backend.deployment.call(
-            services.now,
-            llm.prompt_tokens,
-            0 if llm.api == "embeddings" else llm.max_tokens,
-            llm.completion_tokens,
-            services.rng.random(),
-        )
+            # forward-request streamed out unbuffered: the call reaches the backend, which
+            # refuses it with 400 (an answer like any other: fail-on-error and retry see it).
+            deployment.calls += 1
+            call = BackendCall(400, {}, deployment.latency_base)
+        else:
+            call = deployment.call(
+                services.now,
+                llm.prompt_tokens,
+                0 if llm.api == "embeddings" else llm.max_tokens,
+                llm.completion_tokens,
+                services.rng.random(),
+            )
         state.backend_calls += 1
         state.backend_used = backend.id
         state.body_streamed = not self.buffered
@@ -306,7 +309,7 @@ class ForwardRequest(PolicyHandler):
             registry.note_call(backend.id, services.now)
         # A stream's headers come with its first token; any other answer's with all of it.
         headers_after = (
-            backend.deployment.latency_base if llm.stream and call.status == 200 else call.latency
+            deployment.latency_base if llm.stream and call.status == 200 else call.latency
         )
         if headers_after > timeout:
             yield services.now + timeout
@@ -314,8 +317,8 @@ class ForwardRequest(PolicyHandler):
         yield services.now + call.latency
         if backend.breaker is not None:
             backend.record(services.now, call.status, call.headers)
-        _respond_with(state, call, backend.deployment.name, body)
-        if body.consumed:
+        _respond_with(state, call, deployment.name, body)
+        if body is not None and body.consumed:
             # Buffered for a retry: the next attempt can send the same body again.
             state.context.Request.Body = Body(body.text)
         if self.fail_on_error and call.status >= 400:
@@ -344,15 +347,16 @@ class ForwardRequest(PolicyHandler):
 _DEFAULT_TIMEOUT = 300.0  # seconds, Learn's default for forward-request
 
 
-def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent: Body) -> None:
+def _respond_with(
+    state: RequestState, call: BackendCall, deployment: str, sent: Body | None
+) -> None:
     """The backend's answer as the caller's response: a completion (streamed or whole) with
     its usage, or the backend's error status with Azure OpenAI's error body."""
-    if call.status != 200:
-        reason = {429: "Too Many Requests", 500: "Internal Server Error"}.get(
-            call.status, "Service Unavailable"
-        )
+    if call.status != 200 or sent is None:
+        reason = _REASONS.get(call.status, "Service Unavailable")
+        message = "the request body is empty" if call.status == 400 else reason
         headers = {"Content-Type": "application/json", **call.headers}
-        state.respond(call.status, reason, headers, _error_body(call.status, reason))
+        state.respond(call.status, reason, headers, _error_body(call.status, message))
         return
     usage = state.usage = {
         "prompt_tokens": call.prompt_tokens,
@@ -372,8 +376,14 @@ def _respond_with(state: RequestState, call: BackendCall, deployment: str, sent:
     state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
 
 
-# The errors of a retry's children that its condition decides on, as it does on responses.
-_RETRIED_ERRORS = frozenset({"BackendServiceUnavailable", "Timeout"})
+_REASONS = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+# The errors of a retry's children that its condition decides on, as it does on responses:
+# forward-request's own — an exhausted pool, a timeout, and an error status with
+# fail-on-error-status-code (Microsoft's GenAI gateway toolkit sends a PTU's 429 on to
+# pay-as-you-go that way, its load test showing the spill-over).
+_RETRIED_ERRORS = frozenset({"BackendServiceUnavailable", "Timeout", "BackendErrorStatusCode"})
 
 
 @register
@@ -408,10 +418,11 @@ class Retry(PolicyHandler):
         fast = cs_string(self.values["first-fast-retry"].get(state)).lower() == "true"
         attempt = 0
         while True:
-            # The gateway's own 503 for an exhausted pool and its 504 for a backend that timed
-            # out are responses the condition sees (samples exclude the first by its reason; a
-            # published trace shows the condition evaluated after a timeout, with a response
-            # of status 429 or more); when no retry follows, they are errors.
+            # The gateway's own 503 for an exhausted pool, its 504 for a backend that timed
+            # out and a backend's error status under fail-on-error-status-code are responses
+            # the condition sees (samples exclude the first by its reason; a published trace
+            # shows the condition evaluated after a timeout, with a response of status 429 or
+            # more); when no retry follows, they are errors.
             exhausted: PolicyError | None = None
             try:
                 yield from run_handlers(self.children, state)
