@@ -168,9 +168,12 @@ class SetQueryParameter(_SetNamedValues):
 @register
 class SetBody(PolicyHandler):
     """``set-body`` (Learn: set-body-policy): the request body in inbound/backend, the response
-    body in outbound/on-error. Liquid templates are not simulated."""
+    body in outbound. Not in on-error: Learn's sections and its on-error list leave it out, and
+    a published write-up saw a policy with it there refused on deployment (return-response
+    sets an error's body). Liquid templates are not simulated."""
 
     element_names = ("set-body",)
+    sections = ("inbound", "backend", "outbound")
     attributes = (
         Attribute("template", expressions=False),
         Attribute("xsi-nil", expressions=False),
