@@ -287,7 +287,7 @@ def test_arriving_one_by_one_runs_as_queueing_up_front() -> None:
 
 def test_streaming_estimates_prompts_and_reports_the_estimate_up_front() -> None:
     policy = api_policy(
-        '<llm-token-limit counter-key="@(context.User.Id)" tokens-per-minute="10000" estimate-prompt-tokens="false" tokens-consumed-header-name="x-consumed" />'
+        '<llm-token-limit counter-key="@(context.User.Id)" tokens-per-minute="10000" estimate-prompt-tokens="false" tokens-consumed-header-name="x-consumed" tokens-consumed-variable-name="consumed" />'
     )
     from tests.simulate import harness
 
@@ -297,6 +297,10 @@ def test_streaming_estimates_prompts_and_reports_the_estimate_up_front() -> None
     assert response.status == 200
     assert response.headers["Content-Type"] == ["text/event-stream"]
     assert response.headers["x-consumed"] == ["120"], "the header leaves before the stream"
+    # so does outbound: a live measurement saw the variable report the prompt only
+    assert response.state.context.Variables["consumed"] == 120
+    whole, _, _ = harness.run(policy, calls)
+    assert whole[0].state.context.Variables["consumed"] == 520
     assert services.counters[("tpm", "alice")].total == 520, "the streamed tokens still count"
     assert (response.body or "").endswith("data: [DONE]\n\n")
 

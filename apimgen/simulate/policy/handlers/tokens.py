@@ -275,11 +275,13 @@ class TokenLimit(PolicyHandler):
             window.add(done.services.now, extra)
             if quota is not None:
                 quota.spent += extra
+            # A stream's headers, and the outbound policies that run with them, come before
+            # its tokens: they see the estimate (a published measurement on a live gateway:
+            # the variable reported 18 prompt tokens of a 520-token streamed call).
+            consumed = estimate if done.llm.stream else usage["total_tokens"]
             if consumed_variable:
-                done.context.Variables.values[consumed_variable] = usage["total_tokens"]
+                done.context.Variables.values[consumed_variable] = consumed
             if consumed_header:
-                # A stream's headers leave before its tokens: they carry the estimate.
-                consumed = estimate if done.llm.stream else usage["total_tokens"]
                 done.context.Response.Headers._set(consumed_header, [str(consumed)])
 
         state.after_response.append(settle)
