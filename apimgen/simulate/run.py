@@ -296,14 +296,12 @@ class _Callers:
     """Each consumer's caller parts per gateway node, made on its first request."""
 
     gateway: _Gateway
-    operation: str
     token_times: dict[str, int]
     made: dict[tuple[int, str], _Caller] = field(default_factory=dict)
 
-    def get(self, order: int, consumer: Consumer, region: str) -> _Caller:
+    def get(self, order: int, consumer: Consumer, region: str, operation: str) -> _Caller:
         caller = self.made.get((order, region))
         if caller is None:
-            operation = consumer.operation or self.operation
             caller = _caller(consumer, self.gateway, operation, region, self.token_times)
             self.made[(order, region)] = caller
         return caller
@@ -575,14 +573,14 @@ def run_scenario(
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     loop = EventLoop(collector.done if explainer is None else explainer.after(collector.done))
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
-    callers = _Callers(gateway, scenario.operation, _token_times(scenario))
+    callers = _Callers(gateway, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller
     # parts, its pipeline and its name.
     lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline, str]] = []
     for order, consumer in enumerate(scenario.consumers):
         node = nodes[consumer.region or scenario.regions[0]]
-        caller = callers.get(order, consumer, node.region)
         operation = consumer.operation or scenario.operation
+        caller = callers.get(order, consumer, node.region, operation)
         lanes.append((node, caller, pipeline_for(operation, consumer.product), consumer.name))
         stream = calls(consumer, float(scenario.duration), run_seed, api=api_of(operation))
         first = next(stream, None)
