@@ -4,6 +4,7 @@ engine and aggregate what happened."""
 from __future__ import annotations
 
 import heapq
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -73,6 +74,7 @@ class _Gateway:
     api_backend: str | None = None  # where a call goes that no policy routed (the service URL)
     # where callers put their key: the spec's names, else APIM's defaults
     key_names: SubscriptionKeyParameterNames = field(default_factory=SubscriptionKeyParameterNames)
+    subscription_required: bool = True  # APIM's default for an API
 
     def registry(self) -> BackendRegistry:
         """Backend entities for one gateway node: breakers and rotations are per node."""
@@ -136,7 +138,15 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
         api.subscription_key_header, api.subscription_key_query
     )
     return _Gateway(
-        policies, deployments, breakers, pools, api.name, api.path, urls, key_names=key_names
+        policies,
+        deployments,
+        breakers,
+        pools,
+        api.name,
+        api.path,
+        urls,
+        key_names=key_names,
+        subscription_required=api.subscription_required,
     )
 
 
@@ -205,6 +215,7 @@ def _from_folder(loaded: LoadedScenario) -> _Gateway:
         api,
         {name: behaviour.url for name, behaviour in behaviours.items() if behaviour.url},
         source.api_backend,
+        subscription_required=source.subscription_required is not False,
     )
 
 
@@ -230,9 +241,9 @@ class _Caller:
 
     headers: MultiValueDictionary  # each request gets a copy (copied on its first change)
     url: str
-    subscription: Subscription
+    subscription: Subscription | None  # None: an anonymous caller, with no key
     product: Product | None
-    user: User
+    user: User | None
     api: Api
     operation: Operation
     deployment: Deployment
@@ -268,12 +279,13 @@ def _caller(
     )
     url += f"?{query}" if query else ""
     subscription = consumer.subscription or consumer.name
+    anonymous = consumer.anonymous
     return _Caller(
         headers=MultiValueDictionary(headers, case_insensitive=True),
         url=url,
-        subscription=Subscription(Id=subscription, Name=subscription),
+        subscription=None if anonymous else Subscription(Id=subscription, Name=subscription),
         product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,
-        user=User(Id=consumer.user or consumer.name),
+        user=None if anonymous else User(Id=consumer.user or consumer.name),
         api=Api(
             Id=gateway.api,
             Name=gateway.api,
@@ -289,6 +301,36 @@ def _caller(
         deployment=Deployment(Region=region),
         matched=matched,
     )
+
+
+@dataclass
+class _Pipelines:
+    """Each (operation, product) pair's compiled pipeline, compiled on first use, and the
+    policies skipped in any of them (--skip-unknown), each listed once."""
+
+    gateway: _Gateway
+    skip_unknown: bool
+    schemas: dict[str, Any]
+    explainer: Explainer | None
+    compiled: dict[tuple[str, str | None], CompiledPipeline] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def get(self, operation: str, product: str | None) -> CompiledPipeline:
+        pipeline = self.compiled.get((operation, product))
+        if pipeline is None:
+            gateway = self.gateway
+            pipeline = compile_pipeline(
+                gateway.policies.pipeline(gateway.api, operation, product),
+                skip_unknown=self.skip_unknown,
+                schemas=self.schemas,
+                explainer=self.explainer,
+            )
+            for element in pipeline.skipped:
+                entry = f"<{element.name}> at {element.location}"
+                if entry not in self.skipped:
+                    self.skipped.append(entry)
+            self.compiled[operation, product] = pipeline
+        return pipeline
 
 
 @dataclass
@@ -325,6 +367,21 @@ def _context(call: PlannedCall, caller: _Caller) -> Context:
         Deployment=caller.deployment,
         RequestId=f"{call.consumer.name}-{call.number}",
     )
+
+
+_MISSING_KEY = (
+    "Access denied due to missing subscription key. Make sure to include subscription key "
+    "when making requests to an API."
+)
+
+
+def _without_key(state: RequestState) -> Iterator[float]:
+    """A call without a subscription key to an API that requires one: the gateway answers
+    401 before any policy runs (the reason name is this simulator's)."""
+    state.respond(401, "Access Denied", {"Content-Type": "application/json"},
+                  json.dumps({"statusCode": 401, "message": _MISSING_KEY}))  # fmt: skip
+    state.error = ("SubscriptionKeyMissing", _MISSING_KEY)
+    yield from ()
 
 
 # The limit policies' refusals: counted in the 429 and 403 columns, not listed as failures.
@@ -552,36 +609,22 @@ def run_scenario(
         calibrated="distance_scale" in scenario.semantic_cache.model_fields_set,
     )
     nodes = _nodes(loaded, gateway, run_seed, semantic_cache)
-    pipelines: dict[tuple[str, str | None], CompiledPipeline] = {}
-    skipped: list[str] = []
-
-    def pipeline_for(operation: str, product: str | None) -> CompiledPipeline:
-        if (operation, product) not in pipelines:
-            compiled = compile_pipeline(
-                gateway.policies.pipeline(gateway.api, operation, product),
-                skip_unknown=skip,
-                schemas=loaded.schemas,
-                explainer=explainer,
-            )
-            for element in compiled.skipped:
-                entry = f"<{element.name}> at {element.location}"
-                if entry not in skipped:
-                    skipped.append(entry)
-            pipelines[operation, product] = compiled
-        return pipelines[operation, product]
-
+    pipelines = _Pipelines(gateway, skip, loaded.schemas, explainer)
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     loop = EventLoop(collector.done if explainer is None else explainer.after(collector.done))
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     callers = _Callers(gateway, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller
     # parts, its pipeline and its name.
-    lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline, str]] = []
+    # (no pipeline: a caller without a key on an API that requires one, refused before it)
+    lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline | None, str]] = []
     for order, consumer in enumerate(scenario.consumers):
         node = nodes[consumer.region or scenario.regions[0]]
         operation = consumer.operation or scenario.operation
         caller = callers.get(order, consumer, node.region, operation)
-        lanes.append((node, caller, pipeline_for(operation, consumer.product), consumer.name))
+        keyless = consumer.anonymous and gateway.subscription_required
+        pipeline = None if keyless else pipelines.get(operation, consumer.product)
+        lanes.append((node, caller, pipeline, consumer.name))
         stream = calls(consumer, float(scenario.duration), run_seed, api=api_of(operation))
         first = next(stream, None)
         if first is not None:
@@ -595,7 +638,7 @@ def run_scenario(
         state.consumer_name = name
         state.backend_id = api_backend
         state.context.arrived(node.epoch, time)
-        loop.arrive(time, state, process(pipeline, state))
+        loop.arrive(time, state, process(pipeline, state) if pipeline else _without_key(state))
         following = next(stream, None)
         if following is not None:
             heapq.heappush(streams, (following.time, order, following, stream))
@@ -612,7 +655,7 @@ def run_scenario(
         backends=_backend_stats(gateway, nodes),
         tokens_per_minute=dict(collector.per_minute),
         metric_samples=sum(node.metrics.samples for node in nodes.values()),
-        skipped_policies=skipped,
+        skipped_policies=pipelines.skipped,
         errors=collector.errors,
         token_limits=sorted(set().union(*(node.token_limits for node in nodes.values()))),
         semantic_cache=_cache_summary(semantic_cache),

@@ -54,6 +54,11 @@ class PolicySource(SpecModel):
         description="Folder policies: the backend or pool the API's service URL points to, "
         "where forward-request sends a call no policy routed with set-backend-service.",
     )
+    subscription_required: bool | None = Field(
+        default=None,
+        description="Folder policies: whether the API requires a subscription key (default "
+        "true, as APIM's); a spec's API says so itself.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> PolicySource:
@@ -61,6 +66,10 @@ class PolicySource(SpecModel):
             raise ValueError("set exactly one of spec or folder")
         if self.spec is not None and self.api_backend is not None:
             raise ValueError("api_backend is for policy folders: a spec's API names its backend")
+        if self.spec is not None and self.subscription_required is not None:
+            raise ValueError(
+                "subscription_required is for policy folders: a spec's API says it itself"
+            )
         return self
 
 
@@ -147,6 +156,12 @@ class Consumer(SpecModel):
     )
     product: str | None = Field(default=None, description="Product of the subscription.")
     user: str | None = Field(default=None, description="User id (default: the name).")
+    anonymous: bool = Field(
+        default=False,
+        description="Calls without a subscription key: on an API that does not require one, "
+        "context.Subscription, Product and User are null; on one that does, the gateway "
+        "answers 401 before any policy runs.",
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
     query: dict[Annotated[str, Field(min_length=1)], str] = Field(
         default_factory=dict,
@@ -527,6 +542,18 @@ def load_scenario(path: Path) -> LoadedScenario:
                     f"the run lasts {scenario.duration:g} s",
                 )
             )
+        if consumer.anonymous:
+            for name in ("subscription", "product", "user"):
+                if name in consumer.model_fields_set:
+                    problems.append(
+                        _problem(
+                            source,
+                            ("consumers", index, name),
+                            f"an anonymous consumer has no {name}",
+                            "without a subscription key a call has no subscription, product "
+                            "or user",
+                        )
+                    )
         if (consumer.operation or scenario.operation) == EMBEDDINGS:
             for name in _CHAT_ONLY:
                 if name in consumer.model_fields_set:

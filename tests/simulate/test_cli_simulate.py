@@ -771,6 +771,12 @@ def test_the_api_service_url_takes_calls_no_policy_routed(tmp_path: Path) -> Non
     with_spec = run_cli("simulate", str(path))
     assert with_spec.exit_code == ExitCode.ERROR
     assert "api_backend is for policy folders" in with_spec.stderr
+    data["policies"] = {"spec": str(EXAMPLES / "seed" / "gateway.yaml"),
+                        "subscription_required": False}  # fmt: skip
+    path.write_text(yaml.safe_dump(data))
+    with_spec = run_cli("simulate", str(path))
+    assert with_spec.exit_code == ExitCode.ERROR
+    assert "subscription_required is for policy folders" in with_spec.stderr
 
 
 def _validating(max_size: int, then: str = "") -> str:
@@ -1153,3 +1159,47 @@ def test_responses_api_calls_name_the_model_and_count_input_and_output(tmp_path:
         assert variables["asked"] == "/api/responses /responses gpt-4.1 Be brief. 300 0"
         assert variables["answered"] == f"{prompt}+120={prompt + 120}"
     assert report["consumers"]["streamed"]["tokens"] == prompt + 120
+
+
+def test_anonymous_callers_meet_the_subscription_requirement(tmp_path: Path) -> None:
+    # A caller without a key: refused with 401 before any policy when the API requires a
+    # subscription (APIM's default); when it does not, the policies run with no subscription,
+    # and one keyed on context.Subscription.Id fails where a null-safe one does not.
+    policy = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><set-variable name="strict" value="@(context.Request.Headers'
+        '.ContainsKey(&quot;x-strict&quot;) ? context.Subscription.Id : &quot;&quot;)" />'
+        '<set-variable name="who" value="@((context.Subscription?.Id ?? &quot;anonymous&quot;)'
+        ' + &quot;/&quot; + (context.User == null) + &quot;/&quot; + (context.Product == null))" />',
+    )
+    consumers = [
+        {"name": "key", "arrival": {"kind": "constant", "per_minute": 2}},
+        {"name": "jwt", "anonymous": True, "arrival": {"kind": "constant", "per_minute": 2}},
+        {"name": "strict", "anonymous": True, "headers": {"x-strict": "1"},
+         "arrival": {"kind": "constant", "per_minute": 2}},
+    ]  # fmt: skip
+    scenario = {"duration": "1m", "backends": {"b": {"tpm": 100000}}, "consumers": consumers}
+    required = json.loads(
+        run_cli("simulate", str(_folder_scenario(tmp_path, policy, scenario)), "--json").stdout
+    )
+    statuses = {name: c["statuses"] for name, c in required["consumers"].items()}
+    assert statuses == {"key": {"200": 2}, "jwt": {"401": 2}, "strict": {"401": 2}}
+    assert required["backends"]["b"]["requests"] == 2
+    assert required["errors"][0] == {
+        "error": "401 SubscriptionKeyMissing: Access denied due to missing subscription key. "
+        "Make sure to include subscription key when making requests to an API.",
+        "count": 4,
+    }
+    open_api = _folder_scenario(tmp_path / "open", policy, {
+        **scenario, "policies": {"folder": "policies", "subscription_required": False}})  # fmt: skip
+    result = run_cli("simulate", str(open_api), "--json", "--explain", "jwt:1")
+    report = json.loads(result.stdout)
+    statuses = {name: c["statuses"] for name, c in report["consumers"].items()}
+    assert statuses == {"key": {"200": 2}, "jwt": {"200": 2}, "strict": {"500": 2}}
+    assert report["explained"][0]["variables"]["who"] == "anonymous/True/True"
+    assert "NullReferenceException" in report["errors"][0]["error"]
+    bad = _folder_scenario(tmp_path / "bad", policy, {**scenario, "consumers": [
+        {**consumers[1], "product": "gold"}]})  # fmt: skip
+    refused = run_cli("simulate", str(bad))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "consumers[0].product: an anonymous consumer has no product" in refused.stderr
