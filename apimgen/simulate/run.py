@@ -3,6 +3,7 @@ engine and aggregate what happened."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import math
@@ -280,10 +281,22 @@ def _caller(
     url += f"?{query}" if query else ""
     subscription = consumer.subscription or consumer.name
     anonymous = consumer.anonymous
+    primary, secondary = _subscription_keys(subscription)
+    key_header = gateway.key_names.Header
+    if not anonymous and all(name.lower() != key_header.lower() for name in headers):
+        headers[key_header] = primary  # a client sends its key, and the gateway passes it on
     return _Caller(
         headers=MultiValueDictionary(headers, case_insensitive=True),
         url=url,
-        subscription=None if anonymous else Subscription(Id=subscription, Name=subscription),
+        subscription=None
+        if anonymous
+        else Subscription(
+            Id=subscription,
+            Name=subscription,
+            Key=primary,
+            PrimaryKey=primary,
+            SecondaryKey=secondary,
+        ),
         product=Product(Id=consumer.product, Name=consumer.product) if consumer.product else None,
         user=None if anonymous else User(Id=consumer.user or consumer.name),
         api=Api(
@@ -301,6 +314,14 @@ def _caller(
         deployment=Deployment(Region=region),
         matched=matched,
     )
+
+
+def _subscription_keys(subscription: str) -> tuple[str, str]:
+    """A subscription's primary and secondary keys: 32 hex digits like APIM's, derived from
+    its id, so each subscription has its own (a counter keyed on context.Subscription.Key
+    counts per subscription) and runs repeat."""
+    digest = hashlib.sha256(f"apimgen-subscription:{subscription}".encode()).hexdigest()
+    return digest[:32], digest[32:]
 
 
 @dataclass

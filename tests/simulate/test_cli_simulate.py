@@ -1203,3 +1203,28 @@ def test_anonymous_callers_meet_the_subscription_requirement(tmp_path: Path) -> 
     refused = run_cli("simulate", str(bad))
     assert refused.exit_code == ExitCode.ERROR
     assert "consumers[0].product: an anonymous consumer has no product" in refused.stderr
+
+
+def test_each_subscription_has_its_own_keys_and_sends_one(tmp_path: Path) -> None:
+    # A limit keyed on context.Subscription.Key (Learn's rate-limit-by-key example keys on it)
+    # counts per subscription: every consumer sends its own key, which the policies see.
+    policy = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><rate-limit-by-key calls="2" renewal-period="60" '
+        'counter-key="@(context.Subscription?.Key ?? &quot;anonymous&quot;)" />'
+        '<set-variable name="keys" value="@(context.Subscription.Key == context.Request.Headers'
+        ".GetValueOrDefault(&quot;Ocp-Apim-Subscription-Key&quot;) &amp;&amp; "
+        "context.Subscription.Key == context.Subscription.PrimaryKey &amp;&amp; "
+        "context.Subscription.Key != context.Subscription.SecondaryKey &amp;&amp; "
+        'context.Subscription.Key.Length == 32)" />',
+    )
+    consumers = [{"name": name, "arrival": {"kind": "constant", "per_minute": 3}}
+                 for name in ("a", "b")]  # fmt: skip
+    path = _folder_scenario(tmp_path, policy, {"duration": "1m", "consumers": consumers,
+                                               "backends": {"b": {"tpm": 100000}}})  # fmt: skip
+    report = json.loads(run_cli("simulate", str(path), "--json", "--explain", "2").stdout)
+    assert {n: c["statuses"] for n, c in report["consumers"].items()} == {
+        "a": {"200": 2, "429": 1},
+        "b": {"200": 2, "429": 1},
+    }
+    assert [e["variables"]["keys"] for e in report["explained"]] == ["True", "True"]
