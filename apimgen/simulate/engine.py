@@ -22,7 +22,7 @@ from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.policy.scopes import SECTIONS, Pipeline
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
-__all__ = ["CompiledPipeline", "EventLoop", "compile_pipeline", "process"]
+__all__ = ["CompiledPipeline", "EventLoop", "compile_pipeline", "on_error", "process"]
 
 
 @dataclass(frozen=True)
@@ -96,22 +96,31 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
                 if waiting is not None:
                     yield from waiting
     except PolicyError as error:
-        state.record_error(error)
-        if error.response is None:
-            _internal_error(state, error.message)
-        else:
-            state.context.Response = error.response
-        state.returned = False
-        state.section = "on-error"
-        if not pipeline.on_error:
-            return
-        try:
-            waiting = run_section(pipeline.on_error, state)
-            if waiting is not None:
-                yield from waiting
-        except PolicyError as nested:
-            state.record_error(nested)
-            _internal_error(state, nested.message)
+        yield from on_error(pipeline, state, error)
+
+
+def on_error(
+    pipeline: CompiledPipeline, state: RequestState, error: PolicyError
+) -> Iterator[float]:
+    """What follows ``error``: it becomes LastError, its response (or a 500) the response,
+    and the on-error section runs — after a policy's error, or a built-in step's before any
+    policy (a call without its subscription key)."""
+    state.record_error(error)
+    if error.response is None:
+        _internal_error(state, error.message)
+    else:
+        state.context.Response = error.response
+    state.returned = False
+    state.section = "on-error"
+    if not pipeline.on_error:
+        return
+    try:
+        waiting = run_section(pipeline.on_error, state)
+        if waiting is not None:
+            yield from waiting
+    except PolicyError as nested:
+        state.record_error(nested)
+        _internal_error(state, nested.message)
 
 
 @dataclass

@@ -30,11 +30,18 @@ from apimgen.simulate.context import (
     Operation,
     Product,
     Request,
+    Response,
     Subscription,
     SubscriptionKeyParameterNames,
     User,
 )
-from apimgen.simulate.engine import CompiledPipeline, EventLoop, compile_pipeline, process
+from apimgen.simulate.engine import (
+    CompiledPipeline,
+    EventLoop,
+    compile_pipeline,
+    on_error,
+    process,
+)
 from apimgen.simulate.explain import Explainer
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import to_token
@@ -50,7 +57,7 @@ from apimgen.simulate.scenario import (
     api_of,
 )
 from apimgen.simulate.semantic_cache import SemanticCache
-from apimgen.simulate.state import GatewayServices, RequestState
+from apimgen.simulate.state import GatewayServices, PolicyError, RequestState
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
 
 if TYPE_CHECKING:
@@ -396,13 +403,18 @@ _MISSING_KEY = (
 )
 
 
-def _without_key(state: RequestState) -> Iterator[float]:
-    """A call without a subscription key to an API that requires one: the gateway answers
-    401 before any policy runs (the reason name is this simulator's)."""
-    state.respond(401, "Access Denied", {"Content-Type": "application/json"},
-                  json.dumps({"statusCode": 401, "message": _MISSING_KEY}))  # fmt: skip
-    state.error = ("SubscriptionKeyMissing", _MISSING_KEY)
-    yield from ()
+def _without_key(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
+    """A call without a subscription key to an API that requires one: the gateway's built-in
+    authorization step fails it before any policy, with 401, and on-error runs (Learn:
+    predefined errors for built-in steps; its error-handling example is such a call)."""
+    response = Response(
+        401,
+        "Access Denied",
+        {"Content-Type": "application/json"},
+        json.dumps({"statusCode": 401, "message": _MISSING_KEY}),
+    )
+    error = PolicyError("SubscriptionKeyNotFound", _MISSING_KEY, None, response, "authorization")
+    return on_error(pipeline, state, error)
 
 
 # The limit policies' refusals: counted in the 429 and 403 columns, not listed as failures.
@@ -636,16 +648,14 @@ def run_scenario(
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     callers = _Callers(gateway, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller
-    # parts, its pipeline and its name.
-    # (no pipeline: a caller without a key on an API that requires one, refused before it)
-    lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline | None, str]] = []
+    # parts, its pipeline, and whether it lacks a key the API requires (refused before it).
+    lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline, bool]] = []
     for order, consumer in enumerate(scenario.consumers):
         node = nodes[consumer.region or scenario.regions[0]]
         operation = consumer.operation or scenario.operation
         caller = callers.get(order, consumer, node.region, operation)
         keyless = consumer.anonymous and gateway.subscription_required
-        pipeline = None if keyless else pipelines.get(operation, consumer.product)
-        lanes.append((node, caller, pipeline, consumer.name))
+        lanes.append((node, caller, pipelines.get(operation, consumer.product), keyless))
         stream = calls(consumer, float(scenario.duration), run_seed, api=api_of(operation))
         first = next(stream, None)
         if first is not None:
@@ -654,12 +664,13 @@ def run_scenario(
     api_backend = gateway.api_backend
     while streams:
         time, order, call, stream = heapq.heappop(streams)
-        node, caller, pipeline, name = lanes[order]
+        node, caller, pipeline, keyless = lanes[order]
         state = RequestState(_context(call, caller), node, llm=call.llm)
-        state.consumer_name = name
+        state.consumer_name = call.consumer.name
         state.backend_id = api_backend
         state.context.arrived(node.epoch, time)
-        loop.arrive(time, state, process(pipeline, state) if pipeline else _without_key(state))
+        run = _without_key if keyless else process
+        loop.arrive(time, state, run(pipeline, state))
         following = next(stream, None)
         if following is not None:
             heapq.heappush(streams, (following.time, order, following, stream))

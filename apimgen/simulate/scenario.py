@@ -160,7 +160,7 @@ class Consumer(SpecModel):
         default=False,
         description="Calls without a subscription key: on an API that does not require one, "
         "context.Subscription, Product and User are null; on one that does, the gateway "
-        "answers 401 before any policy runs.",
+        "answers 401 before any policy runs, and on-error runs.",
     )
     headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
     query: dict[Annotated[str, Field(min_length=1)], str] = Field(

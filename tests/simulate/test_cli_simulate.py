@@ -1163,9 +1163,14 @@ def test_responses_api_calls_name_the_model_and_count_input_and_output(tmp_path:
 
 def test_anonymous_callers_meet_the_subscription_requirement(tmp_path: Path) -> None:
     # A caller without a key: refused with 401 before any policy when the API requires a
-    # subscription (APIM's default); when it does not, the policies run with no subscription,
-    # and one keyed on context.Subscription.Id fails where a null-safe one does not.
+    # subscription (APIM's default), on-error seeing Learn's predefined error; when it does
+    # not, the policies run with no subscription, and one keyed on context.Subscription.Id
+    # fails where a null-safe one does not.
     policy = FORWARD_TO_B.replace(
+        "<on-error><base />",
+        '<on-error><base /><set-variable name="why" value="@(context.LastError.Source + '
+        '&quot;/&quot; + context.LastError.Reason + &quot;/&quot; + context.Response.StatusCode)" />',
+    ).replace(
         "<inbound><base />",
         '<inbound><base /><set-variable name="strict" value="@(context.Request.Headers'
         '.ContainsKey(&quot;x-strict&quot;) ? context.Subscription.Id : &quot;&quot;)" />'
@@ -1180,16 +1185,22 @@ def test_anonymous_callers_meet_the_subscription_requirement(tmp_path: Path) -> 
     ]  # fmt: skip
     scenario = {"duration": "1m", "backends": {"b": {"tpm": 100000}}, "consumers": consumers}
     required = json.loads(
-        run_cli("simulate", str(_folder_scenario(tmp_path, policy, scenario)), "--json").stdout
-    )
+        run_cli(
+            "simulate", str(_folder_scenario(tmp_path, policy, scenario)), "--json",
+            "--explain", "jwt:1",
+        ).stdout
+    )  # fmt: skip
     statuses = {name: c["statuses"] for name, c in required["consumers"].items()}
     assert statuses == {"key": {"200": 2}, "jwt": {"401": 2}, "strict": {"401": 2}}
     assert required["backends"]["b"]["requests"] == 2
     assert required["errors"][0] == {
-        "error": "401 SubscriptionKeyMissing: Access denied due to missing subscription key. "
+        "error": "401 SubscriptionKeyNotFound: Access denied due to missing subscription key. "
         "Make sure to include subscription key when making requests to an API.",
         "count": 4,
     }
+    explained = required["explained"][0]
+    assert [s["policy"] for s in explained["steps"]] == ["set-variable"]  # on-error's only
+    assert explained["variables"] == {"why": "authorization/SubscriptionKeyNotFound/401"}
     open_api = _folder_scenario(tmp_path / "open", policy, {
         **scenario, "policies": {"folder": "policies", "subscription_required": False}})  # fmt: skip
     result = run_cli("simulate", str(open_api), "--json", "--explain", "jwt:1")
