@@ -96,15 +96,22 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
                 if waiting is not None:
                     yield from waiting
     except PolicyError as error:
-        yield from on_error(pipeline, state, error)
+        _failed(state, error)
+        if pipeline.on_error:  # most refusals meet an empty on-error: no generator for them
+            yield from _on_error_section(pipeline, state)
 
 
 def on_error(
     pipeline: CompiledPipeline, state: RequestState, error: PolicyError
 ) -> Iterator[float]:
-    """What follows ``error``: it becomes LastError, its response (or a 500) the response,
-    and the on-error section runs — after a policy's error, or a built-in step's before any
-    policy (a call without its subscription key)."""
+    """What follows ``error`` — a policy's, or a built-in step's before any policy (a call
+    without its subscription key): it becomes LastError, its response (or a 500) the
+    response, and the on-error section runs."""
+    _failed(state, error)
+    yield from _on_error_section(pipeline, state)
+
+
+def _failed(state: RequestState, error: PolicyError) -> None:
     state.record_error(error)
     if error.response is None:
         _internal_error(state, error.message)
@@ -112,8 +119,9 @@ def on_error(
         state.context.Response = error.response
     state.returned = False
     state.section = "on-error"
-    if not pipeline.on_error:
-        return
+
+
+def _on_error_section(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
     try:
         waiting = run_section(pipeline.on_error, state)
         if waiting is not None:
