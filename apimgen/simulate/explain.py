@@ -134,6 +134,13 @@ class Explainer:
 
         handler.run = recorded  # type: ignore[method-assign]
 
+    def built_in(self, state: RequestState, step: str, outcome: str) -> None:
+        """A step of the gateway's own that ended the request before any policy ran (the
+        subscription key check), recorded if the request is chosen."""
+        steps = self._steps_of(state)
+        if steps is not None:
+            steps.append(Step(state.services.now, "inbound", step, "gateway (built in)", outcome))
+
     def _steps_of(self, state: RequestState) -> list[Step] | None:
         """The chosen request's steps so far; a request is chosen when it runs its first
         policy, so requests are taken in the order they arrive."""

@@ -669,6 +669,8 @@ def run_scenario(
         state.consumer_name = call.consumer.name
         state.backend_id = api_backend
         state.context.arrived(node.epoch, time)
+        if keyless and explainer is not None:
+            explainer.built_in(state, "subscription key", "raised SubscriptionKeyNotFound")
         run = _without_key if keyless else process
         loop.arrive(time, state, run(pipeline, state))
         following = next(stream, None)

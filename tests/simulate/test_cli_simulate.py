@@ -1199,7 +1199,10 @@ def test_anonymous_callers_meet_the_subscription_requirement(tmp_path: Path) -> 
         "count": 4,
     }
     explained = required["explained"][0]
-    assert [s["policy"] for s in explained["steps"]] == ["set-variable"]  # on-error's only
+    assert [(s["policy"], s["at"], s["outcome"]) for s in explained["steps"]] == [
+        ("subscription key", "gateway (built in)", "raised SubscriptionKeyNotFound"),
+        ("set-variable", "policies/apis/api.xml:1", ""),  # on-error's only policy
+    ]
     assert explained["variables"] == {"why": "authorization/SubscriptionKeyNotFound/401"}
     open_api = _folder_scenario(tmp_path / "open", policy, {
         **scenario, "policies": {"folder": "policies", "subscription_required": False}})  # fmt: skip
