@@ -17,6 +17,8 @@ from apimgen.lint.body_reads import consuming_body_reads
 from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
 from apimgen.lint.variable_types import (
+    guarded_variables,
+    indexed_reads,
     reference_comparisons,
     refusal,
     stored_types,
@@ -67,6 +69,7 @@ class Knowledge:
     # What every document linted together stores in each variable: a global or product policy
     # sets what an API policy reads.
     variables: dict[str, set[str | None]] | None = None
+    whole_gateway: bool = False  # a spec or a policies folder: every setter is in view
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,30 @@ def variable_types(document: LintDocument, knowledge: Knowledge) -> Iterator[Fin
                     f"in '{cast.variable}'",
                     hint,
                 )
+
+
+def unset_variables(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    """Only when the whole gateway is linted: a variable set by a policy elsewhere (the global
+    policy, a fragment) is set for this document too."""
+    if not knowledge.whole_gateway or knowledge.variables is None:
+        return
+    statements = [statement for _, statement in _all(document)]
+    texts = [(element, text) for statement in statements for element, text in _texts(statement)]
+    guarded = {name for _, text in texts for name in guarded_variables(text)}
+    reported: set[str] = set()
+    for element, text in texts:
+        for name in indexed_reads(text):
+            if name in knowledge.variables or name in guarded or name in reported:
+                continue
+            reported.add(name)
+            yield _finding(
+                "APIM026",
+                element,
+                f"context.Variables[\"{name}\"] is read, but no policy sets '{name}': "
+                "KeyNotFoundException on every request that reaches it",
+                "set it first, or read it with "
+                f'context.Variables.GetValueOrDefault<string>("{name}", …)',
+            )
 
 
 def reference_equality(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
@@ -838,6 +865,16 @@ RULES: tuple[Rule, ...] = (
             "attempt too."
         ),
         retry_first_attempt,
+    ),
+    Rule(
+        "APIM026",
+        "unset-variable",
+        Severity.WARNING,
+        (
+            'context.Variables["x"] throws KeyNotFoundException when no policy set x; read '
+            "with GetValueOrDefault or test with ContainsKey where it may be missing."
+        ),
+        unset_variables,
     ),
 )
 

@@ -66,7 +66,7 @@ def _from_spec(
     loaded = load_spec(path)
     spec_config = config_from_settings(loaded.spec.lint, loaded.source, ("lint",))
     gateway = build_gateway(loaded)
-    knowledge = Knowledge(known=True)
+    knowledge = Knowledge(known=True, whole_gateway=True)
     for backend in gateway.backends:
         knowledge.backends[backend.name] = 1
         if ".openai.azure.com" in backend.url:
@@ -123,6 +123,10 @@ def lint_paths(paths: list[Path], config: LintConfig | None = None) -> LintRepor
             knowledge = Knowledge()
             if path.is_dir():  # a policies/ folder: its fragments/ are all there is
                 knowledge.fragments = {Path(d.file).stem for d in documents if d.kind == "fragment"}
+                # a policies folder's root (not one of its parts): every setter is in it
+                knowledge.whole_gateway = (path / "global.xml").is_file() or (
+                    path / "apis"
+                ).is_dir()
         files += len(documents) + len(problems)
         knowledge.variables = gateway_variables(documents)
         checks = list(dict.fromkeys(rule.check for rule in RULES))

@@ -21,6 +21,8 @@ from apimgen.simulate.policy.reader import PolicyElement
 __all__ = [
     "VariableCast",
     "expression_nodes",
+    "guarded_variables",
+    "indexed_reads",
     "reference_comparisons",
     "refusal",
     "stored_types",
@@ -139,11 +141,34 @@ def refusal(cast: VariableCast, stored: set[str | None]) -> str | None:
     return None
 
 
-def _is_variables_method(node: ast.Call) -> bool:
+def indexed_reads(text: str) -> Iterator[str]:
+    """The variables ``text`` reads with ``context.Variables["x"]``, which throws
+    KeyNotFoundException when no policy has set x (APIM026)."""
+    for node in expression_nodes(text):
+        if isinstance(node, ast.Index):
+            name = _variable_key(node.target, node.args)
+            if name is not None:
+                yield name
+
+
+def guarded_variables(text: str) -> Iterator[str]:
+    """The variables ``text`` tests for with ``ContainsKey("x")`` or ``TryGetValue("x", …)``:
+    a read of one may be guarded, so APIM026 leaves it alone."""
+    for node in expression_nodes(text):
+        if isinstance(node, ast.Call) and _is_variables_method(node, _GUARDS):
+            name = _variable_key(None, node.args)
+            if name is not None:
+                yield name
+
+
+_GUARDS = ("ContainsKey", "TryGetValue")
+
+
+def _is_variables_method(node: ast.Call, names: tuple[str, ...] = ("GetValueOrDefault",)) -> bool:
     target = node.target
     return (
         isinstance(target, ast.Member)
-        and target.name == "GetValueOrDefault"
+        and target.name in names
         and ast.is_context_path(target.target, "Variables")
     )
 

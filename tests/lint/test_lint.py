@@ -324,3 +324,24 @@ def test_a_variable_stored_in_the_global_policy_is_known_to_an_api_policy(tmp_pa
     assert "the policies store a string in 'budget'" in report["findings"][0]["message"]
     alone = json.loads(run_cli("lint", str(tmp_path / "apis"), "--json").stdout)
     assert alone["findings"] == []  # linted alone, the API policy stores nothing in it
+
+
+def test_an_unset_variable_is_reported_only_when_every_setter_is_in_view(tmp_path: Path) -> None:
+    # A file linted alone may read what the global policy sets: APIM026 speaks for a whole
+    # policies folder (or a spec) only, where Microsoft's latency-routing fragment's read of
+    # a variable nothing sets is a KeyNotFoundException on every call.
+    (tmp_path / "apis").mkdir()
+    (tmp_path / "global.xml").write_text(
+        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error />"
+        "</policies>"
+    )
+    (tmp_path / "apis" / "openai.xml").write_text(
+        '<policies><inbound><base /><set-backend-service backend-id="@((string)context.'
+        'Variables[&quot;default-backend-id&quot;])" /></inbound><backend><base /></backend>'
+        "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+    )
+    whole = json.loads(run_cli("lint", str(tmp_path), "--json").stdout)["findings"]
+    assert [(f["rule"], f["line"]) for f in whole] == [("APIM026", 1)]
+    assert "no policy sets 'default-backend-id'" in whole[0]["message"]
+    alone = run_cli("lint", str(tmp_path / "apis" / "openai.xml"), "--json").stdout
+    assert json.loads(alone)["findings"] == []
