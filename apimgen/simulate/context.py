@@ -473,7 +473,7 @@ class Context(CSharpObject):
         self.Operation = Operation if Operation is not None else _DEFAULT_OPERATION
         self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
         self._last_error = LastError
-        self._failure: tuple[str, str, str, str] | None = None
+        self._failure: tuple[str, str, str, str, str] | None = None
         self.request_label = RequestId  # how reports name the request ("alice-0")
         self._request_id: Guid | None = None
         self._timestamp = Timestamp
@@ -524,18 +524,21 @@ class Context(CSharpObject):
             self._timestamp = epoch + timedelta(seconds=seconds)
         return self._timestamp
 
-    def failed(self, source: str, reason: str, message: str, section: str) -> None:
+    def failed(
+        self, source: str, reason: str, message: str, section: str, policy_id: str = ""
+    ) -> None:
         """A policy failed: ``LastError``, made when an expression reads it (most refused
-        requests' errors are only counted)."""
-        self._failure = (source, reason, message, section)
+        requests' errors are only counted). ``policy_id`` is the failing policy's ``id``
+        attribute (Learn: LastError.PolicyId)."""
+        self._failure = (source, reason, message, section, policy_id)
         self._last_error = None
 
     @property
     def LastError(self) -> _LastErrorType | None:
         if self._last_error is None and self._failure is not None:
-            source, reason, message, section = self._failure
+            source, reason, message, section, policy_id = self._failure
             self._last_error = _LastErrorType(
-                Source=source, Reason=reason, Message=message, Section=section
+                Source=source, Reason=reason, Message=message, Section=section, PolicyId=policy_id
             )
         return self._last_error
 

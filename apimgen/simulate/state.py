@@ -244,7 +244,9 @@ class RequestState:
         # The reason and message, not the exception: its traceback holds the frames that hold
         # this state, a cycle only the garbage collector would free.
         self.error = (error.reason, error.message)
-        self.context.failed(error.source, error.reason, error.message, self.section)
+        element = error.element
+        policy_id = element.attributes.get("id", "") if element is not None else ""
+        self.context.failed(error.source, error.reason, error.message, self.section, policy_id)
 
     def respond(
         self,

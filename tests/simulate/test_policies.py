@@ -490,3 +490,18 @@ def test_rewrite_uri_fills_template_parameters_and_keeps_the_callers_other_query
     assert results[0].state.context.Request.Headers.GetValueOrDefault("x-url") == (
         "https://aoai.example/openai/deployments/gpt-4o/embeddings"
     )
+
+
+def test_last_error_names_the_failing_policy_by_its_id() -> None:
+    # Learn: LastError.PolicyId is the id attribute of the policy where the error occurred.
+    policy = api_policy(
+        '<rate-limit id="burst" calls="1" renewal-period="60" />',
+        on_error='<base /><set-header name="x-where" exists-action="override"><value>@('
+        "context.LastError.Source + &quot;/&quot; + context.LastError.PolicyId + &quot;/&quot; "
+        "+ context.LastError.Section)</value></set-header>",
+    )
+    results, _, _ = run(policy, [Call(0), Call(1)])
+    assert [r.status for r in results] == [200, 429]
+    assert results[1].headers["x-where"] == ["rate-limit/burst/inbound"]
+    unnamed, _, _ = run(policy.replace(' id="burst"', ""), [Call(0), Call(1)])
+    assert unnamed[1].headers["x-where"] == ["rate-limit//inbound"]
