@@ -473,7 +473,7 @@ class Context(CSharpObject):
         self.Operation = Operation if Operation is not None else _DEFAULT_OPERATION
         self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
         self._last_error = LastError
-        self._failure: tuple[str, str, str, str, str] | None = None
+        self._failure: tuple[str, str, str, str, str, str] | None = None
         self.request_label = RequestId  # how reports name the request ("alice-0")
         self._request_id: Guid | None = None
         self._timestamp = Timestamp
@@ -525,20 +525,31 @@ class Context(CSharpObject):
         return self._timestamp
 
     def failed(
-        self, source: str, reason: str, message: str, section: str, policy_id: str = ""
+        self,
+        source: str,
+        reason: str,
+        message: str,
+        section: str,
+        policy_id: str = "",
+        file: str = "",
     ) -> None:
         """A policy failed: ``LastError``, made when an expression reads it (most refused
         requests' errors are only counted). ``policy_id`` is the failing policy's ``id``
-        attribute (Learn: LastError.PolicyId)."""
-        self._failure = (source, reason, message, section, policy_id)
+        attribute, ``file`` the policy file it stands in, which gives LastError.Scope."""
+        self._failure = (source, reason, message, section, policy_id, file)
         self._last_error = None
 
     @property
     def LastError(self) -> _LastErrorType | None:
         if self._last_error is None and self._failure is not None:
-            source, reason, message, section, policy_id = self._failure
+            source, reason, message, section, policy_id, file = self._failure
             self._last_error = _LastErrorType(
-                Source=source, Reason=reason, Message=message, Section=section, PolicyId=policy_id
+                Source=source,
+                Reason=reason,
+                Message=message,
+                Section=section,
+                PolicyId=policy_id,
+                Scope=_scope_of(file),
             )
         return self._last_error
 
@@ -564,5 +575,22 @@ class Context(CSharpObject):
 
 
 _RequestType = Request
+
+
+def _scope_of(file: str) -> str:
+    """LastError.Scope for a policy in ``file``, laid out as a policies folder: global,
+    product, api or operation; empty for a fragment's policy (its includer's scope is not
+    kept) or a failure outside any policy."""
+    if "/fragments/" in file or not file:
+        return ""
+    if "/operations/" in file:
+        return "operation"
+    if "/products/" in file:
+        return "product"
+    if "/apis/" in file:
+        return "api"
+    return "global" if "global.xml" in file else ""
+
+
 _REQUEST_IDS = uuid.UUID("5b0c7f5e-8d1a-4c39-9a51-0a6f2d4e9b73")  # apimgen's request-id namespace
 _DEFAULT_API, _DEFAULT_OPERATION, _DEFAULT_DEPLOYMENT = Api(), Operation(), Deployment()

@@ -245,8 +245,13 @@ class RequestState:
         # this state, a cycle only the garbage collector would free.
         self.error = (error.reason, error.message)
         element = error.element
-        policy_id = element.attributes.get("id", "") if element is not None else ""
-        self.context.failed(error.source, error.reason, error.message, self.section, policy_id)
+        if element is None:
+            self.context.failed(error.source, error.reason, error.message, self.section)
+            return
+        policy_id = element.attributes.get("id", "")
+        self.context.failed(
+            error.source, error.reason, error.message, self.section, policy_id, element.file
+        )
 
     def respond(
         self,

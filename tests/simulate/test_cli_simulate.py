@@ -1242,3 +1242,30 @@ def test_each_subscription_has_its_own_keys_and_sends_one(tmp_path: Path) -> Non
         "b": {"200": 2, "429": 1},
     }
     assert [e["variables"]["keys"] for e in report["explained"]] == ["True", "True"]
+
+
+def test_last_error_says_at_which_scope_the_policy_failed(tmp_path: Path) -> None:
+    # Learn: LastError.Scope is global, product, api or operation; a policies folder says
+    # which file, and so which scope, each policy stands in.
+    (tmp_path / "policies" / "products").mkdir(parents=True)
+    (tmp_path / "policies" / "products" / "free.xml").write_text(
+        '<policies><inbound><base /><rate-limit calls="1" renewal-period="60" /></inbound>'
+        "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
+        "</policies>"
+    )
+    policy = FORWARD_TO_B.replace(
+        "<inbound><base />", '<inbound><base /><quota calls="2" renewal-period="3600" />'
+    ).replace(
+        "<on-error><base />",
+        '<on-error><base /><set-variable name="scope" value="@(context.LastError.Scope)" />',
+    )
+    consumers = [
+        {"name": "free", "product": "free", "arrival": {"kind": "constant", "per_minute": 2}},
+        {"name": "paid", "arrival": {"kind": "constant", "per_minute": 3}},
+    ]
+    path = _folder_scenario(tmp_path, policy, {"duration": "1m", "consumers": consumers,
+                                               "backends": {"b": {"tpm": 100000}}})  # fmt: skip
+    report = json.loads(run_cli("simulate", str(path), "--json", "--explain", "5").stdout)
+    refused = {e["consumer"]: e["variables"]["scope"] for e in report["explained"]
+               if e["status"] != 200}  # fmt: skip
+    assert refused == {"free": "product", "paid": "api"}
