@@ -141,42 +141,51 @@ def calls(
 def _embeddings_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
     """An embeddings call's body (the prompt as its ``input``) twice, as a stream never is
     one, and the input's tokens."""
-    model = f'"model": {json.dumps(consumer.model)}, ' if consumer.model else ""
-    body = "{" + model + '"input": ' + json.dumps(prompt)
-    for field, value in consumer.body_fields.items():
-        body += f", {json.dumps(field)}: {json.dumps(value)}"
+    body = _open_body(consumer, ("model", consumer.model), ("input", prompt))
     return body + "}", body + "}", count_tokens(prompt)
 
 
 def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
     """A prompt's request body, plain and streamed, and its prompt tokens."""
-    messages = [{"role": "user", "content": prompt}]
-    if consumer.system_prompt:
-        messages.insert(0, {"role": "system", "content": consumer.system_prompt})
-    model = f'"model": {json.dumps(consumer.model)}, ' if consumer.model else ""
-    body = "{" + model + '"messages": ' + json.dumps(messages)
-    if consumer.max_tokens:
-        body += f', "max_tokens": {consumer.max_tokens}'
-    for field, value in consumer.body_fields.items():
-        body += f", {json.dumps(field)}: {json.dumps(value)}"
+    messages = _messages(consumer, prompt)
+    body = _open_body(
+        consumer,
+        ("model", consumer.model),
+        ("messages", messages),
+        ("max_tokens", consumer.max_tokens),
+    )
     return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
 
 
 def _responses_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
     """A Responses API call's body, plain and streamed, and its prompt tokens: the prompt as
     ``input``, the system prompt as ``instructions``, the model (or else the deployment) named
-    in the body, as the v1 API wants it."""
-    body = "{" + '"model": ' + json.dumps(consumer.model or consumer.deployment)
-    body += ', "input": ' + json.dumps(prompt)
+    in the body, as the v1 API wants it; its prompt counts as the chat messages it stands
+    for."""
+    body = _open_body(
+        consumer,
+        ("model", consumer.model or consumer.deployment),
+        ("input", prompt),
+        ("instructions", consumer.system_prompt),
+        ("max_output_tokens", consumer.max_tokens),
+    )
+    messages = _messages(consumer, prompt)
+    return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
+
+
+def _messages(consumer: Consumer, prompt: str) -> list[dict[str, str]]:
     messages = [{"role": "user", "content": prompt}]
     if consumer.system_prompt:
-        body += ', "instructions": ' + json.dumps(consumer.system_prompt)
         messages.insert(0, {"role": "system", "content": consumer.system_prompt})
-    if consumer.max_tokens:
-        body += f', "max_output_tokens": {consumer.max_tokens}'
-    for field, value in consumer.body_fields.items():
-        body += f", {json.dumps(field)}: {json.dumps(value)}"
-    return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
+    return messages
+
+
+def _open_body(consumer: Consumer, *fields: tuple[str, Any]) -> str:
+    """A JSON body without its closing brace (a stream flag may follow): ``fields`` in order,
+    those without a value left out, then the consumer's extra ``body_fields``."""
+    present = [(name, value) for name, value in fields if value]
+    present += consumer.body_fields.items()
+    return "{" + ", ".join(f"{json.dumps(name)}: {json.dumps(value)}" for name, value in present)
 
 
 _BODIES: dict[str, Callable[[Consumer, str], tuple[str, str, int]]] = {
