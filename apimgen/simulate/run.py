@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -57,7 +56,7 @@ from apimgen.simulate.scenario import (
     api_of,
 )
 from apimgen.simulate.semantic_cache import SemanticCache
-from apimgen.simulate.state import GatewayServices, PolicyError, RequestState
+from apimgen.simulate.state import GatewayServices, PolicyError, RequestState, error_body
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
 
 if TYPE_CHECKING:
@@ -407,12 +406,8 @@ def _without_key(pipeline: CompiledPipeline, state: RequestState) -> Iterator[fl
     """A call without a subscription key to an API that requires one: the gateway's built-in
     authorization step fails it before any policy, with 401, and on-error runs (Learn:
     predefined errors for built-in steps; its error-handling example is such a call)."""
-    response = Response(
-        401,
-        "Access Denied",
-        {"Content-Type": "application/json"},
-        json.dumps({"statusCode": 401, "message": _MISSING_KEY}),
-    )
+    headers = {"Content-Type": "application/json"}
+    response = Response(401, "Access Denied", headers, error_body(401, _MISSING_KEY))
     error = PolicyError("SubscriptionKeyNotFound", _MISSING_KEY, None, response, "authorization")
     return on_error(pipeline, state, error)
 

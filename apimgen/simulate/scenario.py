@@ -496,6 +496,27 @@ def api_of(operation: str) -> str:
 _CHAT_ONLY = ("max_tokens", "completion_tokens", "stream_share", "system_prompt")
 
 
+def _settings_refused(
+    source: YamlSource,
+    index: int,
+    consumer: Consumer,
+    names: tuple[str, ...],
+    who: str,
+    hint: str,
+) -> list[Diagnostic]:
+    """A problem for each of ``names`` the consumer sets that ``who`` cannot have."""
+    return [
+        _problem(
+            source,
+            ("consumers", index, name),
+            f"{who} has no {name.replace('_', ' ')}",
+            hint,
+        )
+        for name in names
+        if name in consumer.model_fields_set
+    ]
+
+
 def _problem(source: YamlSource, key_path: KeyPath, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(source.locate(key_path), format_path(key_path), message, hint=hint)
 
@@ -543,29 +564,16 @@ def load_scenario(path: Path) -> LoadedScenario:
                 )
             )
         if consumer.anonymous:
-            for name in ("subscription", "product", "user"):
-                if name in consumer.model_fields_set:
-                    problems.append(
-                        _problem(
-                            source,
-                            ("consumers", index, name),
-                            f"an anonymous consumer has no {name}",
-                            "without a subscription key a call has no subscription, product "
-                            "or user",
-                        )
-                    )
+            problems += _settings_refused(
+                source, index, consumer, ("subscription", "product", "user"),
+                "an anonymous consumer",
+                "without a subscription key a call has no subscription, product or user",
+            )  # fmt: skip
         if (consumer.operation or scenario.operation) == EMBEDDINGS:
-            for name in _CHAT_ONLY:
-                if name in consumer.model_fields_set:
-                    problems.append(
-                        _problem(
-                            source,
-                            ("consumers", index, name),
-                            f"an embeddings call has no {name.replace('_', ' ')}",
-                            "embeddings answer with a vector: their usage counts the "
-                            "input's tokens only",
-                        )
-                    )
+            problems += _settings_refused(
+                source, index, consumer, _CHAT_ONLY, "an embeddings call",
+                "embeddings answer with a vector: their usage counts the input's tokens only",
+            )  # fmt: skip
         if consumer.region is not None and consumer.region not in scenario.regions:
             problems.append(
                 _problem(
