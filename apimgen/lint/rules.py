@@ -7,6 +7,7 @@ its function yields findings for one policy document.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -525,30 +526,24 @@ def retry_on_pool_unavailable(document: LintDocument, knowledge: Knowledge) -> I
 def retry_first_attempt(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
     """A ``when`` in a retry body, before its forward-request, that holds for the gateway's own
     200: the response is never null, so it runs on the first attempt too."""
-    for _, statement in _all(document):
-        if statement.name != "retry":
-            continue
-        for inner in statement.children:
-            if inner.name == "forward-request":
-                break
-            if inner.name != "choose":
-                continue
-            for when in inner.children:
-                condition = when.attributes.get("condition", "") if when.name == "when" else ""
-                if (
-                    is_expression(condition)
-                    and "context.Response" in condition
-                    and _holds(condition, Context())
-                ):
-                    yield _finding(
-                        "APIM025",
-                        when,
-                        "this condition holds before the first attempt too: context.Response "
-                        "is never null, it is the gateway's own 200 OK until the backend "
-                        "answers",
-                        "test the status the retry waits for, e.g. "
-                        "context.Response.StatusCode == 429",
-                    )
+    retries = (statement for _, statement in _all(document) if statement.name == "retry")
+    for retry in retries:
+        before = itertools.takewhile(lambda c: c.name != "forward-request", retry.children)
+        whens = (w for c in before if c.name == "choose" for w in c.children if w.name == "when")
+        for when in whens:
+            condition = when.attributes.get("condition", "")
+            if (
+                is_expression(condition)
+                and "context.Response" in condition
+                and _holds(condition, Context())
+            ):
+                yield _finding(
+                    "APIM025",
+                    when,
+                    "this condition holds before the first attempt too: context.Response "
+                    "is never null, it is the gateway's own 200 OK until the backend answers",
+                    "test the status the retry waits for, e.g. context.Response.StatusCode == 429",
+                )
 
 
 def undefined_references(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
