@@ -1242,6 +1242,12 @@ def test_each_subscription_has_its_own_keys_and_sends_one(tmp_path: Path) -> Non
         "b": {"200": 2, "429": 1},
     }
     assert [e["variables"]["keys"] for e in report["explained"]] == ["True", "True"]
+    # a consumer that names its own key header value keeps it
+    consumers[0]["headers"] = {"ocp-apim-subscription-key": "my-own-key"}
+    path = _folder_scenario(tmp_path / "own", policy, {"duration": "1m", "consumers": consumers,
+                                                       "backends": {"b": {"tpm": 100000}}})  # fmt: skip
+    report = json.loads(run_cli("simulate", str(path), "--json", "--explain", "a:1").stdout)
+    assert report["explained"][0]["variables"]["keys"] == "False"  # not the subscription's key
 
 
 def test_last_error_says_at_which_scope_the_policy_failed(tmp_path: Path) -> None:
