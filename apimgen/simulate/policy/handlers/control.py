@@ -335,8 +335,15 @@ class CheckHeader(PolicyHandler):
             raise PolicyError(reason, message, self.element, response=response)
 
 
+class _Logging(PolicyHandler):
+    """A policy that writes a record (trace, log-to-eventhub): --explain shows it."""
+
+    def explain(self, state: RequestState) -> str:
+        return f"wrote {state.log_texts[-1]}" if state.log_texts else ""
+
+
 @register
-class Trace(PolicyHandler):
+class Trace(_Logging):
     """``trace`` (Learn: trace-policy): the message and each metadata name and value are
     evaluated, as the gateway does, so an expression that throws fails the request; the
     record is counted per source for the run's summary and shown by --explain."""
@@ -376,12 +383,9 @@ class Trace(PolicyHandler):
             text += f" {{{pairs}}}"
         state.record_log("trace", source, text)
 
-    def explain(self, state: RequestState) -> str:
-        return f"wrote {state.log_texts[-1]}" if state.log_texts else ""
-
 
 @register
-class LogToEventHub(PolicyHandler):
+class LogToEventHub(_Logging):
     """``log-to-eventhub`` (Learn: log-to-eventhub-policy): the message is evaluated and
     counted per logger for the run's summary, shown by --explain, and not sent."""
 
@@ -401,9 +405,6 @@ class LogToEventHub(PolicyHandler):
         if self.has("partition-key"):
             self.values["partition-key"].text(state)
         state.record_log("log-to-eventhub", logger, f"{logger}: {self.message.text(state)}")
-
-    def explain(self, state: RequestState) -> str:
-        return f"wrote {state.log_texts[-1]}" if state.log_texts else ""
 
 
 @register
