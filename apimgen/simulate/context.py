@@ -50,6 +50,7 @@ class Body(CSharpObject):
     never serialised."""
 
     csharp_name = "IMessageBody"
+    generic_methods = frozenset({"As"})
 
     def __init__(self, text: str | Callable[[], str]) -> None:
         self._text = text
@@ -74,8 +75,6 @@ class Body(CSharpObject):
         if target == "byte[]":
             return list(self.text.encode("utf-8"))
         raise UnsupportedError(f"Body.As<{target}>()")
-
-    As.generic = True  # type: ignore[attr-defined]
 
     def AsFormUrlEncodedContent(self, preserveContent: bool = False) -> MultiValueDictionary:
         if not preserveContent:
@@ -257,7 +256,7 @@ class Request(CSharpObject):
 
 @dataclass(frozen=True)
 class FoundryRequest(CSharpObject):
-    csharp_name = "IFoundryRequest"
+    csharp_name: str = field(default="IFoundryRequest", init=False, repr=False, compare=False)
     Deployment: str | None = None
 
 
@@ -304,7 +303,7 @@ class Response(CSharpObject):
 # remembered per part object (expr/compiler.py), and a lookup must not hash every field.
 @dataclass(eq=False)
 class Subscription(CSharpObject):
-    csharp_name = "ISubscription"
+    csharp_name: str = field(default="ISubscription", init=False, repr=False, compare=False)
     Id: str = ""
     Name: str = ""
     Key: str = ""
@@ -317,7 +316,7 @@ class Subscription(CSharpObject):
 
 @dataclass(eq=False)
 class Product(CSharpObject):
-    csharp_name = "IProduct"
+    csharp_name: str = field(default="IProduct", init=False, repr=False, compare=False)
     Id: str = ""
     Name: str = ""
     State: str = "published"
@@ -330,7 +329,7 @@ class Product(CSharpObject):
 
 @dataclass(eq=False)
 class User(CSharpObject):
-    csharp_name = "IUser"
+    csharp_name: str = field(default="IUser", init=False, repr=False, compare=False)
     Id: str = ""
     Email: str = ""
     FirstName: str = ""
@@ -345,7 +344,9 @@ class User(CSharpObject):
 class SubscriptionKeyParameterNames(CSharpObject):
     """Where callers put their subscription key: APIM's defaults unless the API says."""
 
-    csharp_name = "ISubscriptionKeyParameterNames"
+    csharp_name: str = field(
+        default="ISubscriptionKeyParameterNames", init=False, repr=False, compare=False
+    )
     Header: str = "Ocp-Apim-Subscription-Key"
     Query: str = "subscription-key"
 
@@ -355,7 +356,7 @@ _DEFAULT_KEY_NAMES = SubscriptionKeyParameterNames()
 
 @dataclass(eq=False)
 class Api(CSharpObject):
-    csharp_name = "IApi"
+    csharp_name: str = field(default="IApi", init=False, repr=False, compare=False)
     Id: str = ""
     Name: str = ""
     Path: str = ""
@@ -369,7 +370,7 @@ class Api(CSharpObject):
 
 @dataclass(eq=False)
 class Operation(CSharpObject):
-    csharp_name = "IOperation"
+    csharp_name: str = field(default="IOperation", init=False, repr=False, compare=False)
     Id: str = ""
     Name: str = ""
     Method: str = "POST"
@@ -380,7 +381,7 @@ class Operation(CSharpObject):
 class Gateway(CSharpObject):
     """``context.Deployment.Gateway``: the simulated gateway is a managed one."""
 
-    csharp_name = "IGateway"
+    csharp_name: str = field(default="IGateway", init=False, repr=False, compare=False)
     Id: str = "managed"
     InstanceId: str = "instance-0"
     IsManaged: bool = True
@@ -391,7 +392,7 @@ _MANAGED_GATEWAY = Gateway()
 
 @dataclass(eq=False)
 class Deployment(CSharpObject):
-    csharp_name = "IDeployment"
+    csharp_name: str = field(default="IDeployment", init=False, repr=False, compare=False)
     Region: str = "West Europe"
     ServiceName: str = "apim"
     ServiceId: str = ""
@@ -401,7 +402,7 @@ class Deployment(CSharpObject):
 
 @dataclass
 class LastError(CSharpObject):
-    csharp_name = "ILastError"
+    csharp_name: str = field(default="ILastError", init=False, repr=False, compare=False)
     Source: str = ""
     Reason: str = ""
     Message: str = ""
@@ -414,6 +415,10 @@ class LastError(CSharpObject):
 _NO_TIME = timedelta(0)
 _LastErrorType = LastError  # the property named LastError below shadows the class
 _ResponseType = Response  # as does the one named Response
+# and the parameters named after theirs in Context.__init__
+_ApiType = Api
+_OperationType = Operation
+_DeploymentType = Deployment
 
 
 class Context(CSharpObject):
@@ -469,9 +474,11 @@ class Context(CSharpObject):
         self.Product = Product
         self.User = User
         # Read-only to policies, so one default of each serves every context.
-        self.Api = Api if Api is not None else _DEFAULT_API
-        self.Operation = Operation if Operation is not None else _DEFAULT_OPERATION
-        self.Deployment = Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
+        self.Api: _ApiType = Api if Api is not None else _DEFAULT_API
+        self.Operation: _OperationType = Operation if Operation is not None else _DEFAULT_OPERATION
+        self.Deployment: _DeploymentType = (
+            Deployment if Deployment is not None else _DEFAULT_DEPLOYMENT
+        )
         self._last_error = LastError
         self._failure: tuple[str, str, str, str, str, str] | None = None
         self.request_label = RequestId  # how reports name the request ("alice-0")

@@ -109,8 +109,10 @@ class Explainer:
     _steps: dict[int, list[Step]] = field(default_factory=dict)  # by id() of the request state
     _chosen: int = 0
 
-    def wrap(self, handler: PolicyHandler, section: str) -> None:
-        """Record each run of ``handler`` for the chosen requests."""
+    def wrap(self, handler: PolicyHandler, section: str) -> PolicyHandler:
+        """``handler``, its runs recorded for the chosen requests."""
+        from apimgen.simulate.policy.handlers.base import RecordedHandler
+
         run: Callable[[RequestState], Any] = handler.run
         element = handler.element
         at = f"{element.file}:{element.line}"
@@ -132,7 +134,7 @@ class Explainer:
                 return None
             return _watched(waiting, state, step, before, handler)
 
-        handler.run = recorded  # type: ignore[method-assign]
+        return RecordedHandler(handler, recorded)
 
     def built_in(self, state: RequestState, step: str, outcome: str) -> None:
         """A step of the gateway's own that ended the request before any policy ran (the

@@ -222,8 +222,8 @@ class RequestState:
                 f"{error.kind}: {error.message} in {expression.describe()}",
                 source="expression",
             ) from None
-        except ExpressionUnsupportedError as error:
-            message = f"{error} in {expression.describe()}"
+        except ExpressionUnsupportedError as unsupported:
+            message = f"{unsupported} in {expression.describe()}"
             raise PolicyError("SimulatorUnsupported", message, source="expression") from None
 
     def set_response_header_later(self, name: str, value: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from apimgen.simulate.expr.values import CSharpError
 
 __all__ = ["CaseInsensitiveDictionary", "HashSet", "ignores_case"]
@@ -28,6 +30,7 @@ def _fold(value: Any, ignore_case: bool) -> Any:
     return value.lower() if ignore_case and isinstance(value, str) else value
 
 
+@mypyc_attr(native_class=False)  # a builtin subclass (native.py)
 class HashSet(list[Any]):
     """``HashSet<T>``: items in the order first added, each once under its comparer."""
 
@@ -60,6 +63,7 @@ class HashSet(list[Any]):
         return True
 
 
+@mypyc_attr(native_class=False)  # a builtin subclass (native.py)
 class CaseInsensitiveDictionary(dict[Any, Any]):
     """``new Dictionary<string, T>(StringComparer.OrdinalIgnoreCase)``."""
 

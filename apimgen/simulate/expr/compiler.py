@@ -95,6 +95,7 @@ class Environment:
     context: Any
     statics: dict[str, StaticType]
     locals: dict[str, Any] = field(default_factory=dict)
+    depth: int = 0  # lambdas and local functions running inside one another
 
 
 Compiled = Callable[[Environment], Any]
@@ -104,6 +105,43 @@ _BREAK = object()  # `break`/`continue` travel up to their loop like a return va
 _CONTINUE = object()
 _CAUGHT = "\x00caught"  # the local a catch block keeps its exception in, for `throw;`
 MAX_LOOP_ITERATIONS = 100_000  # a runaway loop fails the request instead of hanging the run
+
+
+# .NET's stack holds more, but a C# function nested this deep in a policy expression is a
+# function calling itself without end: the request fails with a stack overflow.
+MAX_CALL_DEPTH = 100
+
+
+class _Delegate:
+    """A lambda or local function, made for one evaluation. A class, not a closure: LINQ's
+    ``(x, i)`` forms read its ``arity``, and it counts how deeply calls nest, because compiled
+    (native.py) recursion has no Python recursion limit to stop it."""
+
+    __slots__ = ("arity", "body", "env", "is_block", "params")
+
+    def __init__(
+        self, env: Environment, params: tuple[str, ...], body: Compiled, is_block: bool
+    ) -> None:
+        self.env, self.params, self.body, self.is_block = env, params, body, is_block
+        self.arity = len(params)
+
+    def __call__(self, *values: Any) -> Any:
+        env, params = self.env, self.params
+        if env.depth >= MAX_CALL_DEPTH:
+            raise RecursionError
+        saved = {p: env.locals.get(p, _NO_RETURN) for p in params}
+        env.locals.update(zip(params, values, strict=False))
+        env.depth += 1
+        try:
+            result = self.body(env)
+        finally:
+            env.depth -= 1
+            for p, old in saved.items():
+                if old is _NO_RETURN:
+                    env.locals.pop(p, None)
+                else:
+                    env.locals[p] = old
+        return None if self.is_block and result is _NO_RETURN else result
 
 
 class _ShortCircuit(Exception):  # noqa: N818 - control flow, not an error
@@ -168,8 +206,8 @@ def _guard(node: ast.Node, fn: Compiled) -> Compiled:
             return fn(env)
         except (CSharpError, UnsupportedError) as error:
             raise _located(node, error) from None
-        except _PYTHON_ERRORS as error:
-            raise _unmodelled(node, error) from None
+        except _PYTHON_ERRORS as python_error:
+            raise _unmodelled(node, python_error) from None
 
     return run
 
@@ -558,21 +596,7 @@ class _Compiler:
         self.scopes.pop()
 
         def make(env: Environment) -> Callable[..., Any]:
-            def function(*values: Any) -> Any:
-                saved = {p: env.locals.get(p, _NO_RETURN) for p in params}
-                env.locals.update(zip(params, values, strict=False))
-                try:
-                    result = body(env)
-                finally:
-                    for p, old in saved.items():
-                        if old is _NO_RETURN:
-                            env.locals.pop(p, None)
-                        else:
-                            env.locals[p] = old
-                return None if is_block and result is _NO_RETURN else result
-
-            function.arity = len(params)  # type: ignore[attr-defined]  # LINQ's (x, i) forms
-            return function
+            return _Delegate(env, params, body, is_block)
 
         return make
 
@@ -982,8 +1006,8 @@ class CompiledExpression:
             raise _unmodelled(self.node, error) from None
         except RecursionError:
             # A local function or lambda calling itself without end: .NET's stack overflows
-            # (no catch can take it) and the request fails; here Python's stack runs out first,
-            # after about a hundred C# calls.
+            # (no catch can take it) and the request fails; here MAX_CALL_DEPTH stops it, or
+            # Python's own recursion limit when a deep expression gets there first.
             raise ExpressionRuntimeError(
                 "StackOverflowException", "the expression recursed too deeply", 1, 1
             ) from None

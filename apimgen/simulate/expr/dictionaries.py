@@ -17,6 +17,9 @@ from apimgen.simulate.expr.values import CSharpError, OutRef, type_name
 __all__ = ["MultiValueDictionary", "StringDictionary", "VariablesDictionary"]
 
 
+_NOTHING: Mapping[str, Any] = {}
+
+
 class MultiValueDictionary(CSharpObject):
     """``IReadOnlyDictionary<string, string[]>`` (headers, query, claims)."""
 
@@ -31,7 +34,7 @@ class MultiValueDictionary(CSharpObject):
     def copy(self) -> MultiValueDictionary:
         """A copy sharing this one's entries until either changes: the headers a consumer
         sends are built once, and each request gets its own copy for set-header to change."""
-        twin = MultiValueDictionary.__new__(MultiValueDictionary)
+        twin = MultiValueDictionary(_NOTHING)
         twin._fold, twin._raw, twin._built = self._fold, None, self._items
         twin._shared = self._shared = True
         return twin
@@ -150,6 +153,7 @@ class VariablesDictionary(_OneValuePerName):
     """``context.Variables``: written by set-variable and policies, read by expressions."""
 
     csharp_name = "IReadOnlyDictionary<string, object>"
+    generic_methods = frozenset({"GetValueOrDefault"})
     _missing = "the variable '{}' was not set"
 
     def GetValueOrDefault(
@@ -169,5 +173,3 @@ class VariablesDictionary(_OneValuePerName):
                     f"variable '{name}' holds a {type_name(value)}, not {type_args[0]}",
                 ) from None
         return value
-
-    GetValueOrDefault.generic = True  # type: ignore[attr-defined]

@@ -29,8 +29,10 @@ class HashAlgorithm(CSharpObject):
     """A ``HashAlgorithm`` (``SHA256.Create()``) or a ``KeyedHashAlgorithm`` (``new
     HMACSHA256(key)``): ``ComputeHash`` gives the digest; ``Hash`` the last one."""
 
-    def __init__(self, csharp_name: str, digest: str, key: bytes | None = None) -> None:
-        self.csharp_name = csharp_name
+    csharp_name = "HashAlgorithm"
+
+    def __init__(self, algorithm: str, digest: str, key: bytes | None = None) -> None:
+        self.algorithm = algorithm  # the .NET class it was made as: SHA256, HMACSHA256
         self._digest = digest
         self._key = key
         self.Hash: list[int] | None = None
@@ -48,12 +50,15 @@ class HashAlgorithm(CSharpObject):
     @property
     def Key(self) -> list[int]:
         if self._key is None:
-            raise CSharpError("InvalidOperationException", f"{self.csharp_name} has no key")
+            raise CSharpError("InvalidOperationException", f"{self.algorithm} has no key")
         return list(self._key)
 
     @property
     def HashSize(self) -> int:
         return hashlib.new(self._digest).digest_size * 8
+
+    def ToString(self) -> str:
+        return self.algorithm
 
     def Dispose(self) -> None:
         """Nothing to free: ``using`` blocks and explicit calls are accepted as written."""

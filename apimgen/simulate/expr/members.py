@@ -17,10 +17,12 @@ import re
 import unicodedata
 import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+from mypy_extensions import mypyc_attr
 
 from apimgen.simulate.expr.collections import HashSet
 from apimgen.simulate.expr.dates import (
@@ -77,7 +79,11 @@ class CSharpObject:
     with the same names, C# methods are Python methods with the same names."""
 
     __slots__ = ()  # so the per-request ones can be slotted
+    # The .NET type's name. A dataclass subclass declares it a field without a parameter:
+    # compiled (native.py), a name merely assigned there would become the first parameter.
     csharp_name = "object"
+    # Methods that take C# type arguments (``As<JObject>()``): they are passed ``type_args``.
+    generic_methods: ClassVar[frozenset[str]] = frozenset()
 
 
 class Guid(CSharpObject):
@@ -402,6 +408,7 @@ def _token_type(token: JToken) -> str:
     return EnumValue(f"JTokenType.{kind}")
 
 
+@mypyc_attr(native_class=False)  # a builtin subclass (native.py)
 class Grouping(list[Any]):
     """One group of ``GroupBy``: its items, and the ``Key`` they share."""
 
@@ -527,9 +534,7 @@ def get_index(target: Any, keys: list[Any]) -> Any:
             raise CSharpError("ArgumentOutOfRangeException", f"index {key} is out of range")
         return items[key]
     if isinstance(target, dict):
-        if key not in target:
-            raise CSharpError("KeyNotFoundException", f"the key '{key}' was not present")
-        return target[key]
+        return _dict_item(target, key)
     if isinstance(target, CSharpObject) and hasattr(target, "__getitem__"):
         return target[key]
     raise UnsupportedError(f"indexing a {type_name(target)}")
@@ -893,8 +898,18 @@ def _select_token(token: JToken, path: str) -> Any:
     return found[0] if found else None
 
 
+# C# dictionaries are handled as MutableMappings, not dicts: compiled (native.py), ``in`` and
+# ``get`` on a value typed dict skip a subclass's own (CaseInsensitiveDictionary's).
+
+
+def _dict_item(mapping: MutableMapping[Any, Any], key: Any) -> Any:
+    if key not in mapping:
+        raise CSharpError("KeyNotFoundException", f"the key '{key}' was not present")
+    return mapping[key]
+
+
 def _dict_method(
-    mapping: dict[Any, Any], name: str, args: list[Any], type_args: tuple[str, ...]
+    mapping: MutableMapping[Any, Any], name: str, args: list[Any], type_args: tuple[str, ...]
 ) -> Any:
     if name == "GetValueOrDefault":
         if args[0] not in mapping:
@@ -948,7 +963,7 @@ def call_method(target: Any, name: str, args: list[Any], type_args: tuple[str, .
             if name in _LINQ and hasattr(target, "__iter__"):
                 return _linq(_sequence(target), name, args)
             raise UnsupportedError(f"{target.csharp_name}.{name}()")
-        if getattr(method, "generic", False):
+        if name in target.generic_methods:
             return method(*args, type_args=type_args)
         return method(*args)
     if name == "ToString" and not isinstance(target, JToken | datetime):
@@ -998,14 +1013,34 @@ def _constant(value: str) -> Callable[[], str]:
     return get
 
 
+class _StaticMember:
+    """A static member the runtime reads or calls in its own way. Marked by its class, not by
+    an attribute set on a function: a compiled function takes no attributes (native.py)."""
+
+    __slots__ = ("fn",)
+    is_property: ClassVar[bool] = False
+    generic: ClassVar[bool] = False
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+class _StaticProperty(_StaticMember):
+    __slots__ = ()
+    is_property = True
+
+
+class _GenericStatic(_StaticMember):
+    __slots__ = ()
+    generic = True
+
+
 def static_property(fn: Callable[[], Any]) -> Callable[[], Any]:
     """Mark a static member as a property (read without parentheses)."""
-
-    def get() -> Any:
-        return fn()
-
-    get.is_property = True  # type: ignore[attr-defined]
-    return get
+    return _StaticProperty(fn)
 
 
 def _array(items: Any) -> list[Any]:
@@ -1040,12 +1075,7 @@ _ARRAY_STATICS: dict[str, Callable[..., Any]] = {
 
 def _generic(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a static method as taking type arguments (``DeserializeObject<T>``)."""
-
-    def call(*args: Any, type_args: tuple[str, ...] = ()) -> Any:
-        return fn(*args, type_args=type_args)
-
-    call.generic = True  # type: ignore[attr-defined]
-    return call
+    return _GenericStatic(fn)
 
 
 def _try_parse(parse: Callable[..., Any], failed: Any = 0) -> Callable[..., Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-from apimgen.simulate.expr.values import CSharpError, UnsupportedError, cs_string
+from apimgen.simulate.expr.values import CSharpError, Number, UnsupportedError, cs_string
 
 __all__ = ["align", "format_number"]
 
@@ -22,7 +22,7 @@ _CUSTOM = re.compile(
 )
 
 
-def format_number(value: int | float, spec: str) -> str:
+def format_number(value: Number, spec: str) -> str:
     """``value.ToString(spec)``."""
     if spec == "":
         return cs_string(value)
@@ -37,7 +37,7 @@ def align(text: str, width: int) -> str:
     return text.rjust(width) if width >= 0 else text.ljust(-width)
 
 
-def _standard(value: int | float, letter: str, digits: str) -> str:
+def _standard(value: Number, letter: str, digits: str) -> str:
     kind = letter.upper()
     precision = int(digits) if digits else None
     integral = isinstance(value, int)
@@ -70,7 +70,7 @@ def _standard(value: int | float, letter: str, digits: str) -> str:
     raise CSharpError("FormatException", f"Format specifier '{letter}{digits}' was invalid.")
 
 
-def _fixed(value: int | float, decimals: int) -> str:
+def _fixed(value: Number, decimals: int) -> str:
     """Fixed point: the double's exact value rounded half away from zero, as .NET (Core 3.0
     and later) writes it: 0.5 gives "1", and 2.675, stored as 2.67499..., gives "2.67"."""
     quantum = Decimal(1).scaleb(-decimals)
@@ -86,7 +86,7 @@ def _grouped(text: str) -> str:
     return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"
 
 
-def _custom(value: int | float, spec: str) -> str:
+def _custom(value: Number, spec: str) -> str:
     """Custom patterns of digits: ``0`` (a digit, zero when none), ``#`` (a digit when there
     is one), ``,`` between them (thousands), one ``.``; text before and after is kept."""
     pattern = _CUSTOM.fullmatch(spec)

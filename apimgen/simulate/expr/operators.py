@@ -10,6 +10,7 @@ from typing import Any
 from apimgen.simulate.expr.values import (
     CSharpError,
     JValue,
+    Number,
     UnsupportedError,
     cs_string,
     type_name,
@@ -18,7 +19,7 @@ from apimgen.simulate.expr.values import (
 __all__ = ["arithmetic", "compare", "number", "plain", "to_bool"]
 
 
-def number(value: Any, op: str) -> int | float:
+def number(value: Any, op: str) -> Number:
     if isinstance(value, JValue):
         value = value.value
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "DAY_ONE",
     "LOCAL",
@@ -29,6 +31,7 @@ __all__ = [
     "JProperty",
     "JToken",
     "JValue",
+    "Number",
     "OutRef",
     "UnsupportedError",
     "cs_string",
@@ -42,6 +45,10 @@ __all__ = [
     "to_token",
     "type_name",
 ]
+
+# A C# int, long or double: a Python int or float, kept apart. Not ``int | float``: mypy reads
+# that as float, and compiled (native.py) code would turn every int passed as one into a float.
+Number = Any
 
 
 class CSharpError(Exception):
@@ -57,6 +64,7 @@ class UnsupportedError(Exception):
     """A construct the simulator does not model; never silently evaluated as null."""
 
 
+@mypyc_attr(native_class=False)  # a builtin subclass (native.py)
 class EnumValue(str):
     """A .NET enum member, ``JTokenType.Object`` say: equal to others of its type and name,
     and written as its bare name (``Object``), as ``ToString()`` writes it."""
@@ -86,6 +94,7 @@ def kind_suffix(moment: datetime) -> str:
     return "Z" if moment.utcoffset() == timedelta(0) else ""
 
 
+@mypyc_attr(native_class=False)  # a builtin subclass (native.py)
 class ClockReading(datetime):
     """``DateTime.UtcNow`` as read from the virtual clock.
 
@@ -259,7 +268,7 @@ def _json_scalar(value: Any) -> str:
         return text + kind_suffix(value)
     if isinstance(value, timedelta):
         return cs_string(value)
-    if getattr(type(value), "csharp_name", None) == "Guid":  # Newtonsoft writes the D form
+    if getattr(value, "csharp_name", None) == "Guid":  # Newtonsoft writes the D form
         return cs_string(value)
     raise TypeError(f"a {type_name(value)} cannot be written as JSON")
 
@@ -337,7 +346,7 @@ def cs_string(value: Any) -> str:
     to_string = getattr(value, "ToString", None)
     if callable(to_string):  # a context object with its own ToString (Url, StringBuilder)
         return str(to_string())
-    csharp_name = getattr(type(value), "csharp_name", None)
+    csharp_name = getattr(value, "csharp_name", None)
     if csharp_name is not None:  # .NET writes an object without one as its type's name
         return str(csharp_name)
     return str(value)

@@ -1,4 +1,4 @@
-"""Simulated policies; importing this package registers every handler."""
+"""Simulated policies; importing this package defines every handler."""
 
 from apimgen.simulate.policy.handlers import (
     authentication,

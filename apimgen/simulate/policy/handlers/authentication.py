@@ -14,7 +14,6 @@ from apimgen.simulate.policy.handlers.base import (
     BuildContext,
     PolicyConfigError,
     PolicyHandler,
-    register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import RequestState
@@ -22,7 +21,6 @@ from apimgen.simulate.state import RequestState
 __all__ = ["BasicAuthentication", "CertificateAuthentication", "ManagedIdentity"]
 
 
-@register
 class ManagedIdentity(PolicyHandler):
     """``authentication-managed-identity`` (Learn: authentication-managed-identity-policy): sets
     ``Authorization: Bearer <token>`` for the resource; the token is a recognisable stand-in."""
@@ -52,7 +50,6 @@ class ManagedIdentity(PolicyHandler):
             state.context.Request.Headers._set("Authorization", [f"Bearer {token}"])
 
 
-@register
 class BasicAuthentication(PolicyHandler):
     """``authentication-basic`` (Learn: authentication-basic-policy): the forwarded request's
     ``Authorization`` header becomes ``Basic`` and the Base64 of ``username:password``."""
@@ -69,7 +66,6 @@ class BasicAuthentication(PolicyHandler):
         state.context.Request.Headers._set("Authorization", [f"Basic {encoded}"])
 
 
-@register
 class CertificateAuthentication(PolicyHandler):
     """``authentication-certificate`` (Learn: authentication-certificate-policy): a client
     certificate named by ``thumbprint`` or ``certificate-id``, or given as ``body`` (with its

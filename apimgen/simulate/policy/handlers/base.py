@@ -9,7 +9,7 @@ waits on the virtual clock (forward-request, retry), so the engine can interleav
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -34,11 +34,11 @@ __all__ = [
     "Attribute",
     "PolicyConfigError",
     "PolicyHandler",
+    "RecordedHandler",
     "Value",
     "attribute_values",
     "build_handlers",
     "refuse_unknown_children",
-    "register",
 ]
 
 Wait = Iterator[float]  # yields the virtual times to resume at
@@ -113,8 +113,10 @@ def compile_value(text: str, element: PolicyElement, attribute: str | None = Non
             f"(at {error.line}:{error.column})",
             location=element.location,
         ) from None
-    except ExpressionUnsupportedError as error:
-        raise PolicyConfigError(f"{_where(attribute)}{error}", location=element.location) from None
+    except ExpressionUnsupportedError as unsupported:
+        raise PolicyConfigError(
+            f"{_where(attribute)}{unsupported}", location=element.location
+        ) from None
 
 
 def _where(attribute: str | None) -> str:
@@ -263,19 +265,36 @@ class BuildContext:
         return build_handlers(elements, section, self)
 
 
-_REGISTRY: dict[str, type[PolicyHandler]] = {}
+class RecordedHandler(PolicyHandler):
+    """A handler whose runs ``--explain`` records (explain.py). It takes the handler's place
+    in its section rather than replacing the handler's ``run``: a compiled handler's methods
+    cannot be replaced on the instance (native.py)."""
 
+    def __init__(
+        self, inner: PolicyHandler, recorded: Callable[[RequestState], Wait | None]
+    ) -> None:
+        self.element, self.values = inner.element, inner.values
+        self.inner = inner
+        self.recorded = recorded
 
-def register(cls: type[PolicyHandler]) -> type[PolicyHandler]:
-    for name in cls.element_names:
-        _REGISTRY[name] = cls
-    return cls
+    def run(self, state: RequestState) -> Wait | None:
+        return self.recorded(state)
 
 
 def registry() -> dict[str, type[PolicyHandler]]:
-    from apimgen.simulate.policy import handlers  # noqa: F401 - importing registers them
+    """Every handler, by the element names it declares itself. Found as PolicyHandler's
+    subclasses rather than registered by a decorator: a decorated class cannot be compiled to
+    a native class (native.py)."""
+    from apimgen.simulate.policy import handlers  # noqa: F401 - importing defines them
 
-    return dict(_REGISTRY)
+    found: dict[str, type[PolicyHandler]] = {}
+    pending: list[type[PolicyHandler]] = [PolicyHandler]
+    while pending:
+        cls = pending.pop()
+        for name in vars(cls).get("element_names", ()):
+            found[name] = cls
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def build_handlers(
@@ -312,6 +331,6 @@ def build_handlers(
             )
         handler = cls(element, build)
         if build.explainer is not None:
-            build.explainer.wrap(handler, section)
+            handler = build.explainer.wrap(handler, section)
         handlers.append(handler)
     return handlers

@@ -4,7 +4,7 @@ accepted; internal and external caches behave the same here."""
 
 from __future__ import annotations
 
-from apimgen.simulate.policy.handlers.base import Attribute, PolicyHandler, register
+from apimgen.simulate.policy.handlers.base import Attribute, PolicyHandler
 from apimgen.simulate.state import RequestState
 
 __all__ = ["CacheLookupValue", "CacheRemoveValue", "CacheStoreValue"]
@@ -14,7 +14,6 @@ _CACHING_TYPE = Attribute(
 )
 
 
-@register
 class CacheLookupValue(PolicyHandler):
     element_names = ("cache-lookup-value",)
     child_elements = ()
@@ -36,7 +35,6 @@ class CacheLookupValue(PolicyHandler):
             state.context.Variables.values[variable] = self.values["default-value"].get(state)
 
 
-@register
 class CacheStoreValue(PolicyHandler):
     element_names = ("cache-store-value",)
     child_elements = ()
@@ -55,7 +53,6 @@ class CacheStoreValue(PolicyHandler):
         )
 
 
-@register
 class CacheRemoveValue(PolicyHandler):
     element_names = ("cache-remove-value",)
     child_elements = ()

@@ -22,7 +22,6 @@ from apimgen.simulate.policy.handlers.base import (
     Value,
     Wait,
     compile_value,
-    register,
 )
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.handlers.http import http_status
@@ -44,7 +43,6 @@ def to_bool(value: object, element: PolicyElement) -> bool:
     )
 
 
-@register
 class Choose(PolicyHandler):
     """``choose`` (Learn: choose-policy): the first ``when`` whose condition holds, else
     ``otherwise``."""
@@ -73,7 +71,6 @@ class Choose(PolicyHandler):
         return None
 
 
-@register
 class SetVariable(PolicyHandler):
     """``set-variable`` (Learn: set-variable-policy)."""
 
@@ -139,7 +136,6 @@ class _SetNamedValues(PolicyHandler):
         target._set(name, values)
 
 
-@register
 class SetHeader(_SetNamedValues):
     """``set-header`` (Learn: set-header-policy): request headers in inbound/backend, response
     headers in outbound/on-error."""
@@ -153,7 +149,6 @@ class SetHeader(_SetNamedValues):
         return state.context.Request.Headers
 
 
-@register
 class SetQueryParameter(_SetNamedValues):
     """``set-query-parameter`` (Learn: set-query-parameter-policy)."""
 
@@ -165,7 +160,6 @@ class SetQueryParameter(_SetNamedValues):
         return state.context.Request.Url.Query
 
 
-@register
 class SetBody(PolicyHandler):
     """``set-body`` (Learn: set-body-policy): the request body in inbound/backend, the response
     body in outbound. Not in on-error: Learn's sections and its on-error list leave it out, and
@@ -201,7 +195,6 @@ def _message(state: RequestState) -> Request | Response:
     return state.context.Request
 
 
-@register
 class FindAndReplace(PolicyHandler):
     """``find-and-replace`` (Learn: find-and-replace-policy): every occurrence of ``from`` in
     the request body (inbound, backend) or the response body (outbound, on-error) becomes
@@ -220,7 +213,6 @@ class FindAndReplace(PolicyHandler):
         message.Body = Body(body.text.replace(found, self.values["to"].text(state)))
 
 
-@register
 class ReturnResponse(PolicyHandler):
     """``return-response`` (Learn: return-response-policy): answers at once; the rest of the
     pipeline, outbound included, does not run."""
@@ -264,7 +256,6 @@ class ReturnResponse(PolicyHandler):
         state.returned = True
 
 
-@register
 class MockResponse(PolicyHandler):
     """``mock-response`` (Learn: mock-response-policy): a canned answer with the status given."""
 
@@ -287,7 +278,6 @@ class MockResponse(PolicyHandler):
         state.returned = True
 
 
-@register
 class CheckHeader(PolicyHandler):
     """``check-header`` (Learn: check-header-policy)."""
 
@@ -342,7 +332,6 @@ class _Logging(PolicyHandler):
         return f"wrote {state.log_texts[-1]}" if state.log_texts else ""
 
 
-@register
 class Trace(_Logging):
     """``trace`` (Learn: trace-policy): the message and each metadata name and value are
     evaluated, as the gateway does, so an expression that throws fails the request; the
@@ -384,7 +373,6 @@ class Trace(_Logging):
         state.record_log("trace", source, text)
 
 
-@register
 class LogToEventHub(_Logging):
     """``log-to-eventhub`` (Learn: log-to-eventhub-policy): the message is evaluated and
     counted per logger for the run's summary, shown by --explain, and not sent."""
@@ -407,7 +395,6 @@ class LogToEventHub(_Logging):
         state.record_log("log-to-eventhub", logger, f"{logger}: {self.message.text(state)}")
 
 
-@register
 class EmitMetric(PolicyHandler):
     """``emit-metric`` (Learn: emit-metric-policy): one sample with its dimensions."""
 
@@ -441,7 +428,6 @@ class EmitMetric(PolicyHandler):
         )
 
 
-@register
 class RewriteUri(PolicyHandler):
     """``rewrite-uri`` (Learn: rewrite-uri-policy): the path (and query) forwarded to the
     backend. ``{name}`` takes the operation's matched template parameter; the template's own

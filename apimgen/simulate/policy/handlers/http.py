@@ -15,7 +15,6 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyHandler,
     Value,
     compile_value,
-    register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState
@@ -34,7 +33,6 @@ def http_status(text: str, element: PolicyElement) -> int:
     return int(text)
 
 
-@register
 class SetStatus(PolicyHandler):
     """``set-status`` (Learn: set-status-policy) on its own, outside return-response: the status
     of the response in hand. In inbound there is none yet; the simulator starts the caller's
@@ -60,7 +58,6 @@ class SetStatus(PolicyHandler):
         response.StatusCode, response.StatusReason = status, reason
 
 
-@register
 class SetMethod(PolicyHandler):
     """``set-method`` (Learn: set-method-policy): the method the request is forwarded with.
     Mock backends answer whatever the method; expressions see the new one."""
@@ -90,7 +87,6 @@ def _texts(element: PolicyElement, group: str, item: str) -> list[str]:
     return [(child.text or "").strip() for child in holder.children if child.name == item]
 
 
-@register
 class Cors(PolicyHandler):
     """``cors`` (Learn: cors-policy) for the calls a scenario makes, which are not preflights:
     a call whose ``Origin`` is allowed gets ``Access-Control-Allow-Origin`` (with

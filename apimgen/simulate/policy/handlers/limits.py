@@ -27,7 +27,6 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyConfigError,
     PolicyHandler,
     Wait,
-    register,
 )
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
@@ -158,7 +157,6 @@ _RATE_ATTRIBUTES = (
 )
 
 
-@register
 class RateLimitByKey(_RateLimit):
     element_names = ("rate-limit-by-key",)
     child_elements = ()
@@ -173,24 +171,24 @@ class RateLimitByKey(_RateLimit):
         return self.values["counter-key"].text(state)
 
 
-class _PerSubscription(PolicyHandler):
-    """rate-limit and quota: counted per subscription, without per-API children."""
+def _subscription_key(state: RequestState) -> str:
+    """rate-limit and quota count per subscription (and take no per-API children)."""
+    subscription = state.context.Subscription
+    return f"subscription:{subscription.Id if subscription else ''}"
+
+
+class RateLimit(_RateLimit):
+    """``rate-limit``: per subscription."""
+
+    element_names = ("rate-limit",)
+    attributes = _RATE_ATTRIBUTES
 
     def __init__(self, element: PolicyElement, build: BuildContext) -> None:
         super().__init__(element, build)
         _refuse_children(element)
 
     def key(self, state: RequestState) -> str:
-        subscription = state.context.Subscription
-        return f"subscription:{subscription.Id if subscription else ''}"
-
-
-@register
-class RateLimit(_PerSubscription, _RateLimit):
-    """``rate-limit``: per subscription."""
-
-    element_names = ("rate-limit",)
-    attributes = _RATE_ATTRIBUTES
+        return _subscription_key(state)
 
 
 @dataclass
@@ -268,7 +266,6 @@ _QUOTA_ATTRIBUTES = (
 )
 
 
-@register
 class QuotaByKey(_Quota):
     element_names = ("quota-by-key",)
     child_elements = ()
@@ -283,15 +280,20 @@ class QuotaByKey(_Quota):
         return self.values["counter-key"].text(state)
 
 
-@register
-class Quota(_PerSubscription, _Quota):
+class Quota(_Quota):
     """``quota``: per subscription."""
 
     element_names = ("quota",)
     attributes = _QUOTA_ATTRIBUTES
 
+    def __init__(self, element: PolicyElement, build: BuildContext) -> None:
+        super().__init__(element, build)
+        _refuse_children(element)
 
-@register
+    def key(self, state: RequestState) -> str:
+        return _subscription_key(state)
+
+
 class LimitConcurrency(PolicyHandler):
     """``limit-concurrency`` (Learn: limit-concurrency-policy): at most ``max-count`` requests
     run the enclosed policies at once per key, counted per gateway node; one more fails at

@@ -27,7 +27,6 @@ from apimgen.simulate.policy.handlers.base import (
     Attribute,
     BuildContext,
     PolicyHandler,
-    register,
 )
 from apimgen.simulate.policy.handlers.control import to_bool
 from apimgen.simulate.policy.reader import PolicyElement
@@ -49,7 +48,6 @@ class CachedResponse:
     body: str | None
 
 
-@register
 class CacheLookup(PolicyHandler):
     element_names = ("cache-lookup",)
     child_elements = ("vary-by-header", "vary-by-query-parameter")
@@ -123,7 +121,6 @@ class CacheLookup(PolicyHandler):
         return tuple(parts)
 
 
-@register
 class CacheStore(PolicyHandler):
     element_names = ("cache-store",)
     child_elements = ()

@@ -14,7 +14,6 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyConfigError,
     PolicyHandler,
     Wait,
-    register,
 )
 from apimgen.simulate.policy.handlers.flow import run_handlers
 from apimgen.simulate.policy.reader import PolicyElement
@@ -38,7 +37,6 @@ def pool_unavailable_reason(pool: str) -> str:
     return f"Backend pool {pool} is temporarily unavailable"
 
 
-@register
 class SetBackendService(PolicyHandler):
     """``set-backend-service`` (Learn: set-backend-service-policy): a backend id (single or
     pool) or a base URL. Service Fabric attributes are not simulated."""
@@ -188,7 +186,6 @@ def _wants_usage(body: str | None) -> bool:
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-@register
 class ForwardRequest(PolicyHandler):
     """``forward-request`` (Learn: forward-request-policy): calls the chosen backend and waits
     for its answer on the virtual clock. A pool with no available member answers 503 at once.
@@ -386,7 +383,6 @@ _REASONS = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server 
 _RETRIED_ERRORS = frozenset({"BackendServiceUnavailable", "Timeout", "BackendErrorStatusCode"})
 
 
-@register
 class Retry(PolicyHandler):
     """``retry`` (Learn: retry-policy): runs its children, then again while ``condition`` holds
     and retries remain, waiting ``interval`` seconds (0 for the first with first-fast-retry)."""

@@ -19,7 +19,6 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyHandler,
     Value,
     compile_value,
-    register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
@@ -120,7 +119,6 @@ class _TokenCheck(PolicyHandler):
         return token
 
 
-@register
 class ValidateJwt(_TokenCheck):
     element_names = ("validate-jwt",)
     child_elements = (
@@ -155,7 +153,6 @@ class ValidateJwt(_TokenCheck):
             self.fail(state, "JWT issuer is not allowed")
 
 
-@register
 class ValidateAzureAdToken(_TokenCheck):
     element_names = ("validate-azure-ad-token",)
     child_elements = (
@@ -190,7 +187,6 @@ class ValidateAzureAdToken(_TokenCheck):
             self.fail(state, "client application is not allowed")
 
 
-@register
 class ContentSafety(PolicyHandler):
     element_names = ("llm-content-safety",)
     child_elements = ("categories", "blocklists")
@@ -228,7 +224,6 @@ def _address(text: str) -> _Address | None:
         return None
 
 
-@register
 class IpFilter(PolicyHandler):
     """``ip-filter`` (Learn: ip-filter-policy): ``allow`` lets only the listed addresses and
     ranges in, ``forbid`` keeps them out; a refused caller gets 403 and on-error runs. The

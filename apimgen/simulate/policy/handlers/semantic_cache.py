@@ -21,7 +21,6 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyHandler,
     Value,
     compile_value,
-    register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.semantic_cache import CachedAnswer
@@ -62,7 +61,6 @@ def _prompt_text(body_text: str, ignore_system: bool) -> tuple[str, int] | None:
     return "\n".join(parts), len(kept)
 
 
-@register
 class SemanticCacheLookup(PolicyHandler):
     element_names = ("azure-openai-semantic-cache-lookup", "llm-semantic-cache-lookup")
     child_elements = ("vary-by",)
@@ -131,7 +129,6 @@ class SemanticCacheLookup(PolicyHandler):
         return "not looked up (no cache, no prompt, or more messages than max-message-count)"
 
 
-@register
 class SemanticCacheStore(PolicyHandler):
     element_names = ("azure-openai-semantic-cache-store", "llm-semantic-cache-store")
     child_elements = ()

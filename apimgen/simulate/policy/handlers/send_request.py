@@ -27,7 +27,6 @@ from apimgen.simulate.policy.handlers.base import (
     Wait,
     compile_value,
     refuse_unknown_children,
-    register,
 )
 from apimgen.simulate.policy.handlers.control import header_values
 from apimgen.simulate.policy.reader import PolicyElement
@@ -42,7 +41,6 @@ __all__ = ["SendOneWayRequest", "SendRequest", "WaitFor"]
 _PARTS = ("set-url", "set-method", "set-header", "set-body", "authentication-managed-identity")
 
 
-@register
 class SendRequest(PolicyHandler):
     """``send-request`` (Learn: send-request-policy); see the module's docstring."""
 
@@ -132,7 +130,6 @@ class SendRequest(PolicyHandler):
         return f"{self.variable} = {response.StatusCode}"
 
 
-@register
 class SendOneWayRequest(SendRequest):
     """``send-one-way-request`` (Learn: send-one-way-request-policy): the call is built as the
     policy says and sent without waiting, so neither its latency nor its answer (nor a
@@ -166,7 +163,6 @@ def _answer(endpoint: Endpoint, now: float, draw: Callable[[], float]) -> tuple[
     return endpoint.status, endpoint.body
 
 
-@register
 class WaitFor(PolicyHandler):
     """``wait`` (Learn: wait-policy): runs its child policies — ``send-request``,
     ``cache-lookup-value``, ``choose`` — side by side on the virtual clock and goes on when all

@@ -35,7 +35,6 @@ from apimgen.simulate.policy.handlers.base import (
     PolicyHandler,
     Value,
     compile_value,
-    register,
 )
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError, RequestState, error_body
@@ -122,7 +121,6 @@ def _next_period(start: datetime, period: str) -> datetime:
     return start.replace(year=start.year + 1)
 
 
-@register
 class TokenLimit(PolicyHandler):
     element_names = ("azure-openai-token-limit", "llm-token-limit")
     child_elements = ()
@@ -374,7 +372,6 @@ def _constant_dimensions(
     return constant
 
 
-@register
 class EmitTokenMetric(PolicyHandler):
     element_names = ("azure-openai-emit-token-metric", "llm-emit-token-metric")
     child_elements = ("dimension",)

@@ -28,7 +28,6 @@ from apimgen.simulate.policy.handlers.base import (
     Value,
     attribute_values,
     refuse_unknown_children,
-    register,
 )
 from apimgen.simulate.policy.handlers.control import to_bool
 from apimgen.simulate.policy.reader import PolicyElement
@@ -141,8 +140,8 @@ class _ContentRule:
 
         try:
             found = best_match(self.validator.iter_errors(document))
-        except Unresolvable as error:  # a $ref to another document: nothing is fetched
-            raise _SchemaUnresolvedError(str(error)) from None
+        except Unresolvable as unresolved:  # a $ref to another document: nothing is fetched
+            raise _SchemaUnresolvedError(str(unresolved)) from None
         except RecursionError:
             raise _SchemaUnresolvedError("its references lead back to themselves") from None
         return None if found is None else f"{found.message}. Path: '{found.json_path}'"
@@ -240,7 +239,6 @@ def _content_rule(element: PolicyElement, schemas: Mapping[str, Any]) -> _Conten
     )
 
 
-@register
 class ValidateContent(PolicyHandler):
     """``validate-content``: ``ignore`` skips a check, ``detect`` logs its errors to
     ``errors-variable-name``, ``prevent`` also stops the message at its first errors — 400 in
