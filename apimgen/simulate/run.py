@@ -578,11 +578,11 @@ def _cache_summary(cache: SemanticCache) -> dict[str, Any] | None:
 
 
 def _threshold_warning(cache: SemanticCache) -> str | None:
-    from apimgen.simulate.embeddings import minilm
+    from apimgen.simulate.embeddings.minilm import MODEL_NAME, PARAPHRASE_DISTANCE
 
-    typical = minilm.PARAPHRASE_DISTANCE
+    typical = PARAPHRASE_DISTANCE
     swept = cache.threshold_override is not None
-    if cache.calibrated or swept or cache.embedder_name != minilm.MODEL_NAME:
+    if cache.calibrated or swept or cache.embedder_name != MODEL_NAME:
         return None
     strict = [t for t in sorted(cache.stats.thresholds) if t * 2 < typical]
     if not strict:

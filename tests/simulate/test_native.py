@@ -4,6 +4,7 @@ when stale, and its sources kept clear of what mypyc compiles differently from P
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -82,6 +83,24 @@ def test_no_int_or_float_annotation() -> None:
                 if annotation is not None
                 and any(pair in ast.unparse(annotation) for pair in ("int | float", "float | int"))
             ]
+    assert offenders == []
+
+
+def test_no_submodule_imported_by_from_inside_a_function() -> None:
+    """Compiled, ``from package import module`` inside a function gives None when the module
+    was not imported yet; ``from package.module import name`` works."""
+    offenders = [
+        f"{path.name}:{node.lineno} {node.module}.{alias.name}"
+        for path, tree in _trees()
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+        if importlib.util.find_spec(node.module) is not None
+        and importlib.util.find_spec(node.module).submodule_search_locations  # type: ignore[union-attr]
+        and importlib.util.find_spec(f"{node.module}.{alias.name}") is not None
+    ]
     assert offenders == []
 
 

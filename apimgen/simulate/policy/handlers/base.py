@@ -285,7 +285,7 @@ def registry() -> dict[str, type[PolicyHandler]]:
     """Every handler, by the element names it declares itself. Found as PolicyHandler's
     subclasses rather than registered by a decorator: a decorated class cannot be compiled to
     a native class (native.py)."""
-    from apimgen.simulate.policy import handlers  # noqa: F401 - importing defines them
+    import apimgen.simulate.policy.handlers  # noqa: F401 - importing defines them
 
     found: dict[str, type[PolicyHandler]] = {}
     pending: list[type[PolicyHandler]] = [PolicyHandler]
