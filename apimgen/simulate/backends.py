@@ -38,15 +38,25 @@ class Outage:
     status: int = 503
 
 
-@dataclass(slots=True)
 class BackendCall:
-    """What the mock returns for one call."""
+    """What the mock returns for one call. Its own ``__init__``: one is made per call, and a
+    compiled dataclass's ``__init__`` is still generated Python (native.py)."""
 
-    status: int
-    headers: dict[str, str]
-    latency: float
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    __slots__ = ("completion_tokens", "headers", "latency", "prompt_tokens", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: dict[str, str],
+        latency: float,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.latency = latency
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
 
     @property
     def total_tokens(self) -> int:

@@ -184,33 +184,66 @@ class LlmRequest(NamedTuple):
 _NO_CALL = LlmRequest()
 
 
-@dataclass(slots=True)
 class RequestState:
     """One request in flight: its context, what policies decided, and what happens later.
 
-    Slotted: one is made per simulated request."""
+    Slotted, with its own ``__init__`` rather than a dataclass's: one is made per simulated
+    request, and a compiled dataclass's ``__init__`` is still generated Python (native.py)."""
 
-    context: Context
-    services: GatewayServices
-    section: str = "inbound"
-    backend_id: str | None = None
-    base_url: str | None = None
-    returned: bool = False  # return-response or mock-response answered already
-    from_cache: bool = False
-    backend_calls: int = 0
-    usage: dict[str, int] | None = None
-    after_response: list[Callable[[RequestState], None]] = field(default_factory=list)
-    log_texts: list[str] | None = None  # what trace and log-to-eventhub wrote, once one has
-    llm: LlmRequest = _NO_CALL
-    pinned_backend: Any = None  # the pool member a retry resends to while it is available
-    backend_used: str | None = None
-    unavailable: bool = False  # answered 503 because no backend was available
-    pending_response_headers: dict[str, str] | None = None  # see set_response_header_later
-    consumer_name: str = ""
-    error: tuple[str, str] | None = None  # the last policy error's reason and message
-    semantic_cache_pending: Any = None  # a missed semantic lookup, for the store in outbound
-    body_streamed: bool = False  # an unbuffered forward-request sent the body: a retry has none
-    response_cache_key: Any = None  # a missed cache-lookup's key, for cache-store in outbound
+    __slots__ = (
+        "after_response",
+        "backend_calls",
+        "backend_id",
+        "backend_used",
+        "base_url",
+        "body_streamed",
+        "consumer_name",
+        "context",
+        "error",
+        "from_cache",
+        "llm",
+        "log_texts",
+        "pending_response_headers",
+        "pinned_backend",
+        "response_cache_key",
+        "returned",
+        "section",
+        "semantic_cache_pending",
+        "services",
+        "unavailable",
+        "usage",
+    )
+
+    def __init__(
+        self, context: Context, services: GatewayServices, *, llm: LlmRequest = _NO_CALL
+    ) -> None:
+        self.context = context
+        self.services = services
+        self.llm = llm
+        self.section: str = "inbound"
+        self.backend_id: str | None = None
+        self.base_url: str | None = None
+        self.returned: bool = False  # return-response or mock-response answered already
+        self.from_cache: bool = False
+        self.backend_calls: int = 0
+        self.usage: dict[str, int] | None = None
+        self.after_response: list[Callable[[RequestState], None]] = []
+        # what trace and log-to-eventhub wrote, once one has
+        self.log_texts: list[str] | None = None
+        # the pool member a retry resends to while it is available
+        self.pinned_backend: Any = None
+        self.backend_used: str | None = None
+        self.unavailable: bool = False  # answered 503 because no backend was available
+        # see set_response_header_later
+        self.pending_response_headers: dict[str, str] | None = None
+        self.consumer_name: str = ""
+        self.error: tuple[str, str] | None = None  # the last policy error's reason and message
+        # a missed semantic lookup, for the store in outbound
+        self.semantic_cache_pending: Any = None
+        # an unbuffered forward-request sent the body: a retry has none
+        self.body_streamed: bool = False
+        # a missed cache-lookup's key, for cache-store in outbound
+        self.response_cache_key: Any = None
 
     def evaluate(self, expression: CompiledExpression) -> Any:
         """Run an expression; C# exceptions become PolicyErrors (on-error runs)."""
