@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from apimgen.simulate.clock import EPOCH
 from apimgen.simulate.context import Context, Response
@@ -167,18 +167,39 @@ class GatewayServices:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
 
-class LlmRequest(NamedTuple):
+class LlmRequest:
     """What the scenario knows about a call: its prompt size, limit and planned answer.
 
-    A named tuple: one is made per simulated request, and tuples are the cheapest to make."""
+    One is made per simulated request: slotted, with its own ``__init__`` (compiled, a named
+    tuple's or a dataclass's is generated Python; native.py)."""
 
-    prompt_tokens: int = 0
-    max_tokens: int | None = None
-    completion_tokens: int = 0
-    stream: bool = False
-    flagged: bool = False  # Content Safety would block this prompt (the scenario decides)
-    group: str | None = None  # paraphrase group, to tell true from false cache hits
-    api: str = "chat"  # chat (completions), embeddings (input tokens only) or responses
+    __slots__ = (
+        "api",
+        "completion_tokens",
+        "flagged",
+        "group",
+        "max_tokens",
+        "prompt_tokens",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        prompt_tokens: int = 0,
+        max_tokens: int | None = None,
+        completion_tokens: int = 0,
+        stream: bool = False,
+        flagged: bool = False,
+        group: str | None = None,
+        api: str = "chat",
+    ) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.max_tokens = max_tokens
+        self.completion_tokens = completion_tokens
+        self.stream = stream
+        self.flagged = flagged  # Content Safety would block this prompt (the scenario decides)
+        self.group = group  # paraphrase group, to tell true from false cache hits
+        self.api = api  # chat (completions), embeddings (input tokens only) or responses
 
 
 _NO_CALL = LlmRequest()

@@ -13,7 +13,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from apimgen.simulate.scenario import Arrival, Consumer
 from apimgen.simulate.state import LlmRequest
@@ -22,14 +22,20 @@ from apimgen.simulate.tokenizer import count_chat_tokens, count_tokens
 __all__ = ["PlannedCall", "arrivals", "calls", "unsigned_jwt"]
 
 
-class PlannedCall(NamedTuple):
-    """One call a consumer makes (a named tuple: one is made per simulated request)."""
+class PlannedCall:
+    """One call a consumer makes: one is made per simulated request, so slotted, with its own
+    ``__init__`` (compiled, a named tuple's is generated Python; native.py)."""
 
-    time: float
-    consumer: Consumer
-    number: int  # the consumer's calls counted from 0
-    body: str
-    llm: LlmRequest  # what the simulated request carries through the policies
+    __slots__ = ("body", "consumer", "llm", "number", "time")
+
+    def __init__(
+        self, time: float, consumer: Consumer, number: int, body: str, llm: LlmRequest
+    ) -> None:
+        self.time = time
+        self.consumer = consumer
+        self.number = number  # the consumer's calls counted from 0
+        self.body = body
+        self.llm = llm  # what the simulated request carries through the policies
 
 
 def consumer_rng(seed: int, name: str) -> random.Random:
