@@ -3,11 +3,11 @@
 A simulated request runs through a few hundred Python-level calls (context objects, handlers,
 the expression runtime); compiled with mypyc, the same source runs about twice as fast, with
 no second implementation to keep in step. ``make install`` builds the extensions in place
-(``python -m apimgen.simulate.native build``) and records a hash of every source it
-compiled. On import the package compares those hashes with the sources: an edited source, a
-checkout of another commit, or ``APIMGEN_PURE_PYTHON=1`` makes the whole set load from its
-``.py`` files instead (compiled and interpreted classes cannot mix), so what runs is always
-what the source says. Without a build, nothing changes: Python imports the sources as usual.
+(``build_if_needed``) and records a hash of every source it compiled. On import the package
+compares those hashes with the sources: an edited source, a checkout of another commit, or
+``APIMGEN_PURE_PYTHON=1`` makes the whole set load from its ``.py`` files instead (compiled
+and interpreted classes cannot mix), so what runs is always what the source says. Without a
+build, nothing changes: Python imports the sources as usual.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from types import ModuleType
 
 __all__ = ["COMPILED_MODULES", "build", "build_if_needed", "built", "clean", "compiled", "guard"]
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder holding apimgen/
 MANIFEST = Path(__file__).with_name("native.json")
 BUILD_DIR = PACKAGE_ROOT / "build" / "native"  # generated C and objects
 PURE_ENV = "APIMGEN_PURE_PYTHON"
