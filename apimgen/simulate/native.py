@@ -193,22 +193,21 @@ def built() -> bool:
     return all(_extension(module) for module in COMPILED_MODULES) and not stale_modules()
 
 
-def build_if_needed() -> int:
+def build_if_needed() -> None:
     """``make install``'s step: build unless an up-to-date build is there. A machine without a
-    C compiler (or a failed build) keeps the pure-Python simulator, said once, loudly; the
-    exit status stays 0 so the install itself succeeds."""
+    C compiler (or a failed build) keeps the pure-Python simulator, said once, loudly, and the
+    install itself succeeds."""
     if built():
-        return 0
+        return
     if shutil.which(os.environ.get("CC", "cc")) is None:
         print("apimgen: no C compiler (cc): the simulator stays pure Python, about half as fast")
-        return 0
+        return
     print("apimgen: compiling the simulator's hot path with mypyc (a minute or two)")
     try:
         build()
     except (Exception, SystemExit) as error:  # setuptools reports a failed compile by exiting
         clean()
         print(f"apimgen: compiling the simulator failed ({error}); it stays pure Python")
-    return 0
 
 
 def clean() -> None:

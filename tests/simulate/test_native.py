@@ -111,6 +111,33 @@ def test_the_install_compiles_the_simulator() -> None:
     assert native.compiled()
 
 
+def test_an_install_without_a_compiler_keeps_python_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(native, "built", lambda: False)
+    monkeypatch.setattr(native, "build", lambda: pytest.fail("built without a compiler"))
+    monkeypatch.setenv("CC", "no-such-compiler")
+    native.build_if_needed()
+    assert "no C compiler (cc): the simulator stays pure Python" in capsys.readouterr().out
+
+
+def test_a_failed_build_is_cleaned_away_and_said(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cleaned: list[bool] = []
+
+    def failing() -> None:
+        raise SystemExit("error: command 'cc' failed")  # as setuptools reports it
+
+    monkeypatch.setattr(native, "built", lambda: False)
+    monkeypatch.setattr(native, "build", failing)
+    monkeypatch.setattr(native, "clean", lambda: cleaned.append(True))
+    monkeypatch.setenv("CC", sys.executable)  # any program found on the path
+    native.build_if_needed()
+    assert cleaned == [True]
+    assert "compiling the simulator failed (error: command 'cc' failed)" in capsys.readouterr().out
+
+
 def _python(code: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],

@@ -274,7 +274,6 @@ class RecordedHandler(PolicyHandler):
         self, inner: PolicyHandler, recorded: Callable[[RequestState], Wait | None]
     ) -> None:
         self.element, self.values = inner.element, inner.values
-        self.inner = inner
         self.recorded = recorded
 
     def run(self, state: RequestState) -> Wait | None:
