@@ -168,9 +168,10 @@ class EventLoop:
 
     def _step(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         """Run a request to its next wait (queued again) or to its end (reported)."""
-        try:
-            resume = next(run)
-        except StopIteration:
+        # next() with a default, not a caught StopIteration: compiled, catching it would
+        # build a traceback for every request.
+        resume = next(run, None)
+        if resume is None:
             self.on_done(state)
             return
         self.sequence += 1

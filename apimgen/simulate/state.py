@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from apimgen.simulate.backends import BackendRegistry, SingleBackend
 from apimgen.simulate.clock import EPOCH
 from apimgen.simulate.context import Context, Response
 from apimgen.simulate.expr.compiler import (
@@ -89,28 +90,31 @@ class MetricStore:
         dimensions: tuple[tuple[str, str], ...],
     ) -> None:
         """One sample of ``name`` at ``time`` with its dimensions."""
-        self.add_all(time, namespace, dimensions, ((name, value),))
+        self.add_all(time, namespace, dimensions, (name,), (value,))
 
     def add_all(
         self,
         time: float,
         namespace: str,
         dimensions: tuple[tuple[str, str], ...],
-        values: tuple[tuple[str, float], ...],
+        names: tuple[str, ...],
+        values: tuple[float, ...],
     ) -> None:
-        """One sample of each named metric, all at ``time`` with the same dimensions."""
+        """One sample of each named metric, all at ``time`` with the same dimensions (names
+        and values apart: the names are the caller's constant, not a tuple per sample)."""
         key = (int(time // 60), namespace, dimensions)
         metrics = self.series.get(key)
         if metrics is None:
             metrics = self.series[key] = {}
-        for name, value in values:
+        for index, name in enumerate(names):
+            value = values[index]
             entry = metrics.get(name)
             if entry is None:
                 metrics[name] = [value, 1]
             else:
                 entry[0] += value
                 entry[1] += 1
-        self.samples += len(values)
+        self.samples += len(names)
 
     def totals(self) -> Iterator[tuple[int, str, str, tuple[tuple[str, str], ...], float, int]]:
         """Every series and minute: (minute, namespace, metric, dimensions, sum, count)."""
@@ -143,7 +147,8 @@ class GatewayServices:
     # records trace and log-to-eventhub wrote, counted by (policy, source or logger): counts,
     # not the texts, so memory stays flat however long the run
     log_records: Counter[tuple[str, str]] = field(default_factory=Counter)
-    backends: Any = None  # the backend registry (backends.py) once a scenario is loaded
+    # what the scenario's backends are (typed, not Any: compiled, calls on it are direct)
+    backends: BackendRegistry = field(default_factory=lambda: BackendRegistry({}, {}))
     token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
     semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
     retry_reselects_backend: bool = False  # older gateways pick a pool member anew per retry
@@ -252,7 +257,7 @@ class RequestState:
         # what trace and log-to-eventhub wrote, once one has
         self.log_texts: list[str] | None = None
         # the pool member a retry resends to while it is available
-        self.pinned_backend: Any = None
+        self.pinned_backend: SingleBackend | None = None
         self.backend_used: str | None = None
         self.unavailable: bool = False  # answered 503 because no backend was available
         # see set_response_header_later

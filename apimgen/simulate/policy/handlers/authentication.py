@@ -40,14 +40,22 @@ class ManagedIdentity(PolicyHandler):
         self.resource = self.values["resource"]
         self.identity = self.literal("client-id") or "system-assigned"
         self.variable = self.literal("output-token-variable-name")
+        # The token of the resource last asked for: a resource is nearly always a literal, so
+        # the strings are made once, not per request.
+        self._resource_seen: str | None = None
+        self._token = ""
+        self._bearer = [""]
 
     def run(self, state: RequestState) -> None:
         resource = self.resource.text(state)
-        token = f"mi-token:{self.identity}:{resource}"
+        if resource != self._resource_seen:
+            self._resource_seen = resource
+            self._token = f"mi-token:{self.identity}:{resource}"
+            self._bearer = [f"Bearer {self._token}"]
         if self.variable:
-            state.context.Variables.values[self.variable] = token
+            state.context.Variables.values[self.variable] = self._token
         else:
-            state.context.Request.Headers._set("Authorization", [f"Bearer {token}"])
+            state.context.Request.Headers._set("Authorization", self._bearer)
 
 
 class BasicAuthentication(PolicyHandler):

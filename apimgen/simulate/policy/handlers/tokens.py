@@ -372,6 +372,10 @@ def _constant_dimensions(
     return constant
 
 
+# What the token metric policies emit, in the order of their values.
+_TOKEN_METRICS = ("Total Tokens", "Prompt Tokens", "Completion Tokens")
+
+
 class EmitTokenMetric(PolicyHandler):
     element_names = ("azure-openai-emit-token-metric", "llm-emit-token-metric")
     child_elements = ("dimension",)
@@ -435,10 +439,11 @@ class EmitTokenMetric(PolicyHandler):
                 done.services.now,
                 namespace,
                 dims,
+                _TOKEN_METRICS,
                 (
-                    ("Total Tokens", float(usage["total_tokens"])),
-                    ("Prompt Tokens", float(usage["prompt_tokens"])),
-                    ("Completion Tokens", float(usage["completion_tokens"])),
+                    float(usage["total_tokens"]),
+                    float(usage["prompt_tokens"]),
+                    float(usage["completion_tokens"]),
                 ),
             )
 
