@@ -100,7 +100,9 @@ class MockDeployment:
         max_tokens: int | None,
         completion_tokens: int,
         rng_value: float,
+        content_type: str = "application/json",
     ) -> BackendCall:
+        """One call now; a success answers in ``content_type`` (an error in JSON)."""
         self.calls += 1
         for outage in self.outages:
             if outage.start <= now < outage.end:
@@ -117,6 +119,7 @@ class MockDeployment:
             return BackendCall(
                 429,
                 {
+                    "Content-Type": "application/json",
                     "Retry-After": str(max(1, math.ceil(wait))),
                     "retry-after-ms": str(int(wait * 1000)),
                     "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
@@ -135,6 +138,7 @@ class MockDeployment:
         return BackendCall(
             200,
             {
+                "Content-Type": content_type,
                 "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
                 "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
             },
@@ -212,29 +216,36 @@ class PoolMember:
     weight: int
 
 
-@dataclass
 class _Rotation:
-    """Smooth weighted round robin (nginx's): deterministic, interleaved by weight."""
+    """One priority group of a pool, picked by smooth weighted round robin (nginx's):
+    deterministic, interleaved by weight, over the members not tripped."""
 
-    current: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("current", "members")
 
-    def pick(self, members: list[tuple[SingleBackend, int]]) -> SingleBackend:
-        """The next of ``members`` (the group's available ones, each with its weight)."""
-        if len(members) == 1:
-            return members[0][0]  # its running weight would rise and fall back by the same
-        current = self.current
+    def __init__(self, members: list[tuple[SingleBackend, int]]) -> None:
+        self.members = members  # each with its weight
+        self.current = [0] * len(members)  # each member's running weight, by position
+
+    def pick(self, now: float) -> SingleBackend | None:
+        """The next available member, or None when every member is tripped."""
+        members, current = self.members, self.current
         total = 0
-        best: SingleBackend | None = None
+        best = -1
         best_value = 0
-        for backend, weight in members:
-            value = current.get(backend.id, 0) + weight
-            current[backend.id] = value
+        # One pass, no list of the available ones: a tripped member keeps its running weight.
+        for index in range(len(members)):
+            backend, weight = members[index]
+            if backend.tripped_until > now:
+                continue
+            value = current[index] + weight
+            current[index] = value
             total += weight
-            if best is None or value > best_value:
-                best, best_value = backend, value
-        assert best is not None
-        current[best.id] -= total
-        return best
+            if best < 0 or value > best_value:
+                best, best_value = index, value
+        if best < 0:
+            return None
+        current[best] -= total
+        return members[best][0]
 
 
 @dataclass
@@ -258,15 +269,14 @@ class BackendRegistry:
     def __post_init__(self) -> None:
         self._reached: dict[str, str | None] = {}  # base URL → backend id, as for_url found
         # Each pool's priority groups in order, each with its own rotation, computed once.
-        self.groups: dict[str, list[tuple[_Rotation, list[tuple[SingleBackend, int]]]]] = {
+        self.groups: dict[str, list[_Rotation]] = {
             pool: [
-                (
-                    _Rotation(),
+                _Rotation(
                     [
                         (self.singles[m.backend], max(m.weight, 1))
                         for m in members
                         if m.priority == priority
-                    ],
+                    ]
                 )
                 for priority in sorted({m.priority for m in members})
             ]
@@ -278,10 +288,10 @@ class BackendRegistry:
         single = self.singles.get(backend_id)
         if single is not None:
             return single if single.available(now) else None
-        for rotation, members in self.groups.get(backend_id, ()):
-            group = [member for member in members if member[0].tripped_until <= now]
-            if group:
-                return rotation.pick(group)
+        for rotation in self.groups.get(backend_id, ()):
+            chosen = rotation.pick(now)
+            if chosen is not None:
+                return chosen
         return None
 
     def knows(self, backend_id: str) -> bool:

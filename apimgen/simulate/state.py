@@ -67,7 +67,18 @@ class PolicyError(Exception):
         return f"{self.reason}: {self.message}"
 
 
-SeriesKey = tuple[int, str, tuple[tuple[str, str], ...]]  # minute, namespace, dimensions
+# minute, namespace, dimensions, and the names of the metrics emitted together
+SeriesKey = tuple[int, str, tuple[tuple[str, str], ...], tuple[str, ...]]
+
+
+class _Sums:
+    """The sums of metrics emitted together (by position) in one series, and their count."""
+
+    __slots__ = ("count", "values")
+
+    def __init__(self, size: int) -> None:
+        self.values = [0.0] * size
+        self.count = 0
 
 
 @dataclass
@@ -75,10 +86,10 @@ class MetricStore:
     """Custom metrics as Azure Monitor keeps them: summed per minute and dimension set, so a
     long run holds one entry per series and minute, not one per request.
 
-    Kept per (minute, namespace, dimensions) with the metrics inside, because the token
+    Kept per (minute, namespace, dimensions, names) with the sums inside, because the token
     policies emit three metrics with the same dimensions at once: one lookup, not three."""
 
-    series: dict[SeriesKey, dict[str, list[float]]] = field(default_factory=dict)
+    series: dict[SeriesKey, _Sums] = field(default_factory=dict)
     samples: int = 0
 
     def add(
@@ -102,25 +113,21 @@ class MetricStore:
     ) -> None:
         """One sample of each named metric, all at ``time`` with the same dimensions (names
         and values apart: the names are the caller's constant, not a tuple per sample)."""
-        key = (int(time // 60), namespace, dimensions)
-        metrics = self.series.get(key)
-        if metrics is None:
-            metrics = self.series[key] = {}
-        for index, name in enumerate(names):
-            value = values[index]
-            entry = metrics.get(name)
-            if entry is None:
-                metrics[name] = [value, 1]
-            else:
-                entry[0] += value
-                entry[1] += 1
+        key = (int(time // 60), namespace, dimensions, names)
+        sums = self.series.get(key)
+        if sums is None:
+            sums = self.series[key] = _Sums(len(names))
+        totals = sums.values
+        for index in range(len(totals)):
+            totals[index] += values[index]
+        sums.count += 1
         self.samples += len(names)
 
     def totals(self) -> Iterator[tuple[int, str, str, tuple[tuple[str, str], ...], float, int]]:
         """Every series and minute: (minute, namespace, metric, dimensions, sum, count)."""
-        for (minute, namespace, dims), metrics in self.series.items():
-            for name, (value, count) in metrics.items():
-                yield minute, namespace, name, dims, value, int(count)
+        for (minute, namespace, dims, names), sums in self.series.items():
+            for index, name in enumerate(names):
+                yield minute, namespace, name, dims, sums.values[index], sums.count
 
     def sum(self, name: str, **dimensions: str) -> float:
         """Total of metric ``name`` over every series whose dimensions include ``dimensions``."""
@@ -241,7 +248,7 @@ class RequestState:
     )
 
     def __init__(
-        self, context: Context, services: GatewayServices, *, llm: LlmRequest = _NO_CALL
+        self, context: Context, services: GatewayServices, llm: LlmRequest = _NO_CALL
     ) -> None:
         self.context = context
         self.services = services

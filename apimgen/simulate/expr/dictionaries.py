@@ -51,10 +51,14 @@ class MultiValueDictionary(CSharpObject):
     @property
     def _items(self) -> dict[str, tuple[str, list[str]]]:
         """Built on first use: most responses' headers are never read by a policy."""
-        if self._raw is not None:
-            for name, value in self._raw.items():
-                items = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
-                self._built[self._fold(name)] = (name, items)
+        raw = self._raw
+        if raw is not None:
+            if raw:  # most requests come without headers
+                for name, value in raw.items():
+                    items = (
+                        [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+                    )
+                    self._built[self._fold(name)] = (name, items)
             self._raw = None
         return self._built
 

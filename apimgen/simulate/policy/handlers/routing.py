@@ -298,6 +298,7 @@ class ForwardRequest(PolicyHandler):
                 0 if llm.api == "embeddings" else llm.max_tokens,
                 llm.completion_tokens,
                 services.rng.random(),
+                "text/event-stream" if llm.stream else "application/json",
             )
         state.backend_calls += 1
         state.backend_used = backend.id
@@ -361,7 +362,6 @@ def _respond_with(
         "total_tokens": call.total_tokens,
     }
     llm, label = state.llm, state.context.request_label
-    content_type = "text/event-stream" if llm.stream else "application/json"
     if llm.api == "responses":
         answer = _responses_answer(label, deployment, call, stream=llm.stream)
     elif llm.stream:
@@ -370,7 +370,7 @@ def _respond_with(
         answer = _embeddings_answer(deployment, call.prompt_tokens)
     else:
         answer = _answer(label, deployment, usage)
-    state.respond(200, "OK", {"Content-Type": content_type, **call.headers}, answer)
+    state.respond(200, "OK", call.headers, answer)  # the mock's own, Content-Type first
 
 
 _REASONS = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}
