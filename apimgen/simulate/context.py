@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from apimgen.simulate.expr.dictionaries import (
@@ -23,6 +24,10 @@ from apimgen.simulate.expr.dictionaries import (
 )
 from apimgen.simulate.expr.members import CSharpObject, Guid, convert
 from apimgen.simulate.expr.values import UnsupportedError, from_json
+
+# What a request without headers or route parameters reads: one shared, read-only mapping,
+# not a new dictionary for every request.
+_NO_ENTRIES: Final[Mapping[str, Any]] = MappingProxyType({})
 
 __all__ = [
     "Api",
@@ -195,11 +200,11 @@ class Request(CSharpObject):
         self.Headers = (
             headers.copy()
             if isinstance(headers, MultiValueDictionary)
-            else MultiValueDictionary(headers or {}, case_insensitive=True)
+            else MultiValueDictionary(headers or _NO_ENTRIES, case_insensitive=True)
         )
         self.Body = Body(body_text) if body_text is not None else None
         self.Certificate = None
-        self._matched = matched or {}
+        self._matched = matched or _NO_ENTRIES
         self._url: _UrlType | None = None
         self._parameters: StringDictionary | None = None
         self._routed: str | None = None  # the path of the base URL set-backend-service set

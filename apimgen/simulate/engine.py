@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from apimgen.simulate.policy.handlers.base import BuildContext, PolicyHandler, registry
 
@@ -23,6 +23,11 @@ from apimgen.simulate.policy.scopes import SECTIONS, Pipeline
 from apimgen.simulate.state import PolicyError, RequestState, error_body
 
 __all__ = ["CompiledPipeline", "EventLoop", "compile_pipeline", "on_error", "process"]
+
+
+# Final: compiled, these live in C statics, not looked up on the module at every call.
+_push: Final = heapq.heappush
+_pop: Final = heapq.heappop
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
             # OK, no body (Learn: forward-request).
             response = state.context.Response
             for hook in state.after_response:
-                hook(state)
+                hook.run(state)
             if state.pending_response_headers:
                 for name, value in state.pending_response_headers.items():
                     response.Headers._set(name, [value])
@@ -146,7 +151,7 @@ class EventLoop:
     def start(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         """Queue a request that starts at ``time``, which may lie ahead of the clock."""
         self.sequence += 1
-        heapq.heappush(self.queue, (time, self.sequence, run, state))
+        _push(self.queue, (time, self.sequence, run, state))
 
     def arrive(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         """A request arriving at ``time``: what happens before it runs first, then its first
@@ -159,20 +164,19 @@ class EventLoop:
         self._step(time, state, run)
 
     def run_until(self, end: float | None = None) -> None:
-        queue, pop = self.queue, heapq.heappop
+        queue = self.queue
         limit = float("inf") if end is None else end
         while queue and queue[0][0] <= limit:
-            time, _, run, state = pop(queue)
+            time, _, run, state = _pop(queue)
             state.services.now = time
             self._step(time, state, run)
 
     def _step(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         """Run a request to its next wait (queued again) or to its end (reported)."""
-        # next() with a default, not a caught StopIteration: compiled, catching it would
-        # build a traceback for every request.
-        resume = next(run, None)
-        if resume is None:
-            self.on_done(state)
+        # A loop, not next() and a caught StopIteration: compiled, it steps the generator
+        # directly, where catching would build a traceback for every request.
+        for resume in run:
+            self.sequence += 1
+            _push(self.queue, (resume if resume > time else time, self.sequence, run, state))
             return
-        self.sequence += 1
-        heapq.heappush(self.queue, (resume if resume > time else time, self.sequence, run, state))
+        self.on_done(state)

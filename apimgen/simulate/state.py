@@ -179,6 +179,29 @@ class GatewayServices:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
 
+class AfterResponse:
+    """What a policy leaves to do once the response is known: settle the tokens a call used,
+    emit its metrics. An object rather than a closure: compiled, calling one is a direct call,
+    and a policy whose work needs nothing of the request's own adds the same one each time."""
+
+    __slots__ = ()
+
+    def run(self, state: RequestState) -> None:
+        raise NotImplementedError
+
+
+class CallAfterResponse(AfterResponse):
+    """A function to call once the response is known (the rarer hooks, kept as closures)."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[RequestState], None]) -> None:
+        self.function = function
+
+    def run(self, state: RequestState) -> None:
+        self.function(state)
+
+
 class LlmRequest:
     """What the scenario knows about a call: its prompt size, limit and planned answer.
 
@@ -260,7 +283,7 @@ class RequestState:
         self.from_cache: bool = False
         self.backend_calls: int = 0
         self.usage: dict[str, int] | None = None
-        self.after_response: list[Callable[[RequestState], None]] = []
+        self.after_response: list[AfterResponse] = []
         # what trace and log-to-eventhub wrote, once one has
         self.log_texts: list[str] | None = None
         # the pool member a retry resends to while it is available

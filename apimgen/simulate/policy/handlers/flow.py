@@ -8,7 +8,7 @@ generator the event loop resumes. A request refused in inbound never builds one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["run_handlers", "run_section"]
 
 
-def run_section(handlers: Sequence[PolicyHandler], state: RequestState) -> Iterator[float] | None:
+def run_section(handlers: list[PolicyHandler], state: RequestState) -> Iterator[float] | None:
     """Run ``handlers`` until one waits: None when all ran, else the generator of the rest."""
-    for index, handler in enumerate(handlers):
-        waiting = handler.run(state)
+    for index in range(len(handlers)):  # a list, indexed: compiled, no iterator object
+        waiting = handlers[index].run(state)
         if waiting is not None:
             rest = handlers[index + 1 :]
             return _resume(waiting, rest, state) if rest else waiting
@@ -31,14 +31,14 @@ def run_section(handlers: Sequence[PolicyHandler], state: RequestState) -> Itera
 
 
 def _resume(
-    waiting: Iterator[float], rest: Sequence[PolicyHandler], state: RequestState
+    waiting: Iterator[float], rest: list[PolicyHandler], state: RequestState
 ) -> Iterator[float]:
     yield from waiting
     if not state.returned:
         yield from run_handlers(rest, state)
 
 
-def run_handlers(handlers: Sequence[PolicyHandler], state: RequestState) -> Iterator[float]:
+def run_handlers(handlers: list[PolicyHandler], state: RequestState) -> Iterator[float]:
     """Yield the virtual times at which to resume; return when done or a response was set."""
     waiting = run_section(handlers, state)
     if waiting is not None:

@@ -30,7 +30,7 @@ from apimgen.simulate.policy.handlers.base import (
 )
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState, error_body
+from apimgen.simulate.state import CallAfterResponse, PolicyError, RequestState, error_body
 
 __all__ = ["LimitConcurrency", "QuotaByKey", "RateLimitByKey"]
 
@@ -133,7 +133,7 @@ class _RateLimit(PolicyHandler):
         if condition is None and count is None:
             window.add(now)
         else:
-            state.after_response.append(increment)
+            state.after_response.append(CallAfterResponse(increment))
         remaining = max(0, calls - used - 1)
         variable = self.literal("remaining-calls-variable-name")
         if variable:
@@ -256,7 +256,7 @@ class _Quota(PolicyHandler):
                 if cs_string(condition.get(done)).lower() == "true":
                     counter.calls += 1
 
-            state.after_response.append(increment)
+            state.after_response.append(CallAfterResponse(increment))
 
 
 _QUOTA_ATTRIBUTES = (

@@ -37,7 +37,7 @@ from apimgen.simulate.policy.handlers.base import (
     compile_value,
 )
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import PolicyError, RequestState, error_body
+from apimgen.simulate.state import AfterResponse, PolicyError, RequestState, error_body
 
 __all__ = ["EmitTokenMetric", "SlidingWindow", "TokenLimit"]
 
@@ -261,28 +261,10 @@ class TokenLimit(PolicyHandler):
                 self.remaining_quota_header,
                 limit - quota.spent,
             )
-        consumed_variable, consumed_header = self.consumed_variable, self.consumed_header
-        if consumed_variable:
-            state.context.Variables.values[consumed_variable] = estimate
+        if self.consumed_variable:
+            state.context.Variables.values[self.consumed_variable] = estimate
 
-        def settle(done: RequestState) -> None:
-            usage = done.usage
-            if usage is None:
-                return  # no usage (a backend error, a cache hit): the estimate stays
-            extra = usage["total_tokens"] - estimate
-            window.add(done.services.now, extra)
-            if quota is not None:
-                quota.spent += extra
-            # A stream's headers, and the outbound policies that run with them, come before
-            # its tokens: they see the estimate (a published measurement on a live gateway:
-            # the variable reported 18 prompt tokens of a 520-token streamed call).
-            consumed = estimate if done.llm.stream else usage["total_tokens"]
-            if consumed_variable:
-                done.context.Variables.values[consumed_variable] = consumed
-            if consumed_header:
-                done.context.Response.Headers._set(consumed_header, [str(consumed)])
-
-        state.after_response.append(settle)
+        state.after_response.append(_Settlement(self, window, quota, estimate))
 
     @staticmethod
     def _expose(
@@ -335,6 +317,43 @@ class TokenLimit(PolicyHandler):
 
 
 # Dimension names the gateway fills itself (apim-genai-policies.md §3.1).
+class _Settlement(AfterResponse):
+    """A token limit's count corrected to what the call used, once its usage is known."""
+
+    __slots__ = ("estimate", "limit", "quota", "window")
+
+    def __init__(
+        self,
+        limit: TokenLimit,
+        window: SlidingWindow,
+        quota: QuotaCounter | None,
+        estimate: int,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.quota = quota
+        self.estimate = estimate
+
+    def run(self, state: RequestState) -> None:
+        usage = state.usage
+        if usage is None:
+            return  # no usage (a backend error, a cache hit): the estimate stays
+        estimate = self.estimate
+        extra = usage["total_tokens"] - estimate
+        self.window.add(state.services.now, extra)
+        if self.quota is not None:
+            self.quota.spent += extra
+        # A stream's headers, and the outbound policies that run with them, come before its
+        # tokens: they see the estimate (a published measurement on a live gateway: the
+        # variable reported 18 prompt tokens of a 520-token streamed call).
+        consumed = estimate if state.llm.stream else usage["total_tokens"]
+        limit = self.limit
+        if limit.consumed_variable:
+            state.context.Variables.values[limit.consumed_variable] = consumed
+        if limit.consumed_header:
+            state.context.Response.Headers._set(limit.consumed_header, [str(consumed)])
+
+
 _DEFAULT_DIMENSIONS: dict[str, Callable[[RequestState], str]] = {
     "API ID": lambda state: state.context.Api.Id,
     "Operation ID": lambda state: state.context.Operation.Id,
@@ -401,7 +420,11 @@ class EmitTokenMetric(PolicyHandler):
                 f"<{element.name}> needs at least one dimension", location=element.location
             )
         self.namespace = self.literal("namespace") or "API Management"
-        self.constant = _constant_dimensions(self.dimensions)
+        constant = _constant_dimensions(self.dimensions)
+        # With every dimension known in advance, every request leaves the same emission.
+        self._constant_emission = (
+            _Emission(self.namespace, constant) if constant is not None else None
+        )
 
     def _evaluate(self, state: RequestState) -> list[tuple[str, _Known]]:
         evaluated: list[tuple[str, _Known]] = []
@@ -421,30 +444,39 @@ class EmitTokenMetric(PolicyHandler):
         return evaluated
 
     def run(self, state: RequestState) -> None:
-        evaluated = self.constant if self.constant is not None else self._evaluate(state)
-        namespace = self.namespace
+        emission = self._constant_emission
+        if emission is None:
+            emission = _Emission(self.namespace, self._evaluate(state))
+        state.after_response.append(emission)
 
-        def emit(done: RequestState) -> None:
-            usage = done.usage
-            response = done.context.Response
-            if usage is None or response.StatusCode >= 400:
-                return
-            dims = tuple(
-                [
-                    (name, value if isinstance(value, str) else value(done))
-                    for name, value in evaluated
-                ]
-            )
-            done.services.metrics.add_all(
-                done.services.now,
-                namespace,
-                dims,
-                _TOKEN_METRICS,
-                (
-                    float(usage["total_tokens"]),
-                    float(usage["prompt_tokens"]),
-                    float(usage["completion_tokens"]),
-                ),
-            )
 
-        state.after_response.append(emit)
+class _Emission(AfterResponse):
+    """A token metric policy's three metrics, emitted once the call's usage is known."""
+
+    __slots__ = ("dimensions", "namespace")
+
+    def __init__(self, namespace: str, dimensions: list[tuple[str, _Known]]) -> None:
+        self.namespace = namespace
+        self.dimensions = dimensions  # a value, or the getter read once the response is known
+
+    def run(self, state: RequestState) -> None:
+        usage = state.usage
+        if usage is None or state.context.Response.StatusCode >= 400:
+            return
+        dims = tuple(
+            [
+                (name, value if isinstance(value, str) else value(state))
+                for name, value in self.dimensions
+            ]
+        )
+        state.services.metrics.add_all(
+            state.services.now,
+            self.namespace,
+            dims,
+            _TOKEN_METRICS,
+            (
+                float(usage["total_tokens"]),
+                float(usage["prompt_tokens"]),
+                float(usage["completion_tokens"]),
+            ),
+        )
