@@ -18,6 +18,7 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from apimgen.simulate.timeline import Timeline
 from apimgen.simulate.urls import longest_prefix
 
 __all__ = [
@@ -74,9 +75,8 @@ class MockDeployment:
     default_max_tokens: int = 4096
     outages: tuple[Outage, ...] = ()
     error_rate: float = 0.0
-    _tokens: deque[tuple[float, int]] = field(default_factory=deque)
-    _token_sum: int = 0
-    _requests: deque[float] = field(default_factory=deque)
+    _tokens: Timeline = field(default_factory=Timeline)  # tokens used, by time
+    _requests: Timeline = field(default_factory=Timeline)  # calls taken, by time
     calls: int = 0
     throttled: int = 0
     tokens_served: int = 0
@@ -87,11 +87,8 @@ class MockDeployment:
         self.requests_per_10s = max(1, self.tpm * 6 // 1000 // 6)
 
     def _expire(self, now: float) -> None:
-        tokens, requests = self._tokens, self._requests
-        while tokens and tokens[0][0] <= now - 60:
-            self._token_sum -= tokens.popleft()[1]
-        while requests and requests[0] <= now - 10:
-            requests.popleft()
+        self._tokens.expire(now - 60)
+        self._requests.expire(now - 10)
 
     def call(
         self,
@@ -113,7 +110,7 @@ class MockDeployment:
         # an embeddings call reserves its input only (max_tokens 0)
         reserved = prompt_tokens + (self.default_max_tokens if max_tokens is None else max_tokens)
         per_10s = self.requests_per_10s
-        if self._token_sum + reserved > self.tpm or len(self._requests) >= per_10s:
+        if self._tokens.total + reserved > self.tpm or len(self._requests) >= per_10s:
             self.throttled += 1
             wait = self._retry_after(now, reserved)
             return BackendCall(
@@ -122,16 +119,15 @@ class MockDeployment:
                     "Content-Type": "application/json",
                     "Retry-After": str(max(1, math.ceil(wait))),
                     "retry-after-ms": str(int(wait * 1000)),
-                    "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
+                    "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._tokens.total)),
                     "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
                 },
                 0.05,
             )
         completion = min(completion_tokens, max_tokens) if max_tokens else completion_tokens
         used = prompt_tokens + completion
-        self._tokens.append((now, used))
-        self._token_sum += used
-        self._requests.append(now)
+        self._tokens.add(now, used)
+        self._requests.add(now, 1)
         self.tokens_served += used
         minute = int(now // 60)
         self.tokens_per_minute[minute] = self.tokens_per_minute.get(minute, 0) + used
@@ -139,7 +135,7 @@ class MockDeployment:
             200,
             {
                 "Content-Type": content_type,
-                "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._token_sum)),
+                "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._tokens.total)),
                 "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
             },
             self.latency_base + self.latency_per_token * completion,
@@ -149,11 +145,11 @@ class MockDeployment:
 
     def _retry_after(self, now: float, needed: int) -> float:
         if len(self._requests) >= self.requests_per_10s:
-            return self._requests[0] + 10 - now
+            return self._requests.oldest() + 10 - now
         freed = 0
-        for time, tokens in self._tokens:
+        for time, tokens in self._tokens.entries():
             freed += tokens
-            if self._token_sum - freed + needed <= self.tpm:
+            if self._tokens.total - freed + needed <= self.tpm:
                 return time + 60 - now
         return 60.0
 

@@ -39,6 +39,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "apimgen.simulate.results",
     "apimgen.simulate.run",
     "apimgen.simulate.state",
+    "apimgen.simulate.timeline",
     "apimgen.simulate.traffic",
     "apimgen.simulate.expr.collections",
     "apimgen.simulate.expr.compiler",

@@ -164,6 +164,7 @@ class GatewayServices:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.random: Callable[[], float] = self.rng.random  # bound once: a draw per call
         self.statics: dict[str, StaticType] = static_types(
             self.clock_reading, self.new_guid, self.rng.random
         )

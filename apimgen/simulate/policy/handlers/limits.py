@@ -14,9 +14,8 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from apimgen.simulate.context import Response
@@ -31,31 +30,24 @@ from apimgen.simulate.policy.handlers.base import (
 from apimgen.simulate.policy.handlers.flow import run_section
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import CallAfterResponse, PolicyError, RequestState, error_body
+from apimgen.simulate.timeline import Timeline
 
 __all__ = ["LimitConcurrency", "QuotaByKey", "RateLimitByKey"]
 
 
-@dataclass
-class CallWindow:
+class CallWindow(Timeline):
     """Calls counted in the last ``period`` seconds, as (time, calls) entries: an
     increment-count of a million is one entry, not a million."""
 
-    entries: deque[tuple[float, int]] = field(default_factory=deque)
-    total: int = 0
+    __slots__ = ()
 
     def count(self, now: float, period: float) -> int:
-        entries = self.entries
-        while entries and entries[0][0] <= now - period:
-            self.total -= entries.popleft()[1]
+        self.expire(now - period)
         return self.total
 
-    def add(self, now: float, calls: int = 1) -> None:
-        if calls > 0:
-            self.entries.append((now, calls))
-            self.total += calls
-
-    def oldest(self) -> float:
-        return self.entries[0][0]
+    def add(self, time: float, amount: int = 1) -> None:
+        if amount > 0:
+            super().add(time, amount)
 
 
 def _refuse_children(element: PolicyElement) -> None:

@@ -297,7 +297,7 @@ class ForwardRequest(PolicyHandler):
                 llm.prompt_tokens,
                 0 if llm.api == "embeddings" else llm.max_tokens,
                 llm.completion_tokens,
-                services.rng.random(),
+                services.random(),
                 "text/event-stream" if llm.stream else "application/json",
             )
         state.backend_calls += 1

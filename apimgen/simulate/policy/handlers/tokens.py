@@ -23,9 +23,8 @@ the response, with the dimensions evaluated for that request; refused calls emit
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apimgen.simulate.policy.handlers.base import (
@@ -38,6 +37,7 @@ from apimgen.simulate.policy.handlers.base import (
 )
 from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import AfterResponse, PolicyError, RequestState, error_body
+from apimgen.simulate.timeline import Timeline
 
 __all__ = ["EmitTokenMetric", "SlidingWindow", "TokenLimit"]
 
@@ -45,26 +45,21 @@ WINDOW = 60.0
 PERIODS = ("Hourly", "Daily", "Weekly", "Monthly", "Yearly")
 
 
-@dataclass
-class SlidingWindow:
+class SlidingWindow(Timeline):
     """Timestamped token entries of one key over the last 60 seconds."""
 
-    entries: deque[tuple[float, int]] = field(default_factory=deque)
-    total: int = 0
-    # The entry whose leaving brings the total below a limit, per limit. Entries leaving
-    # from the front do not move it (the total falls by what they held), only an added
-    # entry does; a key refused many times over asks the same question again and again.
-    _release: dict[int, float | None] = field(default_factory=dict)
+    __slots__ = ("_release",)
 
-    def expire(self, now: float) -> None:
-        entries = self.entries
-        while entries and entries[0][0] <= now - WINDOW:
-            self.total -= entries.popleft()[1]
+    def __init__(self) -> None:
+        super().__init__()
+        # The entry whose leaving brings the total below a limit, per limit. Entries leaving
+        # from the front do not move it (the total falls by what they held), only an added
+        # entry does; a key refused many times over asks the same question again and again.
+        self._release: dict[int, float | None] = {}
 
-    def add(self, now: float, tokens: int) -> None:
-        if tokens:
-            self.entries.append((now, tokens))
-            self.total += tokens
+    def add(self, time: float, amount: int) -> None:
+        if amount:
+            super().add(time, amount)
             if self._release:
                 self._release.clear()
 
@@ -80,7 +75,7 @@ class SlidingWindow:
 
     def _release_time(self, limit: int) -> float | None:
         remaining = self.total
-        for time, tokens in self.entries:
+        for time, tokens in self.entries():
             if remaining < limit:
                 break
             remaining -= tokens
@@ -238,7 +233,7 @@ class TokenLimit(PolicyHandler):
         window: SlidingWindow | None = counters.get(("tpm", key))
         if window is None:
             window = counters[("tpm", key)] = SlidingWindow()
-        window.expire(now)
+        window.expire(now - WINDOW)
         quota, limit, period = (
             self._quota_counter(state, key) if self.has_quota else (None, None, None)
         )
@@ -463,11 +458,10 @@ class _Emission(AfterResponse):
         usage = state.usage
         if usage is None or state.context.Response.StatusCode >= 400:
             return
+        # tuple() of a generator over a list: compiled, filled in place, no list between.
         dims = tuple(
-            [
-                (name, value if isinstance(value, str) else value(state))
-                for name, value in self.dimensions
-            ]
+            (name, value if isinstance(value, str) else value(state))
+            for name, value in self.dimensions
         )
         state.services.metrics.add_all(
             state.services.now,
