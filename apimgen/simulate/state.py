@@ -71,7 +71,7 @@ class PolicyError(Exception):
 SeriesKey = tuple[int, str, tuple[tuple[str, str], ...], tuple[str, ...]]
 
 
-class _Sums:
+class SeriesSums:
     """The sums of metrics emitted together (by position) in one series, and their count."""
 
     __slots__ = ("count", "values")
@@ -79,6 +79,12 @@ class _Sums:
     def __init__(self, size: int) -> None:
         self.values = [0.0] * size
         self.count = 0
+
+    def add(self, values: tuple[float, ...]) -> None:
+        totals = self.values
+        for index in range(len(totals)):
+            totals[index] += values[index]
+        self.count += 1
 
 
 @dataclass
@@ -89,7 +95,7 @@ class MetricStore:
     Kept per (minute, namespace, dimensions, names) with the sums inside, because the token
     policies emit three metrics with the same dimensions at once: one lookup, not three."""
 
-    series: dict[SeriesKey, _Sums] = field(default_factory=dict)
+    series: dict[SeriesKey, SeriesSums] = field(default_factory=dict)
     samples: int = 0
 
     def add(
@@ -113,15 +119,23 @@ class MetricStore:
     ) -> None:
         """One sample of each named metric, all at ``time`` with the same dimensions (names
         and values apart: the names are the caller's constant, not a tuple per sample)."""
-        key = (int(time // 60), namespace, dimensions, names)
+        self.sums(int(time // 60), namespace, dimensions, names).add(values)
+        self.samples += len(names)
+
+    def sums(
+        self,
+        minute: int,
+        namespace: str,
+        dimensions: tuple[tuple[str, str], ...],
+        names: tuple[str, ...],
+    ) -> SeriesSums:
+        """The sums of one series in ``minute``, for an emitter that adds to them itself (and
+        counts its samples)."""
+        key = (minute, namespace, dimensions, names)
         sums = self.series.get(key)
         if sums is None:
-            sums = self.series[key] = _Sums(len(names))
-        totals = sums.values
-        for index in range(len(totals)):
-            totals[index] += values[index]
-        sums.count += 1
-        self.samples += len(names)
+            sums = self.series[key] = SeriesSums(len(names))
+        return sums
 
     def totals(self) -> Iterator[tuple[int, str, str, tuple[tuple[str, str], ...], float, int]]:
         """Every series and minute: (minute, namespace, metric, dimensions, sum, count)."""

@@ -84,13 +84,16 @@ def run(
     endpoints: dict[str, Any] | None = None,
     urls: dict[str, str] | None = None,
     schemas: dict[str, Any] | None = None,
+    compiled: Any = None,
 ) -> tuple[list[Result], GatewayServices, Any]:
     """Run ``calls`` through ``policy``: queued up front (``EventLoop.start``), or with
-    ``arrive`` handed to the loop one by one in time order as a scenario run does."""
-    pipeline = effective_pipeline(
-        [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
-    )
-    compiled = compile_pipeline(pipeline, skip_unknown=skip_unknown, schemas=schemas)
+    ``arrive`` handed to the loop one by one in time order as a scenario run does. A
+    ``compiled`` pipeline from an earlier run is run again, as another gateway node would."""
+    if compiled is None:
+        pipeline = effective_pipeline(
+            [read_policy(GLOBAL), None, read_policy(policy, "api.xml"), None], {}
+        )
+        compiled = compile_pipeline(pipeline, skip_unknown=skip_unknown, schemas=schemas)
     services = GatewayServices(seed=seed)
     singles = backends or [single("aoai")]
     services.backends = BackendRegistry({b.id: b for b in singles}, pools or {}, urls or {})

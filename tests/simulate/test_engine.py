@@ -117,6 +117,32 @@ def test_token_metrics_three_samples_per_success_none_for_refusals() -> None:
     assert all(series[1] == "openai" for series in metrics.totals())
 
 
+def test_token_metrics_sum_per_minute_and_series_on_each_gateway_node() -> None:
+    # Known dimensions: one emission serves every request and remembers each series for the
+    # current minute; the sums must still land per minute, per user and per node.
+    metric = '<llm-emit-token-metric namespace="openai"><dimension name="User ID" /><dimension name="API ID" /></llm-emit-token-metric>'
+    times = ((0, "alice"), (10, "bob"), (20, "alice"), (70, "alice"), (130, "bob"), (140, "bob"))
+    results, first, compiled = run(api_policy(metric), [Call(t, user=u) for t, u in times])
+    _, second, _ = run("", [Call(0, user="carol"), Call(65, user="alice")], compiled=compiled)
+
+    def totals(services: Any) -> dict[tuple[int, str], tuple[float, int]]:
+        return {
+            (minute, dict(dims)["User ID"]): (value, count)
+            for minute, _, name, dims, value, count in services.metrics.totals()
+            if name == "Total Tokens"
+        }
+
+    expected: dict[tuple[int, str], tuple[float, int]] = {}
+    for result in results:
+        key = (int(result.done_at // 60), result.call.user)
+        value, count = expected.get(key, (0.0, 0))
+        expected[key] = (value + 600, count + 1)
+    assert totals(first) == expected
+    assert len(expected) == 4, "alice and bob in minute 0, alice in 1, bob in 2"
+    assert totals(second) == {(0, "carol"): (600.0, 1), (1, "alice"): (600.0, 1)}
+    assert (first.metrics.samples, second.metrics.samples) == (18, 6)
+
+
 def test_pool_fails_over_from_ptu_to_paygo_and_comes_back() -> None:
     breaker = BreakerRule(1, None, 10, ((429, 429), (500, 599)), 30, accept_retry_after=False)
     # 2000 TPM allows 2 requests per 10 s (Azure: 6 RPM per 1000 TPM), so the third call is throttled.

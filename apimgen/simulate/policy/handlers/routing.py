@@ -90,17 +90,27 @@ def _error_body(status: int, message: str) -> Callable[[], str]:
     return lambda: json.dumps({"error": {"code": str(status), "message": message}})
 
 
-def _answer(request_id: str, model: str, usage: dict[str, int]) -> Callable[[], str]:
-    """A chat completion's body, made only if something reads it."""
-    return lambda: json.dumps(
-        {
-            "id": f"chatcmpl-{request_id}",
-            "object": "chat.completion",
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
-            "usage": usage,
-        }
-    )
+class _Answer:
+    """A chat completion's body, made only if something reads it (one object per answer,
+    where a closure would be two)."""
+
+    __slots__ = ("model", "request_id", "usage")
+
+    def __init__(self, request_id: str, model: str, usage: dict[str, int]) -> None:
+        self.request_id = request_id
+        self.model = model
+        self.usage = usage
+
+    def __call__(self) -> str:
+        return json.dumps(
+            {
+                "id": f"chatcmpl-{self.request_id}",
+                "object": "chat.completion",
+                "model": self.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "…"}}],
+                "usage": self.usage,
+            }
+        )
 
 
 def _embeddings_answer(model: str, prompt_tokens: int) -> Callable[[], str]:
@@ -369,7 +379,7 @@ def _respond_with(
     elif llm.api == "embeddings":
         answer = _embeddings_answer(deployment, call.prompt_tokens)
     else:
-        answer = _answer(label, deployment, usage)
+        answer = _Answer(label, deployment, usage)
     state.respond(200, "OK", call.headers, answer)  # the mock's own, Content-Type first
 
 

@@ -36,7 +36,14 @@ from apimgen.simulate.policy.handlers.base import (
     compile_value,
 )
 from apimgen.simulate.policy.reader import PolicyElement
-from apimgen.simulate.state import AfterResponse, PolicyError, RequestState, error_body
+from apimgen.simulate.state import (
+    AfterResponse,
+    MetricStore,
+    PolicyError,
+    RequestState,
+    SeriesSums,
+    error_body,
+)
 from apimgen.simulate.timeline import Timeline
 
 __all__ = ["EmitTokenMetric", "SlidingWindow", "TokenLimit"]
@@ -418,7 +425,7 @@ class EmitTokenMetric(PolicyHandler):
         constant = _constant_dimensions(self.dimensions)
         # With every dimension known in advance, every request leaves the same emission.
         self._constant_emission = (
-            _Emission(self.namespace, constant) if constant is not None else None
+            _Emission(self.namespace, constant, shared=True) if constant is not None else None
         )
 
     def _evaluate(self, state: RequestState) -> list[tuple[str, _Known]]:
@@ -445,32 +452,72 @@ class EmitTokenMetric(PolicyHandler):
         state.after_response.append(emission)
 
 
+# Series an emission with fixed dimensions remembers; past it, it starts afresh.
+_MAX_REMEMBERED_SERIES = 1024
+
+
+class _Series:
+    """Where the samples with one set of dimension values go in the minute last written."""
+
+    __slots__ = ("dimensions", "minute", "store", "sums")
+
+    def __init__(self, dimensions: tuple[tuple[str, str], ...]) -> None:
+        self.dimensions = dimensions
+        self.minute = -1
+        self.store: MetricStore | None = None
+        self.sums: SeriesSums | None = None
+
+
 class _Emission(AfterResponse):
-    """A token metric policy's three metrics, emitted once the call's usage is known."""
+    """A token metric policy's three metrics, emitted once the call's usage is known.
 
-    __slots__ = ("dimensions", "namespace")
+    One made for a policy whose dimensions are all known in advance serves every request, and
+    remembers each set of dimension values' series for the current minute: most samples then
+    add to it without a lookup in the store."""
 
-    def __init__(self, namespace: str, dimensions: list[tuple[str, _Known]]) -> None:
+    __slots__ = ("_names", "_series", "dimensions", "namespace")
+
+    def __init__(
+        self, namespace: str, dimensions: list[tuple[str, _Known]], *, shared: bool = False
+    ) -> None:
         self.namespace = namespace
         self.dimensions = dimensions  # a value, or the getter read once the response is known
+        self._names = tuple(name for name, _ in dimensions)
+        self._series: dict[tuple[str, ...], _Series] | None = {} if shared else None
 
     def run(self, state: RequestState) -> None:
         usage = state.usage
         if usage is None or state.context.Response.StatusCode >= 400:
             return
         # tuple() of a generator over a list: compiled, filled in place, no list between.
-        dims = tuple(
-            (name, value if isinstance(value, str) else value(state))
-            for name, value in self.dimensions
+        known = tuple(
+            value if isinstance(value, str) else value(state) for _, value in self.dimensions
         )
-        state.services.metrics.add_all(
-            state.services.now,
-            self.namespace,
-            dims,
-            _TOKEN_METRICS,
+        services = state.services
+        store, minute = services.metrics, int(services.now // 60)
+        remembered = self._series
+        series = remembered.get(known) if remembered is not None else None
+        if series is not None and series.minute == minute and series.store is store:
+            sums = series.sums
+            assert sums is not None
+        else:
+            dimensions = (
+                series.dimensions
+                if series is not None
+                else tuple(zip(self._names, known, strict=True))
+            )
+            sums = store.sums(minute, self.namespace, dimensions, _TOKEN_METRICS)
+            if remembered is not None:
+                if series is None:
+                    if len(remembered) >= _MAX_REMEMBERED_SERIES:
+                        remembered.clear()
+                    series = remembered[known] = _Series(dimensions)
+                series.minute, series.store, series.sums = minute, store, sums
+        sums.add(
             (
                 float(usage["total_tokens"]),
                 float(usage["prompt_tokens"]),
                 float(usage["completion_tokens"]),
-            ),
+            )
         )
+        store.samples += len(_TOKEN_METRICS)
