@@ -397,13 +397,13 @@ def main() -> None:
     mode = "compiled with mypyc" if compiled() else "pure Python (not compiled: `make install`)"
     print(
         f"simulate  {slow:10,.0f} req/s through limit+metrics+MI+pool ({mode}) | bare counter "
-        f"loop {fast:12,.0f} req/s | ratio 1/{fast / slow:.0f} (target at least 1/10)"
+        f"loop {fast:12,.0f} req/s | ratio 1/{fast / slow:.1f} (target at least 1/10)"
     )
     if compiled():
         pure = _pure_python_rate(n)
         print(
             f"simulate  {pure:10,.0f} req/s the same, the simulator as pure Python | ratio "
-            f"1/{fast / pure:.0f} (compiled runs {slow / pure:.1f}x as fast)"
+            f"1/{fast / pure:.1f} (compiled runs {slow / pure:.1f}x as fast)"
         )
     print(
         f"simulate  the same four policies hand-fused into one loop {floor:10,.0f} req/s | "
