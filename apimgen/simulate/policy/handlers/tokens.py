@@ -318,7 +318,6 @@ class TokenLimit(PolicyHandler):
         raise PolicyError("OpenAITokenQuotaExceeded", message, self.element, response=response)
 
 
-# Dimension names the gateway fills itself (apim-genai-policies.md §3.1).
 class _Settlement(AfterResponse):
     """A token limit's count corrected to what the call used, once its usage is known."""
 
@@ -356,6 +355,7 @@ class _Settlement(AfterResponse):
             state.context.Response.Headers._set(limit.consumed_header, [str(consumed)])
 
 
+# Dimension names the gateway fills itself (apim-genai-policies.md §3.1).
 _DEFAULT_DIMENSIONS: dict[str, Callable[[RequestState], str]] = {
     "API ID": lambda state: state.context.Api.Id,
     "Operation ID": lambda state: state.context.Operation.Id,
