@@ -87,21 +87,26 @@ def process(pipeline: CompiledPipeline, state: RequestState) -> Iterator[float]:
             waiting = run_section(backend, state) if backend else None
             if waiting is not None:
                 yield from waiting
-            # Without a forward-request the gateway's own response goes on to outbound: 200
-            # OK, no body (Learn: forward-request).
-            response = state.context.Response
-            for hook in state.after_response:
-                hook.run(state)
-            if state.pending_response_headers:
-                for name, value in state.pending_response_headers.items():
-                    response.Headers._set(name, [value])
-            if not state.returned and outbound:
-                state.section = "outbound"
-                waiting = run_section(outbound, state)
-                if waiting is not None:
-                    yield from waiting
+            if state.failure is None:
+                # Without a forward-request the gateway's own response goes on to outbound:
+                # 200 OK, no body (Learn: forward-request).
+                response = state.context.Response
+                for hook in state.after_response:
+                    hook.run(state)
+                if state.pending_response_headers:
+                    for name, value in state.pending_response_headers.items():
+                        response.Headers._set(name, [value])
+                if not state.returned and outbound:
+                    state.section = "outbound"
+                    waiting = run_section(outbound, state)
+                    if waiting is not None:
+                        yield from waiting
     except PolicyError as error:
-        _failed(state, error)
+        state.failure = error
+    failure = state.failure  # raised, or signalled by a policy's refusal (RequestState.refuse)
+    if failure is not None:
+        state.failure = None
+        _failed(state, failure)
         if pipeline.on_error:  # most refusals meet an empty on-error: no generator for them
             yield from _on_error_section(pipeline, state)
 
@@ -131,7 +136,12 @@ def _on_error_section(pipeline: CompiledPipeline, state: RequestState) -> Iterat
         waiting = run_section(pipeline.on_error, state)
         if waiting is not None:
             yield from waiting
-    except PolicyError as nested:
+    except PolicyError as error:
+        state.failure = error
+    nested = state.failure
+    if nested is not None:
+        state.failure = None
+        state.returned = False
         state.record_error(nested)
         _internal_error(state, nested.message)
 

@@ -130,7 +130,12 @@ class Explainer:
                 step.outcome = f"raised {error.reason}"
                 raise
             if waiting is None:
-                step.outcome = _outcome(state, before, handler)
+                refused = state.failure  # a limit's refusal is signalled, not raised
+                step.outcome = (
+                    f"raised {refused.reason}"
+                    if refused is not None
+                    else _outcome(state, before, handler)
+                )
                 return None
             return _watched(waiting, state, step, before, handler)
 
@@ -238,7 +243,10 @@ def _watched(
     except PolicyError as error:
         step.outcome = f"raised {error.reason}"
         raise
-    step.outcome = _outcome(state, before, handler)
+    refused = state.failure
+    step.outcome = (
+        f"raised {refused.reason}" if refused is not None else _outcome(state, before, handler)
+    )
 
 
 def _short(value: Any) -> str:

@@ -179,3 +179,38 @@ def test_outbound_calls_and_records_are_explained_as_themselves(tmp_path: Path) 
         ).stdout
     )
     assert "log_records" not in quiet
+
+
+# A per-minute token limit inside a choose, so small that the second call is refused; on-error
+# adds a header, so the refusal must reach it.
+REFUSING = (
+    '<policies><inbound><base /><set-backend-service backend-id="b" />'
+    '<choose><when condition="@(true)"><llm-token-limit counter-key="k" tokens-per-minute="10" '
+    'estimate-prompt-tokens="false" /></when></choose></inbound>'
+    "<backend><base /></backend><outbound><base /></outbound>"
+    '<on-error><base /><set-header name="x-seen" exists-action="override">'
+    "<value>@(context.LastError.Reason)</value></set-header></on-error></policies>"
+)
+
+
+def test_a_refusal_is_explained_where_it_happened_and_on_error_runs(tmp_path: Path) -> None:
+    path = _folder_scenario(tmp_path, REFUSING, ONE_CONSUMER)
+    report = json.loads(run_cli("simulate", str(path), "--json", "--explain", "c:2").stdout)
+    first, second = report["explained"]
+    assert first["status"] == 200 and [s["policy"] for s in first["steps"]] == [
+        "set-backend-service",
+        "choose",
+        "llm-token-limit",
+        "forward-request",  # the global policy's
+    ]
+    assert second["status"] == 429
+    assert second["error"]["reason"] == "OpenAITokenLimitExceeded"
+    steps = [(s["section"], s["policy"], s["outcome"]) for s in second["steps"]]
+    assert steps == [
+        ("inbound", "set-backend-service", "to b"),
+        # the policy that refused, and the choose it sat in, both end with it
+        ("inbound", "choose", "raised OpenAITokenLimitExceeded"),
+        ("inbound", "llm-token-limit", "raised OpenAITokenLimitExceeded"),
+        ("on-error", "set-header", ""),
+    ]
+    assert report["consumers"]["c"]["statuses"]["429"] == 5

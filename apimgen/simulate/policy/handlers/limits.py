@@ -112,7 +112,7 @@ class _RateLimit(PolicyHandler):
                 state.context.Variables.values[variable] = wait
             message = f"Rate limit is exceeded. Try again in {wait} seconds."
             response = _response(state, 429, "Too Many Requests", message, headers)
-            raise PolicyError("RateLimitExceeded", message, self.element, response=response)
+            return state.refuse(PolicyError("RateLimitExceeded", message, self.element, response))
         condition = self.values.get("increment-condition")
         count = self.values.get("increment-count")
 
@@ -238,7 +238,7 @@ class _Quota(PolicyHandler):
                 message = "Out of call volume quota."
                 headers = {}
             response = _response(state, 403, "Forbidden", message, headers)
-            raise PolicyError("QuotaExceeded", message, self.element, response=response)
+            return state.refuse(PolicyError("QuotaExceeded", message, self.element, response))
         condition = self.values.get("increment-condition")
         if condition is None:
             counter.calls += 1
@@ -316,7 +316,8 @@ class LimitConcurrency(PolicyHandler):
         if running >= (self.max_count or 0):
             message = "Concurrency limit is exceeded."
             response = _response(state, 429, "Too Many Requests", message, {})
-            raise PolicyError("ConcurrencyLimitExceeded", message, self.element, response=response)
+            state.refuse(PolicyError("ConcurrencyLimitExceeded", message, self.element, response))
+            return None
         counters[key] = running + 1
         try:
             waiting = run_section(self.children, state)

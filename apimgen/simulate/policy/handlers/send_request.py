@@ -185,6 +185,8 @@ class WaitFor(PolicyHandler):
         waiting = []
         for child in self.children:
             started = child.run(state)
+            if state.failure is not None:
+                return None  # a child's policy refused the call: the section stops here
             if started is None:
                 if self.any:
                     return None  # one finished at once: the wait is over

@@ -245,12 +245,12 @@ class TokenLimit(PolicyHandler):
             self._quota_counter(state, key) if self.has_quota else (None, None, None)
         )
         if tpm is not None and window.total >= tpm:
-            self._refuse_tpm(state, window.seconds_until_below(now, tpm))
+            return self._refuse_tpm(state, window.seconds_until_below(now, tpm))
         if quota is not None and limit is not None and period is not None and quota.spent > limit:
-            self._refuse_quota(state, quota, period)
+            return self._refuse_quota(state, quota, period)
         estimate = state.llm.prompt_tokens if estimating else 0
         if tpm is not None and estimating and estimate > tpm:
-            self._refuse_tpm(state, None)
+            return self._refuse_tpm(state, None)
         window.add(now, estimate)
         if quota is not None:
             quota.spent += estimate
@@ -286,7 +286,7 @@ class TokenLimit(PolicyHandler):
         if seconds is not None and self.retry_after_variable:
             state.context.Variables.values[self.retry_after_variable] = seconds
         response = state.respond(429, "Too Many Requests", headers, body)
-        raise PolicyError("OpenAITokenLimitExceeded", message, self.element, response=response)
+        state.refuse(PolicyError("OpenAITokenLimitExceeded", message, self.element, response))
 
     def _refusal(self, seconds: int | None) -> tuple[str, dict[str, str], Callable[[], str]]:
         """A 429's message, headers and body for a wait of ``seconds``: made once per wait
@@ -315,7 +315,7 @@ class TokenLimit(PolicyHandler):
             },
             error_body(403, message),
         )
-        raise PolicyError("OpenAITokenQuotaExceeded", message, self.element, response=response)
+        state.refuse(PolicyError("OpenAITokenQuotaExceeded", message, self.element, response))
 
 
 class _Settlement(AfterResponse):
