@@ -165,3 +165,27 @@ def test_wait_for_any_is_over_when_a_child_finishes_at_once() -> None:
     )
     results, _, _ = run(policy, [Call(0)], endpoints=ENDPOINTS)
     assert results[0].done_at == 0 and results[0].headers["x-slow"] == ["False"]
+
+
+def test_a_limit_refusing_inside_wait_stops_the_wait_and_on_error_runs() -> None:
+    # A rate limit in a choose beside a slow call: the second request is refused at once, the
+    # wait ends with it and nothing after it runs (no x-got header, no slow call waited for).
+    policy = api_policy(
+        '<wait for="all">'
+        f'<send-request mode="new" response-variable-name="slow"><set-url>{SLOW}/</set-url>'
+        "<set-method>GET</set-method></send-request>"
+        '<choose><when condition="@(true)"><rate-limit calls="1" renewal-period="60" />'
+        "</when></choose></wait>"
+        '<return-response><set-status code="200" reason="OK" />'
+        '<set-header name="x-got" exists-action="override"><value>yes</value></set-header>'
+        "</return-response>",
+        on_error='<base /><set-header name="x-error" exists-action="override">'
+        "<value>@(context.LastError.Reason)</value></set-header>",
+    )
+    results, _, _ = run(policy, [Call(0), Call(1)], endpoints=ENDPOINTS)
+    assert [r.status for r in results] == [200, 429]
+    assert results[0].headers["x-got"] == ["yes"]
+    refused = results[1]
+    assert "x-got" not in refused.headers
+    assert refused.headers["x-error"] == ["RateLimitExceeded"]
+    assert refused.done_at == 1.0, "refused at once, without waiting for the slow call"

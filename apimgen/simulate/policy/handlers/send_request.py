@@ -209,6 +209,8 @@ class WaitFor(PolicyHandler):
                 except StopIteration:
                     if self.any:
                         return
+                if state.failure is not None:
+                    return  # a child's policy refused the call: the others stop with it
             pending = still
             if pending:
                 yield min(time for time, _ in pending)
