@@ -3,6 +3,9 @@ the lists behind it stay as short as the live entries (memory stays flat over lo
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from apimgen.simulate.timeline import Timeline
 
 
@@ -43,3 +46,37 @@ def test_the_lists_behind_it_stay_as_short_as_a_window_over_a_long_run() -> None
     # Dropped entries are cut away in batches: never more than a few thousand are held.
     assert len(timeline._times) < 2_100
     assert timeline.oldest() == 99_940.0
+
+
+# An operation: add `count` entries one second apart (amounts cycling), or expire up to a time.
+_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(1, 700), st.integers(-5, 50)),
+        st.tuples(st.just("expire"), st.integers(0, 3000), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_OPERATIONS)
+def test_a_timeline_agrees_with_a_plain_list_through_any_adds_and_expiries(
+    operations: list[tuple[str, int, int]],
+) -> None:
+    # Bulk adds cross the batch size at which dropped entries are cut away, so compaction runs.
+    timeline, naive = Timeline(), []
+    clock = 0.0
+    for kind, number, amount in operations:
+        if kind == "add":
+            for step in range(number):
+                clock += 1.0
+                timeline.add(clock, amount + step % 3)
+                naive.append((clock, amount + step % 3))
+        else:
+            cutoff = float(number)
+            timeline.expire(cutoff)
+            naive = [(time, value) for time, value in naive if time > cutoff]
+        assert list(timeline.entries()) == naive
+        assert (len(timeline), timeline.total) == (len(naive), sum(v for _, v in naive))
+        if naive:
+            assert timeline.oldest() == naive[0][0]
