@@ -87,6 +87,10 @@ class SimulationResult:
     # records trace and log-to-eventhub wrote, by policy, then by source or logger
     log_records: dict[str, dict[str, int]] = field(default_factory=dict)
     explained: list[ExplainedRequest] = field(default_factory=list)  # with --explain
+    # each custom metric summed over the run: (namespace, metric, dimensions) → sum
+    metric_totals: dict[tuple[str, str, tuple[tuple[str, str], ...]], float] = field(
+        default_factory=dict
+    )
     # answers that reached their callers without a body: an outbound read without
     # preserveContent used it up (Learn, set-body)
     empty_bodies: int = 0
@@ -108,6 +112,8 @@ class SimulationResult:
         return all(e.passed for e in self.expectations)
 
     def measure(self, expectation: Expectation) -> float:
+        if expectation.measure == "metric":
+            return self._metric_sum(expectation)
         if expectation.measure.startswith("cache_"):
             return self._cache_measure(expectation.measure)
         if expectation.backend and expectation.while_available:
@@ -154,6 +160,20 @@ class SimulationResult:
         }
         return float(values[expectation.measure])
 
+    def _metric_sum(self, expectation: Expectation) -> float:
+        """A custom metric's sum over the samples with the expectation's dimensions (and
+        namespace): 0 when no policy emitted it that way."""
+        wanted = set((expectation.dimensions or {}).items())
+        return float(
+            sum(
+                value
+                for (namespace, name, dims), value in self.metric_totals.items()
+                if name == expectation.metric
+                and (expectation.namespace is None or namespace == expectation.namespace)
+                and wanted <= set(dims)
+            )
+        )
+
     def _cache_measure(self, measure: str) -> float:
         """Semantic-cache measures; 0 when no lookup happened."""
         cache = self.semantic_cache or {}
@@ -184,6 +204,9 @@ class SimulationResult:
                 if expectation.while_available
                 else ""
             )
+            if expectation.measure == "metric" and not expectation.name:
+                where = ", ".join(f"{k}={v}" for k, v in (expectation.dimensions or {}).items())
+                name = f"metric {expectation.metric}" + (f" where {where}" if where else "")
             self.expectations.append(
                 ExpectationResult(
                     name,

@@ -276,6 +276,7 @@ _MEASURES = Literal[
     "cache_hit_ratio",
     "cache_false_hits",
     "cache_saved_share",
+    "metric",
 ]
 
 
@@ -295,6 +296,20 @@ class Expectation(SpecModel):
         "while the PTU is healthy.",
     )
     measure: _MEASURES = Field(description="What to measure.")
+    metric: str | None = Field(
+        default=None,
+        description="With measure: metric, the custom metric to sum over the run, as the "
+        "policies emitted it (Total Tokens, Prompt Tokens, Completion Tokens, or an "
+        "emit-metric's name).",
+    )
+    dimensions: dict[str, str] | None = Field(
+        default=None,
+        description="With measure: metric, only the samples whose dimensions include these, "
+        "e.g. {User ID: alice}: what a chart split by that dimension would show.",
+    )
+    namespace: str | None = Field(
+        default=None, description="With measure: metric, only this metric namespace."
+    )
     at_most: float | None = Field(default=None, description="Upper bound (inclusive).")
     at_least: float | None = Field(default=None, description="Lower bound (inclusive).")
     equals: float | None = Field(default=None, description="Exact value.")
@@ -314,6 +329,14 @@ class Expectation(SpecModel):
         if self.measure.startswith("cache_") and (self.consumer or self.backend):
             raise ValueError(f"{self.measure} is measured for the whole run, not per "
                              f"{'consumer' if self.consumer else 'backend'}")  # fmt: skip
+        if self.measure == "metric":
+            if not self.metric:
+                raise ValueError("measure: metric needs metric: the name to sum (Total Tokens)")
+            if self.consumer or self.backend:
+                raise ValueError("a metric is told apart by its dimensions, not by consumer or "
+                                 "backend: give dimensions, e.g. {User ID: alice}")  # fmt: skip
+        elif self.metric or self.dimensions is not None or self.namespace:
+            raise ValueError("metric, dimensions and namespace go with measure: metric")
         if self.while_available and (not self.backend or self.measure != "requests"):
             raise ValueError("while_available counts a backend's requests: give backend and "
                              "measure: requests")  # fmt: skip

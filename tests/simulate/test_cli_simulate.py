@@ -4,6 +4,7 @@ runs are reproducible, failures exit 4 with JUnit to show, and bad scenarios are
 from __future__ import annotations
 
 import json
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -549,6 +550,18 @@ def test_an_expectation_on_an_unknown_backend_is_a_located_error(tmp_path: Path,
         (
             {"consumer": "c", "measure": "cache_hit_ratio", "at_least": 0.5},
             "cache_hit_ratio is measured for the whole run, not per consumer",
+        ),
+        (
+            {"measure": "metric", "dimensions": {"User ID": "c"}, "at_least": 1},
+            "measure: metric needs metric: the name to sum (Total Tokens)",
+        ),
+        (
+            {"consumer": "c", "measure": "metric", "metric": "Total Tokens", "at_least": 1},
+            "a metric is told apart by its dimensions, not by consumer or backend",
+        ),
+        (
+            {"measure": "tokens", "dimensions": {"User ID": "c"}, "at_least": 1},
+            "metric, dimensions and namespace go with measure: metric",
         ),
     ],
 )
@@ -1275,3 +1288,28 @@ def test_last_error_says_at_which_scope_the_policy_failed(tmp_path: Path) -> Non
     refused = {e["consumer"]: e["variables"]["scope"] for e in report["explained"]
                if e["status"] != 200}  # fmt: skip
     assert refused == {"free": "product", "paid": "api"}
+
+
+def test_a_metric_expectation_sums_what_the_token_metric_policy_emitted() -> None:
+    """Step 2 emits token metrics per user: alice's Total Tokens series holds exactly the tokens
+    she used. Step 1 emits none, so the same expectation measures 0 and fails."""
+    expectation = {
+        "measure": "metric",
+        "metric": "Total Tokens",
+        "dimensions": {"User ID": "alice"},
+        "at_least": 1,
+    }
+    measured = {}
+    for step in ("seed-step1", "seed-step2"):
+        data = yaml.safe_load((EXAMPLES / "scenarios" / f"{step}.yaml").read_text())
+        data["policies"]["spec"] = str(EXAMPLES / "seed" / f"step{step[-1]}.yaml")
+        data["expect"] = [expectation, {**expectation, "dimensions": {"User ID": "nobody"}}]
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "s.yaml"
+            path.write_text(yaml.safe_dump(data))
+            report = json.loads(run_cli("simulate", str(path), "--json").stdout)
+        measured[step] = [e["measured"] for e in report["expectations"]]
+        alice = report["consumers"]["alice"]["tokens"]
+    assert measured["seed-step2"] == [alice, 0] and alice > 0
+    assert measured["seed-step1"] == [0, 0]
+    assert report["expectations"][1]["name"] == "metric Total Tokens where User ID=nobody"
