@@ -130,12 +130,7 @@ class Explainer:
                 step.outcome = f"raised {error.reason}"
                 raise
             if waiting is None:
-                refused = state.failure  # a limit's refusal is signalled, not raised
-                step.outcome = (
-                    f"raised {refused.reason}"
-                    if refused is not None
-                    else _outcome(state, before, handler)
-                )
+                step.outcome = _outcome(state, before, handler)
                 return None
             return _watched(waiting, state, step, before, handler)
 
@@ -213,7 +208,10 @@ def _before(state: RequestState) -> _Before:
 def _outcome(state: RequestState, before: _Before, handler: PolicyHandler) -> str:
     """What a finished step changed: the backend it routed to or called, the status now,
     and the handler's own account. A step that called a backend (forward-request, a retry)
-    always says whom it called and what came back, even when that is what it was before."""
+    always says whom it called and what came back, even when that is what it was before. A
+    limit's refusal is signalled on the request, not raised: the step ends with it."""
+    if state.failure is not None:
+        return f"raised {state.failure.reason}"
     parts = []
     called = state.backend_calls != before[3]
     if state.backend_id != before[1] and state.backend_id is not None:
@@ -243,10 +241,7 @@ def _watched(
     except PolicyError as error:
         step.outcome = f"raised {error.reason}"
         raise
-    refused = state.failure
-    step.outcome = (
-        f"raised {refused.reason}" if refused is not None else _outcome(state, before, handler)
-    )
+    step.outcome = _outcome(state, before, handler)
 
 
 def _short(value: Any) -> str:

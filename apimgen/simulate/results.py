@@ -13,6 +13,7 @@ from apimgen.simulate.scenario import Expectation
 
 if TYPE_CHECKING:
     from apimgen.simulate.explain import ExplainedRequest
+    from apimgen.simulate.state import MetricStore
 
 __all__ = ["BackendStats", "ConsumerStats", "ExpectationResult", "SimulationResult"]
 
@@ -87,10 +88,8 @@ class SimulationResult:
     # records trace and log-to-eventhub wrote, by policy, then by source or logger
     log_records: dict[str, dict[str, int]] = field(default_factory=dict)
     explained: list[ExplainedRequest] = field(default_factory=list)  # with --explain
-    # each custom metric summed over the run: (namespace, metric, dimensions) → sum
-    metric_totals: dict[tuple[str, str, tuple[tuple[str, str], ...]], float] = field(
-        default_factory=dict
-    )
+    # the custom metrics each gateway node kept, for metric expectations
+    metric_stores: list[MetricStore] = field(default_factory=list)
     # answers that reached their callers without a body: an outbound read without
     # preserveContent used it up (Learn, set-body)
     empty_bodies: int = 0
@@ -162,15 +161,12 @@ class SimulationResult:
 
     def _metric_sum(self, expectation: Expectation) -> float:
         """A custom metric's sum over the samples with the expectation's dimensions (and
-        namespace): 0 when no policy emitted it that way."""
-        wanted = set((expectation.dimensions or {}).items())
+        namespace), on every gateway node: 0 when no policy emitted it that way."""
+        assert expectation.metric is not None  # the scenario model requires it
         return float(
             sum(
-                value
-                for (namespace, name, dims), value in self.metric_totals.items()
-                if name == expectation.metric
-                and (expectation.namespace is None or namespace == expectation.namespace)
-                and wanted <= set(dims)
+                store.sum(expectation.metric, expectation.dimensions, expectation.namespace)
+                for store in self.metric_stores
             )
         )
 

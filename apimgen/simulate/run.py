@@ -453,19 +453,6 @@ class _Collector:
                 self.errors[f"{status} {reason}: {message}"] += 1
 
 
-def _metric_totals(
-    nodes: Iterable[GatewayServices],
-) -> dict[tuple[str, str, tuple[tuple[str, str], ...]], float]:
-    """Each custom metric summed over the run's minutes and gateway nodes, per namespace and
-    dimension set: what a metric expectation measures."""
-    totals: dict[tuple[str, str, tuple[tuple[str, str], ...]], float] = {}
-    for node in nodes:
-        for _, namespace, name, dims, value, _ in node.metrics.totals():
-            key = (namespace, name, dims)
-            totals[key] = totals.get(key, 0.0) + value
-    return totals
-
-
 def _check_products(loaded: LoadedScenario, products: list[str]) -> None:
     """A consumer in a product the spec lacks would run without that product's policies. (A
     policy folder's products are not all known: one without a file has no policies.)"""
@@ -697,7 +684,7 @@ def run_scenario(
         backends=_backend_stats(gateway, nodes),
         tokens_per_minute=dict(collector.per_minute),
         metric_samples=sum(node.metrics.samples for node in nodes.values()),
-        metric_totals=_metric_totals(nodes.values()),
+        metric_stores=[node.metrics for node in nodes.values()],
         skipped_policies=pipelines.skipped,
         errors=collector.errors,
         token_limits=sorted(set().union(*(node.token_limits for node in nodes.values()))),

@@ -7,7 +7,7 @@ import json
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,7 +96,6 @@ class MetricStore:
     policies emit three metrics with the same dimensions at once: one lookup, not three."""
 
     series: dict[SeriesKey, SeriesSums] = field(default_factory=dict)
-    samples: int = 0
 
     def add(
         self,
@@ -107,20 +106,7 @@ class MetricStore:
         dimensions: tuple[tuple[str, str], ...],
     ) -> None:
         """One sample of ``name`` at ``time`` with its dimensions."""
-        self.add_all(time, namespace, dimensions, (name,), (value,))
-
-    def add_all(
-        self,
-        time: float,
-        namespace: str,
-        dimensions: tuple[tuple[str, str], ...],
-        names: tuple[str, ...],
-        values: tuple[float, ...],
-    ) -> None:
-        """One sample of each named metric, all at ``time`` with the same dimensions (names
-        and values apart: the names are the caller's constant, not a tuple per sample)."""
-        self.sums(int(time // 60), namespace, dimensions, names).add(values)
-        self.samples += len(names)
+        self.sums(int(time // 60), namespace, dimensions, (name,)).add((value,))
 
     def sums(
         self,
@@ -129,13 +115,18 @@ class MetricStore:
         dimensions: tuple[tuple[str, str], ...],
         names: tuple[str, ...],
     ) -> SeriesSums:
-        """The sums of one series in ``minute``, for an emitter that adds to them itself (and
-        counts its samples)."""
+        """The sums of one series in ``minute``, for metrics emitted together (the token
+        policies' three): the caller adds one sample of each to them."""
         key = (minute, namespace, dimensions, names)
         sums = self.series.get(key)
         if sums is None:
             sums = self.series[key] = SeriesSums(len(names))
         return sums
+
+    @property
+    def samples(self) -> int:
+        """Samples emitted so far, each metric's counted apart."""
+        return sum(sums.count * len(key[3]) for key, sums in self.series.items())
 
     def totals(self) -> Iterator[tuple[int, str, str, tuple[tuple[str, str], ...], float, int]]:
         """Every series and minute: (minute, namespace, metric, dimensions, sum, count)."""
@@ -143,13 +134,16 @@ class MetricStore:
             for index, name in enumerate(names):
                 yield minute, namespace, name, dims, sums.values[index], sums.count
 
-    def sum(self, name: str, **dimensions: str) -> float:
-        """Total of metric ``name`` over every series whose dimensions include ``dimensions``."""
-        wanted = set(dimensions.items())
+    def sum(
+        self, name: str, dimensions: Mapping[str, str] | None = None, namespace: str | None = None
+    ) -> float:
+        """Total of metric ``name`` (in ``namespace``, if given) over every series whose
+        dimensions include ``dimensions``: what a chart split by them would show."""
+        wanted = set((dimensions or {}).items())
         return sum(
             value
-            for _, _, metric, dims, value, _ in self.totals()
-            if metric == name and wanted <= set(dims)
+            for _, space, metric, dims, value, _ in self.totals()
+            if metric == name and namespace in (None, space) and wanted <= set(dims)
         )
 
 
@@ -180,7 +174,7 @@ class GatewayServices:
         self.rng = random.Random(self.seed)
         self.random: Callable[[], float] = self.rng.random  # bound once: a draw per call
         self.statics: dict[str, StaticType] = static_types(
-            self.clock_reading, self.new_guid, self.rng.random
+            self.clock_reading, self.new_guid, self.random
         )
 
     def utc_now(self) -> datetime:

@@ -112,8 +112,10 @@ def test_token_metrics_three_samples_per_success_none_for_refusals() -> None:
         "Completion Tokens",
     }
     assert metrics.sum("Total Tokens") == 1200
-    assert metrics.sum("Prompt Tokens", App="hr") == 100
-    assert metrics.sum("Completion Tokens", **{"User ID": "alice", "App": "none"}) == 500
+    assert metrics.sum("Total Tokens", namespace="openai") == 1200
+    assert metrics.sum("Total Tokens", namespace="API Management") == 0
+    assert metrics.sum("Prompt Tokens", {"App": "hr"}) == 100
+    assert metrics.sum("Completion Tokens", {"User ID": "alice", "App": "none"}) == 500
     assert all(series[1] == "openai" for series in metrics.totals())
 
 

@@ -520,4 +520,3 @@ class _Emission(AfterResponse):
                 float(usage["completion_tokens"]),
             )
         )
-        store.samples += len(_TOKEN_METRICS)
