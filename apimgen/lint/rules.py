@@ -17,6 +17,7 @@ from apimgen.errors import Severity
 from apimgen.lint.body_reads import consuming_body_reads
 from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
+from apimgen.lint.regex_patterns import nested_quantifiers, regex_patterns
 from apimgen.lint.variable_types import (
     guarded_variables,
     indexed_reads,
@@ -313,6 +314,22 @@ def unset_variables(document: LintDocument, knowledge: Knowledge) -> Iterator[Fi
                 "set it first, or read it with "
                 f'context.Variables.GetValueOrDefault<string>("{name}", …)',
             )
+
+
+def backtracking_regex(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        for element, text in _texts(statement):
+            for pattern in regex_patterns(text):
+                if nested_quantifiers(pattern):
+                    yield _finding(
+                        "APIM027",
+                        element,
+                        f"the pattern '{pattern}' repeats a part that is itself repeated: on "
+                        "an input that almost matches, .NET backtracks until the match "
+                        "timeout and throws RegexMatchTimeoutException",
+                        "make the inner part match one way only, e.g. ^a+$ instead of "
+                        "^(a+)+$, or bound the repeat",
+                    )
 
 
 def reference_equality(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
@@ -870,6 +887,17 @@ RULES: tuple[Rule, ...] = (
             "with GetValueOrDefault or test with ContainsKey where it may be missing."
         ),
         unset_variables,
+    ),
+    Rule(
+        "APIM027",
+        "backtracking-regex",
+        Severity.WARNING,
+        (
+            "A Regex pattern with nested quantifiers (^(a+)+$) backtracks exponentially on "
+            "inputs that almost match; the gateway spends the match timeout on each such "
+            "request, then throws RegexMatchTimeoutException."
+        ),
+        backtracking_regex,
     ),
 )
 
