@@ -213,7 +213,12 @@ def plan(
 
 
 def _is_plan_file(path: Path) -> bool:
-    return path.suffix.lower() == ".json"
+    """A saved plan is known by its content (its format tag), whatever its name: ``plan -o
+    tfplan`` then ``apply tfplan`` works as terraform's does. A ``.json`` name counts too, so a
+    damaged plan is reported as one rather than read as a spec."""
+    from apimgen.deploy.plan import is_plan_document
+
+    return path.suffix.lower() == ".json" or is_plan_document(path)
 
 
 def _saved_plan(

@@ -21,8 +21,17 @@ from apimgen.deploy.live import LiveResource
 from apimgen.deploy.normalise import comparable, differences, digest, path_under_service
 from apimgen.deploy.target import Target
 from apimgen.errors import ApimgenError, InputError
+from apimgen.files import FileTooLargeError, read_bounded
 
-__all__ = ["PLAN_FORMAT", "Change", "Plan", "compute_plan", "live_digests", "load_plan"]
+__all__ = [
+    "PLAN_FORMAT",
+    "Change",
+    "Plan",
+    "compute_plan",
+    "is_plan_document",
+    "live_digests",
+    "load_plan",
+]
 
 PLAN_FORMAT = "apimgen.plan/v1"
 
@@ -229,11 +238,33 @@ def save_plan(plan: Plan, path: Path) -> None:
     path.write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
 
 
+def is_plan_document(path: Path) -> bool:
+    """Whether ``path`` holds a saved plan: JSON whose ``format`` is this version's tag. A YAML
+    spec never parses as such (its top level is a mapping without that tag, or not JSON)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(64).lstrip()
+    except OSError:
+        return False
+    if not head.startswith(b"{"):
+        return False
+    try:
+        document = json.loads(read_bounded(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, FileTooLargeError, ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and document.get("format") == PLAN_FORMAT
+
+
 def load_plan(path: Path) -> Plan:
     """Read a saved plan; a located error for anything that is not one."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
+        document = json.loads(read_bounded(path).decode("utf-8"))
+    except RecursionError:
+        raise InputError(
+            f"{path}: not a plan file: nested too deeply",
+            hint="save one with `apimgen plan SPEC -o plan.json`",
+        ) from None
+    except (OSError, UnicodeDecodeError, FileTooLargeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise InputError(
             f"{path}: cannot read the plan: {reason}",

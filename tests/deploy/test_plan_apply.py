@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from apimgen.errors import ExitCode
-from tests.conftest import make_spec, write_spec
+from tests.conftest import EXAMPLES, make_spec, write_spec
 from tests.deploy.conftest import (
     EXISTING,
     PRODUCTION,
@@ -504,3 +505,27 @@ def test_a_secret_is_only_read_from_an_arm_id_on_the_same_endpoint(
     assert result.exit_code == ExitCode.ERROR
     assert "names no Azure resource id to read it from" in result.stderr
     assert live.writes() == []
+
+
+def test_a_saved_plan_is_known_by_its_content_and_applies_from_another_checkout(
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``plan -o tfplan`` then ``apply tfplan``, as terraform users write it, from a second
+    checkout in another folder: the plan names the spec it came from, but apply never reads it."""
+    first = tmp_path / "job-1"
+    shutil.copytree(EXAMPLES, first / "examples")
+    monkeypatch.chdir(first)
+    planned = live.run("plan", "examples/seed/gateway.yaml", "-o", "tfplan")
+    assert planned.exit_code == 0, planned.output
+    second = tmp_path / "job-2"
+    second.mkdir()
+    shutil.move(first / "tfplan", second / "tfplan")
+    shutil.rmtree(first)
+    monkeypatch.chdir(second)
+    applied = live.run("apply", "tfplan", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "unknown key" not in applied.output
+    assert live.writes(), "the saved plan's changes were written"
+    # a spec is still read as a spec, whatever its name: applied, it plans empty
+    shutil.copy(EXAMPLES / "seed" / "gateway.yaml", second / "gateway.spec")
+    assert live.run("plan", "gateway.spec", "--detailed-exitcode").exit_code == 0
