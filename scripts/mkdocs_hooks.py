@@ -5,7 +5,8 @@ A page says ``<!-- apimgen:NAME -->`` where a generated section goes:
 - ``spec-reference`` and ``scenario-reference``: every model of the spec / scenario JSON Schema
   with its properties, types, defaults and descriptions;
 - ``lint-rules``: the lint rule catalogue (id, severity, rationale);
-- ``cli-reference``: ``--help`` of every command.
+- ``cli-reference``: ``--help`` of every command;
+- ``limits``: the bounds every reader keeps (``apimgen.limits.LIMITS``).
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def _lint_rules() -> str:
     return "\n".join(lines)
 
 
+def _limits_table() -> str:
+    from apimgen.limits import LIMITS
+
+    lines = ["| What | Limit | Applies to | Past it |", "|---|---|---|---|"]
+    for limit in LIMITS:
+        lines.append(
+            f"| {limit.name} | {limit.value} | {_cell(limit.applies_to)} | {_cell(limit.past_it)} |"
+        )
+    return "\n".join(lines)
+
+
 def _cli_reference() -> str:
     import typer
 
@@ -130,11 +142,13 @@ def _section(name: str) -> str:
         return _lint_rules()
     if name == "cli-reference":
         return _cli_reference()
+    if name == "limits":
+        return _limits_table()
     raise ValueError(f"unknown generated section {name!r}")
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
-    for name in ("spec-reference", "scenario-reference", "lint-rules", "cli-reference"):
+    for name in ("spec-reference", "scenario-reference", "lint-rules", "cli-reference", "limits"):
         marker = _MARKER.format(name)
         if marker in markdown:
             markdown = markdown.replace(marker, _section(name))

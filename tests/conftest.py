@@ -22,6 +22,10 @@ def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("APIMGEN_DEBUG", raising=False)
+    # Tests write scenarios into temporary folders that name the examples' specs: outside a
+    # scenario's own tree, which a user allows the same way (--allow-path). Tests of the
+    # confinement itself remove it.
+    monkeypatch.setenv("APIMGEN_ALLOW_PATH", str(EXAMPLES))
 
 
 def run_cli(*args: str) -> Any:

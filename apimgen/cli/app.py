@@ -10,6 +10,7 @@ import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -25,6 +26,7 @@ from apimgen.errors import ApimgenError, ExitCode
 
 if TYPE_CHECKING:
     from apimgen.cli.output import Output
+    from apimgen.simulate.results import SimulationResult
 
 __all__ = ["app", "main"]
 
@@ -38,7 +40,7 @@ _HELP = (
     "(plan --detailed-exitcode: changes present); "
     "3 changes pending or rendered files stale; 4 simulation expectations failed; "
     "130 interrupted.\n\n"
-    "Global options (-q, -v, --no-color) may also follow the command. "
+    "Global options (-q, -v, --no-color, --allow-path) may also follow the command. "
     "Set APIMGEN_DEBUG=1 to see tracebacks."
 )
 
@@ -71,8 +73,20 @@ def _global_options(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    allow_path: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-path",
+            metavar="DIR",
+            help="Let specs and scenarios name files under DIR too (repeatable; also "
+            "APIMGEN_ALLOW_PATH). By default a file may name only files in its own folder's "
+            "tree: that folder, or the nearest one above it holding .apimgen-root.",
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = GlobalOptions(quiet=quiet, verbose=verbose, color=not no_color)
+    ctx.obj = GlobalOptions(
+        quiet=quiet, verbose=verbose, color=not no_color, allow_paths=tuple(allow_path or ())
+    )
 
 
 @app.command()
@@ -227,6 +241,16 @@ def simulate(
             "(its first 3) or CONSUMER:N.",
         ),
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.001,
+            metavar="SECONDS",
+            help="Wall-clock budget for the whole command: a run still going then stops, "
+            "its partial result is shown and marked, and the exit code is 1.",
+        ),
+    ] = None,
 ) -> None:
     """Run policies against synthetic traffic on a virtual clock; exit 4 if an expectation fails."""
 
@@ -236,18 +260,21 @@ def simulate(
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
 
+        deadline = monotonic() + timeout if timeout is not None else None
         if sweep is not None:
             if explain is not None:
                 raise ApimgenError(
                     "--explain does not combine with --sweep",
                     hint="explain one run: drop --sweep, or set the value in the scenario",
                 )
-            return _sweep(out, scenario, sweep, seed, skip_unknown, as_json)
+            return _sweep(out, scenario, sweep, seed, skip_unknown, as_json, deadline)
         chosen = parse_explain(explain) if explain is not None else None
         paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
-        results = []
+        results: list[SimulationResult] = []
         for path, one in zip(paths, loaded, strict=True):
+            if results and results[-1].stopped_at is not None:
+                break  # the budget is spent: the runs after a stopped one are not started
             with (
                 out.progress(f"simulating {path}")
                 if not as_json
@@ -260,8 +287,22 @@ def simulate(
                         skip_unknown=skip_unknown or None,
                         progress=progress,
                         explain=chosen,
+                        deadline=deadline,
                     )
                 )
+        stopped = results[-1].stopped_at is not None
+        if stopped:
+            _show_results(out, results, as_json)
+            skipped = len(paths) - len(results)
+            out.error(
+                f"--timeout {timeout:g}: {results[-1].name} stopped at simulated second "
+                f"{results[-1].stopped_at:g} of {results[-1].duration:g}; "
+                "the result shown is partial"
+                + (f", and {skipped} further run(s) did not start" if skipped else "")
+                + "; no JUnit file or report was written",
+                "raise --timeout, or shorten the scenario's duration",
+            )
+            return ExitCode.ERROR
         if junit is not None:
             try:
                 junit.parent.mkdir(parents=True, exist_ok=True)
@@ -278,19 +319,7 @@ def simulate(
             ):
                 written = write_report(results, report_dir)
             out.info(f"report: {report_dir / 'report.html'} ({len(written)} files)")
-        if as_json:
-            out.json(
-                results[0].to_json()
-                if len(results) == 1
-                else {
-                    "schema": "apimgen.simulation-comparison/v1",
-                    "runs": [result.to_json() for result in results],
-                    "passed": all(result.passed for result in results),
-                }
-            )
-        else:
-            for result in results:
-                out.simulation(result)
+        _show_results(out, results, as_json)
         passed = all(result.passed for result in results)
         return ExitCode.OK if passed else ExitCode.EXPECTATIONS_FAILED
 
@@ -298,8 +327,30 @@ def simulate(
     run_command(ctx, action, json_schema=schema if as_json else None)
 
 
+def _show_results(out: Output, results: list[SimulationResult], as_json: bool) -> None:
+    if as_json:
+        out.json(
+            results[0].to_json()
+            if len(results) == 1
+            else {
+                "schema": "apimgen.simulation-comparison/v1",
+                "runs": [result.to_json() for result in results],
+                "passed": all(result.passed for result in results),
+            }
+        )
+    else:
+        for result in results:
+            out.simulation(result)
+
+
 def _sweep(
-    out: Output, scenario: Path, sweep: str, seed: int | None, skip_unknown: bool, as_json: bool
+    out: Output,
+    scenario: Path,
+    sweep: str,
+    seed: int | None,
+    skip_unknown: bool,
+    as_json: bool,
+    deadline: float | None,
 ) -> int:
     from apimgen.simulate.scenario import load_scenario
     from apimgen.simulate.sweep import parse_sweep, run_sweep
@@ -312,7 +363,12 @@ def _sweep(
         else nullcontext(lambda fraction: None) as progress
     ):
         rows = run_sweep(
-            loaded, values, seed=seed, skip_unknown=skip_unknown or None, progress=progress
+            loaded,
+            values,
+            seed=seed,
+            skip_unknown=skip_unknown or None,
+            progress=progress,
+            deadline=deadline,
         )
     if as_json:
         out.json(
@@ -320,6 +376,13 @@ def _sweep(
         )
     else:
         out.sweep(name, rows)
+    if len(rows) < len(values):
+        out.error(
+            f"--timeout: the sweep stopped after {len(rows)} of {len(values)} values; the "
+            "rows shown are the runs that finished",
+            "raise --timeout, or sweep fewer values",
+        )
+        return ExitCode.ERROR
     return ExitCode.OK
 
 
@@ -434,6 +497,7 @@ def _register_commands() -> None:
 _register_commands()
 
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-color"})
+_GLOBAL_OPTION = "--allow-path"  # the one global option that takes a value
 
 
 def _hoist_global_flags(argv: list[str]) -> list[str]:
@@ -444,8 +508,19 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
         head, tail = args[:cut], args[cut:]
     else:
         head, tail = args, []
-    flags = [a for a in head if a in _GLOBAL_FLAGS]
-    rest = [a for a in head if a not in _GLOBAL_FLAGS]
+    flags: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(head):
+        arg = head[index]
+        if arg in _GLOBAL_FLAGS or arg.startswith(f"{_GLOBAL_OPTION}="):
+            flags.append(arg)
+        elif arg == _GLOBAL_OPTION and index + 1 < len(head):
+            flags += head[index : index + 2]
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
     return [*flags, *rest, *tail]
 
 

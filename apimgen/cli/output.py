@@ -172,6 +172,11 @@ class Output:
             f"[bold]{escape(result.name)}[/bold]: {result.total_requests} requests over "
             f"{minutes} min from {result.starts_at:%Y-%m-%d %H:%M} UTC (seed {result.seed})"
         )
+        if result.stopped_at is not None:
+            self.out.print(
+                f"[bold red]PARTIAL[/bold red]: --timeout stopped this run at simulated second "
+                f"{result.stopped_at:g}; the tables cover only the time before it"
+            )
         consumers = Table(title="Consumers", title_justify="left")
         other = any(stats.other_client_errors for stats in result.consumers.values())
         columns = ["consumer", "requests", "200", "429", "403"]

@@ -24,6 +24,7 @@ class GlobalOptions:
     quiet: bool
     verbose: bool
     color: bool
+    allow_paths: tuple[Path, ...] = ()
 
 
 def output_for(ctx: typer.Context) -> Output:
@@ -40,9 +41,13 @@ def run_command(
     json_schema: str | None = None,
 ) -> NoReturn:
     """Run a command body, turning user errors into messages and exit codes."""
+    from apimgen.files import allowed_paths
+
     out = output_for(ctx)
+    options: GlobalOptions = ctx.obj or GlobalOptions(False, False, True)
     try:
-        code = action(out)
+        with allowed_paths(options.allow_paths):
+            code = action(out)
     except ApimgenError as exc:
         if os.environ.get("APIMGEN_DEBUG"):
             raise
@@ -69,6 +74,15 @@ def run_command(
     except KeyboardInterrupt:
         out.error("interrupted")
         code = ExitCode.INTERRUPTED
+    except (RecursionError, MemoryError) as exc:  # a bound apimgen lacks: still no traceback
+        if os.environ.get("APIMGEN_DEBUG"):
+            raise
+        out.error(
+            f"the input is too large or too deeply nested to process ({type(exc).__name__})",
+            hint="see the limits table in docs/limits.md; rerun with APIMGEN_DEBUG=1 and "
+            "report the input that got past them",
+        )
+        code = ExitCode.ERROR
     except Exception as exc:  # a bug in apimgen, not the user's input
         if os.environ.get("APIMGEN_DEBUG"):
             raise

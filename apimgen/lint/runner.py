@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apimgen.errors import ApimgenError, Location, Severity
+from apimgen.files import read_bounded
 from apimgen.lint.rules import RULES, Finding, Knowledge, LintDocument, gateway_variables
 from apimgen.simulate.policy.reader import PolicyReadError, read_policy
 
@@ -92,8 +93,8 @@ def _from_files(path: Path) -> tuple[list[LintDocument], list[Finding]]:
     documents, problems = [], []
     for file in files:
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            text = read_bounded(file).decode("utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as error:
             problems.append(
                 Finding("APIM000", Severity.ERROR, None, f"cannot read: {error}", file=str(file))
             )

@@ -96,6 +96,8 @@ class SimulationResult:
     # calls no forward-request sent on: the gateway answered them itself, 200 with no body
     # unless outbound changed it (Learn: forward-request)
     unforwarded: int = 0
+    # the simulated second a --timeout stopped the run at; None for a run that finished
+    stopped_at: float | None = None
 
     @property
     def total_requests(self) -> int:
@@ -108,7 +110,8 @@ class SimulationResult:
 
     @property
     def passed(self) -> bool:
-        return all(e.passed for e in self.expectations)
+        """Every expectation holds, over the whole run: a stopped run proves nothing."""
+        return self.stopped_at is None and all(e.passed for e in self.expectations)
 
     def measure(self, expectation: Expectation) -> float:
         if expectation.measure == "metric":
@@ -260,6 +263,7 @@ class SimulationResult:
             "passed": self.passed,
             **({"empty_response_bodies": self.empty_bodies} if self.empty_bodies else {}),
             **({"unforwarded_requests": self.unforwarded} if self.unforwarded else {}),
+            **({"stopped_at_seconds": self.stopped_at} if self.stopped_at is not None else {}),
             **({"log_records": self.log_records} if self.log_records else {}),
             **(
                 {"explained": [e.as_json(self.starts_at) for e in self.explained]}

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -617,12 +618,16 @@ def run_scenario(
     score_threshold: float | None = None,
     embedder: CachedEmbedder | None = None,
     explain: tuple[str | None, int] | None = None,
+    deadline: float | None = None,
 ) -> SimulationResult:
     """Run ``loaded`` and check its expectations; deterministic for a seed.
 
     ``score_threshold`` replaces every semantic-cache lookup's threshold (a sweep); an
     ``embedder`` passed in is reused, so a sweep embeds each prompt once for all its runs;
     ``explain`` (a consumer or None, and a count) records the paths of the first requests.
+    ``deadline`` (a ``time.monotonic()`` value, the CLI's ``--timeout``) stops the run at the
+    first arrival past it: the result then covers the simulated time before that arrival and
+    says where it stopped (``stopped_at``); calls still in flight there are not counted.
     """
     scenario = loaded.scenario
     explainer = _explainer(loaded, explain)
@@ -657,8 +662,12 @@ def run_scenario(
             heapq.heappush(streams, (first.time, order, first, stream))
     next_progress = 0.0
     api_backend = gateway.api_backend
+    stopped_at: float | None = None
     while streams:
         time, order, call, stream = heapq.heappop(streams)
+        if deadline is not None and monotonic() > deadline:
+            stopped_at = time
+            break
         node, caller, pipeline, keyless = lanes[order]
         state = RequestState(_context(call, caller), node, llm=call.llm)
         state.consumer_name = call.consumer.name
@@ -674,7 +683,7 @@ def run_scenario(
         if progress and time >= next_progress:
             progress(time / scenario.duration)
             next_progress = time + scenario.duration / 100
-    loop.run_until()
+    loop.run_until(stopped_at)
     result = SimulationResult(
         name=scenario.name or Path(loaded.path).stem,
         seed=run_seed,
@@ -698,6 +707,7 @@ def run_scenario(
         explained=sorted(explainer.explained, key=lambda e: e.arrived) if explainer else [],
         empty_bodies=collector.empty_bodies,
         unforwarded=collector.unforwarded,
+        stopped_at=stopped_at,
     )
     result.check(scenario.expect)
     return result

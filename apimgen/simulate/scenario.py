@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from apimgen.errors import Diagnostic, Location, SpecError
+from apimgen.errors import Diagnostic, InputError, Location, SpecError
+from apimgen.files import OutsideRootError, confine, read_bounded
 from apimgen.simulate.clock import EPOCH, in_utc
 from apimgen.spec.paths import format_path
 from apimgen.spec.resources import CircuitBreaker
@@ -550,6 +550,19 @@ def load_scenario(path: Path) -> LoadedScenario:
         raise SpecError(
             [Diagnostic(Location(source.file, 1, 1), "", "a scenario must be a mapping")]
         )
+    if "gateway" in source.data and "policies" not in source.data:
+        raise SpecError(
+            [
+                Diagnostic(
+                    source.locate(("gateway",), prefer_key=True),
+                    "",
+                    "this is a spec, not a simulation scenario",
+                    hint=f"validate or render it (`apimgen validate {path}`); simulate takes a "
+                    "scenario that names it (`policies: {spec: gateway.yaml}`), such as "
+                    "examples/scenarios/seed-step3.yaml",
+                )
+            ]
+        )
     try:
         scenario = Scenario.model_validate(source.data)
     except ValidationError as exc:
@@ -606,19 +619,63 @@ def load_scenario(path: Path) -> LoadedScenario:
                     f"regions: {', '.join(scenario.regions)}",
                 )
             )
+    problems += _policy_source_problems(scenario.policies, source, path.parent)
+    consumers = _with_prompts_files(scenario, source, path.parent, problems)
+    scenario = scenario.model_copy(update={"consumers": consumers})
+    for pool, members in scenario.pools.items():
+        for index, member in enumerate(members):
+            if member.backend not in scenario.backends:
+                problems.append(
+                    _problem(
+                        source,
+                        ("pools", pool, index, "backend"),
+                        f"unknown backend '{member.backend}'",
+                        "pool members are backends defined under `backends`",
+                    )
+                )
+    schemas = {}
+    for schema_id, file in scenario.schemas.items():
+        try:
+            document, problem = _read_schema(confine(path.parent, file))
+        except OutsideRootError as outside:
+            problems.append(_problem(source, ("schemas", schema_id), str(outside), outside.hint))
+            continue
+        if problem:
+            problems.append(
+                _problem(
+                    source,
+                    ("schemas", schema_id),
+                    problem,
+                    "paths are relative to the scenario file",
+                )
+            )
+        schemas[schema_id] = document
+    if problems:
+        raise SpecError(problems)
+    return LoadedScenario(scenario, path, source, schemas)
+
+
+def _with_prompts_files(
+    scenario: Scenario, source: YamlSource, base_dir: Path, problems: list[Diagnostic]
+) -> list[Consumer]:
+    """The consumers, each with the prompts its ``prompts_file`` holds read in."""
     consumers = []
     for index, consumer in enumerate(scenario.consumers):
         if consumer.prompts_file is None:
             consumers.append(consumer)
             continue
-        prompts_path = path.parent / consumer.prompts_file
+        key_path: KeyPath = ("consumers", index, "prompts_file")
         try:
-            lines = prompts_path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
+            prompts_path = confine(base_dir, consumer.prompts_file)
+            lines = read_bounded(prompts_path).decode("utf-8").splitlines()
+        except OutsideRootError as outside:
+            problems.append(_problem(source, key_path, str(outside), outside.hint))
+            continue
+        except (OSError, UnicodeDecodeError, ValueError) as error:
             problems.append(
                 _problem(
                     source,
-                    ("consumers", index, "prompts_file"),
+                    key_path,
                     f"cannot read prompts: {error}",
                     "paths are relative to the scenario file",
                 )
@@ -635,44 +692,47 @@ def load_scenario(path: Path) -> LoadedScenario:
             )
             continue
         consumers.append(consumer.model_copy(update={"prompts": prompts}))
-    scenario = scenario.model_copy(update={"consumers": consumers})
-    for pool, members in scenario.pools.items():
-        for index, member in enumerate(members):
-            if member.backend not in scenario.backends:
-                problems.append(
-                    _problem(
-                        source,
-                        ("pools", pool, index, "backend"),
-                        f"unknown backend '{member.backend}'",
-                        "pool members are backends defined under `backends`",
-                    )
-                )
-    schemas = {}
-    for schema_id, file in scenario.schemas.items():
-        document, problem = _read_schema(path.parent / file)
-        if problem:
-            problems.append(
+    return consumers
+
+
+def _policy_source_problems(
+    policies: PolicySource, source: YamlSource, base_dir: Path
+) -> list[Diagnostic]:
+    """The spec or policy folder a scenario names: inside the scenario's tree, and there."""
+    for key, written, wanted in (
+        ("spec", policies.spec, "file"),
+        ("folder", policies.folder, "folder"),
+    ):
+        if written is None:
+            continue
+        key_path: KeyPath = ("policies", key)
+        try:
+            target = confine(base_dir, written)
+        except OutsideRootError as outside:
+            return [_problem(source, key_path, str(outside), outside.hint)]
+        found = target.is_file() if wanted == "file" else target.is_dir()
+        if not found:
+            return [
                 _problem(
                     source,
-                    ("schemas", schema_id),
-                    problem,
+                    key_path,
+                    f"{wanted} '{written}' not found ({target})",
                     "paths are relative to the scenario file",
                 )
-            )
-        schemas[schema_id] = document
-    if problems:
-        raise SpecError(problems)
-    return LoadedScenario(scenario, path, source, schemas)
+            ]
+    return []
 
 
 def _read_schema(file: Path) -> tuple[Any, str]:
     """A JSON Schema document and, when it cannot serve, why not."""
     try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        return None, f"cannot read the schema: {error}"
-    except yaml.YAMLError as error:
-        return None, f"'{file.name}' is neither JSON nor YAML: {error}".splitlines()[0]
+        document = load_yaml(file).data  # JSON is YAML; the same bounded reader serves both
+    except InputError as error:
+        return None, f"cannot read the schema: {error.message}"
+    except SpecError as error:
+        first = error.diagnostics[0]
+        where = f" (line {first.location.line})" if first.location.line else ""
+        return None, f"'{file.name}' is neither JSON nor YAML{where}: {first.message}"
     if not isinstance(document, dict):
         return None, f"'{file.name}' does not hold a JSON Schema object"
     from jsonschema.exceptions import SchemaError

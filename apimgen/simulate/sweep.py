@@ -90,7 +90,10 @@ def run_sweep(
     seed: int | None = None,
     skip_unknown: bool | None = None,
     progress: Callable[[float], None] | None = None,
+    deadline: float | None = None,
 ) -> list[SweepRow]:
+    """One row per value; fewer when ``deadline`` (``--timeout``) stopped a run, whose
+    partial numbers are left out."""
     from apimgen.simulate.embeddings.provider import CachedEmbedder
     from apimgen.simulate.run import embedder_for
 
@@ -98,8 +101,15 @@ def run_sweep(
     rows = []
     for index, value in enumerate(values):
         result = run_scenario(
-            loaded, seed=seed, skip_unknown=skip_unknown, score_threshold=value, embedder=embedder
+            loaded,
+            seed=seed,
+            skip_unknown=skip_unknown,
+            score_threshold=value,
+            embedder=embedder,
+            deadline=deadline,
         )
+        if result.stopped_at is not None:
+            break
         if result.semantic_cache is None:
             raise ApimgenError(
                 f"{loaded.path}: no semantic-cache lookup ran, so there is nothing to sweep",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apimgen.errors import Diagnostic, Severity
+from apimgen.files import OutsideRootError, confine
 from apimgen.model.resolve import api_key_named_value
 from apimgen.resources import builtin_fragment_names
 from apimgen.spec.document import Spec
@@ -319,6 +320,11 @@ def _check_scopes(spec: Spec, findings: _Findings, spec_dir: Path | None) -> Non
         )
     if spec_dir is not None:
         for i, fragment in enumerate(spec.fragments):
+            try:
+                confine(spec_dir, fragment.file)
+            except OutsideRootError as outside:
+                findings.error(("fragments", i, "file"), str(outside), hint=outside.hint)
+                continue
             if not (spec_dir / fragment.file).is_file():
                 findings.error(
                     ("fragments", i, "file"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from apimgen.errors import Diagnostic, Location, Severity, SpecError
+from apimgen.files import confine, read_bounded
 from apimgen.model.resolve import used_fragments
 from apimgen.resources import builtin_fragment_names, fragment_dir
 from apimgen.spec.checks import check_spec
@@ -54,6 +55,18 @@ def load_spec(path: Path) -> LoadedSpec:
                 )
             ]
         )
+    if "policies" in source.data and "gateway" not in source.data:
+        raise SpecError(
+            [
+                Diagnostic(
+                    source.locate(("policies",), prefer_key=True),
+                    "",
+                    "this is a simulation scenario, not a spec",
+                    hint=f"run it with `apimgen simulate {path}`; validate, render, lint, plan "
+                    "and apply take a spec such as examples/seed/gateway.yaml",
+                )
+            ]
+        )
     try:
         spec = Spec.model_validate(source.data)
     except ValidationError as exc:
@@ -75,8 +88,8 @@ def _read_fragments(
     for index, fragment in enumerate(spec.fragments):
         path = ("fragments", index, "file")
         try:
-            text = (base_dir / fragment.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_bounded(confine(base_dir, fragment.file)).decode("utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
             findings.append(
                 Diagnostic(source.locate(path), format_path(path), f"cannot read: {exc}")
             )

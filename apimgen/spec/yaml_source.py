@@ -3,6 +3,12 @@
 Pydantic reports errors by key path; users need ``file:line:col``. PyYAML's composed node tree
 carries marks for every node, so we build the data from it ourselves and keep a map from key path
 to position. Duplicate keys, which PyYAML silently collapses, are reported as errors here.
+
+The files may be hostile (a pull request's spec in CI), so reading is bounded: the file's size,
+the nesting depth (checked while composing, before libyaml's recursive composer could overflow
+the C stack) and the number of values after aliases and merge keys are expanded (a "billion
+laughs" of nine nested aliases is sixty lines). Past a limit the error names the alias, or the
+value, that crossed it. The limits live in :mod:`apimgen.limits`.
 """
 
 from __future__ import annotations
@@ -12,17 +18,87 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.error import Mark
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from apimgen.errors import Diagnostic, InputError, Location, SpecError
+from apimgen.files import FileTooLargeError, read_bounded
+from apimgen.limits import YAML_MAX_DEPTH, YAML_MAX_NODES
 from apimgen.spec.paths import format_path
 
-__all__ = ["KeyPath", "YamlSource", "load_yaml"]
+__all__ = ["KeyPath", "YamlSource", "load_yaml", "parse_yaml"]
 
 KeyPath = tuple[str | int, ...]
 
-# libyaml's parser is several times faster and reports the same marks; fall back when absent.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LIMITS_HINT = "see the limits table in docs/limits.md"
+
+
+class _LimitError(Exception):
+    """Raised inside composing or building; turned into a located SpecError by load_yaml."""
+
+    def __init__(self, mark: Mark | None, path: KeyPath, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.path = path
+        self.message = message
+
+
+class _BoundedComposer(Composer):
+    """PyYAML's composer, in Python over the parser's events, with a depth limit; it also
+    remembers where each alias was written, so an expansion error can point at it."""
+
+    def __init__(self) -> None:
+        Composer.__init__(self)
+        self.depth = 0
+        self.alias_marks: dict[tuple[int, int], Mark] = {}
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[attr-defined]  # the parser's, mixed in
+        mark: Mark = event.start_mark
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            if parent is not None and index is not None:
+                key = (id(parent), index if isinstance(index, int) else id(index))
+                self.alias_marks[key] = mark
+            return node
+        self.depth += 1
+        if self.depth > YAML_MAX_DEPTH:
+            raise _LimitError(mark, (), f"YAML nested more than {YAML_MAX_DEPTH} levels deep")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+try:  # libyaml's parser is several times faster and reports the same marks.
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+    class _Loader(_BoundedComposer, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _BoundedComposer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Loader(  # type: ignore[no-redef]
+        Reader, Scanner, Parser, _BoundedComposer, SafeConstructor, Resolver
+    ):
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            _BoundedComposer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
 
 
 @dataclass(frozen=True)
@@ -65,12 +141,46 @@ def _mark(node: Node) -> tuple[int, int]:
 class _Builder:
     """Turns a composed node tree into Python data, recording positions on the way."""
 
-    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+    def __init__(self, loader: _Loader, file: str) -> None:
         self.loader = loader
         self.file = file
         self.values: dict[KeyPath, tuple[int, int]] = {}
         self.keys: dict[KeyPath, tuple[int, int]] = {}
         self.problems: list[Diagnostic] = []
+        self.built = 0
+        # Where the aliases being expanded were written, outermost first.
+        self.aliases: list[Mark] = []
+
+    def _count(self, node: Node, path: KeyPath) -> None:
+        """Refuse a document that expands past the node or depth limit."""
+        self.built += 1
+        if self.built > YAML_MAX_NODES:
+            raise _LimitError(
+                self.aliases[0] if self.aliases else node.start_mark,
+                path,
+                f"the document expands to more than {YAML_MAX_NODES:,} values"
+                + (" through its aliases" if self.aliases else ""),
+            )
+        if len(path) > YAML_MAX_DEPTH:
+            raise _LimitError(
+                self.aliases[0] if self.aliases else node.start_mark,
+                path,
+                f"YAML nested more than {YAML_MAX_DEPTH} levels deep"
+                + (" once its aliases are expanded" if self.aliases else ""),
+            )
+
+    def _child(self, parent: Node, index: int | Node, child: Node, path: KeyPath) -> Any:
+        """Build a child, remembering the alias it was written as, if any."""
+        alias = self.loader.alias_marks.get(
+            (id(parent), index if isinstance(index, int) else id(index))
+        )
+        if alias is None:
+            return self.build(child, path)
+        self.aliases.append(alias)
+        try:
+            return self.build(child, path)
+        finally:
+            self.aliases.pop()
 
     def _duplicate_keys(self, node: MappingNode, path: KeyPath) -> set[int]:
         """Report keys written twice in this mapping (merged-in keys may be overridden)."""
@@ -96,9 +206,12 @@ class _Builder:
         return skipped
 
     def build(self, node: Node, path: KeyPath) -> Any:
+        self._count(node, path)
         self.values[path] = _mark(node)
         if isinstance(node, MappingNode):
             skipped = self._duplicate_keys(node, path)
+            merged = self._merge_alias(node)
+            own = {id(key) for key, _ in node.value}
             self.loader.flatten_mapping(node)  # resolves `<<` merge keys; own keys come last
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -116,10 +229,20 @@ class _Builder:
                     continue
                 child = (*path, str(key))
                 self.keys[child] = _mark(key_node)
-                result[str(key)] = self.build(value_node, child)
+                if merged is not None and id(key_node) not in own:
+                    self.aliases.append(merged)
+                    try:
+                        result[str(key)] = self.build(value_node, child)
+                    finally:
+                        self.aliases.pop()
+                else:
+                    result[str(key)] = self._child(node, key_node, value_node, child)
             return result
         if isinstance(node, SequenceNode):
-            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+            return [
+                self._child(node, index, item, (*path, index))
+                for index, item in enumerate(node.value)
+            ]
         if isinstance(node, ScalarNode):
             try:
                 return self.loader.construct_object(node, deep=True)
@@ -137,6 +260,20 @@ class _Builder:
                 return node.value
         raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
+    def _merge_alias(self, node: MappingNode) -> Mark | None:
+        """Where the first ``<<: *alias`` of this mapping was written, if it has one."""
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                mark = self.loader.alias_marks.get((id(node), id(key_node)))
+                if mark is not None:
+                    return mark
+                if isinstance(value_node, SequenceNode):
+                    for index in range(len(value_node.value)):
+                        mark = self.loader.alias_marks.get((id(value_node), index))
+                        if mark is not None:
+                            return mark
+        return None
+
 
 def _read_text(path: Path) -> str:
     display = str(path)
@@ -147,7 +284,12 @@ def _read_text(path: Path) -> str:
             f"{display}: is a directory, not a spec file",
             hint="pass the YAML file itself, e.g. examples/seed/gateway.yaml",
         )
-    raw = path.read_bytes()
+    try:
+        raw = read_bounded(path)
+    except FileTooLargeError as exc:
+        raise InputError(str(exc), hint=_LIMITS_HINT) from None
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -168,8 +310,11 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlSource:
         InputError: the file is missing, a directory or not UTF-8.
         SpecError: the YAML is malformed, empty, or repeats a key.
     """
-    name = display_name or str(path)
-    text = _read_text(path)
+    return parse_yaml(_read_text(path), display_name or str(path))
+
+
+def parse_yaml(text: str, name: str) -> YamlSource:
+    """:func:`load_yaml` for text already read; ``name`` is the file errors name."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -186,6 +331,20 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlSource:
             )
         builder = _Builder(loader, name)
         data = builder.build(node, ())
+    except _LimitError as exc:
+        line, column = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
+        raise SpecError(
+            [
+                Diagnostic(
+                    Location(name, line, column),
+                    format_path(exc.path),
+                    exc.message,
+                    hint="aliases may reuse a block, not multiply it; " + _LIMITS_HINT
+                    if "values" in exc.message
+                    else _LIMITS_HINT,
+                )
+            ]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

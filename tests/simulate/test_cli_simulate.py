@@ -1313,3 +1313,27 @@ def test_a_metric_expectation_sums_what_the_token_metric_policy_emitted() -> Non
     assert measured["seed-step2"] == [alice, 0] and alice > 0
     assert measured["seed-step1"] == [0, 0]
     assert report["expectations"][1]["name"] == "metric Total Tokens where User ID=nobody"
+
+
+def test_a_spec_given_to_simulate_and_a_scenario_given_to_validate_say_what_they_are() -> None:
+    spec = run_cli("simulate", str(EXAMPLES / "seed" / "gateway.yaml"))
+    assert spec.exit_code == ExitCode.ERROR
+    assert spec.stderr.count("\n") <= 4, "one error, not a page of unknown keys"
+    assert "gateway.yaml:6:1: this is a spec, not a simulation scenario" in spec.stderr
+    assert "apimgen validate" in spec.stderr
+    scenario = run_cli("validate", str(EXAMPLES / "scenarios" / "seed-step1.yaml"))
+    assert scenario.exit_code == ExitCode.ERROR
+    assert scenario.stderr.count("\n") <= 4
+    assert "seed-step1.yaml:5:1: this is a simulation scenario, not a spec" in scenario.stderr
+    assert "apimgen simulate" in scenario.stderr
+
+
+@pytest.mark.parametrize("key", ["spec", "folder"])
+def test_a_missing_spec_or_folder_is_located_in_the_scenario(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"policies: {{{key}: nowhere}}\n" + yaml.safe_dump(ONE_CONSUMER))
+    result = run_cli("simulate", str(path))
+    assert result.exit_code == ExitCode.ERROR
+    wanted = "file" if key == "spec" else "folder"
+    column = len(f"policies: {{{key}: ") + 1
+    assert f"s.yaml:1:{column}: policies.{key}: {wanted} 'nowhere' not found" in result.stderr

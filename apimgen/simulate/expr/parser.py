@@ -15,6 +15,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
+from apimgen.limits import EXPRESSION_MAX_DEPTH
 from apimgen.simulate.expr import ast
 
 __all__ = ["ExpressionSyntaxError", "parse_expression", "shifted"]
@@ -550,11 +551,52 @@ def _statements(items: list[Any]) -> tuple[ast.Node, ...]:
     return tuple(flat)
 
 
+_TOO_DEEP = f"the expression is nested more than {EXPRESSION_MAX_DEPTH} levels deep"
+
+
+def _first_too_deep(text: str) -> tuple[int, int]:
+    """Where bracket nesting first passes the limit (string literals skipped), or 1:1 when
+    the depth comes from something else, such as a long chain of operators."""
+    depth, quote, line, column = 0, "", 1, 0
+    for position, char in enumerate(text):
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif quote:
+            if char == quote and text[position - 1] != "\\":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            if depth > EXPRESSION_MAX_DEPTH // 2:
+                return line, column
+        elif char in ")]}":
+            depth -= 1
+    return 1, 1
+
+
+def _check_depth(root: ast.Node) -> None:
+    """Refuse a syntax tree deeper than the limit, without recursing (the compiler, the
+    evaluator and lint walk trees recursively, so they only ever see bounded ones)."""
+    stack: list[tuple[object, int]] = [(root, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, ast.Node):
+            if depth > EXPRESSION_MAX_DEPTH:
+                raise ExpressionSyntaxError(_TOO_DEEP, "", value.line, value.column)
+            stack.extend((part, depth + 1) for part in vars(value).values())
+        elif isinstance(value, tuple):
+            stack.extend((part, depth) for part in value)
+
+
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str, start: str) -> ast.Node:
     try:
         tree = _parser().parse(text, start=start)
-        return _ToAst().transform(tree)
+        node: ast.Node = _ToAst().transform(tree)
+    except RecursionError:
+        raise ExpressionSyntaxError(_TOO_DEEP, text, *_first_too_deep(text)) from None
     except UnexpectedInput as error:
         raise ExpressionSyntaxError(
             _describe(error, text), text, error.line or 1, error.column or 1
@@ -563,7 +605,14 @@ def _parse_cached(text: str, start: str) -> ast.Node:
         found = error.orig_exc
         if isinstance(found, ExpressionSyntaxError):
             raise ExpressionSyntaxError(found.message, text, found.line, found.column) from None
+        if isinstance(found, RecursionError):
+            raise ExpressionSyntaxError(_TOO_DEEP, text, *_first_too_deep(text)) from None
         raise
+    try:
+        _check_depth(node)
+    except ExpressionSyntaxError as error:
+        raise ExpressionSyntaxError(error.message, text, error.line, error.column) from None
+    return node
 
 
 _SINGLE = re.compile(r"^\s*@\((?P<body>[\s\S]*)\)\s*$")

@@ -5,6 +5,10 @@ attribute values and element text (Microsoft's own samples do it). The reader fi
 exactly those expression bodies — counting parentheses and braces and skipping C# string
 literals — then parses with expat, with DTDs refused (so no entity expansion and no external
 entities). Escaping never adds or removes a newline, so every element keeps its line number.
+
+A document is bounded as APIM bounds it: no larger than its documented 256 KiB, and nested no
+deeper than :data:`~apimgen.limits.POLICY_MAX_DEPTH` elements, so every walk over the tree
+(lint, the compiler) stays far from Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from apimgen.errors import ApimgenError, Location
+from apimgen.limits import POLICY_MAX_BYTES, POLICY_MAX_DEPTH
 
 __all__ = ["PolicyElement", "PolicyReadError", "escape_expressions", "read_policy"]
 
@@ -183,6 +188,14 @@ class _TreeBuilder:
         self.root: PolicyElement | None = None
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
+        if len(self.stack) >= POLICY_MAX_DEPTH:
+            raise PolicyReadError(
+                f"<{name}> is nested more than {POLICY_MAX_DEPTH} elements deep",
+                hint="see the limits table in docs/limits.md",
+                location=Location(
+                    self.file, self.parser.CurrentLineNumber, self.parser.CurrentColumnNumber + 1
+                ),
+            )
         self.stack.append(
             (
                 name,
@@ -277,6 +290,14 @@ def read_policy(
     Raises:
         PolicyReadError: malformed XML (with line and column), a DTD, an unknown named value.
     """
+    size = len(text.encode("utf-8"))
+    if size > POLICY_MAX_BYTES:
+        raise PolicyReadError(
+            f"the policy document is {size // 1024} KiB; APIM refuses documents over "
+            f"{POLICY_MAX_BYTES // 1024} KiB",
+            hint="move shared parts into policy fragments",
+            location=Location(file, 1, 1),
+        )
     substitute: Callable[[str], str] | None = None
     if named_values is not None:
         check_named_values(text, named_values, file)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apimgen.errors import Location
+from apimgen.files import read_bounded
 from apimgen.simulate.policy.reader import PolicyElement, PolicyReadError, read_policy
 
 __all__ = [
@@ -226,10 +227,17 @@ def load_policy_folder(folder: Path, named_values: Mapping[str, str] | None = No
     if not folder.is_dir():
         raise PolicyReadError(f"{folder}: not a policy folder", hint="point at a policies/ folder")
     texts: dict[str, str] = {}
+    root = folder.resolve()
     for path in sorted(folder.rglob("*.xml")):
+        if not path.resolve().is_relative_to(root):
+            raise PolicyReadError(
+                f"{path} links to {path.resolve()}, outside the policy folder",
+                hint="a policy folder holds its own files; copy the policy in instead",
+                location=Location(str(path)),
+            )
         try:
-            texts[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            texts[path.relative_to(folder).as_posix()] = read_bounded(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as error:
             raise PolicyReadError(
                 f"cannot read policy file: {error}", location=Location(str(path))
             ) from None
