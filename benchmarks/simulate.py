@@ -394,7 +394,7 @@ def main() -> None:
         general = max(general, skeleton(n * 2))
     from apimgen.simulate.native import compiled
 
-    mode = "compiled with mypyc" if compiled() else "pure Python (not compiled: `make install`)"
+    mode = "compiled with mypyc" if compiled() else "pure Python (not compiled: `make native`)"
     print(
         f"simulate  {slow:10,.0f} req/s through limit+metrics+MI+pool ({mode}) | bare counter "
         f"loop {fast:12,.0f} req/s | ratio 1/{fast / slow:.1f} (target at least 1/10)"

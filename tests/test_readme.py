@@ -30,6 +30,32 @@ def test_readme_opens_with_the_two_fresh_machine_commands() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_the_command_after_set_up_works_in_a_fresh_shell() -> None:
+    """The block after the two set-up commands, run as written by a new bash with nothing of
+    this test's environment: apimgen must be found."""
+    blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+    second = [line.split("#")[0].strip() for line in blocks[1].splitlines()]
+    assert second[0] == ". .venv/bin/activate" and second[1] == "apimgen --help"
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("the tests do not run from the checkout's .venv, which the README names")
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-c", " && ".join(second)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Usage: apimgen" in done.stdout
+
+
+def test_make_demo_tells_how_to_reach_apimgen_afterwards() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "activate" in demo
+
+
 def test_apimgen_commands_in_the_readme_succeed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,7 +84,7 @@ def test_make_demo_renders_the_seed_example(tmp_path: Path) -> None:
             f"DEMO_OUT={tmp_path / 'seed'}",
             f"STORY_OUT={tmp_path / 'story'}",
             "-o",
-            str(venv / ".installed-dev"),
+            str(venv / ".installed"),
         ],
         capture_output=True,
         text=True,

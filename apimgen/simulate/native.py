@@ -2,7 +2,7 @@
 
 A simulated request runs through a few hundred Python-level calls (context objects, handlers,
 the expression runtime); compiled with mypyc, the same source runs about twice as fast, with
-no second implementation to keep in step. ``make install`` builds the extensions in place
+no second implementation to keep in step. ``make native`` builds the extensions in place
 (``build_if_needed``) and records a hash of every source it compiled. On import the package
 compares those hashes with the sources: an edited source, a checkout of another commit, or
 ``APIMGEN_PURE_PYTHON=1`` makes the whole set load from its ``.py`` files instead (compiled
@@ -139,7 +139,7 @@ def guard() -> str | None:
     return (
         f"the compiled simulator is older than {len(stale)} of its sources "
         f"({source_path(stale[0]).name} first); running them as Python — "
-        "`make install` rebuilds it"
+        "`make native` rebuilds it"
     )
 
 
@@ -195,7 +195,7 @@ def built() -> bool:
 
 
 def build_if_needed() -> None:
-    """``make install``'s step: build unless an up-to-date build is there. A machine without a
+    """``make native``'s step: build unless an up-to-date build is there. A machine without a
     C compiler (or a failed build) keeps the pure-Python simulator, said once, loudly, and the
     install itself succeeds."""
     if built():

@@ -107,7 +107,7 @@ def test_no_submodule_imported_by_from_inside_a_function() -> None:
 @pytest.mark.skipif(PURE, reason="this run asks for the pure-Python simulator")
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: nothing is compiled")
 def test_the_install_compiles_the_simulator() -> None:
-    assert native.built(), "stale or missing compiled simulator: run `make install`"
+    assert native.built(), "stale or missing compiled simulator: run `make native`"
     assert native.compiled()
 
 
@@ -173,4 +173,4 @@ def test_a_stale_build_runs_the_sources_and_says_so(tmp_path: Path) -> None:
     stale = _python(WHERE, tmp_path, **{native.PURE_ENV: ""})
     assert stale.stdout.strip() == str(tmp_path / "apimgen" / "simulate" / "engine.py")
     assert "older than 1 of its sources (values.py first)" in stale.stderr
-    assert "`make install` rebuilds it" in stale.stderr
+    assert "`make native` rebuilds it" in stale.stderr
