@@ -19,6 +19,7 @@ from apimgen.lint.catalogue import catalogue
 from apimgen.lint.expression_types import is_allowed_name
 from apimgen.lint.regex_patterns import nested_quantifiers, regex_patterns
 from apimgen.lint.variable_types import (
+    expression_nodes,
     guarded_variables,
     indexed_reads,
     reference_comparisons,
@@ -27,6 +28,7 @@ from apimgen.lint.variable_types import (
     variable_casts,
 )
 from apimgen.simulate.context import Context, Response
+from apimgen.simulate.expr import ast
 from apimgen.simulate.expr.compiler import (
     ExpressionNotAllowedError,
     ExpressionUnsupportedError,
@@ -34,6 +36,7 @@ from apimgen.simulate.expr.compiler import (
 )
 from apimgen.simulate.expr.members import static_types
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
+from apimgen.simulate.expr.vocabulary import closest_member
 from apimgen.simulate.policy.apim_policies import APIM_POLICIES
 from apimgen.simulate.policy.handlers.base import children_hint
 from apimgen.simulate.policy.handlers.routing import pool_unavailable_reason
@@ -314,6 +317,21 @@ def unset_variables(document: LintDocument, knowledge: Knowledge) -> Iterator[Fi
                 "set it first, or read it with "
                 f'context.Variables.GetValueOrDefault<string>("{name}", …)',
             )
+
+
+def unknown_members(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for _, statement in _all(document):
+        for element, text in _texts(statement):
+            for node in expression_nodes(text):
+                if isinstance(node, ast.Member) and (meant := closest_member(node.name)):
+                    yield _finding(
+                        "APIM028",
+                        element,
+                        f"unknown member '{node.name}': did you mean '{meant}'? "
+                        f"(at {node.line}:{node.column})",
+                        "C# member names are case-sensitive; the gateway refuses the policy "
+                        "when it is saved",
+                    )
 
 
 def backtracking_regex(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
@@ -898,6 +916,17 @@ RULES: tuple[Rule, ...] = (
             "request, then throws RegexMatchTimeoutException."
         ),
         backtracking_regex,
+    ),
+    Rule(
+        "APIM028",
+        "unknown-member",
+        Severity.WARNING,
+        (
+            "A member name close to one the expression runtime knows, but not it "
+            "(.ToLowerr(), GetValueOrDefaul): APIM compiles expressions when a policy is "
+            "saved and refuses the policy; the simulator fails every call that reaches it."
+        ),
+        unknown_members,
     ),
 )
 

@@ -1337,3 +1337,24 @@ def test_a_missing_spec_or_folder_is_located_in_the_scenario(tmp_path: Path, key
     wanted = "file" if key == "spec" else "folder"
     column = len(f"policies: {{{key}: ") + 1
     assert f"s.yaml:1:{column}: policies.{key}: {wanted} 'nowhere' not found" in result.stderr
+
+
+def test_a_misspelt_member_is_unknown_with_the_same_position_in_lint_and_simulate(
+    tmp_path: Path,
+) -> None:
+    api_xml = FORWARD_TO_B.replace(
+        "<inbound><base />",
+        '<inbound><base /><set-variable name="app" '
+        'value="@(context.Request.Headers.GetValueOrDefault(&quot;x&quot;, &quot;a&quot;)'
+        '.ToLowerr())" />',
+    )
+    path = _folder_scenario(tmp_path, api_xml, ONE_CONSUMER)
+    simulated = run_cli("simulate", str(path), "--json")
+    assert simulated.exit_code == ExitCode.OK, simulated.output
+    [error] = json.loads(simulated.stdout)["errors"]
+    assert "unknown member 'ToLowerr': did you mean 'ToLower'? (at 1:53)" in error["error"]
+    assert "unsupported" not in error["error"]
+    linted = run_cli("lint", str(tmp_path / "policies"))
+    assert "APIM028: unknown member 'ToLowerr': did you mean 'ToLower'? (at 1:53)" in (
+        linted.stdout
+    )

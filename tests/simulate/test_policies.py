@@ -322,7 +322,7 @@ def test_an_expression_failing_at_run_time_is_named_by_its_policy_and_place() ->
     results, _, _ = run(unsupported, [Call(0)])
     assert results[0].state.error == (
         "SimulatorUnsupported",
-        "unsupported in the simulator: IReadOnlyDictionary<string, object>.GetType() (at 1:1) "
+        "unsupported in the simulator: IReadOnlyDictionary<string, object>.GetType() (at 1:19) "
         "in @(context.Variables.GetType()) (<set-variable value> at api.xml:1:28)",
     )
 

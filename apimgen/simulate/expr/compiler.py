@@ -40,6 +40,7 @@ from apimgen.simulate.expr.values import (
     to_token,
     type_name,
 )
+from apimgen.simulate.expr.vocabulary import closest_member
 
 __all__ = [
     "CompiledExpression",
@@ -151,6 +152,16 @@ class _ShortCircuit(Exception):  # noqa: N818 - control flow, not an error
 def _located(node: ast.Node, error: Exception) -> Exception:
     if isinstance(error, CSharpError):
         return ExpressionRuntimeError(error.kind, error.message, node.line, node.column)
+    if isinstance(node, ast.Member):
+        meant = closest_member(node.name)
+        if meant is not None:  # a typo, not a .NET member the simulator leaves out
+            return ExpressionUnsupportedError(
+                str(error),
+                node.line,
+                node.column,
+                f"unknown member '{node.name}': did you mean '{meant}'? "
+                f"(at {node.line}:{node.column})",
+            )
     return ExpressionUnsupportedError(str(error), node.line, node.column)
 
 
@@ -525,7 +536,10 @@ class _Compiler:
             args = [a(env) for a in positional]
             if named:
                 args += [v(env) for _, v in named]
-            result = call_method(value, name, args, type_args)
+            try:
+                result = call_method(value, name, args, type_args)
+            except UnsupportedError as error:  # located at the method's name, not the call
+                raise _located(member, error) from None
             for position, out_name in outs:
                 env.locals[out_name] = args[position].value
             return result

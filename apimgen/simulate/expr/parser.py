@@ -227,11 +227,13 @@ class _ToAst(Transformer[Token, ast.Node]):
     def name(self, meta: Any, c: list[Token]) -> ast.Node:
         return ast.Name(*_pos(meta), str(c[0]).lstrip("@"))
 
+    # A member sits where its name is written (``.ToLower`` in ``x.Trim().ToLower()``), so an
+    # error about it points there rather than at the start of the chain.
     def member(self, meta: Any, c: list[Any]) -> ast.Node:
-        return ast.Member(*_pos(meta), c[0], str(c[1]))
+        return ast.Member(*_token_pos(c[1]), c[0], str(c[1]))
 
     def member_nc(self, meta: Any, c: list[Any]) -> ast.Node:
-        return ast.Member(*_pos(meta), c[0], str(c[1]), null_conditional=True)
+        return ast.Member(*_token_pos(c[1]), c[0], str(c[1]), null_conditional=True)
 
     def args(self, meta: Any, c: list[Any]) -> tuple[ast.Node, ...]:
         return tuple(x for x in c if x is not None)
@@ -241,9 +243,8 @@ class _ToAst(Transformer[Token, ast.Node]):
 
     def _generic(self, meta: Any, c: list[Any], null_conditional: bool) -> ast.Node:
         name, type_args = _split_generic(str(c[1]))
-        line, column = _pos(meta)
-        target = ast.Member(line, column, c[0], name, null_conditional)
-        return ast.Call(line, column, target, c[2], type_args)
+        target = ast.Member(*_token_pos(c[1]), c[0], name, null_conditional)
+        return ast.Call(*_pos(meta), target, c[2], type_args)
 
     def generic_call(self, meta: Any, c: list[Any]) -> ast.Node:
         return self._generic(meta, c, False)

@@ -102,7 +102,11 @@ def _scan_expression(text: str, start: int) -> int:
     return -1
 
 
-_KEPT_WHITESPACE = {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+# An XML parser turns a line break in an attribute into a space, which would run a // comment
+# on over the rest of a multi-line @{ } block; a character reference keeps it. The line break
+# itself stays too, so every line after the block keeps its number (the parser makes it a
+# space after the reference, which _attribute_value takes out again).
+_KEPT_WHITESPACE = {"\n": "&#10;\n", "\r": "&#13;", "\t": "&#9;"}
 
 
 def _escape_body(body: str, quote: str | None) -> str:
@@ -124,8 +128,6 @@ def _escape_body(body: str, quote: str | None) -> str:
         elif quote and ch == quote:
             out.append("&quot;" if quote == '"' else "&apos;")
         elif quote and ch in _KEPT_WHITESPACE:
-            # An XML parser turns a line break in an attribute into a space, which would
-            # run a // comment on over the rest of a multi-line @{ } block.
             out.append(_KEPT_WHITESPACE[ch])
         else:
             out.append(ch)
@@ -187,6 +189,11 @@ class _TreeBuilder:
         self.stack: list[tuple[str, dict[str, str], list[PolicyElement], list[str], int, int]] = []
         self.root: PolicyElement | None = None
 
+    @staticmethod
+    def _attribute_value(value: str) -> str:
+        """An expression's line breaks as written (see _KEPT_WHITESPACE)."""
+        return value.replace("\n ", "\n") if value.lstrip().startswith("@") else value
+
     def start(self, name: str, attributes: dict[str, str]) -> None:
         if len(self.stack) >= POLICY_MAX_DEPTH:
             raise PolicyReadError(
@@ -199,7 +206,7 @@ class _TreeBuilder:
         self.stack.append(
             (
                 name,
-                dict(attributes),
+                {key: self._attribute_value(value) for key, value in attributes.items()},
                 [],
                 [],
                 self.parser.CurrentLineNumber,
@@ -282,6 +289,22 @@ def _comment_hint(text: str, line: int, offset: int) -> str:
     )
 
 
+_CLOSING_TAG = re.compile(r"</\s*([^\s>]+)")
+
+
+def _describe_error(error: expat.ExpatError, text: str, builder: _TreeBuilder) -> str:
+    """expat's message, and for a closing tag that closes the wrong element, both tags."""
+    message = expat.errors.messages[error.code]
+    if message != expat.errors.XML_ERROR_TAG_MISMATCH or not builder.stack:
+        return message
+    lines = text.splitlines()
+    line = lines[error.lineno - 1] if 0 < error.lineno <= len(lines) else ""
+    closing = _CLOSING_TAG.search(line, max(error.offset - 2, 0))
+    opened, opened_line = builder.stack[-1][0], builder.stack[-1][4]
+    written = f"</{closing.group(1)}>" if closing else "this closing tag"
+    return f"{written} does not close <{opened}> (opened on line {opened_line})"
+
+
 def read_policy(
     text: str, file: str = "<policy>", named_values: Mapping[str, str] | None = None
 ) -> PolicyElement:
@@ -315,7 +338,7 @@ def read_policy(
         parser.Parse(escaped, True)
     except expat.ExpatError as error:
         raise PolicyReadError(
-            f"not well-formed policy XML: {expat.errors.messages[error.code]}",
+            f"not well-formed policy XML: {_describe_error(error, escaped, builder)}",
             hint=_comment_hint(escaped, error.lineno, error.offset),
             location=Location(file, error.lineno, error.offset + 1),
         ) from None

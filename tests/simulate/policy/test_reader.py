@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from apimgen.errors import Location
 from apimgen.simulate.expr.compiler import compile_expression
 from apimgen.simulate.policy.reader import PolicyReadError, escape_expressions, read_policy
 
@@ -85,7 +86,35 @@ def test_malformed_xml_is_located() -> None:
         read_policy("<policies>\n  <inbound>\n    <base>\n  </inbound>\n</policies>", "bad.xml")
     assert error.value.location is not None
     assert (error.value.location.file, error.value.location.line) == ("bad.xml", 4)
-    assert "mismatched tag" in error.value.message
+    assert "</inbound> does not close <base> (opened on line 3)" in error.value.message
+
+
+MULTI_LINE_THEN_TYPO = """<policies>
+  <inbound>
+    <set-variable name="x" value="@{
+        var a = 1;
+        return (a + 1).ToString();
+    }" />
+    <choose>
+      <when condition="@(true)"><set-variable name="y" value="1" /></when>
+    </chose>
+  </inbound>
+</policies>
+"""
+
+
+def test_lines_after_a_multi_line_expression_are_the_lines_written() -> None:
+    fixed = MULTI_LINE_THEN_TYPO.replace("</chose>", "</choose>")
+    assert escape_expressions(fixed).count("\n") == fixed.count("\n")
+    inbound = read_policy(fixed).child("inbound")
+    assert inbound is not None
+    assert [child.line for child in inbound.children] == [3, 7]
+    value = inbound.children[0].attributes["value"]
+    assert value.splitlines()[1] == "        var a = 1;", "the block's own text is unchanged"
+    with pytest.raises(PolicyReadError) as error:
+        read_policy(MULTI_LINE_THEN_TYPO, "typo.xml")
+    assert error.value.location == Location("typo.xml", 9, 7)
+    assert "</chose> does not close <choose> (opened on line 7)" in error.value.message
 
 
 def test_a_double_hyphen_in_a_comment_is_refused_with_a_hint() -> None:
