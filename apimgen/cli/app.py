@@ -91,7 +91,7 @@ def _global_options(
 
 @app.command()
 def validate(ctx: typer.Context, spec: SpecArgument, as_json: JsonOption = False) -> None:
-    """Check a spec: schema, references, tier rules. Every problem is reported at once."""
+    """Check a spec: schema, then references and tier rules; each pass reports every problem."""
 
     def action(out: Output) -> int:
         from apimgen.spec.load import load_spec

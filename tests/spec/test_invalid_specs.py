@@ -45,3 +45,19 @@ def test_invalid_spec_json_lists_the_same_errors(
     golden = (INVALID / (case.removesuffix(".yaml") + ".err")).read_text()
     for error in document["errors"]:
         assert error["message"] in golden
+
+
+def test_the_two_passes_the_readme_describes(tmp_path: Path) -> None:
+    """A wrong type and a dangling backend in one file: the schema pass reports the type
+    (only), and once it is fixed, the reference pass reports the backend."""
+    from tests.conftest import make_spec, write_spec
+
+    spec = make_spec(apis=[{"name": "openai", "path": "openai", "backend": "nowhere"}])
+    spec["gateway"]["capacity"] = "two"
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    first = run_cli("validate", str(path))
+    assert "gateway.capacity" in first.stderr and "nowhere" not in first.stderr
+    spec["gateway"]["capacity"] = 1
+    write_spec(path, spec)
+    second = run_cli("validate", str(path))
+    assert "unknown backend or pool 'nowhere'" in second.stderr
