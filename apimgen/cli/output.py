@@ -195,18 +195,7 @@ class Output:
                 str(max(stats.tokens_per_minute.values(), default=0)),
             )
         self.out.print(consumers)
-        backends = Table(title="Backends", title_justify="left")
-        for column in ("backend", "calls", "tokens", "throttled (429)", "breaker trips"):
-            backends.add_column(column, justify="left" if column == "backend" else "right")
-        for name, backend in result.backends.items():
-            backends.add_row(
-                escape(name),
-                str(backend.requests),
-                str(backend.tokens),
-                str(backend.throttled),
-                str(backend.trips),
-            )
-        self.out.print(backends)
+        self.out.print(_backends_table(result))
         self.out.print(_minute_table(result, minutes))
         series = [result.tokens_per_minute.get(m, 0) for m in range(minutes)]
         peak = max(series, default=0)
@@ -312,6 +301,26 @@ class Output:
 
 _BARS = "▁▂▃▄▅▆▇█"
 _MAX_ROWS = 30
+
+
+def _backends_table(result: SimulationResult) -> Any:
+    """Calls, tokens, 429s and trips per backend, with the semantic cache's embedding calls
+    on the backend that served them when there were any."""
+    from rich.table import Table
+
+    backends = Table(title="Backends", title_justify="left")
+    embedding = any(backend.embedding_calls for backend in result.backends.values())
+    columns = ["backend", "calls", "tokens", "throttled (429)", "breaker trips"]
+    columns += ["embedding calls (tokens)"] if embedding else []  # the cache's lookups
+    for column in columns:
+        backends.add_column(column, justify="left" if column == "backend" else "right")
+    for name, backend in result.backends.items():
+        cells = [str(backend.requests), str(backend.tokens), str(backend.throttled)]
+        cells.append(str(backend.trips))
+        if embedding:
+            cells.append(f"{backend.embedding_calls} ({backend.embedding_tokens:,})")
+        backends.add_row(escape(name), *cells)
+    return backends
 
 
 def _minute_table(result: SimulationResult, minutes: int) -> Any:

@@ -20,19 +20,17 @@ def write_report(results: list[SimulationResult], out_dir: Path) -> list[str]:
     files: dict[str, str | bytes] = {}
     runs: list[tuple[SimulationResult, list[Chart]]] = []
     comparing = len(results) > 1
-    if comparing:
-        side_by_side = comparison_chart(results)
+    side_by_side = comparison_chart(results) if comparing else None
+    if side_by_side is not None:
         files[side_by_side.file] = side_by_side.png
     for index, result in enumerate(results):
         charts = scenario_charts(result)
         prefix = f"{index + 1}-{_slug(result.name)}/" if comparing else ""
         for chart in charts:
             files[prefix + chart.file] = chart.png
-        if comparing and index == 0:
-            charts = [side_by_side, *charts]
         runs.append((result, charts))
-    title = " vs ".join(r.name for r in results)
-    files["report.html"] = report_html(title, runs)
+    title = results[0].name if not comparing else f"{len(results)} runs side by side"
+    files["report.html"] = report_html(title, runs, side_by_side)
     write_tree(files, out_dir)
     return sorted(files)
 

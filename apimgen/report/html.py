@@ -30,9 +30,45 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _run_view(result: SimulationResult, charts: Sequence[Chart]) -> dict[str, Any]:
+def verdict(result: SimulationResult) -> str:
+    """The run in one line: expectations, then what a reader checks first."""
+    passed = sum(1 for e in result.expectations if e.passed)
+    parts = [
+        f"{passed} of {len(result.expectations)} expectations hold"
+        if result.expectations
+        else "no expectations",
+        f"{result.total_requests:,} requests",
+        f"{result.backend_tokens:,} backend tokens",
+    ]
+    refused = {
+        status: sum(c.statuses.get(status, 0) for c in result.consumers.values())
+        for status in (429, 403)
+    }
+    parts += [f"{count:,} refused with {status}" for status, count in refused.items() if count]
+    cache = result.semantic_cache
+    if cache and cache.get("lookups"):
+        parts.append(
+            f"semantic cache: {float(cache['hit_ratio']):.0%} of lookups hit, "
+            f"{int(cache['tokens_saved']):,} tokens kept from the backends"
+        )
+    return "; ".join(parts)
+
+
+def _chart_view(chart: Chart, prefix: str) -> dict[str, Any]:
+    return {
+        "id": prefix + chart.file.removesuffix(".png"),
+        "title": chart.title,
+        "caption": chart.caption,
+        "data": base64.b64encode(chart.png).decode("ascii"),
+    }
+
+
+def _run_view(index: int, result: SimulationResult, charts: Sequence[Chart]) -> dict[str, Any]:
     total = sum(c.tokens for c in result.consumers.values()) or 1
     return {
+        "anchor": f"run-{index}",
+        "verdict": verdict(result),
+        "passed": result.passed,
         "name": result.name,
         "requests": result.total_requests,
         "minutes": result.minutes,
@@ -53,18 +89,20 @@ def _run_view(result: SimulationResult, charts: Sequence[Chart]) -> dict[str, An
         ],
         "other_4xx": any(stats.other_client_errors for stats in result.consumers.values()),
         "expectations": result.expectations,
-        "charts": [
-            {
-                "id": chart.file.removesuffix(".png"),
-                "title": chart.title,
-                "caption": chart.caption,
-                "data": base64.b64encode(chart.png).decode("ascii"),
-            }
-            for chart in charts
-        ],
+        "charts": [_chart_view(chart, f"run-{index}-") for chart in charts],
     }
 
 
-def report_html(title: str, runs: Sequence[tuple[SimulationResult, Sequence[Chart]]]) -> str:
+def report_html(
+    title: str,
+    runs: Sequence[tuple[SimulationResult, Sequence[Chart]]],
+    side_by_side: Chart | None = None,
+) -> str:
+    """The page: each run's verdict and the side-by-side chart first, then a section per run
+    (element ids carry the run's number, so several runs never repeat one)."""
     template = _environment().get_template("report/report.html.jinja")
-    return template.render(title=title, runs=[_run_view(r, c) for r, c in runs])
+    return template.render(
+        title=title,
+        runs=[_run_view(index, r, c) for index, (r, c) in enumerate(runs, start=1)],
+        side_by_side=_chart_view(side_by_side, "") if side_by_side is not None else None,
+    )

@@ -57,6 +57,10 @@ class BackendStats:
     throttled: int = 0
     trips: int = 0
     tokens_per_minute: dict[int, int] = field(default_factory=dict)
+    # semantic-cache lookups' embedding calls to this backend, kept apart from the calls and
+    # tokens it served for chat, which the cache's savings are measured against
+    embedding_calls: int = 0
+    embedding_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class SimulationResult:
     errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
     starts_at: datetime = EPOCH  # the wall-clock time of minute 0
     token_limits: list[int] = field(default_factory=list)  # tokens-per-minute limits applied
+    # the same, by the consumer whose calls met them (the charts draw each consumer's own)
+    limits_by_consumer: dict[str, list[int]] = field(default_factory=dict)
     semantic_cache: dict[str, Any] | None = None  # hits, false hits, embedder (None: unused)
     # calls to a backend while another was available, for expectations' while_available
     calls_while_available: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -246,6 +252,14 @@ class SimulationResult:
                     "throttled": b.throttled,
                     "trips": b.trips,
                     "tokens_per_minute": [b.tokens_per_minute.get(m, 0) for m in range(minutes)],
+                    **(
+                        {
+                            "embedding_calls": b.embedding_calls,
+                            "embedding_tokens": b.embedding_tokens,
+                        }
+                        if b.embedding_calls
+                        else {}
+                    ),
                 }
                 for name, b in self.backends.items()
             },

@@ -513,7 +513,10 @@ def _watched_backends(loaded: LoadedScenario) -> dict[str, tuple[str, ...]]:
     return {backend: tuple(sorted(others)) for backend, others in watched.items()}
 
 
-def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict[str, BackendStats]:
+def _backend_stats(
+    gateway: _Gateway, nodes: dict[str, GatewayServices], cache: SemanticCache
+) -> dict[str, BackendStats]:
+    calls, tokens = cache.stats.embedding_calls_by_backend, cache.stats.embedding_tokens_by_backend
     return {
         name: BackendStats(
             requests=deployment.calls,
@@ -521,6 +524,8 @@ def _backend_stats(gateway: _Gateway, nodes: dict[str, GatewayServices]) -> dict
             throttled=deployment.throttled,
             trips=sum(node.backends.singles[name].trips for node in nodes.values()),
             tokens_per_minute=dict(deployment.tokens_per_minute),
+            embedding_calls=calls[name],
+            embedding_tokens=tokens[name],
         )
         for name, deployment in sorted(gateway.deployments.items())
     }
@@ -594,6 +599,15 @@ def _threshold_warning(cache: SemanticCache) -> str | None:
         "OpenAI embeddings): only near-identical prompts can hit. Give the scenario "
         "semantic_cache.distance_scale, or choose with --sweep cache.score-threshold=0.01:0.30:0.01"
     )
+
+
+def _limits_by_consumer(nodes: Iterable[GatewayServices]) -> dict[str, list[int]]:
+    """The tokens-per-minute limits each consumer's calls met, smallest first."""
+    limits: dict[str, set[int]] = {}
+    for node in nodes:
+        for consumer, tpm in node.token_limits:
+            limits.setdefault(consumer, set()).add(tpm)
+    return {consumer: sorted(values) for consumer, values in sorted(limits.items())}
 
 
 def _explainer(loaded: LoadedScenario, explain: tuple[str | None, int] | None) -> Explainer | None:
@@ -690,13 +704,14 @@ def run_scenario(
         starts_at=scenario.starts_at,
         duration=float(scenario.duration),
         consumers=collector.consumers,
-        backends=_backend_stats(gateway, nodes),
+        backends=_backend_stats(gateway, nodes, semantic_cache),
         tokens_per_minute=dict(collector.per_minute),
         metric_samples=sum(node.metrics.samples for node in nodes.values()),
         metric_stores=[node.metrics for node in nodes.values()],
         skipped_policies=pipelines.skipped,
         errors=collector.errors,
-        token_limits=sorted(set().union(*(node.token_limits for node in nodes.values()))),
+        token_limits=sorted({tpm for node in nodes.values() for _, tpm in node.token_limits}),
+        limits_by_consumer=_limits_by_consumer(nodes.values()),
         semantic_cache=_cache_summary(semantic_cache),
         calls_while_available=sum(
             (node.backends.calls_while_available for node in nodes.values()), Counter()

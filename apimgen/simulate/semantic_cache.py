@@ -6,6 +6,7 @@ loaded on the first lookup, so runs without semantic caching never import NumPy 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ class SemanticCacheStats:
     stores: int = 0
     skipped: int = 0  # not cacheable (no messages, too many messages)
     embedding_tokens: int = 0
+    # the same calls and tokens by the embeddings backend the lookup named
+    embedding_calls_by_backend: Counter[str] = field(default_factory=Counter)
+    embedding_tokens_by_backend: Counter[str] = field(default_factory=Counter)
     tokens_saved: int = 0  # backend tokens the hits did not spend
     thresholds: set[float] = field(default_factory=set)  # score-thresholds the lookups used
 

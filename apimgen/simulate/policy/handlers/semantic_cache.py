@@ -101,7 +101,11 @@ class SemanticCacheLookup(PolicyHandler):
         threshold = self.number("score-threshold", state)
         partition = "".join(cs_string(value.get(state)) for value in self.vary_by)
         cache.stats.lookups += 1
-        cache.stats.embedding_tokens += count_tokens(text)
+        tokens = count_tokens(text)
+        cache.stats.embedding_tokens += tokens
+        backend = self.values["embeddings-backend-id"].text(state)
+        cache.stats.embedding_calls_by_backend[backend] += 1
+        cache.stats.embedding_tokens_by_backend[backend] += tokens
         vector, hit = cache.lookup(partition, text, state.services.now, threshold)
         if hit is None:
             state.semantic_cache_pending = PendingStore(partition, vector)

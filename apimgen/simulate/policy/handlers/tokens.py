@@ -234,7 +234,7 @@ class TokenLimit(PolicyHandler):
         key = self.counter_key.text(state)
         tpm = self.tpm if self.tpm_expression is None else self._tokens_per_minute(state)
         if tpm is not None:
-            services.token_limits.add(tpm)
+            services.token_limits.add((state.consumer_name, tpm))
         estimating = self._estimating(state)
         counters = services.counters
         window: SlidingWindow | None = counters.get(("tpm", key))
