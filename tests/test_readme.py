@@ -108,3 +108,39 @@ def test_deployment_commands_point_at_rendered_files(tmp_path: Path) -> None:
         assert path in files or any(f.startswith(path + "/") for f in files), path
     for var_file in re.findall(r"-var-file=(\S+)", text):
         assert f"terraform/{var_file}" in files, var_file
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_runs_the_readme_first_commands(tmp_path: Path) -> None:
+    """As a new user would: clone, `make demo` (which installs from the repository's own
+    files into the clone's .venv), then the README's next block in a new bash. About a
+    minute and a half, most of it pip."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing to clone")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    demo = subprocess.run(
+        ["make", "demo", f"PYTHON={sys.base_prefix}/bin/python3"],
+        cwd=clone,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert (clone / "out" / "seed-story" / "report.html").is_file()
+    assert "run '. .venv/bin/activate'" in demo.stdout
+    blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+    second = [line.split("#")[0].strip() for line in blocks[1].splitlines()]
+    shell = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-c", " && ".join(second)],
+        cwd=clone,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert "Usage: apimgen" in shell.stdout
