@@ -29,6 +29,7 @@ from apimgen.limits import (
     YAML_MAX_NODES,
 )
 from tests.conftest import EXAMPLES, make_spec, write_spec
+from tests.simulate.test_cli_simulate import _folder_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -217,36 +218,18 @@ _REGEX_API = (
 
 
 def test_a_backtracking_regex_times_out_into_on_error(tmp_path: Path) -> None:
-    apis = tmp_path / "policies" / "apis"
-    apis.mkdir(parents=True)
-    (tmp_path / "policies" / "global.xml").write_text(
-        "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error />"
-        "</policies>"
-    )
-    (apis / "api.xml").write_text(_REGEX_API)
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(
-        yaml.safe_dump(
-            {
-                "policies": {"folder": "policies"},
-                "duration": "1m",
-                "backends": {"b": {"tpm": 100000}},
-                "consumers": [
-                    {
-                        "name": "almost",
-                        "subscription": "s1",
-                        "arrival": {"kind": "constant", "per_minute": 6},
-                        "headers": {"x-app": "a" * 60 + "b"},
-                    },
-                    {
-                        "name": "fine",
-                        "subscription": "s2",
-                        "arrival": {"kind": "constant", "per_minute": 6},
-                        "headers": {"x-app": "aaaa"},
-                    },
-                ],
-            }
-        )
+    consumer = {"subscription": "s1", "arrival": {"kind": "constant", "per_minute": 6}}
+    scenario = _folder_scenario(
+        tmp_path,
+        _REGEX_API,
+        {
+            "duration": "1m",
+            "backends": {"b": {"tpm": 100000}},
+            "consumers": [
+                {"name": "almost", **consumer, "headers": {"x-app": "a" * 60 + "b"}},
+                {"name": "fine", **consumer, "subscription": "s2", "headers": {"x-app": "aaaa"}},
+            ],
+        },
     )
     result = run_bounded("simulate", str(scenario), "--json", cwd=tmp_path)
     assert result.returncode == ExitCode.OK, result.stderr

@@ -319,50 +319,53 @@ def unset_variables(document: LintDocument, knowledge: Knowledge) -> Iterator[Fi
             )
 
 
-def unknown_members(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+def _document_texts(document: LintDocument) -> Iterator[tuple[PolicyElement, str]]:
+    """Every attribute value and text of every statement in the document."""
     for _, statement in _all(document):
-        for element, text in _texts(statement):
-            for node in expression_nodes(text):
-                if isinstance(node, ast.Member) and (meant := closest_member(node.name)):
-                    yield _finding(
-                        "APIM028",
-                        element,
-                        f"unknown member '{node.name}': did you mean '{meant}'? "
-                        f"(at {node.line}:{node.column})",
-                        "C# member names are case-sensitive; the gateway refuses the policy "
-                        "when it is saved",
-                    )
+        yield from _texts(statement)
+
+
+def unknown_members(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    for element, text in _document_texts(document):
+        for node in expression_nodes(text):
+            if isinstance(node, ast.Member) and (meant := closest_member(node.name)):
+                yield _finding(
+                    "APIM028",
+                    element,
+                    f"unknown member '{node.name}': did you mean '{meant}'? "
+                    f"(at {node.line}:{node.column})",
+                    "C# member names are case-sensitive; the gateway refuses the policy when "
+                    "it is saved",
+                )
 
 
 def backtracking_regex(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
-    for _, statement in _all(document):
-        for element, text in _texts(statement):
-            for pattern in regex_patterns(text):
-                if nested_quantifiers(pattern):
-                    yield _finding(
-                        "APIM027",
-                        element,
-                        f"the pattern '{pattern}' repeats a part that is itself repeated: on "
-                        "an input that almost matches, .NET backtracks until the match "
-                        "timeout and throws RegexMatchTimeoutException",
-                        "make the inner part match one way only, e.g. ^a+$ instead of "
-                        "^(a+)+$, or bound the repeat",
-                    )
+    for element, text in _document_texts(document):
+        for pattern in regex_patterns(text):
+            if nested_quantifiers(pattern):
+                yield _finding(
+                    "APIM027",
+                    element,
+                    f"the pattern '{pattern}' repeats a part that is itself repeated: on an "
+                    "input that almost matches, .NET backtracks until the match timeout and "
+                    "throws RegexMatchTimeoutException",
+                    "make the inner part match one way only, e.g. ^a+$ instead of ^(a+)+$, "
+                    "or bound the repeat",
+                )
 
 
 def reference_equality(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
-    for _, statement in _all(document):
-        for element, text in _texts(statement):
-            for written in reference_comparisons(text):
-                yield _finding(
-                    "APIM023",
-                    element,
-                    f"{written} compares references, not text: the variable is an object "
-                    "(C# warns CS0252), so equal text read from a request or set as a literal "
-                    "compares unequal",
-                    'cast it first: (string)context.Variables[...] == "...", or use '
-                    "GetValueOrDefault<string>(...)",
-                )
+    for element, text in _document_texts(document):
+        for written in reference_comparisons(text):
+            yield _finding(
+                "APIM023",
+                element,
+                f"{written} compares references, not text: the variable is an object "
+                "(C# warns CS0252), so equal text read from a request or set as a literal "
+                "compares unequal",
+                'cast it first: (string)context.Variables[...] == "...", or use '
+                "GetValueOrDefault<string>(...)",
+            )
 
 
 _BODY_LOSSES = (

@@ -17,7 +17,7 @@ from apimgen.spec.paths import format_path
 from apimgen.spec.resources import CircuitBreaker
 from apimgen.spec.types import Duration, SpecModel
 from apimgen.spec.validation_errors import diagnostics_from_validation
-from apimgen.spec.yaml_source import KeyPath, YamlSource, load_yaml
+from apimgen.spec.yaml_source import KeyPath, YamlSource, load_yaml, refuse_other_kind
 
 __all__ = [
     "EMBEDDINGS",
@@ -550,19 +550,7 @@ def load_scenario(path: Path) -> LoadedScenario:
         raise SpecError(
             [Diagnostic(Location(source.file, 1, 1), "", "a scenario must be a mapping")]
         )
-    if "gateway" in source.data and "policies" not in source.data:
-        raise SpecError(
-            [
-                Diagnostic(
-                    source.locate(("gateway",), prefer_key=True),
-                    "",
-                    "this is a spec, not a simulation scenario",
-                    hint=f"validate or render it (`apimgen validate {path}`); simulate takes a "
-                    "scenario that names it (`policies: {spec: gateway.yaml}`), such as "
-                    "examples/scenarios/seed-step3.yaml",
-                )
-            ]
-        )
+    refuse_other_kind(source, "scenario")
     try:
         scenario = Scenario.model_validate(source.data)
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from apimgen.spec.checks import check_spec
 from apimgen.spec.document import Spec
 from apimgen.spec.paths import format_path
 from apimgen.spec.validation_errors import diagnostics_from_validation
-from apimgen.spec.yaml_source import YamlSource, load_yaml
+from apimgen.spec.yaml_source import YamlSource, load_yaml, refuse_other_kind
 
 __all__ = ["LoadedSpec", "load_spec"]
 
@@ -55,18 +55,7 @@ def load_spec(path: Path) -> LoadedSpec:
                 )
             ]
         )
-    if "policies" in source.data and "gateway" not in source.data:
-        raise SpecError(
-            [
-                Diagnostic(
-                    source.locate(("policies",), prefer_key=True),
-                    "",
-                    "this is a simulation scenario, not a spec",
-                    hint=f"run it with `apimgen simulate {path}`; validate, render, lint, plan "
-                    "and apply take a spec such as examples/seed/gateway.yaml",
-                )
-            ]
-        )
+    refuse_other_kind(source, "spec")
     try:
         spec = Spec.model_validate(source.data)
     except ValidationError as exc:

@@ -30,7 +30,7 @@ from apimgen.files import FileTooLargeError, read_bounded
 from apimgen.limits import YAML_MAX_DEPTH, YAML_MAX_NODES
 from apimgen.spec.paths import format_path
 
-__all__ = ["KeyPath", "YamlSource", "load_yaml", "parse_yaml"]
+__all__ = ["KeyPath", "YamlSource", "load_yaml", "parse_yaml", "refuse_other_kind"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -361,3 +361,42 @@ def parse_yaml(text: str, name: str) -> YamlSource:
     if builder.problems:
         raise SpecError(builder.problems)
     return YamlSource(name, data, builder.values, builder.keys)
+
+
+# What each kind of apimgen file has at its top level that the other lacks, the command that
+# takes it, and an example: a spec handed to simulate (or a scenario to validate) is named as
+# such instead of failing with a page of unknown keys.
+_KINDS = {
+    "spec": (
+        "gateway",
+        "`apimgen validate {}` takes it (so do render, lint, plan and apply)",
+        "examples/seed/gateway.yaml",
+    ),
+    "scenario": (
+        "policies",
+        "`apimgen simulate {}` takes it",
+        "examples/scenarios/seed-step3.yaml",
+    ),
+}
+_FULL_NAMES = {"spec": "spec", "scenario": "simulation scenario"}
+
+
+def refuse_other_kind(source: YamlSource, expected: str) -> None:
+    """Raise a one-line SpecError when ``source`` is the other kind of file than
+    ``expected`` ("spec" or "scenario")."""
+    (other,) = (kind for kind in _KINDS if kind != expected)
+    own_key, _, example = _KINDS[expected]
+    other_key, takes, _ = _KINDS[other]
+    if not isinstance(source.data, dict) or own_key in source.data or other_key not in source.data:
+        return
+    raise SpecError(
+        [
+            Diagnostic(
+                source.locate((other_key,), prefer_key=True),
+                "",
+                f"this is a {_FULL_NAMES[other]}, not a {_FULL_NAMES[expected]}",
+                hint=f"{takes.format(source.file)}; this command takes a {expected} such as "
+                f"{example}",
+            )
+        ]
+    )

@@ -8,6 +8,7 @@ many policies is parsed once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -110,22 +111,32 @@ def _split_generic(text: str) -> tuple[str, tuple[str, ...]]:
     return name, tuple(_UNQUALIFIED.sub("", part.strip()) for part in rest.rstrip(">").split(","))
 
 
-def _hole(text: str) -> ast.Node:
-    """An interpolation hole: its expression, then ``,width`` and ``:format`` found outside
-    brackets and strings (C# ends the expression at the first such ``:``, which is why a
-    conditional in a hole needs parentheses)."""
-    depth, quote, comma, colon = 0, "", -1, -1
+def _outside_strings(text: str) -> Iterator[tuple[int, str, int]]:
+    """Each character outside string and char literals, with the bracket depth it stands at
+    (an opening bracket counts itself)."""
+    depth, quote = 0, ""
     for position, char in enumerate(text):
         if quote:
             if char == quote and text[position - 1] != "\\":
                 quote = ""
-        elif char in "\"'":
+            continue
+        if char in "\"'":
             quote = char
-        elif char in "([{":
+            continue
+        if char in "([{":
             depth += 1
-        elif char in ")]}":
+        yield position, char, depth
+        if char in ")]}":
             depth -= 1
-        elif depth == 0 and char == "," and comma < 0:
+
+
+def _hole(text: str) -> ast.Node:
+    """An interpolation hole: its expression, then ``,width`` and ``:format`` found outside
+    brackets and strings (C# ends the expression at the first such ``:``, which is why a
+    conditional in a hole needs parentheses)."""
+    comma, colon = -1, -1
+    for position, char, depth in _outside_strings(text):
+        if depth == 0 and char == "," and comma < 0:
             comma = position
         elif depth == 0 and char == ":":
             colon = position
@@ -558,22 +569,9 @@ _TOO_DEEP = f"the expression is nested more than {EXPRESSION_MAX_DEPTH} levels d
 def _first_too_deep(text: str) -> tuple[int, int]:
     """Where bracket nesting first passes the limit (string literals skipped), or 1:1 when
     the depth comes from something else, such as a long chain of operators."""
-    depth, quote, line, column = 0, "", 1, 0
-    for position, char in enumerate(text):
-        column += 1
-        if char == "\n":
-            line, column = line + 1, 0
-        elif quote:
-            if char == quote and text[position - 1] != "\\":
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-            if depth > EXPRESSION_MAX_DEPTH // 2:
-                return line, column
-        elif char in ")]}":
-            depth -= 1
+    for position, _, depth in _outside_strings(text):
+        if depth > EXPRESSION_MAX_DEPTH // 2:
+            return text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
     return 1, 1
 
 
