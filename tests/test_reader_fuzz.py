@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,10 +162,17 @@ def test_nested_expressions_parse_or_are_a_located_syntax_error(wrappers: list[s
 
 _VALID_PLAN: dict[str, Any] = {
     "format": "apimgen.plan/v1",
-    "target": {"subscription_id": "0", "resource_group": "rg", "service": "s"},
+    "target": {
+        "subscription_id": "0",
+        "resource_group": "rg",
+        "service": "s",
+        "cloud": "AzureCloud",
+        "arm_endpoint": None,
+    },
     "spec": "gateway.yaml",
     "environment": None,
     "prune": False,
+    "summary": {"create": 1, "update": 0, "delete": 0},
     "changes": [
         {
             "path": "namedValues/x",
@@ -213,6 +221,19 @@ def test_the_undamaged_plan_loads(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(_VALID_PLAN))
     assert load_plan(path).changes[0].path == "namedValues/x"
+
+
+def test_a_damaged_plan_names_what_is_wrong(tmp_path: Path) -> None:
+    """The fuzzer's first find: a change whose path is null ended in AttributeError."""
+    document = json.loads(json.dumps(_VALID_PLAN))
+    document["changes"][0]["path"] = None
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ApimgenError) as error:
+        load_plan(path)
+    assert "the plan file is damaged (['changes'][0]['path']: None is not of type 'string')" in (
+        error.value.message
+    )
 
 
 @FUZZ

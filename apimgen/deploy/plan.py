@@ -238,6 +238,23 @@ def save_plan(plan: Plan, path: Path) -> None:
     path.write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
 
 
+def _check_against_schema(path: Path, document: dict[str, Any]) -> None:
+    """A plan file that is not what ``plan -o`` writes is refused before any of it is used:
+    it may come from another job, or another hand."""
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(resources.files("apimgen.deploy").joinpath("plan.schema.json").read_text())
+    error = next(iter(Draft202012Validator(schema).iter_errors(document)), None)
+    if error is not None:
+        where = "".join(f"[{part!r}]" for part in error.absolute_path) or "the top level"
+        raise ApimgenError(
+            f"{path}: the plan file is damaged ({where}: {error.message})",
+            hint="make a new one with `apimgen plan SPEC -o plan.json`",
+        )
+
+
 def is_plan_document(path: Path) -> bool:
     """Whether ``path`` holds a saved plan: JSON whose ``format`` is this version's tag. A YAML
     spec never parses as such (its top level is a mapping without that tag, or not JSON)."""
@@ -280,6 +297,7 @@ def load_plan(path: Path) -> Plan:
             f"{path}: not an apimgen plan (expected format {PLAN_FORMAT!r})",
             hint="save one with `apimgen plan SPEC -o plan.json`",
         )
+    _check_against_schema(path, document)
     try:
         changes = []
         for item in document["changes"]:
@@ -308,7 +326,7 @@ def load_plan(path: Path) -> Plan:
             outside=tuple(document["outside"]),
             live=dict(document["live"]),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ApimgenError(
             f"{path}: the plan file is damaged ({type(error).__name__}: {error})",
             hint="make a new one with `apimgen plan SPEC -o plan.json`",
