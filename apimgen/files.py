@@ -41,12 +41,11 @@ _ALLOWED: ContextVar[tuple[Path, ...]] = ContextVar("apimgen_allowed_paths", def
 
 
 class OutsideRootError(ValueError):
-    """A referenced file lies outside every folder the referring file may reach."""
+    """A referenced file lies outside every folder the referring file may reach (named by
+    its own tree, the one a user would widen)."""
 
-    def __init__(self, written: str, roots: Sequence[Path]) -> None:
-        self.written = written
-        self.roots = tuple(roots)
-        super().__init__(f"'{written}' is outside {_roots_text(self.roots)}")
+    def __init__(self, written: str, root: Path) -> None:
+        super().__init__(f"'{written}' is outside {root}")
 
     @property
     def hint(self) -> str:
@@ -61,11 +60,6 @@ class FileTooLargeError(ValueError):
 
     def __init__(self, path: Path, limit: int) -> None:
         super().__init__(f"{path} is larger than {limit // (1024 * 1024)} MiB")
-
-
-def _roots_text(roots: Sequence[Path]) -> str:
-    names = [str(root) for root in roots]
-    return names[0] if len(names) == 1 else "every allowed folder (" + ", ".join(names) + ")"
 
 
 @contextmanager
@@ -108,7 +102,7 @@ def confine(base_dir: Path, written: str | Path) -> Path:
     target = (base_dir / written).resolve()
     roots = reference_roots(base_dir)
     if not any(target == root or target.is_relative_to(root) for root in roots):
-        raise OutsideRootError(str(written), roots[:1])
+        raise OutsideRootError(str(written), roots[0])
     return target
 
 
