@@ -500,12 +500,16 @@ def retry_over_pool(document: LintDocument, knowledge: Knowledge) -> Iterator[Fi
 
 
 def retry_without_buffered_body(document: LintDocument, knowledge: Knowledge) -> Iterator[Finding]:
+    """A set-body earlier in the retry gives each attempt a new body, so nothing needs to be
+    buffered for it."""
     for _, statement in _all(document):
         if statement.name != "retry":
             continue
+        body_set = False
         for inner in _statements(statement.children):
+            body_set = body_set or inner.name == "set-body"
             buffered = inner.attributes.get("buffer-request-body", "false").lower() == "true"
-            if inner.name == "forward-request" and not buffered:
+            if inner.name == "forward-request" and not buffered and not body_set:
                 yield _finding(
                     "APIM019",
                     inner,

@@ -1375,3 +1375,54 @@ def test_a_misspelt_member_is_unknown_with_the_same_position_in_lint_and_simulat
     assert "APIM028: unknown member 'ToLowerr': did you mean 'ToLower'? (at 1:53)" in (
         linted.stdout
     )
+
+
+_RESET_BODY_RETRY = """<policies>
+  <inbound><base />
+    <set-variable name="body" value="@(context.Request.Body.As&lt;string&gt;(preserveContent: true))" />
+    <set-backend-service backend-id="a" />
+  </inbound>
+  <backend>
+    <retry condition="@(context.Response.StatusCode == 503)" count="1" interval="0" first-fast-retry="true">
+      SET_BODY
+      <choose><when condition="@(context.Response.StatusCode == 503)"><set-backend-service backend-id="b" /></when></choose>
+      <forward-request />
+    </retry>
+  </backend>
+  <outbound><base /></outbound><on-error><base /></on-error>
+</policies>
+"""
+
+
+@pytest.mark.parametrize(("reset", "status"), [(True, "200"), (False, "400")])
+def test_a_body_set_again_inside_a_retry_is_sent_by_the_next_attempt(
+    tmp_path: Path, reset: bool, status: str
+) -> None:
+    """The spill-over shape that re-sets the body instead of buffering it: backend a is down
+    (503), the retry sets the body again and moves to b, which serves the call. Without the
+    set-body, the unbuffered body went out with the first attempt and b answers 400."""
+    set_body = '<set-body>@((string)context.Variables["body"])</set-body>' if reset else ""
+    api = _RESET_BODY_RETRY.replace("SET_BODY", set_body)
+    scenario = {
+        "duration": "1m",
+        "backends": {
+            "a": {"tpm": 100000, "outages": [{"start": 0, "end": 60, "status": 503}]},
+            "b": {"tpm": 100000},
+        },
+        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
+    }
+    path = tmp_path / "s.yaml"
+    (tmp_path / "policies" / "apis").mkdir(parents=True)
+    (tmp_path / "policies" / "apis" / "api.xml").write_text(api)
+    path.write_text(
+        yaml.safe_dump({"policies": {"folder": "policies", "api_backend": "a"}, **scenario})
+    )
+    report = json.loads(run_cli("simulate", str(path), "--json").stdout)
+    assert report["consumers"]["c"]["statuses"] == {status: 6}
+    assert report["backends"]["a"]["requests"] == 6, "every first attempt met the outage"
+    assert report["backends"]["b"]["requests"] == 6
+    assert (
+        report["backends"]["b"]["tokens"] > 0 if reset else report["backends"]["b"]["tokens"] == 0
+    )
+    linted = run_cli("lint", str(tmp_path / "policies"))
+    assert ("APIM019" in linted.stdout) is not reset

@@ -164,7 +164,9 @@ class SetBody(PolicyHandler):
     """``set-body`` (Learn: set-body-policy): the request body in inbound/backend, the response
     body in outbound. Not in on-error: Learn's sections and its on-error list leave it out, and
     a published write-up saw a policy with it there refused on deployment (return-response
-    sets an error's body). Liquid templates are not simulated."""
+    sets an error's body). A request body set again after an unbuffered forward-request is a
+    new body, which the next attempt sends (a published spill-over fragment re-sets the body
+    inside its retry instead of buffering it). Liquid templates are not simulated."""
 
     element_names = ("set-body",)
     sections = ("inbound", "backend", "outbound")
@@ -184,7 +186,10 @@ class SetBody(PolicyHandler):
         self.body = compile_value(element.text or "", element)
 
     def run(self, state: RequestState) -> None:
-        _message(state).Body = Body(cs_string(self.body.get(state)))
+        message = _message(state)
+        message.Body = Body(cs_string(self.body.get(state)))
+        if message is state.context.Request:
+            state.body_streamed = False  # a new body: nothing of it has gone out yet
 
 
 def _message(state: RequestState) -> Request | Response:
