@@ -12,6 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from apimgen.simulate.scenario import LoadedScenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -347,19 +351,28 @@ consumers:
 """
 
 
+def hour_scenario(folder: Path) -> LoadedScenario:
+    """The hour's scenario, written in ``folder``; it names the seed example's spec, which
+    lies outside that folder, so the examples are allowed as ``--allow-path`` would."""
+    from apimgen.files import allowed_paths
+    from apimgen.simulate.scenario import load_scenario
+
+    spec = Path(__file__).resolve().parent.parent / "examples" / "seed" / "step3.yaml"
+    path = folder / "hour.yaml"
+    path.write_text(HOUR_SCENARIO.format(spec=spec))
+    with allowed_paths([spec.parent]):
+        return load_scenario(path)
+
+
 def scenario_seconds() -> float:
     """An hour of the seed story's step 3 (a per-user token limit) at 50 requests/s, through
     everything ``apimgen simulate`` does but print: traffic, policies, backends, results."""
     import tempfile
 
     from apimgen.simulate.run import run_scenario
-    from apimgen.simulate.scenario import load_scenario
 
-    spec = Path(__file__).resolve().parent.parent / "examples" / "seed" / "step3.yaml"
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "hour.yaml"
-        path.write_text(HOUR_SCENARIO.format(spec=spec))
-        loaded = load_scenario(path)
+        loaded = hour_scenario(Path(folder))
         start = time.perf_counter()
         run_scenario(loaded)
         return time.perf_counter() - start

@@ -144,3 +144,11 @@ def test_a_fresh_clone_runs_the_readme_first_commands(tmp_path: Path) -> None:
     )
     assert shell.returncode == 0, shell.stdout + shell.stderr
     assert "Usage: apimgen" in shell.stdout
+
+
+def test_the_benchmarks_scenarios_load(tmp_path: Path) -> None:
+    """`make bench` is not run by the tests; its scenario must still pass the loader's checks
+    (file confinement once broke it, unnoticed)."""
+    from benchmarks.simulate import hour_scenario
+
+    assert hour_scenario(tmp_path).scenario.duration == 3600

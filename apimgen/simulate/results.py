@@ -84,8 +84,8 @@ class SimulationResult:
     expectations: list[ExpectationResult] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)  # why calls failed, most common first
     starts_at: datetime = EPOCH  # the wall-clock time of minute 0
-    token_limits: list[int] = field(default_factory=list)  # tokens-per-minute limits applied
-    # the same, by the consumer whose calls met them (the charts draw each consumer's own)
+    # tokens-per-minute limits applied, by the consumer whose calls met them (the charts draw
+    # each consumer's own)
     limits_by_consumer: dict[str, list[int]] = field(default_factory=dict)
     semantic_cache: dict[str, Any] | None = None  # hits, false hits, embedder (None: unused)
     # calls to a backend while another was available, for expectations' while_available
@@ -104,6 +104,11 @@ class SimulationResult:
     unforwarded: int = 0
     # the simulated second a --timeout stopped the run at; None for a run that finished
     stopped_at: float | None = None
+
+    @property
+    def token_limits(self) -> list[int]:
+        """Every tokens-per-minute limit the run applied, smallest first."""
+        return sorted({limit for limits in self.limits_by_consumer.values() for limit in limits})
 
     @property
     def total_requests(self) -> int:

@@ -710,7 +710,6 @@ def run_scenario(
         metric_stores=[node.metrics for node in nodes.values()],
         skipped_policies=pipelines.skipped,
         errors=collector.errors,
-        token_limits=sorted({tpm for node in nodes.values() for _, tpm in node.token_limits}),
         limits_by_consumer=_limits_by_consumer(nodes.values()),
         semantic_cache=_cache_summary(semantic_cache),
         calls_while_available=sum(

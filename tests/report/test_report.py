@@ -280,7 +280,7 @@ def test_the_limit_chart_splits_the_capped_minutes_at_the_consumers_own_limit() 
         name="capped", seed=1, duration=180, consumers=stats,
         backends={"aoai": BackendStats(requests=7, tokens=4000)},
         tokens_per_minute={0: 1600, 1: 1300, 2: 1100}, metric_samples=0, skipped_policies=[],
-        token_limits=[1000, 25000], limits_by_consumer={"alice": [1000], "bob": [25000]},
+        limits_by_consumer={"alice": [1000], "bob": [25000]},
     )  # fmt: skip
     chart = limited_consumers(result)
     assert "calls in flight at the limit take a minute past the line" in chart.caption
