@@ -1,15 +1,18 @@
 """Mock Azure OpenAI deployments and the gateway's backend entities (single, pool, breaker).
 
 A deployment enforces Azure's limits the way Azure describes them: tokens per 60 s and
-requests per 10 s at 6 RPM per 1000 TPM, counting ``max_tokens`` (or a default) plus the prompt
-at admission; a refused call gets 429 with ``Retry-After`` and ``retry-after-ms``. Outages and
-error rates are scheduled by the scenario.
+requests per 10 s at 6 RPM per 1000 TPM. Tokens are charged at admission by the model's
+estimate (admission.py: ``max_tokens`` or a flat amount, plus the prompt for some models), not
+by the real usage it answers with. A refused call gets 429 with ``Retry-After``,
+``retry-after-ms`` and ``x-ratelimit-reset-tokens``; every answer carries ``x-ms-region`` and
+the ``x-ratelimit-remaining-*`` headers. Outages and error rates are scheduled by the scenario.
 
 Pools follow apim-genai-policies.md §5 and §12: lower priority numbers first; within a group a
-smooth weighted rotation (80/10/10 gives eight to the first, then one each); lower groups only
-while every higher member is tripped; with every member tripped, 503 without calling anything.
-A breaker trips on the response that meets its failure condition and rests for its trip
-duration, or for the backend's Retry-After when ``acceptRetryAfter`` is set.
+plain weighted round robin (80/10/10 sends eight in a row to the first, then one each, as live
+pools do); lower groups only while every higher member is tripped; with every member tripped,
+503 without calling anything. A breaker trips on the response that meets its failure condition
+and rests for its trip duration, or for the backend's Retry-After when ``acceptRetryAfter`` is
+set.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from apimgen.simulate.admission import DEFAULT_MODEL, Reservation, reservation_for
+from apimgen.simulate.regions import DEFAULT_REGION, display_name
 from apimgen.simulate.timeline import Timeline
 from apimgen.simulate.urls import longest_prefix
 
@@ -43,7 +48,7 @@ class BackendCall:
     """What the mock returns for one call. Its own ``__init__``: one is made per call, and a
     compiled dataclass's ``__init__`` is still generated Python (native.py)."""
 
-    __slots__ = ("completion_tokens", "headers", "latency", "prompt_tokens", "status")
+    __slots__ = ("completion_tokens", "headers", "latency", "prompt_tokens", "reserved", "status")
 
     def __init__(
         self,
@@ -52,12 +57,15 @@ class BackendCall:
         latency: float,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        reserved: int = 0,
     ) -> None:
         self.status = status
         self.headers = headers
         self.latency = latency
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
+        # what admission charged (a 200) or asked for (a 429); 0 when it never got that far
+        self.reserved = reserved
 
     @property
     def total_tokens(self) -> int:
@@ -72,61 +80,77 @@ class MockDeployment:
     tpm: int
     latency_base: float = 0.2
     latency_per_token: float = 0.01
-    default_max_tokens: int = 4096
+    reservation: Reservation = field(default_factory=lambda: reservation_for(DEFAULT_MODEL))
+    region: str = DEFAULT_REGION  # the account's location
     outages: tuple[Outage, ...] = ()
     error_rate: float = 0.0
-    _tokens: Timeline = field(default_factory=Timeline)  # tokens used, by time
+    _reserved: Timeline = field(default_factory=Timeline)  # tokens reserved at admission
     _requests: Timeline = field(default_factory=Timeline)  # calls taken, by time
     calls: int = 0
     throttled: int = 0
-    tokens_served: int = 0
+    tokens_served: int = 0  # real usage, as answered
     tokens_per_minute: dict[int, int] = field(default_factory=dict)  # for the backend chart
 
     def __post_init__(self) -> None:
         # Azure grants 6 requests per minute per 1000 TPM, enforced over 10-second windows.
         self.requests_per_10s = max(1, self.tpm * 6 // 1000 // 6)
+        self.region_header = display_name(self.region)
 
     def _expire(self, now: float) -> None:
-        self._tokens.expire(now - 60)
+        self._reserved.expire(now - 60)
         self._requests.expire(now - 10)
+
+    def estimate(self, max_tokens: int | None, prompt_estimate: int, embeddings: bool) -> int:
+        """What a call reserves against the TPM at admission (admission.py)."""
+        if embeddings:
+            return prompt_estimate
+        return self.reservation.chat(max_tokens, prompt_estimate)
 
     def call(
         self,
         now: float,
+        reserved: int,
         prompt_tokens: int,
         max_tokens: int | None,
         completion_tokens: int,
         rng_value: float,
         content_type: str = "application/json",
     ) -> BackendCall:
-        """One call now; a success answers in ``content_type`` (an error in JSON)."""
+        """One call now, charged ``reserved`` tokens at admission; a success answers with its
+        real usage in ``content_type`` (an error in JSON)."""
         self.calls += 1
+        region = {"x-ms-region": self.region_header}
         for outage in self.outages:
             if outage.start <= now < outage.end:
-                return BackendCall(outage.status, {}, self.latency_base)
+                return BackendCall(outage.status, region, self.latency_base)
         if self.error_rate and rng_value < self.error_rate:
-            return BackendCall(500, {}, self.latency_base)
+            return BackendCall(500, region, self.latency_base)
         self._expire(now)
-        # an embeddings call reserves its input only (max_tokens 0)
-        reserved = prompt_tokens + (self.default_max_tokens if max_tokens is None else max_tokens)
         per_10s = self.requests_per_10s
-        if self._tokens.total + reserved > self.tpm or len(self._requests) >= per_10s:
+        tokens_short = self._reserved.total + reserved > self.tpm
+        requests_short = len(self._requests) >= per_10s
+        if tokens_short or requests_short:
             self.throttled += 1
-            wait = self._retry_after(now, reserved)
+            token_wait = self._token_wait(now, reserved) if tokens_short else 0.0
+            request_wait = self._requests.oldest() + 10 - now if requests_short else 0.0
+            wait = max(token_wait, request_wait)
             return BackendCall(
                 429,
                 {
                     "Content-Type": "application/json",
                     "Retry-After": str(max(1, math.ceil(wait))),
                     "retry-after-ms": str(int(wait * 1000)),
-                    "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._tokens.total)),
+                    "x-ratelimit-reset-tokens": str(math.ceil(token_wait)),
+                    **region,
                     "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
+                    "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._reserved.total)),
                 },
                 0.05,
+                reserved=reserved,
             )
         completion = min(completion_tokens, max_tokens) if max_tokens else completion_tokens
         used = prompt_tokens + completion
-        self._tokens.add(now, used)
+        self._reserved.add(now, reserved)
         self._requests.add(now, 1)
         self.tokens_served += used
         minute = int(now // 60)
@@ -135,21 +159,27 @@ class MockDeployment:
             200,
             {
                 "Content-Type": content_type,
-                "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._tokens.total)),
+                **region,
                 "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
+                "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._reserved.total)),
             },
             self.latency_base + self.latency_per_token * completion,
             prompt_tokens,
             completion,
+            reserved,
         )
 
-    def _retry_after(self, now: float, needed: int) -> float:
-        if len(self._requests) >= self.requests_per_10s:
-            return self._requests.oldest() + 10 - now
+    def remaining_tokens(self, now: float) -> int:
+        """The TPM not reserved in the last 60 s, as ``x-ratelimit-remaining-tokens`` says."""
+        self._expire(now)
+        return max(0, self.tpm - self._reserved.total)
+
+    def _token_wait(self, now: float, needed: int) -> float:
+        """Seconds until enough reservations leave the window for ``needed`` more."""
         freed = 0
-        for time, tokens in self._tokens.entries():
+        for time, tokens in self._reserved.entries():
             freed += tokens
-            if self._tokens.total - freed + needed <= self.tpm:
+            if self._reserved.total - freed + needed <= self.tpm:
                 return time + 60 - now
         return 60.0
 
@@ -213,35 +243,38 @@ class PoolMember:
 
 
 class _Rotation:
-    """One priority group of a pool, picked by smooth weighted round robin (nginx's):
-    deterministic, interleaved by weight, over the members not tripped."""
+    """One priority group of a pool, picked by plain weighted round robin (LVS's): the
+    weights reduced by their greatest common divisor, each member taken while its weight is
+    at least a running threshold that steps down, so 80/10/10 gives A eight times, B, C and repeats,
+    the order live pools show. A tripped member is passed over; the others keep their turns."""
 
-    __slots__ = ("current", "members")
+    __slots__ = ("gcd", "index", "members", "threshold", "top")
 
     def __init__(self, members: list[tuple[SingleBackend, int]]) -> None:
         self.members = members  # each with its weight
-        self.current = [0] * len(members)  # each member's running weight, by position
+        self.gcd = math.gcd(*(weight for _, weight in members)) if members else 1
+        self.top = max((weight for _, weight in members), default=1)
+        self.index = -1  # the position picked last
+        self.threshold = 0
 
     def pick(self, now: float) -> SingleBackend | None:
         """The next available member, or None when every member is tripped."""
-        members, current = self.members, self.current
-        total = 0
-        best = -1
-        best_value = 0
-        # One pass, no list of the available ones: a tripped member keeps its running weight.
-        for index in range(len(members)):
-            backend, weight = members[index]
-            if backend.tripped_until > now:
-                continue
-            value = current[index] + weight
-            current[index] = value
-            total += weight
-            if best < 0 or value > best_value:
-                best, best_value = index, value
-        if best < 0:
+        members = self.members
+        count = len(members)
+        if not any(backend.tripped_until <= now for backend, _ in members):
             return None
-        current[best] -= total
-        return members[best][0]
+        # One full cycle of thresholds visits every member at the lowest one, so more steps
+        # than that mean nothing is available.
+        for _ in range(count * (self.top // self.gcd) + count):
+            self.index = (self.index + 1) % count
+            if self.index == 0:
+                self.threshold -= self.gcd
+                if self.threshold <= 0:
+                    self.threshold = self.top
+            backend, weight = members[self.index]
+            if weight >= self.threshold and backend.tripped_until <= now:
+                return backend
+        return None
 
 
 @dataclass

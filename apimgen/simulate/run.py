@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from apimgen.errors import ApimgenError
+from apimgen.simulate.admission import DEFAULT_MODEL, Reservation, reservation_for
 from apimgen.simulate.backends import (
     BackendRegistry,
     BreakerRule,
@@ -46,6 +47,7 @@ from apimgen.simulate.explain import Explainer
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import to_token
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
+from apimgen.simulate.regions import DEFAULT_REGION
 from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
 from apimgen.simulate.scenario import (
     EMBEDDINGS,
@@ -61,6 +63,7 @@ from apimgen.simulate.state import GatewayServices, PolicyError, RequestState, e
 from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
 
 if TYPE_CHECKING:
+    from apimgen.model.gateway import Gateway as GatewayModel
     from apimgen.simulate.embeddings.provider import CachedEmbedder
 
 __all__ = ["run_scenario"]
@@ -126,7 +129,8 @@ def _from_spec(loaded: LoadedScenario) -> _Gateway:
             if rule
             else None
         )
-        deployments[backend.name] = _deployment(backend.name, behaviour)
+        model, region = _account_model_and_region(gateway, backend.account)
+        deployments[backend.name] = _deployment(backend.name, behaviour, model, region)
         breakers[backend.name] = breaker
     pools = {
         pool.name: [PoolMember(m.backend, m.priority, m.weight) for m in pool.members]
@@ -181,15 +185,44 @@ def _check_spec_backends(loaded: LoadedScenario, names: list[str]) -> None:
         )
 
 
-def _deployment(name: str, behaviour: BackendBehaviour) -> MockDeployment:
+def _deployment(
+    name: str,
+    behaviour: BackendBehaviour,
+    model: str | None = None,
+    region: str | None = None,
+) -> MockDeployment:
+    """A backend's mock deployment; ``model`` and ``region`` are the spec's, which the
+    scenario's own settings override."""
+    reservation = reservation_for(behaviour.model or model or DEFAULT_MODEL)
+    override = behaviour.reservation
+    if override is not None:
+        reservation = Reservation(
+            reservation.without_max_tokens
+            if override.without_max_tokens is None
+            else override.without_max_tokens,
+            reservation.counts_prompt if override.counts_prompt is None else override.counts_prompt,
+        )
     return MockDeployment(
         name,
         behaviour.tpm,
         latency_base=behaviour.latency_base,
         latency_per_token=behaviour.latency_per_token,
+        reservation=reservation,
+        region=behaviour.region or region or DEFAULT_REGION,
         error_rate=behaviour.error_rate,
         outages=tuple(Outage(o.start, o.end, o.status) for o in behaviour.outages),
     )
+
+
+def _account_model_and_region(
+    gateway: GatewayModel, account_name: str | None
+) -> tuple[str | None, str | None]:
+    """The model a spec backend's account deploys (its first deployment's) and its location."""
+    account = next((a for a in gateway.openai_accounts if a.name == account_name), None)
+    if account is None:
+        return None, None
+    model = account.deployments[0].model if account.deployments else None
+    return model, account.location
 
 
 def _from_folder(loaded: LoadedScenario) -> _Gateway:

@@ -85,6 +85,19 @@ def _check_url(url: str) -> str:
     return url
 
 
+class ReservationOverride(SpecModel):
+    """What a deployment reserves against its TPM when a call arrives, where the built-in
+    table (docs/simulator.md, "How close to a live gateway") does not fit a model."""
+
+    without_max_tokens: int | None = Field(
+        default=None, ge=0, description="Completion tokens reserved for a call without max_tokens."
+    )
+    counts_prompt: bool | None = Field(
+        default=None,
+        description="Add the prompt's estimate (characters ÷ 4 per message) to the reservation.",
+    )
+
+
 class BackendBehaviour(SpecModel):
     """A mock Azure OpenAI deployment behind a backend id."""
 
@@ -108,6 +121,19 @@ class BackendBehaviour(SpecModel):
     )
     error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of calls answered 500.")
     outages: list[Outage] = Field(default_factory=list, description="Scheduled outages.")
+    model: str | None = Field(
+        default=None,
+        description="The deployed model, which decides what a call reserves at admission "
+        "(a spec's backend takes its account's deployment; otherwise gpt-4o).",
+    )
+    region: str | None = Field(
+        default=None,
+        description="The account's Azure location, sent back in x-ms-region as its display "
+        "name (a spec's backend takes its account's; otherwise eastus).",
+    )
+    reservation: ReservationOverride | None = Field(
+        default=None, description="Override the model's admission estimate for this backend."
+    )
 
     @field_validator("url")
     @classmethod

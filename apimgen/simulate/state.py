@@ -224,6 +224,7 @@ class LlmRequest:
         "flagged",
         "group",
         "max_tokens",
+        "prompt_estimate",
         "prompt_tokens",
         "stream",
     )
@@ -237,6 +238,7 @@ class LlmRequest:
         flagged: bool = False,
         group: str | None = None,
         api: str = "chat",
+        prompt_estimate: int = 0,
     ) -> None:
         self.prompt_tokens = prompt_tokens
         self.max_tokens = max_tokens
@@ -245,6 +247,8 @@ class LlmRequest:
         self.flagged = flagged  # Content Safety would block this prompt (the scenario decides)
         self.group = group  # paraphrase group, to tell true from false cache hits
         self.api = api  # chat (completions), embeddings (input tokens only) or responses
+        # the prompt's share of a deployment's admission estimate (admission.py)
+        self.prompt_estimate = prompt_estimate
 
 
 _NO_CALL = LlmRequest()
@@ -260,6 +264,7 @@ class RequestState:
         "after_response",
         "backend_calls",
         "backend_id",
+        "backend_reserved",
         "backend_used",
         "base_url",
         "body_streamed",
@@ -293,6 +298,7 @@ class RequestState:
         self.returned: bool = False  # return-response or mock-response answered already
         self.from_cache: bool = False
         self.backend_calls: int = 0
+        self.backend_reserved: int = 0  # what the last backend call reserved at admission
         self.usage: dict[str, int] | None = None
         self.after_response: list[AfterResponse] = []
         # what trace and log-to-eventhub wrote, once one has

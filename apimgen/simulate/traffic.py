@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from apimgen.simulate.admission import chat_prompt_estimate, embeddings_estimate
 from apimgen.simulate.scenario import Arrival, Consumer
 from apimgen.simulate.state import LlmRequest
 from apimgen.simulate.tokenizer import count_chat_tokens, count_tokens
@@ -111,8 +112,9 @@ def calls(
     embeddings = api == "embeddings"
     rng = consumer_rng(seed, consumer.name)
     draw = rng.random
-    # Each prompt's body, plain and streamed, and its token count, made on first use.
-    prompt_cache: dict[str, tuple[str, str, int]] = {}
+    # Each prompt's body, plain and streamed, its token count and its admission estimate,
+    # made on first use.
+    prompt_cache: dict[str, tuple[str, str, int, int]] = {}
     groups = sorted(consumer.prompt_groups)
     prompts = consumer.prompts
     plain_turn = 0
@@ -132,27 +134,30 @@ def calls(
         cached = prompt_cache.get(prompt)
         if cached is None:
             cached = prompt_cache[prompt] = bodies(consumer, prompt)
-        plain, streamed, prompt_tokens = cached
+        plain, streamed, prompt_tokens, estimate = cached
         stream = draw() < stream_share
         completion = least + _below(rng, spread)
         flagged = flagged_share > 0 and draw() < flagged_share
         llm = (
-            LlmRequest(prompt_tokens, None, 0, False, flagged, group, "embeddings")
+            LlmRequest(prompt_tokens, None, 0, False, flagged, group, "embeddings", estimate)
             if embeddings
-            else LlmRequest(prompt_tokens, max_tokens, completion, stream, flagged, group, api)
+            else LlmRequest(
+                prompt_tokens, max_tokens, completion, stream, flagged, group, api, estimate
+            )
         )
         yield PlannedCall(time, consumer, index, streamed if stream else plain, llm)
 
 
-def _embeddings_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
+def _embeddings_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int, int]:
     """An embeddings call's body (the prompt as its ``input``) twice, as a stream never is
-    one, and the input's tokens."""
+    one, the input's tokens and its admission estimate."""
     body = _open_body(consumer, ("model", consumer.model), ("input", prompt))
-    return body + "}", body + "}", count_tokens(prompt)
+    return body + "}", body + "}", count_tokens(prompt), embeddings_estimate(prompt)
 
 
-def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
-    """A prompt's request body, plain and streamed, and its prompt tokens."""
+def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int, int]:
+    """A prompt's request body, plain and streamed, its prompt tokens and its admission
+    estimate."""
     messages = _messages(consumer, prompt)
     body = _open_body(
         consumer,
@@ -160,10 +165,16 @@ def _prompt_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
         ("messages", messages),
         ("max_tokens", consumer.max_tokens),
     )
-    return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
+    return body + "}", body + ', "stream": true}', *_prompt_counts(messages)
 
 
-def _responses_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
+def _prompt_counts(messages: list[dict[str, str]]) -> tuple[int, int]:
+    """Chat messages' tokens, and their share of a deployment's admission estimate."""
+    estimate = chat_prompt_estimate(message["content"] for message in messages)
+    return count_chat_tokens(messages), estimate
+
+
+def _responses_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int, int]:
     """A Responses API call's body, plain and streamed, and its prompt tokens: the prompt as
     ``input``, the system prompt as ``instructions``, the model (or else the deployment) named
     in the body, as the v1 API wants it; its prompt counts as the chat messages it stands
@@ -176,7 +187,7 @@ def _responses_bodies(consumer: Consumer, prompt: str) -> tuple[str, str, int]:
         ("max_output_tokens", consumer.max_tokens),
     )
     messages = _messages(consumer, prompt)
-    return body + "}", body + ', "stream": true}', count_chat_tokens(messages)
+    return body + "}", body + ', "stream": true}', *_prompt_counts(messages)
 
 
 def _messages(consumer: Consumer, prompt: str) -> list[dict[str, str]]:
@@ -194,7 +205,7 @@ def _open_body(consumer: Consumer, *fields: tuple[str, Any]) -> str:
     return "{" + ", ".join(f"{json.dumps(name)}: {json.dumps(value)}" for name, value in present)
 
 
-_BODIES: dict[str, Callable[[Consumer, str], tuple[str, str, int]]] = {
+_BODIES: dict[str, Callable[[Consumer, str], tuple[str, str, int, int]]] = {
     "chat": _prompt_bodies,
     "embeddings": _embeddings_bodies,
     "responses": _responses_bodies,

@@ -1076,9 +1076,11 @@ def test_a_warm_value_cache_is_what_the_policies_look_up_first(tmp_path: Path) -
 
 
 def test_embeddings_calls_share_the_limits_and_count_their_input_only(tmp_path: Path) -> None:
-    # One deployment of 1000 TPM: a chat call reserves its default 4096 completion tokens and
-    # is refused; an embeddings call reserves its input only and gets a vector whose usage
-    # has no completion tokens. Policies see the embeddings operation and its URL.
+    # One deployment of 2000 TPM: a chat call reserves its max_tokens (1500) plus its prompt
+    # whatever it then uses, so the first fits and the second, 30 s later, is refused while
+    # the first's reservation is in the window; an embeddings call reserves a quarter of its
+    # input's characters and gets a vector whose usage has no completion tokens. Policies see
+    # the embeddings operation and its URL.
     policy = FORWARD_TO_B.replace(
         "<outbound><base />",
         '<outbound><base /><choose><when condition="@(context.Response.StatusCode == 200)">'
@@ -1095,9 +1097,9 @@ def test_embeddings_calls_share_the_limits_and_count_their_input_only(tmp_path: 
     )
     scenario = {
         "duration": "1m",
-        "backends": {"b": {"tpm": 1000}},
+        "backends": {"b": {"tpm": 2000}},
         "consumers": [
-            {"name": "chat", "arrival": {"kind": "constant", "per_minute": 2}},
+            {"name": "chat", "arrival": {"kind": "constant", "per_minute": 2}, "max_tokens": 1500},
             {
                 "name": "index",
                 "operation": "embeddings",
@@ -1110,7 +1112,7 @@ def test_embeddings_calls_share_the_limits_and_count_their_input_only(tmp_path: 
     result = run_cli("simulate", str(path), "--json", "--explain", "index:1")
     assert result.exit_code == ExitCode.OK, result.output
     report = json.loads(result.stdout)
-    assert report["consumers"]["chat"]["statuses"] == {"429": 2}  # the backend's own 429
+    assert report["consumers"]["chat"]["statuses"] == {"200": 1, "429": 1}  # the backend's 429
     index = report["consumers"]["index"]
     assert index["statuses"] == {"200": 6}
     # the input's tokens alone: no chat message framing, no completion

@@ -26,7 +26,9 @@ def test_token_limit_overshoots_once_then_refuses_until_the_window_frees() -> No
     assert f"Try again in {expected} seconds." in (refused.body or "")
     assert refused.state.backend_calls == 0, "refused calls never reach the backend"
     assert refused.state.context.LastError.Reason == "OpenAITokenLimitExceeded"  # type: ignore[union-attr]
-    assert results[0].headers["x-remaining"] == ["1000"]
+    # Written after the answer, so the call's own 600 tokens are gone from it (not 1000).
+    assert results[0].headers["x-remaining"] == ["400"]
+    assert results[1].headers["x-remaining"] == ["0"], "clamped at 0, not -200"
 
 
 def test_estimation_refuses_a_prompt_that_can_never_fit_without_retry_time() -> None:
@@ -76,7 +78,8 @@ def test_quota_and_its_period_may_come_from_expressions() -> None:
     calls = [Call(t, headers=small) for t in (0, 100, 200)]
     results, services, _ = run(policy, calls)
     assert [r.status for r in results] == [200, 200, 403]
-    assert results[0].state.context.Variables.values["left"] == 600, "nothing was estimated"
+    # The variable is written once the call answered: its own 600 tokens spent the quota.
+    assert results[0].state.context.Variables.values["left"] == 0
     assert ("quota", "alice", "Daily") in services.counters
     # An empty quota means none for the call; a period APIM does not know fails it.
     unlimited = [Call(t, headers={}) for t in (0, 100, 200)]

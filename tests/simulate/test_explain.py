@@ -164,7 +164,8 @@ def test_outbound_calls_and_records_are_explained_as_themselves(tmp_path: Path) 
     steps = [(s["policy"], s["outcome"]) for s in report["explained"][0]["steps"]]
     assert steps == [
         ("set-backend-service", "to b"),
-        ("forward-request", "via b, response 200"),
+        # gpt-4o's admission estimate: 640 without max_tokens, plus 2 for the short prompt
+        ("forward-request", "via b, response 200, deployment reserved 642 tokens, 99358 TPM left"),
         ("send-request", "verdict = 202"),
         ("send-request", "lost = null (the call failed; ignore-error)"),
         ("trace", "wrote audit: checked {Verdict=202}"),

@@ -37,7 +37,6 @@ from apimgen.simulate.expr.values import (
     OutRef,
     UnsupportedError,
     cs_string,
-    to_token,
     type_name,
 )
 from apimgen.simulate.expr.vocabulary import closest_member
@@ -943,9 +942,9 @@ class _Compiler:
                 key = keys[0](env)
                 new = combine(env)
                 if isinstance(holder, JObject):
-                    holder.items[str(key)] = to_token(new)
+                    holder.put(str(key), new)
                 elif isinstance(holder, JArray):
-                    holder.items[key] = to_token(new)
+                    holder.put(key, new)
                 elif isinstance(holder, dict | list):
                     holder[key] = new
                 else:

@@ -56,9 +56,9 @@ def new_object(
         for arg in [*args, *items]:
             for prop in arg if isinstance(arg, list) else [arg]:
                 if isinstance(prop, KeyValue):
-                    obj.items[cs_string(prop.Key)] = to_token(prop.Value)
+                    obj.put(cs_string(prop.Key), prop.Value)
                 elif isinstance(prop, JProperty):
-                    obj.items[prop.name] = prop.value
+                    obj.put(prop.name, prop.value)
                 else:
                     raise UnsupportedError("new JObject() with something other than JProperty")
         return obj

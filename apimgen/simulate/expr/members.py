@@ -47,6 +47,7 @@ from apimgen.simulate.expr.values import (
     JValue,
     OutRef,
     UnsupportedError,
+    clone_token,
     cs_string,
     from_json,
     local_reading,
@@ -811,7 +812,7 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
     if name == "ToObject":
         return convert(token, type_args[0]) if type_args else to_plain(token)
     if name == "DeepClone":
-        return to_token(to_plain(token))
+        return clone_token(token)
     if name == "SelectToken":
         return _select_token(token, str(args[0]))
     if name == "SelectTokens":
@@ -822,22 +823,22 @@ def _json_method(token: JToken, name: str, args: list[Any], type_args: tuple[str
             "ContainsKey": lambda: str(args[0]) in obj,
             "Property": lambda: JProperty(args[0], obj[args[0]]) if args[0] in obj else None,
             "Properties": lambda: list(token),
-            "Remove": lambda: obj.pop(str(args[0]), None) is not None,
+            "Remove": lambda: token.remove(str(args[0])),
             "GetValue": lambda: obj.get(str(args[0])),
         }
         if name == "TryGetValue":
             return _try_get(obj.get(str(args[0])), args)
         if name == "Add":
             if len(args) == 2:
-                obj[str(args[0])] = to_token(args[1])
+                token.put(str(args[0]), args[1])
             else:
-                obj[args[0].name] = args[0].value
+                token.put(args[0].name, args[0].value)
             return None
         if name in methods:
             return methods[name]()
     if isinstance(token, JArray):
         if name == "Add":
-            token.items.append(to_token(args[0]))
+            token.append(args[0])
             return None
         if name == "IndexOf":  # by reference, as Newtonsoft's JContainer compares children
             return next((i for i, item in enumerate(token.items) if item is args[0]), -1)

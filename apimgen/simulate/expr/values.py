@@ -34,12 +34,14 @@ __all__ = [
     "Number",
     "OutRef",
     "UnsupportedError",
+    "clone_token",
     "cs_string",
     "from_json",
     "from_ticks",
     "kind_suffix",
     "local_reading",
     "newtonsoft_json",
+    "snapshot",
     "ticks",
     "to_plain",
     "to_token",
@@ -160,7 +162,11 @@ class OutRef:
 
 
 class JToken:
-    """Base of Newtonsoft's JSON token types."""
+    """Base of Newtonsoft's JSON token types. A token knows the container holding it: adding
+    one that already has a parent to another container adds a copy (Newtonsoft's JContainer),
+    so a token read out of one document and put into another is two tokens, not one."""
+
+    parent: JToken | None
 
     def to_json(self, indent: bool = True) -> str:
         """As Newtonsoft writes it: two-space indents, or ``Formatting.None``'s no spaces."""
@@ -172,6 +178,7 @@ class JToken:
 
 class JValue(JToken):
     def __init__(self, value: Any) -> None:
+        self.parent = None
         self.value = value
 
     def __str__(self) -> str:
@@ -190,10 +197,29 @@ class JValue(JToken):
 
 class JObject(JToken):
     def __init__(self, items: dict[str, JToken] | None = None) -> None:
+        self.parent = None
         self.items: dict[str, JToken] = items if items is not None else {}
+        for key, child in self.items.items():
+            self.items[key] = _adopted(self, child)
 
     def get(self, key: str) -> JToken | None:
         return self.items.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        """``obj[key] = value``: the value (a copy when another container holds it) replaces
+        the old one, which no longer has a parent."""
+        old = self.items.get(key)
+        token = _adopted(self, to_token(value))
+        if old is not None and old is not token:
+            old.parent = None
+        self.items[key] = token
+
+    def remove(self, key: str) -> bool:
+        old = self.items.pop(key, None)
+        if old is None:
+            return False
+        old.parent = None
+        return True
 
     def __iter__(self) -> Iterator[JProperty]:
         return (JProperty(k, v) for k, v in self.items.items())
@@ -204,7 +230,22 @@ class JObject(JToken):
 
 class JArray(JToken):
     def __init__(self, items: list[JToken] | None = None) -> None:
+        self.parent = None
         self.items: list[JToken] = items if items is not None else []
+        for index, child in enumerate(self.items):
+            self.items[index] = _adopted(self, child)
+
+    def append(self, value: Any) -> None:
+        """``Add``: the value, or a copy when another container holds it."""
+        self.items.append(_adopted(self, to_token(value)))
+
+    def put(self, index: int, value: Any) -> None:
+        """``array[index] = value``, as ``put`` on an object."""
+        old = self.items[index]
+        token = _adopted(self, to_token(value))
+        if old is not token:
+            old.parent = None
+        self.items[index] = token
 
     def __iter__(self) -> Iterator[JToken]:
         return iter(self.items)
@@ -217,12 +258,50 @@ class JArray(JToken):
 
 
 class JProperty(JToken):
+    """A name and its value; the value's container is the object the property is added to
+    (a property made while reading an object refers to that object's own value)."""
+
     def __init__(self, name: str, value: Any) -> None:
+        self.parent = None
         self.name = name
         self.value = to_token(value)
 
     def __repr__(self) -> str:
         return f"JProperty({self.name!r}, {self.value!r})"
+
+
+def _adopted(container: JToken, token: JToken) -> JToken:
+    """``token`` as ``container``'s child: itself, or its copy when another container
+    already holds it."""
+    if token.parent is not None and token.parent is not container:
+        token = clone_token(token)
+    token.parent = container
+    return token
+
+
+def clone_token(token: JToken) -> JToken:
+    """``DeepClone()``: the same JSON, sharing nothing, with no parent."""
+    if isinstance(token, JObject):
+        return JObject({key: clone_token(child) for key, child in token.items.items()})
+    if isinstance(token, JArray):
+        return JArray([clone_token(child) for child in token.items])
+    if isinstance(token, JProperty):
+        return JProperty(token.name, clone_token(token.value))
+    if isinstance(token, JValue):
+        return JValue(token.value)
+    return token
+
+
+def snapshot(value: Any) -> Any:
+    """A value as a cache keeps it: JSON tokens and collections copied, so neither a later
+    change to what was stored nor one to what a lookup returned reaches the cache."""
+    if isinstance(value, JToken):
+        return clone_token(value)
+    if isinstance(value, list):
+        return [snapshot(item) for item in value]
+    if isinstance(value, dict):
+        return {key: snapshot(item) for key, item in value.items()}
+    return value
 
 
 def to_token(value: Any) -> JToken:

@@ -1,9 +1,15 @@
 """``cache-lookup-value``, ``cache-store-value``, ``cache-remove-value`` (Learn pages of the same
 names): a key-value cache per gateway with expiry on the virtual clock. ``caching-type`` is
-accepted; internal and external caches behave the same here."""
+accepted; internal and external caches behave the same here.
+
+The cache holds values, not references: a store keeps a copy and a lookup hands out a copy,
+as a cache that serialises what it holds does. Without that, a policy that changes the route
+table it looked up (marking one deployment throttled) would change every later request's
+table without storing it back, as no gateway does."""
 
 from __future__ import annotations
 
+from apimgen.simulate.expr.values import snapshot
 from apimgen.simulate.policy.handlers.base import Attribute, PolicyHandler
 from apimgen.simulate.state import RequestState
 
@@ -30,7 +36,7 @@ class CacheLookupValue(PolicyHandler):
         variable = self.literal("variable-name")
         assert variable is not None
         if entry is not None and entry[0] > state.services.now:
-            state.context.Variables.values[variable] = entry[1]
+            state.context.Variables.values[variable] = snapshot(entry[1])
         elif self.has("default-value"):
             state.context.Variables.values[variable] = self.values["default-value"].get(state)
 
@@ -49,7 +55,7 @@ class CacheStoreValue(PolicyHandler):
         duration = self.number("duration", state)
         state.services.cache[self.values["key"].text(state)] = (
             state.services.now + duration,
-            self.values["value"].get(state),
+            snapshot(self.values["value"].get(state)),
         )
 
 

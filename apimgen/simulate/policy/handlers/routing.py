@@ -276,7 +276,12 @@ class ForwardRequest(PolicyHandler):
                 "BackendNotFound", f"backend '{backend_id}' is not defined", self.element
             )
         backend = state.pinned_backend
-        if backend is None or not backend.available(services.now):
+        # A retry resends to the member it pinned; only when a retry may pick anew (older
+        # gateways, retry_reselects_backend) does a tripped one give way to another. Newer
+        # gateways resend to it even when it has just tripped, and the caller gets its 429.
+        if backend is None or (
+            services.retry_reselects_backend and not backend.available(services.now)
+        ):
             backend = registry.choose(backend_id, services.now)
         if backend is None:
             state.respond(
@@ -302,15 +307,18 @@ class ForwardRequest(PolicyHandler):
             deployment.calls += 1
             call = BackendCall(400, {}, deployment.latency_base)
         else:
+            embeddings = llm.api == "embeddings"
             call = deployment.call(
                 services.now,
+                deployment.estimate(llm.max_tokens, llm.prompt_estimate, embeddings),
                 llm.prompt_tokens,
-                0 if llm.api == "embeddings" else llm.max_tokens,
+                0 if embeddings else llm.max_tokens,
                 llm.completion_tokens,
                 services.random(),
                 "text/event-stream" if llm.stream else "application/json",
             )
         state.backend_calls += 1
+        state.backend_reserved = call.reserved
         state.backend_used = backend.id
         state.body_streamed = not self.buffered
         if registry.watched:
@@ -336,6 +344,19 @@ class ForwardRequest(PolicyHandler):
                 self.element,
                 response=state.context.Response,
             )
+
+    def explain(self, state: RequestState) -> str:
+        """What the deployment charged at admission and had left: its estimate, not the
+        call's usage (admission.py), which is why a backend can refuse while the gateway's
+        own counters show room."""
+        reserved = state.backend_reserved
+        if not state.backend_calls or reserved <= 0:
+            return ""
+        response = state.context.Response
+        left = response.Headers.GetValueOrDefault("x-ratelimit-remaining-tokens", "")
+        left_text = f", {left} TPM left" if left else ""
+        verb = "needed" if response.StatusCode == 429 else "reserved"
+        return f"deployment {verb} {reserved} tokens{left_text}"
 
     def _time_out(self, state: RequestState, timeout: float) -> None:
         state.respond(

@@ -266,7 +266,7 @@ class TokenLimit(PolicyHandler):
         if self.consumed_variable:
             state.context.Variables.values[self.consumed_variable] = estimate
 
-        state.after_response.append(_Settlement(self, window, quota, estimate))
+        state.after_response.append(_Settlement(self, window, quota, estimate, tpm, limit))
 
     @staticmethod
     def _expose(
@@ -321,7 +321,7 @@ class TokenLimit(PolicyHandler):
 class _Settlement(AfterResponse):
     """A token limit's count corrected to what the call used, once its usage is known."""
 
-    __slots__ = ("estimate", "limit", "quota", "window")
+    __slots__ = ("estimate", "limit", "quota", "quota_limit", "tpm", "window")
 
     def __init__(
         self,
@@ -329,30 +329,56 @@ class _Settlement(AfterResponse):
         window: SlidingWindow,
         quota: QuotaCounter | None,
         estimate: int,
+        tpm: int | None,
+        quota_limit: int | None,
     ) -> None:
         self.limit = limit
         self.window = window
         self.quota = quota
         self.estimate = estimate
+        self.tpm = tpm  # this call's limits, as evaluated on arrival
+        self.quota_limit = quota_limit
 
     def run(self, state: RequestState) -> None:
         usage = state.usage
-        if usage is None:
-            return  # no usage (a backend error, a cache hit): the estimate stays
         estimate = self.estimate
-        extra = usage["total_tokens"] - estimate
-        self.window.add(state.services.now, extra)
-        if self.quota is not None:
-            self.quota.spent += extra
-        # A stream's headers, and the outbound policies that run with them, come before its
-        # tokens: they see the estimate (a published measurement on a live gateway: the
-        # variable reported 18 prompt tokens of a 520-token streamed call).
-        consumed = estimate if state.llm.stream else usage["total_tokens"]
         limit = self.limit
+        if usage is None:
+            # No usage (a backend error): the estimate stays counted, and is what the call
+            # consumed (a published live run: a backend 429 reported its 14-token estimate).
+            consumed = estimate
+        else:
+            extra = usage["total_tokens"] - estimate
+            self.window.add(state.services.now, extra)
+            if self.quota is not None:
+                self.quota.spent += extra
+            # A stream's headers, and the outbound policies that run with them, come before
+            # its tokens: they see the estimate (a published measurement on a live gateway:
+            # the variable reported 18 prompt tokens of a 520-token streamed call).
+            consumed = estimate if state.llm.stream else usage["total_tokens"]
         if limit.consumed_variable:
             state.context.Variables.values[limit.consumed_variable] = consumed
         if limit.consumed_header:
             state.context.Response.Headers._set(limit.consumed_header, [str(consumed)])
+        if state.llm.stream:
+            return  # its remaining-tokens went out with the headers, before the tokens
+        # A whole answer's remaining tokens are written once the backend answered, so they
+        # include this call's own usage (published live runs: 10,000 less the first call's
+        # 148 tokens read 9,852 on that call's own header).
+        tpm, window = self.tpm, self.window
+        if tpm is not None:
+            window.expire(state.services.now - WINDOW)
+            limit._expose(
+                state, limit.remaining_variable, limit.remaining_header, tpm - window.total
+            )
+        quota, quota_limit = self.quota, self.quota_limit
+        if quota is not None and quota_limit is not None:
+            limit._expose(
+                state,
+                limit.remaining_quota_variable,
+                limit.remaining_quota_header,
+                quota_limit - quota.spent,
+            )
 
 
 # Dimension names the gateway fills itself (apim-genai-policies.md §3.1).
