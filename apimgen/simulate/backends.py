@@ -95,6 +95,9 @@ class MockDeployment:
         # Azure grants 6 requests per minute per 1000 TPM, enforced over 10-second windows.
         self.requests_per_10s = max(1, self.tpm * 6 // 1000 // 6)
         self.region_header = display_name(self.region)
+        # the reservation's two numbers as plain fields: read on every call
+        self.without_max_tokens = self.reservation.without_max_tokens
+        self.counts_prompt = self.reservation.counts_prompt
 
     def _expire(self, now: float) -> None:
         self._reserved.expire(now - 60)
@@ -104,7 +107,8 @@ class MockDeployment:
         """What a call reserves against the TPM at admission (admission.py)."""
         if embeddings:
             return prompt_estimate
-        return self.reservation.chat(max_tokens, prompt_estimate)
+        completion = self.without_max_tokens if max_tokens is None else max_tokens
+        return completion + prompt_estimate if self.counts_prompt else completion
 
     def call(
         self,
@@ -119,12 +123,12 @@ class MockDeployment:
         """One call now, charged ``reserved`` tokens at admission; a success answers with its
         real usage in ``content_type`` (an error in JSON)."""
         self.calls += 1
-        region = {"x-ms-region": self.region_header}
+        region = self.region_header
         for outage in self.outages:
             if outage.start <= now < outage.end:
-                return BackendCall(outage.status, region, self.latency_base)
+                return BackendCall(outage.status, {"x-ms-region": region}, self.latency_base)
         if self.error_rate and rng_value < self.error_rate:
-            return BackendCall(500, region, self.latency_base)
+            return BackendCall(500, {"x-ms-region": region}, self.latency_base)
         self._expire(now)
         per_10s = self.requests_per_10s
         tokens_short = self._reserved.total + reserved > self.tpm
@@ -141,7 +145,7 @@ class MockDeployment:
                     "Retry-After": str(max(1, math.ceil(wait))),
                     "retry-after-ms": str(int(wait * 1000)),
                     "x-ratelimit-reset-tokens": str(math.ceil(token_wait)),
-                    **region,
+                    "x-ms-region": region,
                     "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
                     "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._reserved.total)),
                 },
@@ -159,7 +163,7 @@ class MockDeployment:
             200,
             {
                 "Content-Type": content_type,
-                **region,
+                "x-ms-region": region,
                 "x-ratelimit-remaining-requests": str(max(0, per_10s - len(self._requests))),
                 "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self._reserved.total)),
             },
@@ -261,11 +265,9 @@ class _Rotation:
         """The next available member, or None when every member is tripped."""
         members = self.members
         count = len(members)
-        if not any(backend.tripped_until <= now for backend, _ in members):
-            return None
         # One full cycle of thresholds visits every member at the lowest one, so more steps
         # than that mean nothing is available.
-        for _ in range(count * (self.top // self.gcd) + count):
+        for _ in range(count * (self.top // self.gcd + 1)):
             self.index = (self.index + 1) % count
             if self.index == 0:
                 self.threshold -= self.gcd

@@ -366,13 +366,17 @@ class _Settlement(AfterResponse):
         # include this call's own usage (published live runs: 10,000 less the first call's
         # 148 tokens read 9,852 on that call's own header).
         tpm, window = self.tpm, self.window
-        if tpm is not None:
+        if tpm is not None and (limit.remaining_variable or limit.remaining_header):
             window.expire(state.services.now - WINDOW)
             limit._expose(
                 state, limit.remaining_variable, limit.remaining_header, tpm - window.total
             )
         quota, quota_limit = self.quota, self.quota_limit
-        if quota is not None and quota_limit is not None:
+        if (
+            quota is not None
+            and quota_limit is not None
+            and (limit.remaining_quota_variable or limit.remaining_quota_header)
+        ):
             limit._expose(
                 state,
                 limit.remaining_quota_variable,
