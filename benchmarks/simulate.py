@@ -351,15 +351,17 @@ consumers:
 """
 
 
-def hour_scenario(folder: Path) -> LoadedScenario:
-    """The hour's scenario, written in ``folder``; it names the seed example's spec, which
-    lies outside that folder, so the examples are allowed as ``--allow-path`` would."""
+def hour_scenario(folder: Path, minutes: int = 60) -> LoadedScenario:
+    """The hour's scenario (or ``minutes`` of it), written in ``folder``; it names the seed
+    example's spec, which lies outside that folder, so the examples are allowed as
+    ``--allow-path`` would."""
     from apimgen.files import allowed_paths
     from apimgen.simulate.scenario import load_scenario
 
     spec = Path(__file__).resolve().parent.parent / "examples" / "seed" / "step3.yaml"
     path = folder / "hour.yaml"
-    path.write_text(HOUR_SCENARIO.format(spec=spec))
+    text = HOUR_SCENARIO.format(spec=spec).replace("duration: 60m", f"duration: {minutes}m")
+    path.write_text(text)
     with allowed_paths([spec.parent]):
         return load_scenario(path)
 
@@ -376,6 +378,42 @@ def scenario_seconds() -> float:
         start = time.perf_counter()
         run_scenario(loaded)
         return time.perf_counter() - start
+
+
+def logged_run(minutes: int) -> tuple[float, int]:
+    """The hour's scenario cut to ``minutes``, every request written (``--requests``):
+    seconds taken and the file's records."""
+    import tempfile
+
+    from apimgen.simulate.request_log import RequestLog
+    from apimgen.simulate.run import run_scenario
+
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = hour_scenario(Path(folder), minutes)
+        log = RequestLog(Path(folder) / "requests.jsonl")
+        start = time.perf_counter()
+        run_scenario(loaded, requests=log)
+        log.close(keep=True)
+        return time.perf_counter() - start, log.written
+
+
+def logged_peak_memory_mb(minutes: int) -> tuple[int, float, int]:
+    """Peak RSS of a fresh process running ``logged_run(minutes)``, with its time and
+    records."""
+    import subprocess
+
+    code = (
+        "import re, sys; sys.path.insert(0, '.'); import benchmarks.simulate as b; "
+        f"took, records = b.logged_run({minutes}); "
+        "status = open('/proc/self/status').read(); "
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024, took, records)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    peak, took, records = done.stdout.split()
+    return int(peak), float(took), int(records)
 
 
 def _pure_python_rate(n: int) -> float:
@@ -437,6 +475,14 @@ def main() -> None:
     print(f"simulate  the same hour as a scenario (seed step 3 limits) in {whole:.1f} s")
     short, long = peak_memory_mb(1800), peak_memory_mb(7200)
     print(f"simulate  peak memory: 30 min {short} MB, 2 h {long} MB (flat as duration grows)")
+    (half_peak, _, _), (hour_peak, hour_took, records) = (
+        logged_peak_memory_mb(30),
+        logged_peak_memory_mb(60),
+    )
+    print(
+        f"simulate  --requests: 1 h at 50 req/s, {records:,} records in {hour_took:.1f} s; "
+        f"peak memory 30 min {half_peak} MB, 1 h {hour_peak} MB (flat as records grow)"
+    )
 
 
 if __name__ == "__main__":

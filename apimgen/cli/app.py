@@ -251,45 +251,62 @@ def simulate(
             "its partial result is shown and marked, and the exit code is 1.",
         ),
     ] = None,
+    requests_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--requests",
+            metavar="FILE",
+            help="Write every request the gateway saw, one record each: JSON lines, or CSV "
+            "when FILE ends in .csv.",
+        ),
+    ] = None,
 ) -> None:
     """Run policies against synthetic traffic on a virtual clock; exit 4 if an expectation fails."""
 
     def action(out: Output) -> int:
         from apimgen.simulate.explain import parse_explain
         from apimgen.simulate.junit import junit_xml
+        from apimgen.simulate.request_log import RequestLog
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
 
         deadline = monotonic() + timeout if timeout is not None else None
         if sweep is not None:
-            if explain is not None:
-                raise ApimgenError(
-                    "--explain does not combine with --sweep",
-                    hint="explain one run: drop --sweep, or set the value in the scenario",
-                )
+            _refuse_with_sweep(explain=explain is not None, requests=requests_file is not None)
             return _sweep(out, scenario, sweep, seed, skip_unknown, as_json, deadline)
         chosen = parse_explain(explain) if explain is not None else None
         paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
         results: list[SimulationResult] = []
-        for path, one in zip(paths, loaded, strict=True):
-            if results and results[-1].stopped_at is not None:
-                break  # the budget is spent: the runs after a stopped one are not started
-            with (
-                out.progress(f"simulating {path}")
-                if not as_json
-                else nullcontext(lambda fraction: None) as progress
-            ):
-                results.append(
-                    run_scenario(
-                        one,
-                        seed=seed,
-                        skip_unknown=skip_unknown or None,
-                        progress=progress,
-                        explain=chosen,
-                        deadline=deadline,
+        requests = RequestLog(requests_file) if requests_file is not None else None
+        finished = False
+        try:
+            for path, one in zip(paths, loaded, strict=True):
+                if results and results[-1].stopped_at is not None:
+                    break  # the budget is spent: the runs after a stopped one are not started
+                with (
+                    out.progress(f"simulating {path}")
+                    if not as_json
+                    else nullcontext(lambda fraction: None) as progress
+                ):
+                    results.append(
+                        run_scenario(
+                            one,
+                            seed=seed,
+                            skip_unknown=skip_unknown or None,
+                            progress=progress,
+                            explain=chosen,
+                            deadline=deadline,
+                            requests=requests,
+                        )
                     )
-                )
+            finished = True
+        finally:
+            if requests is not None:
+                # a run cut short by --timeout still leaves the requests it saw
+                requests.close(keep=finished)
+        if requests is not None:
+            out.info(f"requests: {requests_file} ({requests.written} records)")
         stopped = results[-1].stopped_at is not None
         if stopped:
             _show_results(out, results, as_json)
@@ -325,6 +342,20 @@ def simulate(
 
     schema = "apimgen.simulation-comparison/v1" if compare else "apimgen.simulation/v1"
     run_command(ctx, action, json_schema=schema if as_json else None)
+
+
+def _refuse_with_sweep(*, explain: bool, requests: bool) -> None:
+    """Options that follow one run's requests, which a sweep's many runs do not have."""
+    if explain:
+        raise ApimgenError(
+            "--explain does not combine with --sweep",
+            hint="explain one run: drop --sweep, or set the value in the scenario",
+        )
+    if requests:
+        raise ApimgenError(
+            "--requests does not combine with --sweep",
+            hint="write the requests of one run: drop --sweep",
+        )
 
 
 def _show_results(out: Output, results: list[SimulationResult], as_json: bool) -> None:

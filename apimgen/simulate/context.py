@@ -530,6 +530,11 @@ class Context(CSharpObject):
         self._timestamp = None
 
     @property
+    def arrival_seconds(self) -> float:
+        """Seconds after the run's start the request arrived (not a context member)."""
+        return self._arrival[1] if self._arrival is not None else 0.0
+
+    @property
     def Timestamp(self) -> datetime | None:
         if self._timestamp is None and self._arrival is not None:
             epoch, seconds = self._arrival

@@ -65,6 +65,7 @@ from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
 if TYPE_CHECKING:
     from apimgen.model.gateway import Gateway as GatewayModel
     from apimgen.simulate.embeddings.provider import CachedEmbedder
+    from apimgen.simulate.request_log import RequestLog
 
 __all__ = ["run_scenario"]
 
@@ -228,7 +229,9 @@ def _account_model_and_region(
 def _from_folder(loaded: LoadedScenario) -> _Gateway:
     source = loaded.scenario.policies
     assert source.folder is not None
-    policies = load_policy_folder(loaded.base_dir / source.folder, source.named_values)
+    policies = load_policy_folder(
+        loaded.base_dir / source.folder, source.named_values, source.placeholders
+    )
     behaviours = loaded.scenario.backends
     pools = {
         name: [PoolMember(m.backend, m.priority, m.weight) for m in members]
@@ -656,6 +659,27 @@ def _explainer(loaded: LoadedScenario, explain: tuple[str | None, int] | None) -
     return Explainer(consumer, count)
 
 
+def _when_done(
+    loaded: LoadedScenario,
+    collector: _Collector,
+    explainer: Explainer | None,
+    requests: RequestLog | None,
+) -> Callable[[RequestState], None]:
+    """What a finished request goes to: the totals, then the request log and --explain."""
+    done: Callable[[RequestState], None] = collector.done
+    if requests is not None:
+        scenario = loaded.scenario
+        requests.start_run(scenario.name or Path(loaded.path).stem, scenario.starts_at)
+        write = requests.write
+
+        def logged(state: RequestState) -> None:
+            collector.done(state)
+            write(state)
+
+        done = logged
+    return done if explainer is None else explainer.after(done)
+
+
 def run_scenario(
     loaded: LoadedScenario,
     *,
@@ -666,6 +690,7 @@ def run_scenario(
     embedder: CachedEmbedder | None = None,
     explain: tuple[str | None, int] | None = None,
     deadline: float | None = None,
+    requests: RequestLog | None = None,
 ) -> SimulationResult:
     """Run ``loaded`` and check its expectations; deterministic for a seed.
 
@@ -675,6 +700,7 @@ def run_scenario(
     ``deadline`` (a ``time.monotonic()`` value, the CLI's ``--timeout``) stops the run at the
     first arrival past it: the result then covers the simulated time before that arrival and
     says where it stopped (``stopped_at``); calls still in flight there are not counted.
+    ``requests`` receives every finished request as it finishes (``--requests``).
     """
     scenario = loaded.scenario
     explainer = _explainer(loaded, explain)
@@ -691,7 +717,7 @@ def run_scenario(
     nodes = _nodes(loaded, gateway, run_seed, semantic_cache)
     pipelines = _Pipelines(gateway, skip, loaded.schemas, explainer)
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
-    loop = EventLoop(collector.done if explainer is None else explainer.after(collector.done))
+    loop = EventLoop(_when_done(loaded, collector, explainer, requests))
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     callers = _Callers(gateway, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller

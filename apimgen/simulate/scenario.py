@@ -45,6 +45,11 @@ class PolicySource(SpecModel):
     named_values: dict[str, str] = Field(
         default_factory=dict, description="Values for {{name}} references (folder policies)."
     )
+    placeholders: dict[str, str] = Field(
+        default_factory=dict,
+        description="Folder policies that are Bicep or Terraform templates: a value for each "
+        "{name} or ${name} the template leaves to be filled, e.g. {tpm: '1000'}.",
+    )
     skip_unknown: bool = Field(
         default=False,
         description="Skip policies the simulator does not model (listed in the report).",
@@ -64,6 +69,8 @@ class PolicySource(SpecModel):
     def _one_source(self) -> PolicySource:
         if (self.spec is None) == (self.folder is None):
             raise ValueError("set exactly one of spec or folder")
+        if self.spec is not None and self.placeholders:
+            raise ValueError("placeholders are for policy folders: a spec has none")
         if self.spec is not None and self.api_backend is not None:
             raise ValueError("api_backend is for policy folders: a spec's API names its backend")
         if self.spec is not None and self.subscription_required is not None:

@@ -268,6 +268,7 @@ class RequestState:
         "backend_used",
         "base_url",
         "body_streamed",
+        "cache_outcome",
         "consumer_name",
         "context",
         "error",
@@ -297,6 +298,7 @@ class RequestState:
         self.base_url: str | None = None
         self.returned: bool = False  # return-response or mock-response answered already
         self.from_cache: bool = False
+        self.cache_outcome: str | None = None  # a semantic lookup's "hit" or "miss"
         self.backend_calls: int = 0
         self.backend_reserved: int = 0  # what the last backend call reserved at admission
         self.usage: dict[str, int] | None = None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from apimgen.errors import Location
 from apimgen.files import read_bounded
+from apimgen.simulate.policy.placeholders import fill_placeholders
 from apimgen.simulate.policy.reader import PolicyElement, PolicyReadError, read_policy
 
 __all__ = [
@@ -222,8 +223,13 @@ def policy_set_from_texts(
     return PolicySet(documents.get("global.xml"), products, apis, operations, fragments)
 
 
-def load_policy_folder(folder: Path, named_values: Mapping[str, str] | None = None) -> PolicySet:
-    """Read a ``policies/`` folder laid out as ``apimgen render`` writes it."""
+def load_policy_folder(
+    folder: Path,
+    named_values: Mapping[str, str] | None = None,
+    placeholders: Mapping[str, str] | None = None,
+) -> PolicySet:
+    """Read a ``policies/`` folder laid out as ``apimgen render`` writes it, its template
+    ``placeholders`` filled (placeholders.py)."""
     if not folder.is_dir():
         raise PolicyReadError(f"{folder}: not a policy folder", hint="point at a policies/ folder")
     texts: dict[str, str] = {}
@@ -236,9 +242,11 @@ def load_policy_folder(folder: Path, named_values: Mapping[str, str] | None = No
                 location=Location(str(path)),
             )
         try:
-            texts[path.relative_to(folder).as_posix()] = read_bounded(path).decode("utf-8")
+            text = read_bounded(path).decode("utf-8")
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise PolicyReadError(
                 f"cannot read policy file: {error}", location=Location(str(path))
             ) from None
+        relative = path.relative_to(folder).as_posix()
+        texts[relative] = fill_placeholders(text, placeholders or {}, f"{folder.name}/{relative}")
     return policy_set_from_texts(texts, named_values, prefix=f"{folder.name}/")

@@ -109,7 +109,9 @@ class SemanticCacheLookup(PolicyHandler):
         vector, hit = cache.lookup(partition, text, state.services.now, threshold)
         if hit is None:
             state.semantic_cache_pending = PendingStore(partition, vector)
+            state.cache_outcome = "miss"
             return
+        state.cache_outcome = "hit"
         answer: CachedAnswer = hit.value
         cache.stats.hits += 1
         cache.stats.tokens_saved += answer.tokens

@@ -1,0 +1,136 @@
+"""Scenarios that say what real clients and templates do: Bicep and Terraform placeholders in
+hand-written policies, and every call written out afterwards (--requests)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apimgen.errors import ExitCode
+from tests.conftest import run_cli
+
+# A policy as a Bicep module loads it (replace(loadTextContent(...), '{tpm}', ...)) with a
+# Terraform-style pool id beside it.
+TEMPLATE = """<policies>
+  <inbound>
+    <base />
+    <set-backend-service backend-id="${backend_pool_id}" />
+    <azure-openai-token-limit counter-key="@(context.Subscription.Id)"
+        tokens-per-minute="{tpm}" estimate-prompt-tokens="false" />
+  </inbound>
+  <backend><base /></backend>
+  <outbound><base /></outbound>
+  <on-error><base /></on-error>
+</policies>
+"""
+
+
+def _scenario(tmp_path: Path, api_xml: str, scenario: dict[str, Any]) -> Path:
+    apis = tmp_path / "policies" / "apis"
+    apis.mkdir(parents=True, exist_ok=True)
+    (apis / "api.xml").write_text(api_xml)
+    path = tmp_path / "s.yaml"
+    policies = {"folder": "policies", **scenario.pop("policies", {})}
+    path.write_text(yaml.safe_dump({"policies": policies, **scenario}))
+    return path
+
+
+_CALLS: dict[str, Any] = {
+    "duration": "1m",
+    "backends": {"b": {"tpm": 100000}},
+    "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 6}}],
+}
+
+
+def test_a_template_runs_with_its_placeholders_filled(tmp_path: Path) -> None:
+    scenario = {**_CALLS, "policies": {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}}}
+    result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["backends"]["b"]["requests"] >= 1, "the pool id reached set-backend-service"
+    assert report["consumers"]["c"]["statuses"].get("429", 0) >= 1, "{tpm} became 1000"
+
+
+def test_an_unfilled_placeholder_is_located_and_named(tmp_path: Path) -> None:
+    scenario = {**_CALLS, "policies": {"placeholders": {"backend_pool_id": "b"}}}
+    result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)))
+    assert result.exit_code == ExitCode.ERROR
+    assert "policies/apis/api.xml:6:28: placeholder '{tpm}' is not filled" in result.stderr
+    assert "policies.placeholders" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run_cli("simulate", str(_scenario(tmp_path / "b", TEMPLATE, dict(_CALLS))))
+    assert missing.exit_code == ExitCode.ERROR
+    assert "api.xml:4:38: placeholder '${backend_pool_id}' is not filled" in missing.stderr
+
+
+def test_a_rewrite_uri_template_is_not_a_placeholder(tmp_path: Path) -> None:
+    policy = TEMPLATE.replace(
+        "<base />\n    <set-backend",
+        '<base />\n    <rewrite-uri template="/deployments/{deployment-id}/chat/completions" />'
+        "\n    <set-backend",
+    )
+    scenario = {**_CALLS, "policies": {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}}}
+    result = run_cli("simulate", str(_scenario(tmp_path, policy, scenario)))
+    assert result.exit_code == ExitCode.OK, result.output
+
+
+def _limited(tmp_path: Path) -> Path:
+    """Six calls a minute against 1000 tokens a minute: some answered, some refused."""
+    scenario = {**_CALLS, "policies": {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}}}
+    scenario["backends"] = {"b": {"tpm": 100000, "region": "westeurope"}}
+    return _scenario(tmp_path, TEMPLATE, scenario)
+
+
+def test_every_request_is_written_as_a_json_line(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "requests.jsonl"
+    result = run_cli("simulate", str(_limited(tmp_path)), "--json", "--requests", str(out))
+    assert result.exit_code == ExitCode.OK, result.output
+    report = json.loads(result.stdout)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == report["requests"] == 6
+    assert not list(out.parent.glob(".*partial")), "the partial file was renamed into place"
+    statuses = report["consumers"]["c"]["statuses"]
+    assert sum(r["status"] == 200 for r in records) == statuses["200"]
+    assert sum(r["status"] == 429 for r in records) == statuses["429"]
+    answered = next(r for r in records if r["status"] == 200)
+    assert answered["backend"] == "b" and answered["consumer"] == "c"
+    assert answered["tokens"] == answered["prompt_tokens"] + answered["completion_tokens"] > 0
+    assert answered["headers"]["x-ms-region"] == "West Europe"
+    assert answered["latency_s"] == round(answered["answered_s"] - answered["arrived_s"], 6)
+    assert answered["time"].startswith("2026-01-05T09:0") and answered["time"].endswith("Z")
+    assert answered["refused_by"] is None
+    refused = next(r for r in records if r["status"] == 429)
+    assert refused["refused_by"] == "azure-openai-token-limit"
+    assert refused["reason"] == "OpenAITokenLimitExceeded"
+    assert refused["backend"] is None and refused["tokens"] == 0
+    assert int(refused["headers"]["Retry-After"]) > 0
+    assert [r["arrived_s"] for r in records] == sorted(r["arrived_s"] for r in records)
+
+
+def test_requests_as_csv_carry_the_same_fields(tmp_path: Path) -> None:
+    out = tmp_path / "requests.csv"
+    result = run_cli("simulate", str(_limited(tmp_path)), "--requests", str(out))
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"requests: {out} (6 records)" in result.stderr + result.stdout
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6
+    assert {row["status"] for row in rows} == {"200", "429"}
+    assert json.loads(rows[0]["headers"])["Content-Type"] == "application/json"
+
+
+def test_requests_cannot_go_where_no_file_can_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    result = run_cli("simulate", str(_limited(tmp_path)), "--requests", str(blocker / "r.jsonl"))
+    assert result.exit_code == ExitCode.ERROR
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    sweep = run_cli(
+        "simulate", str(_limited(tmp_path / "s")), "--sweep", "seed=1:2:1", "--requests", "r.jsonl"
+    )
+    assert sweep.exit_code == ExitCode.ERROR
+    assert "--requests does not combine with --sweep" in sweep.stderr
