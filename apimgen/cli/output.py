@@ -195,6 +195,9 @@ class Output:
                 str(max(stats.tokens_per_minute.values(), default=0)),
             )
         self.out.print(consumers)
+        clients = _clients_table(result)
+        if clients is not None:
+            self.out.print(clients)
         self.out.print(_backends_table(result))
         self.out.print(_minute_table(result, minutes))
         series = [result.tokens_per_minute.get(m, 0) for m in range(minutes)]
@@ -301,6 +304,34 @@ class Output:
 
 _BARS = "▁▂▃▄▅▆▇█"
 _MAX_ROWS = 30
+
+
+def _clients_table(result: SimulationResult) -> Any:
+    """The calls of consumers with a retrying client, as the application saw them: the
+    attempts above are what the gateway saw."""
+    from rich.table import Table
+
+    rows = [(name, stats.client) for name, stats in result.consumers.items() if stats.client]
+    if not rows:
+        return None
+    title = "Calls as the application saw them (through its retrying client)"
+    table = Table(title=title, title_justify="left")
+    columns = ("consumer", "client", "calls", "ok", "ok late", "retries", "waited s", "p95 s")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("consumer", "client") else "right")
+    for name, client in rows:
+        assert client is not None
+        table.add_row(
+            escape(name),
+            client.preset.removeprefix("openai-"),
+            str(client.calls),
+            str(client.succeeded),
+            str(client.recovered),
+            str(client.retries),
+            f"{client.waited:.0f}",
+            f"{client.latency(0.95):.1f}",
+        )
+    return table
 
 
 def _backends_table(result: SimulationResult) -> Any:

@@ -316,6 +316,75 @@ def semantic_cache_view(result: SimulationResult) -> Chart:
     )
 
 
+def client_view(result: SimulationResult) -> Chart:
+    """Consumers with a retrying client: what the application saw of its calls against what
+    the gateway refused, and what the waits cost in end-to-end latency."""
+    clients = {name: c.client for name, c in result.consumers.items() if c.client is not None}
+    figure, (calls, latency) = _figure(2)
+    names = list(clients)
+    first = [c.succeeded - c.recovered for c in clients.values()]
+    late = [c.recovered for c in clients.values()]
+    failed = [c.calls - c.succeeded for c in clients.values()]
+    refused = [c.retries + (c.calls - c.succeeded) for c in clients.values()]
+    positions = list(range(len(names)))
+    width = 0.4
+    bottom = [0] * len(names)
+    for label, values, colour, hatch in (
+        ("ok at once", first, COLOURS[2], ""),
+        ("ok after waiting", late, COLOURS[1], "//"),
+        ("failed", failed, COLOURS[5], "xx"),
+    ):
+        calls.bar(
+            [p - width / 2 for p in positions],
+            values,
+            width,
+            bottom=bottom,
+            label=label,
+            color=colour,
+            hatch=hatch,
+            edgecolor="white",
+        )
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    calls.bar(
+        [p + width / 2 for p in positions],
+        refused,
+        width,
+        label="attempts refused",
+        color="#999999",
+        hatch="..",
+        edgecolor="white",
+    )
+    calls.set_xticks(positions, [textwrap.shorten(n, 18) for n in names], fontsize=8)
+    calls.set_ylabel("calls / attempts")
+    calls.set_title("Calls the application made, attempts the gateway refused", fontsize=10)
+    calls.legend(fontsize=8)
+    for (name, client), dash, colour in zip(clients.items(), cycle(DASHES), cycle(COLOURS)):
+        points = sorted(client.latencies.items())
+        total = sum(n for _, n in points) or 1
+        seen = 0
+        xs: list[float] = []
+        ys: list[float] = []
+        for value, count in points:
+            seen += count
+            xs.append(value)
+            ys.append(seen / total)
+        latency.step(xs, ys, where="post", linestyle=dash, color=colour, label=name)
+    latency.set_xlabel("end-to-end latency, waits included (s)")
+    latency.set_ylabel("share of calls")
+    latency.set_ylim(0, 1.02)
+    waited = sum(c.waited for c in clients.values())
+    latency.set_title(f"{waited:,.0f} s spent waiting before retries", fontsize=10)
+    latency.legend(fontsize=8)
+    return Chart(
+        "clients.png",
+        "Calls through retrying clients",
+        "Per consumer with a client: its calls that succeeded at once, after waiting, or not "
+        "at all, beside the attempts the gateway refused; and the share of calls answered "
+        "within each end-to-end latency, the client's waits included.",
+        _png(figure),
+    )
+
+
 def scenario_charts(result: SimulationResult) -> list[Chart]:
     """The charts for one run, in the order the story is told: each only where it shows
     something (a consumer split needs two consumers, a limit chart a limit or a refusal,
@@ -329,6 +398,8 @@ def scenario_charts(result: SimulationResult) -> list[Chart]:
         charts.append(backend_view(result))
     if result.semantic_cache and result.semantic_cache.get("lookups"):
         charts.append(semantic_cache_view(result))
+    if any(c.client is not None and c.client.calls for c in result.consumers.values()):
+        charts.append(client_view(result))
     return charts
 
 

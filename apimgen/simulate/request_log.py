@@ -23,6 +23,7 @@ __all__ = ["FIELDS", "RequestLog"]
 
 FIELDS = (
     "run",
+    "request",
     "time",
     "arrived_s",
     "answered_s",
@@ -89,6 +90,7 @@ class RequestLog:
         when = self.epoch + timedelta(seconds=arrived)
         return {
             "run": self.run,
+            "request": context.request_label,  # a client's retries: "alice-3-retry1"
             "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "arrived_s": round(arrived, 6),
             "answered_s": round(answered, 6),

@@ -9,13 +9,75 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from apimgen.simulate.clock import EPOCH
-from apimgen.simulate.scenario import Expectation
+from apimgen.simulate.scenario import CLIENT_MEASURES, Expectation
 
 if TYPE_CHECKING:
     from apimgen.simulate.explain import ExplainedRequest
     from apimgen.simulate.state import MetricStore
 
-__all__ = ["BackendStats", "ConsumerStats", "ExpectationResult", "SimulationResult"]
+__all__ = [
+    "BackendStats",
+    "ClientStats",
+    "ConsumerStats",
+    "ExpectationResult",
+    "SimulationResult",
+]
+
+
+@dataclass
+class ClientStats:
+    """A retrying client's calls as the application saw them: one per call it made, however
+    many attempts the gateway saw. End-to-end latencies (waits included) are kept to the
+    hundredth of a second in a histogram, so memory stays flat however long the run."""
+
+    preset: str
+    calls: int = 0
+    outcomes: Counter[int] = field(default_factory=Counter)  # the last attempt's status
+    retried: int = 0  # calls that needed more than one attempt
+    recovered: int = 0  # calls that succeeded after at least one retry
+    retries: int = 0  # attempts after the first
+    waited: float = 0.0  # seconds spent waiting before retries
+    latencies: Counter[float] = field(default_factory=Counter)
+
+    def record(self, status: int, retries: int, waited: float, latency: float) -> None:
+        self.calls += 1
+        self.outcomes[status] += 1
+        self.retries += retries
+        self.retried += 1 if retries else 0
+        self.recovered += 1 if retries and 200 <= status < 300 else 0
+        self.waited += waited
+        self.latencies[round(latency, 2)] += 1
+
+    @property
+    def succeeded(self) -> int:
+        return sum(n for status, n in self.outcomes.items() if 200 <= status < 300)
+
+    def latency(self, share: float) -> float:
+        """The end-to-end latency ``share`` of the calls stayed within (0.95: the p95)."""
+        if not self.calls:
+            return 0.0
+        wanted = share * self.calls
+        seen = 0
+        for value in sorted(self.latencies):
+            seen += self.latencies[value]
+            if seen >= wanted:
+                return value
+        return max(self.latencies)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "calls": self.calls,
+            "succeeded": self.succeeded,
+            "outcomes": {str(k): v for k, v in sorted(self.outcomes.items())},
+            "retried_calls": self.retried,
+            "succeeded_after_retries": self.recovered,
+            "retries": self.retries,
+            "waited_seconds": round(self.waited, 3),
+            "latency_p50_seconds": self.latency(0.5),
+            "latency_p95_seconds": self.latency(0.95),
+            "latency_max_seconds": max(self.latencies, default=0.0),
+        }
 
 
 @dataclass
@@ -25,6 +87,7 @@ class ConsumerStats:
     tokens: int = 0
     tokens_per_minute: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     backend_calls: int = 0
+    client: ClientStats | None = None  # the calls as its retrying client saw them
 
     def record(self, minute: int, status: int, tokens: int, backend_calls: int) -> None:
         self.requests += 1
@@ -129,6 +192,8 @@ class SimulationResult:
             return self._metric_sum(expectation)
         if expectation.measure.startswith("cache_"):
             return self._cache_measure(expectation.measure)
+        if expectation.measure in CLIENT_MEASURES:
+            return self._client_measure(expectation)
         if expectation.backend and expectation.while_available:
             pair = (expectation.backend, expectation.while_available)
             return float(self.calls_while_available[pair])
@@ -170,6 +235,22 @@ class SimulationResult:
             "token_share": sum(g.tokens for g in groups) / everything if everything else 0.0,
             "max_tokens_per_minute": max(per_minute.values(), default=0),
             "trips": sum(b.trips for b in self.backends.values()),
+        }
+        return float(values[expectation.measure])
+
+    def _client_measure(self, expectation: Expectation) -> float:
+        """A retrying client's calls as the application saw them (the scenario checks that
+        the consumer has a client)."""
+        assert expectation.consumer is not None
+        client = self.consumers[expectation.consumer].client
+        assert client is not None
+        values = {
+            "calls": client.calls,
+            "calls_ok": client.succeeded,
+            "calls_ok_after_retries": client.recovered,
+            "calls_failed": client.calls - client.succeeded,
+            "client_retries": client.retries,
+            "latency_p95": client.latency(0.95),
         }
         return float(values[expectation.measure])
 
@@ -247,6 +328,7 @@ class SimulationResult:
                     "tokens": c.tokens,
                     "backend_calls": c.backend_calls,
                     "tokens_per_minute": [c.tokens_per_minute.get(m, 0) for m in range(minutes)],
+                    **({"client": c.client.to_json()} if c.client is not None else {}),
                 }
                 for name, c in self.consumers.items()
             },

@@ -24,6 +24,7 @@ from apimgen.simulate.backends import (
     PoolMember,
     SingleBackend,
 )
+from apimgen.simulate.clients import PRESETS, ClientCall, ClientRules, Retrying
 from apimgen.simulate.context import (
     Api,
     Context,
@@ -48,7 +49,12 @@ from apimgen.simulate.expr.dictionaries import MultiValueDictionary
 from apimgen.simulate.expr.values import to_token
 from apimgen.simulate.policy.scopes import PolicySet, load_policy_folder, policy_set_from_texts
 from apimgen.simulate.regions import DEFAULT_REGION
-from apimgen.simulate.results import BackendStats, ConsumerStats, SimulationResult
+from apimgen.simulate.results import (
+    BackendStats,
+    ClientStats,
+    ConsumerStats,
+    SimulationResult,
+)
 from apimgen.simulate.scenario import (
     EMBEDDINGS,
     RESPONSES,
@@ -413,7 +419,10 @@ class _Callers:
         return caller
 
 
-def _context(call: PlannedCall, caller: _Caller) -> Context:
+_Lane = tuple[GatewayServices, "_Caller", CompiledPipeline, bool]
+
+
+def _context(call: PlannedCall, caller: _Caller, attempt: int = 0) -> Context:
     return Context(
         Request=Request(
             Method="POST",
@@ -429,7 +438,8 @@ def _context(call: PlannedCall, caller: _Caller) -> Context:
         Api=caller.api,
         Operation=caller.operation,
         Deployment=caller.deployment,
-        RequestId=f"{call.consumer.name}-{call.number}",
+        # each attempt of a client's call is a request of its own to the gateway
+        RequestId=f"{call.consumer.name}-{call.number}" + (f"-retry{attempt}" if attempt else ""),
     )
 
 
@@ -664,20 +674,87 @@ def _when_done(
     collector: _Collector,
     explainer: Explainer | None,
     requests: RequestLog | None,
+    retrying: Retrying | None,
 ) -> Callable[[RequestState], None]:
-    """What a finished request goes to: the totals, then the request log and --explain."""
-    done: Callable[[RequestState], None] = collector.done
+    """What a finished request goes to: the totals, the request log, its client (which may
+    send it again), then --explain."""
+    hooks: list[Callable[[RequestState], None]] = [collector.done]
     if requests is not None:
         scenario = loaded.scenario
         requests.start_run(scenario.name or Path(loaded.path).stem, scenario.starts_at)
-        write = requests.write
+        hooks.append(requests.write)
+    if retrying is not None:
+        hooks.append(retrying.finished)
+    if len(hooks) == 1:
+        done = collector.done
+    else:
 
-        def logged(state: RequestState) -> None:
-            collector.done(state)
-            write(state)
+        def done(state: RequestState) -> None:
+            for hook in hooks:
+                hook(state)
 
-        done = logged
     return done if explainer is None else explainer.after(done)
+
+
+class _Resender:
+    """Starts a retrying client's next attempt of a call on the event loop."""
+
+    def __init__(self, lanes: list[_Lane], api_backend: str | None) -> None:
+        self.lanes = lanes
+        self.api_backend = api_backend
+        self.loop: EventLoop | None = None  # set once the loop exists (it needs the hooks)
+
+    def __call__(self, call: ClientCall, time: float) -> None:
+        assert self.loop is not None
+        node, caller, pipeline, keyless = self.lanes[call.lane]
+        planned: PlannedCall = call.planned
+        state = RequestState(_context(planned, caller, call.retries), node, llm=planned.llm)
+        state.consumer_name = planned.consumer.name
+        state.backend_id = self.api_backend
+        state.client_call = call
+        state.context.arrived(node.epoch, time)
+        run = _without_key if keyless else process
+        self.loop.start(time, state, run(pipeline, state))
+
+
+def _retrying(
+    scenario: Scenario, collector: _Collector, seed: int, resend: _Resender
+) -> Retrying | None:
+    """The consumers' retrying clients, their stats put beside the consumers' own."""
+    rules: dict[int, ClientRules] = {}
+    stats: dict[int, ClientStats] = {}
+    for order, consumer in enumerate(scenario.consumers):
+        if consumer.client is None:
+            continue
+        preset = consumer.client.preset
+        rules[order] = PRESETS[preset].with_max_retries(consumer.client.max_retries)
+        stats[order] = collector.consumers[consumer.name].client = ClientStats(preset)
+    return Retrying(rules, stats, seed, resend) if rules else None
+
+
+def _lanes_and_streams(
+    scenario: Scenario,
+    gateway: _Gateway,
+    nodes: dict[str, GatewayServices],
+    pipelines: _Pipelines,
+    seed: int,
+    lanes: list[_Lane],
+) -> list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]]:
+    """Each consumer's lane (appended to ``lanes``) and its stream of calls, on a heap by
+    the time of the next call."""
+    streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
+    callers = _Callers(gateway, _token_times(scenario))
+    for order, consumer in enumerate(scenario.consumers):
+        node = nodes[consumer.region or scenario.regions[0]]
+        operation = consumer.operation or scenario.operation
+        caller = callers.get(order, consumer, node.region, operation)
+        keyless = consumer.anonymous and gateway.subscription_required
+        lanes.append((node, caller, pipelines.get(operation, consumer.product), keyless))
+        stream = calls(consumer, float(scenario.duration), seed, api=api_of(operation))
+        first = next(stream, None)
+        if first is not None:
+            heapq.heappush(streams, (first.time, order, first, stream))
+    return streams
 
 
 def run_scenario(
@@ -717,22 +794,13 @@ def run_scenario(
     nodes = _nodes(loaded, gateway, run_seed, semantic_cache)
     pipelines = _Pipelines(gateway, skip, loaded.schemas, explainer)
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
-    loop = EventLoop(_when_done(loaded, collector, explainer, requests))
-    streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
-    callers = _Callers(gateway, _token_times(scenario))
     # What every call of one consumer shares, looked up once: its gateway node, its caller
     # parts, its pipeline, and whether it lacks a key the API requires (refused before it).
-    lanes: list[tuple[GatewayServices, _Caller, CompiledPipeline, bool]] = []
-    for order, consumer in enumerate(scenario.consumers):
-        node = nodes[consumer.region or scenario.regions[0]]
-        operation = consumer.operation or scenario.operation
-        caller = callers.get(order, consumer, node.region, operation)
-        keyless = consumer.anonymous and gateway.subscription_required
-        lanes.append((node, caller, pipelines.get(operation, consumer.product), keyless))
-        stream = calls(consumer, float(scenario.duration), run_seed, api=api_of(operation))
-        first = next(stream, None)
-        if first is not None:
-            heapq.heappush(streams, (first.time, order, first, stream))
+    lanes: list[_Lane] = []
+    resend = _Resender(lanes, gateway.api_backend)
+    retrying = _retrying(scenario, collector, run_seed, resend)
+    loop = resend.loop = EventLoop(_when_done(loaded, collector, explainer, requests, retrying))
+    streams = _lanes_and_streams(scenario, gateway, nodes, pipelines, run_seed, lanes)
     next_progress = 0.0
     api_backend = gateway.api_backend
     stopped_at: float | None = None
@@ -745,6 +813,8 @@ def run_scenario(
         state = RequestState(_context(call, caller), node, llm=call.llm)
         state.consumer_name = call.consumer.name
         state.backend_id = api_backend
+        if retrying is not None and order in retrying.rules:
+            state.client_call = ClientCall(call, order, time)
         state.context.arrived(node.epoch, time)
         if keyless and explainer is not None:
             explainer.built_in(state, "subscription key", "raised SubscriptionKeyNotFound")

@@ -180,6 +180,26 @@ class Distribution(SpecModel):
         return self
 
 
+class Client(SpecModel):
+    """How the application's SDK retries a refused or failed call (clients.py has the rules
+    each preset copies from the SDK's source)."""
+
+    preset: Literal["openai-python", "openai-dotnet", "none"] = Field(
+        description="openai-python (2 retries; 408, 409, 429, 5xx; Retry-After up to 60 s, "
+        "else 0.5 s doubling to 8 s with jitter), openai-dotnet (3 retries; 408, 429, 500, "
+        "502-504; Retry-After, else 0.8 s doubling) or none (no retry)."
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, le=100, description="Retries after the first attempt (the SDK's)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_alone(cls, value: Any) -> Any:
+        """``client: openai-python`` for ``client: {preset: openai-python}``."""
+        return {"preset": value} if isinstance(value, str) else value
+
+
 class Consumer(SpecModel):
     """A user or application sending traffic."""
 
@@ -212,6 +232,12 @@ class Consumer(SpecModel):
         default=None, description="Gateway region the calls reach (default: the first)."
     )
     arrival: Arrival = Field(description="When requests arrive.")
+    client: Client | None = Field(
+        default=None,
+        description="The SDK the application calls through: a refused or failed call is "
+        "sent again as it would send it, e.g. {preset: openai-python}. Without it every "
+        "call is sent once, and the results count attempts only.",
+    )
     prompts: list[str] = Field(
         default_factory=lambda: ["Hello!"], min_length=1, description="Prompts, used in turn."
     )
@@ -310,7 +336,23 @@ _MEASURES = Literal[
     "cache_false_hits",
     "cache_saved_share",
     "metric",
+    "calls",
+    "calls_ok",
+    "calls_ok_after_retries",
+    "calls_failed",
+    "client_retries",
+    "latency_p95",
 ]
+
+# What a consumer's retrying client measures: its calls as the application saw them.
+CLIENT_MEASURES = (
+    "calls",
+    "calls_ok",
+    "calls_ok_after_retries",
+    "calls_failed",
+    "client_retries",
+    "latency_p95",
+)
 
 
 BACKEND_MEASURES = ("requests", "tokens", "status_429", "trips")
@@ -600,6 +642,7 @@ def load_scenario(path: Path) -> LoadedScenario:
                     "give each consumer its own name",
                 )
             )
+    with_client = [c.name for c in scenario.consumers if c.client is not None]
     for index, expectation in enumerate(scenario.expect):
         if expectation.consumer and expectation.consumer not in names:
             problems.append(
@@ -608,6 +651,21 @@ def load_scenario(path: Path) -> LoadedScenario:
                     ("expect", index, "consumer"),
                     f"unknown consumer '{expectation.consumer}'",
                     f"consumers: {', '.join(names)}",
+                )
+            )
+        elif expectation.measure in CLIENT_MEASURES and expectation.consumer not in with_client:
+            problems.append(
+                _problem(
+                    source,
+                    ("expect", index, "measure"),
+                    f"{expectation.measure} measures a consumer's retrying client, and "
+                    + (
+                        f"consumer '{expectation.consumer}' has none"
+                        if expectation.consumer
+                        else "no consumer is named"
+                    ),
+                    "name a consumer with client: (e.g. client: openai-python)"
+                    + (f"; those with one: {', '.join(with_client)}" if with_client else ""),
                 )
             )
     for index, consumer in enumerate(scenario.consumers):

@@ -269,6 +269,7 @@ class RequestState:
         "base_url",
         "body_streamed",
         "cache_outcome",
+        "client_call",
         "consumer_name",
         "context",
         "error",
@@ -299,6 +300,7 @@ class RequestState:
         self.returned: bool = False  # return-response or mock-response answered already
         self.from_cache: bool = False
         self.cache_outcome: str | None = None  # a semantic lookup's "hit" or "miss"
+        self.client_call: Any = None  # the ClientCall this attempt belongs to (clients.py)
         self.backend_calls: int = 0
         self.backend_reserved: int = 0  # what the last backend call reserved at admission
         self.usage: dict[str, int] | None = None

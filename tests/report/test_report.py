@@ -27,6 +27,7 @@ CHARTS = {"total-tokens.png", "consumer-tokens.png", "token-limit.png", "backend
 ONE_CONSUMER = {"office-hours", "smart-load-balancing"}
 NO_LIMIT = {"seed-step1", "seed-step2"} | ONE_CONSUMER
 CACHING = {"seed-step4"}  # the example scenarios whose policies use the semantic cache
+CLIENTS = {"sdk-retries"}  # the example scenarios whose consumers call through a retrying SDK
 
 
 def expected_charts(stem: str) -> set[str]:
@@ -37,6 +38,8 @@ def expected_charts(stem: str) -> set[str]:
         charts.discard("token-limit.png")
     if stem in CACHING:
         charts.add("semantic-cache.png")
+    if stem in CLIENTS:
+        charts.add("clients.png")
     return charts
 
 

@@ -24,13 +24,13 @@ MEANING = "What is the meaning of life?"  # the published runs' prompt: 28 chara
 # Outbound copies what the caller will get into variables, which --explain shows.
 _CAPTURE = (
     '<set-variable name="left" value="@(context.Response.Headers.GetValueOrDefault('
-    "&quot;x-ratelimit-remaining-tokens&quot;, &quot;&quot;))\" />"
+    '&quot;x-ratelimit-remaining-tokens&quot;, &quot;&quot;))" />'
     '<set-variable name="region" value="@(context.Response.Headers.GetValueOrDefault('
-    "&quot;x-ms-region&quot;, &quot;&quot;))\" />"
+    '&quot;x-ms-region&quot;, &quot;&quot;))" />'
     '<set-variable name="retry" value="@(context.Response.Headers.GetValueOrDefault('
-    "&quot;Retry-After&quot;, &quot;&quot;))\" />"
+    '&quot;Retry-After&quot;, &quot;&quot;))" />'
     '<set-variable name="reset" value="@(context.Response.Headers.GetValueOrDefault('
-    "&quot;x-ratelimit-reset-tokens&quot;, &quot;&quot;))\" />"
+    '&quot;x-ratelimit-reset-tokens&quot;, &quot;&quot;))" />'
 )
 
 
@@ -206,9 +206,7 @@ def test_a_sticky_retry_stays_on_the_member_that_tripped(tmp_path: Path, reselec
             },
             "paygo": {"tpm": 300000},
         },
-        "pools": {
-            "b": [{"backend": "ptu", "priority": 1}, {"backend": "paygo", "priority": 2}]
-        },
+        "pools": {"b": [{"backend": "ptu", "priority": 1}, {"backend": "paygo", "priority": 2}]},
         "consumers": [
             {
                 "name": "c",
@@ -258,7 +256,7 @@ _ROUTES = (
     '<choose><when condition="@(!context.Variables.ContainsKey(&quot;routes&quot;))">'
     '<cache-store-value key="routes" duration="600" value="@(new JArray('
     "new JObject(new JProperty(&quot;name&quot;, &quot;ptu&quot;), "
-    "new JProperty(&quot;throttled&quot;, false))))\" />"
+    'new JProperty(&quot;throttled&quot;, false))))" />'
     '<cache-lookup-value key="routes" variable-name="routes" /></when></choose>'
     '<set-variable name="seen" value="@(((JArray)context.Variables[&quot;routes&quot;])[0]'
     '[&quot;throttled&quot;].ToString())" />'

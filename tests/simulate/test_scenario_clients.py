@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from apimgen.errors import ExitCode
@@ -134,3 +136,97 @@ def test_requests_cannot_go_where_no_file_can_be_written(tmp_path: Path) -> None
     )
     assert sweep.exit_code == ExitCode.ERROR
     assert "--requests does not combine with --sweep" in sweep.stderr
+
+
+# One call a minute against a limit a single call overshoots: the next call, 20 s later, is
+# refused with a Retry-After until the first call's tokens leave the 60 s window.
+_LIMIT_POLICY = TEMPLATE.replace("${backend_pool_id}", "b").replace("{tpm}", "100")
+
+
+def _client_run(tmp_path: Path, client: Any, backend: dict[str, Any] | None = None) -> Any:
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": backend or {"tpm": 100000}},
+        "consumers": [
+            {
+                "name": "app",
+                "client": client,
+                "arrival": {"kind": "constant", "per_minute": 3},
+                "completion_tokens": {"min": 300, "max": 300},
+            }
+        ],
+    }
+    out = tmp_path / "requests.jsonl"
+    path = _scenario(tmp_path, _LIMIT_POLICY, scenario)
+    result = run_cli("simulate", str(path), "--json", "--requests", str(out))
+    assert result.exit_code == ExitCode.OK, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    return json.loads(result.stdout)["consumers"]["app"], records
+
+
+def test_the_python_sdk_waits_out_the_retry_after_and_the_call_succeeds(tmp_path: Path) -> None:
+    app, records = _client_run(tmp_path, "openai-python")
+    client = app["client"]
+    assert client["preset"] == "openai-python"
+    assert client["calls"] == 3, "three calls the application made"
+    assert app["requests"] == len(records) > 3, "more attempts than calls reached the gateway"
+    second = [r for r in records if r["request"].startswith("app-1")]  # the second call
+    refused, retried = sorted(second, key=lambda r: r["arrived_s"])
+    assert retried["request"] == "app-1-retry1"
+    assert refused["status"] == 429
+    wait = float(refused["headers"]["Retry-After"])
+    assert 0 < wait <= 60
+    # the SDK sends the call again exactly Retry-After seconds after the 429 reached it
+    assert retried["arrived_s"] == pytest.approx(refused["answered_s"] + wait)
+    assert retried["status"] == 200
+    assert client["outcomes"] == {"200": 3}
+    assert client["succeeded_after_retries"] >= 1
+    assert client["waited_seconds"] >= wait
+    assert client["latency_max_seconds"] >= wait
+
+
+def test_without_a_retry_after_the_sdks_back_off_exponentially(tmp_path: Path) -> None:
+    # A backend that answers 500 to every call: no Retry-After, so the SDKs' own back-off.
+    down = {"tpm": 100000, "error_rate": 1.0}
+    _, records = _client_run(tmp_path / "dotnet", "openai-dotnet", down)
+    first_call = [r for r in records if r["request"].startswith("app-0")]
+    assert [r["status"] for r in first_call] == [500] * 4, "1 attempt and 3 retries"
+    gaps = [b["arrived_s"] - a["answered_s"] for a, b in pairwise(first_call)]
+    assert gaps == pytest.approx([0.8, 1.6, 3.2])
+    app, records = _client_run(tmp_path / "python", "openai-python", down)
+    first_call = [r for r in records if r["request"].startswith("app-0")]
+    assert len(first_call) == 3, "1 attempt and 2 retries"
+    gaps = [b["arrived_s"] - a["answered_s"] for a, b in pairwise(first_call)]
+    # 0.5 s then 1 s, less up to a quarter of jitter
+    assert 0.375 <= gaps[0] <= 0.5 and 0.75 <= gaps[1] <= 1.0
+    assert app["client"]["outcomes"] == {"500": 3}
+    assert app["client"]["succeeded"] == 0
+
+
+def test_a_client_can_be_held_to_fewer_retries(tmp_path: Path) -> None:
+    client = {"preset": "openai-python", "max_retries": 0}
+    app, records = _client_run(tmp_path, client, {"tpm": 100000, "error_rate": 1.0})
+    assert app["client"]["retries"] == 0 and len(records) == 3
+
+
+def test_bad_client_settings_are_located(tmp_path: Path) -> None:
+    scenario = {
+        **_CALLS,
+        "policies": {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}},
+        "consumers": [
+            {"name": "c", "client": "openai-go", "arrival": {"kind": "constant", "per_minute": 6}}
+        ],
+    }
+    result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)))
+    assert result.exit_code == ExitCode.ERROR
+    assert "s.yaml:8:11: consumers[0].client: input should be 'openai-python'" in result.stderr
+    assert "openai-python" in result.stderr and "Traceback" not in result.stderr
+    scenario = {
+        **_CALLS,
+        "policies": {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}},
+        "expect": [{"consumer": "c", "measure": "calls_failed", "equals": 0}],
+    }
+    result = run_cli("simulate", str(_scenario(tmp_path / "m", TEMPLATE, scenario)))
+    assert result.exit_code == ExitCode.ERROR
+    assert "expect[0].measure: calls_failed measures a consumer's retrying client" in result.stderr
+    assert "consumer 'c' has none" in result.stderr
