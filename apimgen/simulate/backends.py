@@ -33,6 +33,7 @@ __all__ = [
     "MockDeployment",
     "Outage",
     "PoolMember",
+    "Scripted",
     "SingleBackend",
 ]
 
@@ -42,6 +43,22 @@ class Outage:
     start: float
     end: float
     status: int = 503
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """An answer the scenario gives in place of the mock's: to the backend's call numbers in
+    ``calls``, or between ``start`` and ``end``; ``status`` None answers as usual."""
+
+    calls: frozenset[int]
+    start: float
+    end: float
+    status: int | None
+    headers: tuple[tuple[str, str], ...]
+    latency: float | None
+
+    def applies(self, number: int, now: float) -> bool:
+        return number in self.calls if self.calls else self.start <= now < self.end
 
 
 class BackendCall:
@@ -83,6 +100,7 @@ class MockDeployment:
     reservation: Reservation = field(default_factory=lambda: reservation_for(DEFAULT_MODEL))
     region: str = DEFAULT_REGION  # the account's location
     outages: tuple[Outage, ...] = ()
+    scripted: tuple[Scripted, ...] = ()
     error_rate: float = 0.0
     _reserved: Timeline = field(default_factory=Timeline)  # tokens reserved at admission
     _requests: Timeline = field(default_factory=Timeline)  # calls taken, by time
@@ -124,11 +142,39 @@ class MockDeployment:
         real usage in ``content_type`` (an error in JSON)."""
         self.calls += 1
         region = self.region_header
+        if self.scripted:
+            script = next((a for a in self.scripted if a.applies(self.calls, now)), None)
+            if script is not None:
+                if script.status is not None:
+                    headers = {"Content-Type": "application/json", "x-ms-region": region}
+                    headers.update(script.headers)
+                    latency = self.latency_base if script.latency is None else script.latency
+                    return BackendCall(script.status, headers, latency)
+                answer = self._answer(
+                    now, reserved, prompt_tokens, max_tokens, completion_tokens, content_type
+                )
+                answer.latency = script.latency if script.latency is not None else answer.latency
+                return answer
         for outage in self.outages:
             if outage.start <= now < outage.end:
                 return BackendCall(outage.status, {"x-ms-region": region}, self.latency_base)
         if self.error_rate and rng_value < self.error_rate:
             return BackendCall(500, {"x-ms-region": region}, self.latency_base)
+        return self._answer(
+            now, reserved, prompt_tokens, max_tokens, completion_tokens, content_type
+        )
+
+    def _answer(
+        self,
+        now: float,
+        reserved: int,
+        prompt_tokens: int,
+        max_tokens: int | None,
+        completion_tokens: int,
+        content_type: str,
+    ) -> BackendCall:
+        """The mock's own answer: admitted within its limits, or its 429."""
+        region = self.region_header
         self._expire(now)
         per_10s = self.requests_per_10s
         tokens_short = self._reserved.total + reserved > self.tpm
@@ -231,7 +277,8 @@ class SingleBackend:
         )
         if tripped:
             rest = rule.trip_duration
-            retry_after = headers.get("Retry-After")
+            # header names are case-insensitive; a scripted answer may write retry-after
+            retry_after = headers.get("Retry-After") or headers.get("retry-after")
             if rule.accept_retry_after and retry_after and retry_after.isdigit():
                 rest = float(retry_after)
             self.tripped_until = now + rest

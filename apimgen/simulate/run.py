@@ -22,6 +22,7 @@ from apimgen.simulate.backends import (
     MockDeployment,
     Outage,
     PoolMember,
+    Scripted,
     SingleBackend,
 )
 from apimgen.simulate.clients import PRESETS, ClientCall, ClientRules, Retrying
@@ -218,6 +219,17 @@ def _deployment(
         region=behaviour.region or region or DEFAULT_REGION,
         error_rate=behaviour.error_rate,
         outages=tuple(Outage(o.start, o.end, o.status) for o in behaviour.outages),
+        scripted=tuple(
+            Scripted(
+                frozenset(a.calls or ()),
+                float(a.start or 0),
+                float(a.end or 0),
+                a.status,
+                tuple(a.headers.items()),
+                None if a.latency is None else float(a.latency),
+            )
+            for a in behaviour.answers
+        ),
     )
 
 

@@ -86,6 +86,44 @@ class Outage(SpecModel):
     status: int = Field(default=503, ge=400, le=599, description="Status the backend answers.")
 
 
+class ScriptedAnswer(SpecModel):
+    """What a backend answers to given calls, or in a time range, in place of its mock's own
+    answer: a status with headers (a 429 with its retry-after, a 503), or a slow answer."""
+
+    calls: list[Annotated[int, Field(ge=1)]] | None = Field(
+        default=None, description="The backend's own call numbers it applies to (1 = its first)."
+    )
+    start: Duration | None = Field(default=None, description="From this time of the run...")
+    end: Duration | None = Field(default=None, description="...until this one.")
+    status: int | None = Field(
+        default=None,
+        ge=100,
+        le=599,
+        description="The status answered (with an Azure OpenAI error body unless 2xx); "
+        "without it the mock answers as usual, after latency.",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description='Headers of the answer, e.g. {retry-after: "4"}.'
+    )
+    latency: Duration | None = Field(
+        default=None,
+        description="Seconds until the answer: past forward-request's timeout, the gateway "
+        "answers 504 instead.",
+    )
+
+    @model_validator(mode="after")
+    def _when_and_what(self) -> ScriptedAnswer:
+        if self.calls is None and (self.start is None or self.end is None):
+            raise ValueError("give calls: [numbers], or start and end")
+        if self.calls is not None and (self.start is not None or self.end is not None):
+            raise ValueError("give calls or a time range, not both")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("end must come after start")
+        if self.status is None and self.latency is None:
+            raise ValueError("give a status (and headers), or a latency, or both")
+        return self
+
+
 def _check_url(url: str) -> str:
     if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
         raise ValueError(f"'{url}' is not an http(s) URL, e.g. https://my-aoai.openai.azure.com")
@@ -128,6 +166,11 @@ class BackendBehaviour(SpecModel):
     )
     error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of calls answered 500.")
     outages: list[Outage] = Field(default_factory=list, description="Scheduled outages.")
+    answers: list[ScriptedAnswer] = Field(
+        default_factory=list,
+        description="Answers given to chosen calls or time ranges, the first that applies "
+        'winning, e.g. {calls: [1, 2], status: 429, headers: {retry-after: "4"}}.',
+    )
     model: str | None = Field(
         default=None,
         description="The deployed model, which decides what a call reserves at admission "

@@ -230,3 +230,56 @@ def test_bad_client_settings_are_located(tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.ERROR
     assert "expect[0].measure: calls_failed measures a consumer's retrying client" in result.stderr
     assert "consumer 'c' has none" in result.stderr
+
+
+def test_a_backend_answers_chosen_calls_and_times_as_the_scenario_says(tmp_path: Path) -> None:
+    # Its first two calls get a 429 with retry-after: 4 (the SDK waits exactly that), a
+    # time range gets 503s, and its seventh call answers after 400 s, past forward-request's
+    # 300 s timeout.
+    answers = [
+        {"calls": [1, 2], "status": 429, "headers": {"retry-after": "4"}},
+        {"start": "20s", "end": "25s", "status": 503},
+        {"calls": [7], "latency": 400},
+    ]
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": {"tpm": 100000, "answers": answers}},
+        "consumers": [
+            {
+                "name": "app",
+                "client": "openai-python",
+                "arrival": {"kind": "constant", "per_minute": 3},
+            }
+        ],
+    }
+    policy = TEMPLATE.replace("${backend_pool_id}", "b").replace("{tpm}", "100000")
+    out = tmp_path / "requests.jsonl"
+    path = _scenario(tmp_path, policy, scenario)
+    result = run_cli("simulate", str(path), "--requests", str(out))
+    assert result.exit_code == ExitCode.OK, result.output
+    records = sorted(
+        (json.loads(line) for line in out.read_text().splitlines()), key=lambda r: r["arrived_s"]
+    )
+    first = [r for r in records if r["request"].startswith("app-0")]
+    assert [r["status"] for r in first] == [429, 429, 200]
+    assert first[0]["headers"]["retry-after"] == "4"
+    assert first[1]["arrived_s"] == pytest.approx(first[0]["answered_s"] + 4)
+    assert first[2]["arrived_s"] == pytest.approx(first[1]["answered_s"] + 4)
+    # the call at 20 s and both its retries (0.5 s and 1 s later, jittered) fall in the range
+    in_range = [r for r in records if r["request"].startswith("app-1")]
+    assert [r["status"] for r in in_range] == [503, 503, 503]
+    assert in_range[0]["headers"]["x-ms-region"] == "East US"
+    slow = [r for r in records if r["request"].startswith("app-2")]
+    assert [r["status"] for r in slow] == [504, 200], "timed out at the gateway, then retried"
+    assert slow[0]["latency_s"] == pytest.approx(300, abs=0.5)
+
+
+def test_a_scripted_answer_needs_a_when_and_a_what(tmp_path: Path) -> None:
+    scenario = {
+        **_CALLS,
+        "policies": {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}},
+        "backends": {"b": {"tpm": 1000, "answers": [{"status": 429}]}},
+    }
+    result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)))
+    assert result.exit_code == ExitCode.ERROR
+    assert "backends.b.answers[0]: give calls: [numbers], or start and end" in result.stderr
