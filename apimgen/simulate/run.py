@@ -431,7 +431,7 @@ class _Callers:
         return caller
 
 
-_Lane = tuple[GatewayServices, "_Caller", CompiledPipeline, bool]
+_Lane = tuple["_NodeRing", "_Caller", CompiledPipeline, bool]
 
 
 def _context(call: PlannedCall, caller: _Caller, attempt: int = 0) -> Context:
@@ -538,28 +538,63 @@ def _check_expected_backends(loaded: LoadedScenario, gateway: _Gateway) -> None:
                 )
 
 
+class _NodeRing:
+    """A region's gateway nodes, taking its calls in turn as its load balancer hands them
+    out (round robin, so runs repeat)."""
+
+    __slots__ = ("nodes", "turn")
+
+    def __init__(self, nodes: list[GatewayServices]) -> None:
+        self.nodes = nodes
+        self.turn = 0
+
+    def next(self) -> GatewayServices:
+        nodes = self.nodes
+        if len(nodes) == 1:
+            return nodes[0]
+        node = nodes[self.turn]
+        self.turn = (self.turn + 1) % len(nodes)
+        return node
+
+
 def _nodes(
     loaded: LoadedScenario, gateway: _Gateway, seed: int, semantic_cache: SemanticCache
-) -> dict[str, GatewayServices]:
-    """One gateway node per region: counters, breakers and rotations are kept per node; the
-    semantic cache is shared, like the external Redis cache the nodes would share."""
+) -> dict[str, _NodeRing]:
+    """Each region's gateway nodes. A region's nodes share its limit counters and value
+    cache (reference section 12: counting is per region); each node keeps its own breakers,
+    pool rotation and concurrency slots. The semantic cache is shared by all, like the
+    external Redis cache the nodes would share."""
     scenario = loaded.scenario
     watched = _watched_backends(loaded)
-    nodes: dict[str, GatewayServices] = {}
+    rings: dict[str, _NodeRing] = {}
     for index, region in enumerate(scenario.regions):
-        node = GatewayServices(seed=seed * 1000 + index, region=region, epoch=scenario.starts_at)
-        node.backends = gateway.registry()
-        node.backends.watched = watched
-        node.semantic_cache = semantic_cache
-        node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
-        node.endpoints = scenario.endpoints
-        # each node its own tokens: a policy may change a JArray it looked up
-        node.cache = {
-            key: (math.inf, to_token(value) if isinstance(value, list | dict) else value)
-            for key, value in scenario.cached_values.items()
-        }
-        nodes[region] = node
-    return nodes
+        members: list[GatewayServices] = []
+        for unit in range(scenario.gateway.nodes):
+            node = GatewayServices(
+                seed=seed * 1000 + index + 100 * unit, region=region, epoch=scenario.starts_at
+            )
+            node.backends = gateway.registry()
+            node.backends.watched = watched
+            node.semantic_cache = semantic_cache
+            node.retry_reselects_backend = scenario.gateway.retry_reselects_backend
+            node.endpoints = scenario.endpoints
+            if members:
+                node.counters = members[0].counters
+                node.cache = members[0].cache
+                node.response_cache = members[0].response_cache
+            else:
+                # the region its own tokens: a policy may change a JArray it looked up
+                node.cache = {
+                    key: (math.inf, to_token(value) if isinstance(value, list | dict) else value)
+                    for key, value in scenario.cached_values.items()
+                }
+            members.append(node)
+        rings[region] = _NodeRing(members)
+    return rings
+
+
+def _every_node(rings: dict[str, _NodeRing]) -> list[GatewayServices]:
+    return [node for ring in rings.values() for node in ring.nodes]
 
 
 def _watched_backends(loaded: LoadedScenario) -> dict[str, tuple[str, ...]]:
@@ -572,7 +607,7 @@ def _watched_backends(loaded: LoadedScenario) -> dict[str, tuple[str, ...]]:
 
 
 def _backend_stats(
-    gateway: _Gateway, nodes: dict[str, GatewayServices], cache: SemanticCache
+    gateway: _Gateway, nodes: list[GatewayServices], cache: SemanticCache
 ) -> dict[str, BackendStats]:
     calls, tokens = cache.stats.embedding_calls_by_backend, cache.stats.embedding_tokens_by_backend
     return {
@@ -580,7 +615,7 @@ def _backend_stats(
             requests=deployment.calls,
             tokens=deployment.tokens_served,
             throttled=deployment.throttled,
-            trips=sum(node.backends.singles[name].trips for node in nodes.values()),
+            trips=sum(node.backends.singles[name].trips for node in nodes),
             tokens_per_minute=dict(deployment.tokens_per_minute),
             embedding_calls=calls[name],
             embedding_tokens=tokens[name],
@@ -718,7 +753,8 @@ class _Resender:
 
     def __call__(self, call: ClientCall, time: float) -> None:
         assert self.loop is not None
-        node, caller, pipeline, keyless = self.lanes[call.lane]
+        ring, caller, pipeline, keyless = self.lanes[call.lane]
+        node = ring.next()
         planned: PlannedCall = call.planned
         state = RequestState(_context(planned, caller, call.retries), node, llm=planned.llm)
         state.consumer_name = planned.consumer.name
@@ -747,7 +783,7 @@ def _retrying(
 def _lanes_and_streams(
     scenario: Scenario,
     gateway: _Gateway,
-    nodes: dict[str, GatewayServices],
+    nodes: dict[str, _NodeRing],
     pipelines: _Pipelines,
     seed: int,
     lanes: list[_Lane],
@@ -757,11 +793,11 @@ def _lanes_and_streams(
     streams: list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]] = []
     callers = _Callers(gateway, _token_times(scenario))
     for order, consumer in enumerate(scenario.consumers):
-        node = nodes[consumer.region or scenario.regions[0]]
+        region = consumer.region or scenario.regions[0]
         operation = consumer.operation or scenario.operation
-        caller = callers.get(order, consumer, node.region, operation)
+        caller = callers.get(order, consumer, region, operation)
         keyless = consumer.anonymous and gateway.subscription_required
-        lanes.append((node, caller, pipelines.get(operation, consumer.product), keyless))
+        lanes.append((nodes[region], caller, pipelines.get(operation, consumer.product), keyless))
         stream = calls(consumer, float(scenario.duration), seed, api=api_of(operation))
         first = next(stream, None)
         if first is not None:
@@ -803,7 +839,8 @@ def run_scenario(
         threshold_override=score_threshold,
         calibrated="distance_scale" in scenario.semantic_cache.model_fields_set,
     )
-    nodes = _nodes(loaded, gateway, run_seed, semantic_cache)
+    rings = _nodes(loaded, gateway, run_seed, semantic_cache)
+    nodes = _every_node(rings)
     pipelines = _Pipelines(gateway, skip, loaded.schemas, explainer)
     collector = _Collector({c.name: ConsumerStats() for c in scenario.consumers})
     # What every call of one consumer shares, looked up once: its gateway node, its caller
@@ -812,7 +849,7 @@ def run_scenario(
     resend = _Resender(lanes, gateway.api_backend)
     retrying = _retrying(scenario, collector, run_seed, resend)
     loop = resend.loop = EventLoop(_when_done(loaded, collector, explainer, requests, retrying))
-    streams = _lanes_and_streams(scenario, gateway, nodes, pipelines, run_seed, lanes)
+    streams = _lanes_and_streams(scenario, gateway, rings, pipelines, run_seed, lanes)
     next_progress = 0.0
     api_backend = gateway.api_backend
     stopped_at: float | None = None
@@ -821,7 +858,8 @@ def run_scenario(
         if deadline is not None and monotonic() > deadline:
             stopped_at = time
             break
-        node, caller, pipeline, keyless = lanes[order]
+        ring, caller, pipeline, keyless = lanes[order]
+        node = ring.next()
         state = RequestState(_context(call, caller), node, llm=call.llm)
         state.consumer_name = call.consumer.name
         state.backend_id = api_backend
@@ -847,17 +885,17 @@ def run_scenario(
         consumers=collector.consumers,
         backends=_backend_stats(gateway, nodes, semantic_cache),
         tokens_per_minute=dict(collector.per_minute),
-        metric_samples=sum(node.metrics.samples for node in nodes.values()),
-        metric_stores=[node.metrics for node in nodes.values()],
+        metric_samples=sum(node.metrics.samples for node in nodes),
+        metric_stores=[node.metrics for node in nodes],
         skipped_policies=pipelines.skipped,
         errors=collector.errors,
-        limits_by_consumer=_limits_by_consumer(nodes.values()),
+        limits_by_consumer=_limits_by_consumer(nodes),
         semantic_cache=_cache_summary(semantic_cache),
         calls_while_available=sum(
-            (node.backends.calls_while_available for node in nodes.values()), Counter()
+            (node.backends.calls_while_available for node in nodes), Counter()
         ),
-        endpoint_calls=dict(sum((node.endpoint_calls for node in nodes.values()), Counter())),
-        log_records=_log_records(nodes.values()),
+        endpoint_calls=dict(sum((node.endpoint_calls for node in nodes), Counter())),
+        log_records=_log_records(nodes),
         # in the order the requests arrived (they finish in another)
         explained=sorted(explainer.explained, key=lambda e: e.arrived) if explainer else [],
         empty_bodies=collector.empty_bodies,

@@ -511,7 +511,17 @@ class Endpoint(SpecModel):
 
 
 class GatewayBehaviour(SpecModel):
-    """Where live gateways of different dates were seen to behave differently."""
+    """How the gateway runs: its nodes, and where live gateways of different dates were seen
+    to behave differently."""
+
+    nodes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Gateway nodes (units) in each region, taking the region's calls in turn: "
+        "they share the region's limit counters and value cache, and each keeps its own pool "
+        "rotation, circuit breakers and concurrency slots.",
+    )
 
     retry_reselects_backend: bool = Field(
         default=False,

@@ -155,8 +155,10 @@ class GatewayServices:
     epoch: datetime = EPOCH
     region: str = "West Europe"
     now: float = 0.0
+    # limits' counters and the value cache: shared by the nodes of one region
     counters: dict[Any, Any] = field(default_factory=dict)
     cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    node_counters: dict[Any, Any] = field(default_factory=dict)  # this node's own (concurrency)
     response_cache: dict[tuple[str, ...], Any] = field(default_factory=dict)  # cache-lookup's
     metrics: MetricStore = field(default_factory=MetricStore)
     # records trace and log-to-eventhub wrote, counted by (policy, source or logger): counts,

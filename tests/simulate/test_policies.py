@@ -253,7 +253,7 @@ def test_limit_concurrency_refuses_one_more_while_the_others_wait_on_the_backend
     refused = at_once[2].state
     assert refused.error == ("ConcurrencyLimitExceeded", "Concurrency limit is exceeded.")
     assert refused.backend_calls == 0 and results[3].state.backend_calls == 0
-    assert services.counters[("concurrency", "openai")] == 0, "every slot was given back"
+    assert services.node_counters[("concurrency", "openai")] == 0, "every slot was given back"
 
 
 def test_limit_concurrency_gives_the_slot_back_however_the_policies_end() -> None:
@@ -266,7 +266,7 @@ def test_limit_concurrency_gives_the_slot_back_however_the_policies_end() -> Non
     assert {r.state.error[0] for r in results if r.state.error} == {
         "ExpressionValueEvaluationFailure"
     }
-    assert services.counters[("concurrency", "k")] == 0
+    assert services.node_counters[("concurrency", "k")] == 0
 
 
 def test_limit_concurrency_needs_a_literal_count_of_at_least_one() -> None:

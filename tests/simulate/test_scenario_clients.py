@@ -283,3 +283,40 @@ def test_a_scripted_answer_needs_a_when_and_a_what(tmp_path: Path) -> None:
     result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)))
     assert result.exit_code == ExitCode.ERROR
     assert "backends.b.answers[0]: give calls: [numbers], or start and end" in result.stderr
+
+
+def _pool_run(tmp_path: Path, nodes: int, extra: dict[str, Any] | None = None) -> list[Any]:
+    scenario: dict[str, Any] = {
+        "duration": "1m",
+        "gateway": {"nodes": nodes},
+        "backends": {"a": {"tpm": 1000000}, "b": {"tpm": 1000000}},
+        "pools": {"p": [{"backend": "a"}, {"backend": "b"}]},
+        "consumers": [{"name": "c", "arrival": {"kind": "constant", "per_minute": 8}}],
+        **(extra or {}),
+    }
+    policy = TEMPLATE.replace("${backend_pool_id}", "p").replace("{tpm}", "1000")
+    out = tmp_path / "requests.jsonl"
+    result = run_cli("simulate", str(_scenario(tmp_path, policy, scenario)), "--requests", str(out))
+    assert result.exit_code == ExitCode.OK, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    return sorted(records, key=lambda r: r["arrived_s"])
+
+
+def test_gateway_nodes_keep_their_own_rotation_and_share_the_limits(tmp_path: Path) -> None:
+    one = _pool_run(tmp_path / "one", 1)
+    two = _pool_run(tmp_path / "two", 2)
+    answered = [r["backend"] for r in one if r["status"] == 200]
+    assert answered[:4] == ["a", "b", "a", "b"]
+    # two nodes take the calls in turn, each rotating over the pool itself: pairs (§12)
+    assert [r["backend"] for r in two if r["status"] == 200][:4] == ["a", "a", "b", "b"]
+    # the per-subscription limit is the region's, not a node's: refused at the same calls
+    assert [r["status"] for r in one] == [r["status"] for r in two]
+    assert 429 in [r["status"] for r in two]
+
+
+def test_a_node_count_of_zero_is_located(tmp_path: Path) -> None:
+    scenario = {**_CALLS, "gateway": {"nodes": 0}}
+    scenario["policies"] = {"placeholders": {"tpm": "1000", "backend_pool_id": "b"}}
+    result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)))
+    assert result.exit_code == ExitCode.ERROR
+    assert "gateway.nodes: input should be greater than or equal to 1" in result.stderr

@@ -311,7 +311,7 @@ class LimitConcurrency(PolicyHandler):
 
     def run(self, state: RequestState) -> Wait | None:
         key = ("concurrency", self.values["key"].text(state))
-        counters = state.services.counters
+        counters = state.services.node_counters  # a node holds its own requests
         running = counters.get(key, 0)
         if running >= (self.max_count or 0):
             message = "Concurrency limit is exceeded."
@@ -334,4 +334,4 @@ class LimitConcurrency(PolicyHandler):
         try:
             yield from waiting
         finally:
-            state.services.counters[key] -= 1
+            state.services.node_counters[key] -= 1
