@@ -125,27 +125,33 @@ class Retrying:
         stats: Mapping[int, ClientStats],
         seed: int,
         resend: Callable[[ClientCall, float], None],
+        answered: Callable[[ClientCall, float], None] | None = None,
     ) -> None:
-        self.rules = rules  # by lane
+        self.rules = rules  # by lane; a lane without rules sends each call once
         self.stats = stats
         self.jitter = {lane: random.Random(seed * 7919 + lane) for lane in rules}
         self.resend = resend
+        self.answered = answered  # told when a call's last attempt is back (scripts)
 
     def finished(self, state: RequestState) -> None:
         call: ClientCall | None = state.client_call
         if call is None:
             return
         lane = call.lane
-        rules = self.rules[lane]
-        response = state.context.Response
-        status = response.StatusCode
         now = state.services.now
-        if call.retries < rules.max_retries and not 200 <= status < 300:
-            headers = {pair.Key.lower(): ", ".join(pair.Value) for pair in response.Headers}
-            if rules.retries(status, headers):
-                wait = rules.delay(call.retries, headers, self.jitter[lane])
-                call.retries += 1
-                call.waited += wait
-                self.resend(call, now + wait)
-                return
-        self.stats[lane].record(status, call.retries, call.waited, now - call.first_arrival)
+        rules = self.rules.get(lane)
+        if rules is not None:
+            response = state.context.Response
+            status = response.StatusCode
+            if call.retries < rules.max_retries and not 200 <= status < 300:
+                headers = {pair.Key.lower(): ", ".join(pair.Value) for pair in response.Headers}
+                if rules.retries(status, headers):
+                    wait = rules.delay(call.retries, headers, self.jitter[lane])
+                    call.retries += 1
+                    call.waited += wait
+                    self.resend(call, now + wait)
+                    return
+            latency = now - call.first_arrival
+            self.stats[lane].record(status, call.retries, call.waited, latency)
+        if self.answered is not None:
+            self.answered(call, now)

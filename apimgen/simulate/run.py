@@ -67,7 +67,7 @@ from apimgen.simulate.scenario import (
 )
 from apimgen.simulate.semantic_cache import SemanticCache
 from apimgen.simulate.state import GatewayServices, PolicyError, RequestState, error_body
-from apimgen.simulate.traffic import PlannedCall, calls, unsigned_jwt
+from apimgen.simulate.traffic import PlannedCall, ScriptStep, calls, script, unsigned_jwt
 
 if TYPE_CHECKING:
     from apimgen.model.gateway import Gateway as GatewayModel
@@ -744,12 +744,14 @@ def _when_done(
 
 
 class _Resender:
-    """Starts a retrying client's next attempt of a call on the event loop."""
+    """Starts a call's attempts on the event loop: a retrying client's next attempt, or a
+    script's call sent after the previous one's answer."""
 
     def __init__(self, lanes: list[_Lane], api_backend: str | None) -> None:
         self.lanes = lanes
         self.api_backend = api_backend
         self.loop: EventLoop | None = None  # set once the loop exists (it needs the hooks)
+        self.scripts: dict[int, list[ScriptStep]] = {}  # by lane, for consumers with calls:
 
     def __call__(self, call: ClientCall, time: float) -> None:
         assert self.loop is not None
@@ -764,20 +766,38 @@ class _Resender:
         run = _without_key if keyless else process
         self.loop.start(time, state, run(pipeline, state))
 
+    def answered(self, call: ClientCall, now: float) -> None:
+        """A call's last attempt is back: a script's next call sent ``after`` a pause
+        starts now."""
+        steps = self.scripts.get(call.lane)
+        following = call.planned.number + 1
+        if steps is None or following >= len(steps) or steps[following].after is None:
+            return
+        step = steps[following]
+        start = now + (step.after or 0.0)
+        step.planned.time = start
+        self(ClientCall(step.planned, call.lane, start), start)
+
 
 def _retrying(
     scenario: Scenario, collector: _Collector, seed: int, resend: _Resender
 ) -> Retrying | None:
-    """The consumers' retrying clients, their stats put beside the consumers' own."""
+    """The consumers' retrying clients (their stats put beside the consumers' own) and
+    scripts (their calls followed to their answers)."""
     rules: dict[int, ClientRules] = {}
     stats: dict[int, ClientStats] = {}
     for order, consumer in enumerate(scenario.consumers):
+        if consumer.calls is not None:
+            operation = consumer.operation or scenario.operation
+            resend.scripts[order] = script(consumer, seed, api=api_of(operation))
         if consumer.client is None:
             continue
         preset = consumer.client.preset
         rules[order] = PRESETS[preset].with_max_retries(consumer.client.max_retries)
         stats[order] = collector.consumers[consumer.name].client = ClientStats(preset)
-    return Retrying(rules, stats, seed, resend) if rules else None
+    if not rules and not resend.scripts:
+        return None
+    return Retrying(rules, stats, seed, resend, resend.answered if resend.scripts else None)
 
 
 def _lanes_and_streams(
@@ -863,7 +883,7 @@ def run_scenario(
         state = RequestState(_context(call, caller), node, llm=call.llm)
         state.consumer_name = call.consumer.name
         state.backend_id = api_backend
-        if retrying is not None and order in retrying.rules:
+        if retrying is not None and (order in retrying.rules or order in resend.scripts):
             state.client_call = ClientCall(call, order, time)
         state.context.arrived(node.epoch, time)
         if keyless and explainer is not None:

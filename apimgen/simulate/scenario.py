@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from apimgen.errors import Diagnostic, InputError, Location, SpecError
 from apimgen.files import OutsideRootError, confine, read_bounded
@@ -223,6 +223,56 @@ class Distribution(SpecModel):
         return self
 
 
+_SECONDS_TEXT = re.compile(r"(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?")
+
+
+def _seconds(value: Any) -> Any:
+    """Seconds to the millisecond: a number, or text such as "250ms", "1.5s", "2m", "1m30s"."""
+    if isinstance(value, str):
+        text = value.strip()
+        found = _SECONDS_TEXT.fullmatch(text)
+        if not text or found is None or not any(found.groups()):
+            raise ValueError(f"'{value}' is not a time: write seconds, or e.g. 250ms, 1.5s, 2m")
+        minutes, seconds, millis = (float(part) if part else 0.0 for part in found.groups())
+        return round(minutes * 60 + seconds + millis / 1000, 3)
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+
+
+class ScriptedCall(SpecModel):
+    """One call of a consumer's script: when it is sent, and what it carries."""
+
+    at: Seconds | None = Field(
+        default=None, description="Sent at this time of the run (e.g. 0, 250ms, 1.5s)."
+    )
+    after: Seconds | None = Field(
+        default=None,
+        description="Sent this long after the previous call's answer reached the application "
+        "(think time; through a retrying client, after its last attempt).",
+    )
+    prompt: str | None = Field(default=None, description="The prompt (else the consumer's).")
+    prompt_tokens: int | None = Field(
+        default=None, ge=1, description="The prompt's tokens as the gateway and backend count "
+        "them, whatever the text (the body keeps the prompt).",
+    )  # fmt: skip
+    completion_tokens: int | None = Field(
+        default=None, ge=0, description="Tokens the backend answers with (else drawn)."
+    )
+    max_tokens: int | None = Field(default=None, ge=1, description="max_tokens of this call.")
+    stream: bool | None = Field(default=None, description="Stream this call's answer.")
+    latency: Seconds | None = Field(
+        default=None, description="Seconds the backend takes to answer this call in full."
+    )
+
+    @model_validator(mode="after")
+    def _one_when(self) -> ScriptedCall:
+        if (self.at is None) == (self.after is None):
+            raise ValueError("give at (a time of the run) or after (a pause), one of them")
+        return self
+
+
 class Client(SpecModel):
     """How the application's SDK retries a refused or failed call (clients.py has the rules
     each preset copies from the SDK's source)."""
@@ -274,7 +324,16 @@ class Consumer(SpecModel):
     region: str | None = Field(
         default=None, description="Gateway region the calls reach (default: the first)."
     )
-    arrival: Arrival = Field(description="When requests arrive.")
+    arrival: Arrival | None = Field(
+        default=None, description="When requests arrive (or give calls: a script)."
+    )
+    calls: list[ScriptedCall] | None = Field(
+        default=None,
+        min_length=1,
+        description="The consumer's calls one by one, instead of an arrival process: each at a "
+        "time of the run or a pause after the previous answer, with its own tokens, "
+        "max_tokens, stream and backend latency.",
+    )
     client: Client | None = Field(
         default=None,
         description="The SDK the application calls through: a refused or failed call is "
@@ -341,6 +400,21 @@ class Consumer(SpecModel):
         description="More fields for each request body, e.g. temperature, user, tools or "
         "stream_options (they do not count as prompt tokens).",
     )
+
+    @model_validator(mode="after")
+    def _arrival_or_script(self) -> Consumer:
+        if (self.arrival is None) == (self.calls is None):
+            raise ValueError("give arrival (a process) or calls (a script), one of them")
+        last = 0.0
+        for index, call in enumerate(self.calls or ()):
+            if call.at is not None:
+                if call.at < last:
+                    raise ValueError(
+                        f"calls[{index}] is at {call.at:g} s, before the call at {last:g} s: "
+                        "list the calls in the order they are sent"
+                    )
+                last = call.at
+        return self
 
     @field_validator("body_fields")
     @classmethod
@@ -722,7 +796,7 @@ def load_scenario(path: Path) -> LoadedScenario:
                 )
             )
     for index, consumer in enumerate(scenario.consumers):
-        if consumer.arrival.start >= scenario.duration:
+        if consumer.arrival is not None and consumer.arrival.start >= scenario.duration:
             problems.append(
                 _problem(
                     source,

@@ -225,6 +225,7 @@ class LlmRequest:
         "completion_tokens",
         "flagged",
         "group",
+        "latency",
         "max_tokens",
         "prompt_estimate",
         "prompt_tokens",
@@ -251,6 +252,7 @@ class LlmRequest:
         self.api = api  # chat (completions), embeddings (input tokens only) or responses
         # the prompt's share of a deployment's admission estimate (admission.py)
         self.prompt_estimate = prompt_estimate
+        self.latency: float | None = None  # a script's backend latency for this call
 
 
 _NO_CALL = LlmRequest()

@@ -20,7 +20,7 @@ from apimgen.simulate.scenario import Arrival, Consumer
 from apimgen.simulate.state import LlmRequest
 from apimgen.simulate.tokenizer import count_chat_tokens, count_tokens
 
-__all__ = ["PlannedCall", "arrivals", "calls", "unsigned_jwt"]
+__all__ = ["PlannedCall", "ScriptStep", "arrivals", "calls", "script", "unsigned_jwt"]
 
 
 class PlannedCall:
@@ -103,11 +103,67 @@ def _below(rng: random.Random, n: int) -> int:
     return value
 
 
+class ScriptStep:
+    """One call of a consumer's script: planned, and sent ``at`` a time of the run or
+    ``after`` a pause following the previous call's answer."""
+
+    __slots__ = ("after", "at", "planned")
+
+    def __init__(self, planned: PlannedCall, at: float | None, after: float | None) -> None:
+        self.planned = planned
+        self.at = at
+        self.after = after
+
+
+def script(consumer: Consumer, seed: int, *, api: str = "chat") -> list[ScriptStep]:
+    """A scripted consumer's calls (``calls:``), each with its own tokens, max_tokens, stream
+    and backend latency where the script gives them; what it leaves out is the consumer's,
+    or drawn as for an arrival process."""
+    assert consumer.calls is not None
+    bodies = _BODIES[api]
+    embeddings = api == "embeddings"
+    rng = consumer_rng(seed, consumer.name)
+    least = consumer.completion_tokens.min
+    spread = consumer.completion_tokens.max - least + 1
+    steps: list[ScriptStep] = []
+    for index, item in enumerate(consumer.calls):
+        prompt = item.prompt or consumer.prompts[index % len(consumer.prompts)]
+        max_tokens = item.max_tokens if item.max_tokens is not None else consumer.max_tokens
+        shaped = consumer.model_copy(update={"max_tokens": max_tokens})
+        plain, streamed, prompt_tokens, estimate = bodies(shaped, prompt)
+        if item.prompt_tokens is not None:
+            prompt_tokens = estimate = item.prompt_tokens
+        stream = bool(item.stream) and not embeddings
+        completion = least + _below(rng, spread)
+        if item.completion_tokens is not None:
+            completion = item.completion_tokens
+        llm = (
+            LlmRequest(prompt_tokens, None, 0, False, False, None, "embeddings", estimate)
+            if embeddings
+            else LlmRequest(
+                prompt_tokens, max_tokens, completion, stream, False, None, api, estimate
+            )
+        )
+        llm.latency = item.latency
+        # a script that starts with a pause starts that long into the run
+        at, after = (item.after, None) if index == 0 and item.at is None else (item.at, item.after)
+        planned = PlannedCall(at or 0.0, consumer, index, streamed if stream else plain, llm)
+        steps.append(ScriptStep(planned, at, after))
+    return steps
+
+
 def calls(
     consumer: Consumer, duration: float, seed: int, *, api: str = "chat"
 ) -> Iterator[PlannedCall]:
     """A consumer's calls in time order; ``api`` (chat, embeddings or responses) decides
-    their bodies."""
+    their bodies. A scripted consumer's are the calls it sends ``at`` a time before the run
+    ends (those sent ``after`` an answer are started by the run)."""
+    if consumer.calls is not None:
+        for step in script(consumer, seed, api=api):
+            if step.at is not None and step.at < duration:
+                yield step.planned
+        return
+    assert consumer.arrival is not None
     bodies = _BODIES[api]
     embeddings = api == "embeddings"
     rng = consumer_rng(seed, consumer.name)

@@ -320,3 +320,76 @@ def test_a_node_count_of_zero_is_located(tmp_path: Path) -> None:
     result = run_cli("simulate", str(_scenario(tmp_path, TEMPLATE, scenario)))
     assert result.exit_code == ExitCode.ERROR
     assert "gateway.nodes: input should be greater than or equal to 1" in result.stderr
+
+
+def _scripted(
+    tmp_path: Path,
+    calls: list[dict[str, Any]],
+    client: str | None = None,
+    backend: dict[str, Any] | None = None,
+) -> Any:
+    consumer: dict[str, Any] = {"name": "agent", "calls": calls}
+    if client is not None:
+        consumer["client"] = client
+    scenario = {
+        "duration": "1m",
+        "backends": {"b": backend or {"tpm": 100000}},
+        "consumers": [consumer],
+    }
+    policy = TEMPLATE.replace("${backend_pool_id}", "b").replace("{tpm}", "100000")
+    out = tmp_path / "requests.jsonl"
+    result = run_cli("simulate", str(_scenario(tmp_path, policy, scenario)), "--requests", str(out))
+    return result, out
+
+
+def test_a_script_sends_each_call_when_it_says(tmp_path: Path) -> None:
+    calls = [
+        {"at": 0, "prompt_tokens": 900, "completion_tokens": 300, "latency": "1.2s"},
+        {"after": "250ms", "completion_tokens": 80, "max_tokens": 100},
+        {"after": "250ms", "completion_tokens": 20, "latency": 0.5},
+        {"at": "1.5s", "completion_tokens": 10, "stream": True},
+    ]
+    result, out = _scripted(tmp_path, calls)
+    assert result.exit_code == ExitCode.OK, result.output
+    records = {r["request"]: r for r in map(json.loads, out.read_text().splitlines())}
+    first, second, third, fourth = (records[f"agent-{n}"] for n in range(4))
+    assert (first["arrived_s"], first["answered_s"]) == (0.0, 1.2)
+    assert (first["prompt_tokens"], first["completion_tokens"]) == (900, 300)
+    # think time: 250 ms after the previous answer, whatever its length
+    assert second["arrived_s"] == pytest.approx(1.45)
+    assert third["arrived_s"] == pytest.approx(second["answered_s"] + 0.25)
+    assert third["latency_s"] == pytest.approx(0.5)
+    assert second["completion_tokens"] == 80 and third["completion_tokens"] == 20
+    assert fourth["arrived_s"] == 1.5, "a call at a time is sent then, answered or not"
+    assert fourth["headers"]["Content-Type"].startswith("text/event-stream")
+
+
+def test_a_scripts_pause_follows_its_clients_last_attempt(tmp_path: Path) -> None:
+    # The first call's first attempt gets a 429 with retry-after: 2; the SDK sends it again,
+    # and the script's next call goes a second after that retry's answer, not the 429's.
+    calls = [{"at": 0, "completion_tokens": 50}, {"after": "1s", "completion_tokens": 50}]
+    backend = {
+        "tpm": 100000,
+        "answers": [{"calls": [1], "status": 429, "headers": {"retry-after": "2"}}],
+    }
+    result, out = _scripted(tmp_path, calls, client="openai-python", backend=backend)
+    assert result.exit_code == ExitCode.OK, result.output
+    records = {r["request"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["agent-0"]["status"] == 429
+    retry = records["agent-0-retry1"]
+    assert retry["status"] == 200
+    assert retry["arrived_s"] == pytest.approx(records["agent-0"]["answered_s"] + 2)
+    assert records["agent-1"]["arrived_s"] == pytest.approx(retry["answered_s"] + 1)
+
+
+def test_a_script_out_of_order_is_located(tmp_path: Path) -> None:
+    calls = [{"at": "2s"}, {"at": "1.5s"}]
+    result, _ = _scripted(tmp_path, calls)
+    assert result.exit_code == ExitCode.ERROR
+    assert "consumers[0]: calls[1] is at 1.5 s, before the call at 2 s" in result.stderr
+    result, _ = _scripted(tmp_path / "b", [{"at": "2s", "after": "1s"}])
+    assert result.exit_code == ExitCode.ERROR
+    assert "consumers[0].calls[0]: give at (a time of the run) or after" in result.stderr
+    result, _ = _scripted(tmp_path / "c", [{"at": "soon"}])
+    assert result.exit_code == ExitCode.ERROR
+    assert "'soon' is not a time" in result.stderr and "Traceback" not in result.stderr

@@ -317,6 +317,8 @@ class ForwardRequest(PolicyHandler):
                 services.random(),
                 "text/event-stream" if llm.stream else "application/json",
             )
+        if llm.latency is not None and call.status == 200:
+            call.latency = llm.latency  # the script's own answer time for this call
         state.backend_calls += 1
         state.backend_reserved = call.reserved
         state.backend_used = backend.id
