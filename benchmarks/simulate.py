@@ -311,25 +311,31 @@ def skeleton(n: int) -> float:
     return n / elapsed
 
 
-def peak_memory_mb(seconds: int) -> int:
-    """Peak RSS of a fresh process simulating ``seconds`` at 50 requests per second.
+def _in_fresh_process(statement: str) -> list[str]:
+    """Run ``statement`` (which leaves its figures in ``shown``) in a fresh process, and
+    return them after its peak RSS in MB.
 
-    Read from VmHWM, which starts afresh with the new program: getrusage's ru_maxrss keeps
-    the high-water mark of the process that forked it, so a large benchmark process would
-    show through."""
+    The peak is read from VmHWM, which starts afresh with the new program: getrusage's
+    ru_maxrss keeps the high-water mark of the process that forked it, so a large benchmark
+    process would show through."""
     import subprocess
 
     code = (
         "import re, sys; sys.path.insert(0, '.'); import benchmarks.simulate as b; "
-        f"b.simulated({seconds * 50}); "
+        f"{statement}; "
         "status = open('/proc/self/status').read(); "
-        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024, *shown)"
     )
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
-    return int(done.stdout.strip())
+    return done.stdout.split()
+
+
+def peak_memory_mb(seconds: int) -> int:
+    """Peak RSS of a fresh process simulating ``seconds`` at 50 requests per second."""
+    return int(_in_fresh_process(f"b.simulated({seconds * 50}); shown = ()")[0])
 
 
 HOUR_SCENARIO = """\
@@ -400,19 +406,7 @@ def logged_run(minutes: int) -> tuple[float, int]:
 def logged_peak_memory_mb(minutes: int) -> tuple[int, float, int]:
     """Peak RSS of a fresh process running ``logged_run(minutes)``, with its time and
     records."""
-    import subprocess
-
-    code = (
-        "import re, sys; sys.path.insert(0, '.'); import benchmarks.simulate as b; "
-        f"took, records = b.logged_run({minutes}); "
-        "status = open('/proc/self/status').read(); "
-        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024, took, records)"
-    )
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
-    )
-    peak, took, records = done.stdout.split()
+    peak, took, records = _in_fresh_process(f"shown = b.logged_run({minutes})")
     return int(peak), float(took), int(records)
 
 
