@@ -12,12 +12,15 @@ rules below are the SDKs' own (their source, not their docs):
   ``Retry-After`` (honoured since 1.1.0), otherwise ``0.8 * 2**n`` seconds.
 - ``none``: the call is sent once.
 
-The jitter is drawn from the run's seed, so runs repeat. The SDKs' per-attempt timeouts (600 s
-and 100 s) are not modelled: an attempt is waited for however long it takes.
+Each SDK gives up on an attempt after its timeout (openai-python 600 s, openai-dotnet's network
+timeout 100 s) and retries it like an error without headers; the gateway still finishes the
+abandoned attempt, and its answer is ignored. The jitter is drawn from the run's seed, so runs
+repeat.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,13 +39,18 @@ class ClientRules:
 
     name: str
     max_retries: int
+    timeout: float  # seconds an attempt may take before the client gives up on it
     retries: Callable[[int, Mapping[str, str]], bool]  # status and headers → retry?
     delay: Callable[[int, Mapping[str, str], random.Random], float]  # retries taken so far
 
-    def with_max_retries(self, max_retries: int | None) -> ClientRules:
-        if max_retries is None:
-            return self
-        return ClientRules(self.name, max_retries, self.retries, self.delay)
+    def with_overrides(self, max_retries: int | None, timeout: float | None) -> ClientRules:
+        return ClientRules(
+            self.name,
+            self.max_retries if max_retries is None else max_retries,
+            self.timeout if timeout is None else timeout,
+            self.retries,
+            self.delay,
+        )
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -95,9 +103,9 @@ def _no_wait(taken: int, headers: Mapping[str, str], rng: random.Random) -> floa
 
 
 PRESETS: dict[str, ClientRules] = {
-    "openai-python": ClientRules("openai-python", 2, _python_retries, _python_delay),
-    "openai-dotnet": ClientRules("openai-dotnet", 3, _dotnet_retries, _dotnet_delay),
-    "none": ClientRules("none", 0, _never, _no_wait),
+    "openai-python": ClientRules("openai-python", 2, 600.0, _python_retries, _python_delay),
+    "openai-dotnet": ClientRules("openai-dotnet", 3, 100.0, _dotnet_retries, _dotnet_delay),
+    "none": ClientRules("none", 0, math.inf, _never, _no_wait),
 }
 
 
@@ -105,7 +113,7 @@ class ClientCall:
     """One call an application made through its client: the attempts the gateway sees
     share it. Slotted: one is made per call of a consumer with a client."""
 
-    __slots__ = ("first_arrival", "lane", "planned", "retries", "waited")
+    __slots__ = ("first_arrival", "lane", "live", "planned", "retries", "waited")
 
     def __init__(self, planned: Any, lane: int, first_arrival: float) -> None:
         self.planned = planned  # the PlannedCall every attempt sends again
@@ -113,6 +121,7 @@ class ClientCall:
         self.first_arrival = first_arrival
         self.retries = 0
         self.waited = 0.0
+        self.live: Any = None  # the attempt the client waits on (None once it gave up)
 
 
 class Retrying:
@@ -132,11 +141,39 @@ class Retrying:
         self.jitter = {lane: random.Random(seed * 7919 + lane) for lane in rules}
         self.resend = resend
         self.answered = answered  # told when a call's last attempt is back (scripts)
+        self.schedule: Callable[[float, Callable[[float], None]], None] | None = None
+
+    def started(self, call: ClientCall, state: RequestState, time: float) -> None:
+        """An attempt of ``call`` left the client at ``time``: it waits on this one, and
+        gives up at its timeout."""
+        call.live = state
+        rules = self.rules.get(call.lane)
+        if rules is not None and rules.timeout < math.inf and self.schedule is not None:
+            self.schedule(time + rules.timeout, lambda now: self._gave_up(call, state, now))
+
+    def _gave_up(self, call: ClientCall, state: RequestState, now: float) -> None:
+        """The timeout of an attempt: unless it was answered, the client stops waiting and
+        retries as after an error without headers, or gives the call up."""
+        if call.live is not state:
+            return
+        call.live = None
+        lane = call.lane
+        rules = self.rules[lane]
+        if call.retries < rules.max_retries:
+            wait = rules.delay(call.retries, {}, self.jitter[lane])
+            call.retries += 1
+            call.waited += wait
+            self.resend(call, now + wait)
+            return
+        self.stats[lane].record(None, call.retries, call.waited, now - call.first_arrival)
+        if self.answered is not None:
+            self.answered(call, now)
 
     def finished(self, state: RequestState) -> None:
         call: ClientCall | None = state.client_call
-        if call is None:
-            return
+        if call is None or call.live is not state:
+            return  # not a client's, or one it gave up on: nobody reads its answer
+        call.live = None
         lane = call.lane
         now = state.services.now
         rules = self.rules.get(lane)

@@ -157,6 +157,13 @@ class EventLoop:
     on_done: Callable[[RequestState], None]
     queue: list[tuple[float, int, Iterator[float], RequestState]] = field(default_factory=list)
     sequence: int = 0
+    # actions due at a time (a client giving up on an attempt), kept apart from requests
+    timers: list[tuple[float, int, Callable[[float], None]]] = field(default_factory=list)
+
+    def call_at(self, time: float, action: Callable[[float], None]) -> None:
+        """Run ``action(time)`` at ``time``, in sequence with the requests due then."""
+        self.sequence += 1
+        heapq.heappush(self.timers, (time, self.sequence, action))
 
     def start(self, time: float, state: RequestState, run: Iterator[float]) -> None:
         """Queue a request that starts at ``time``, which may lie ahead of the clock."""
@@ -168,15 +175,24 @@ class EventLoop:
         step runs at once. That is the order ``start`` would give (earlier events and equal
         times queued before it come first), without a round trip through the heap, so a
         request refused in inbound never enters it."""
-        if self.queue and self.queue[0][0] <= time:
+        if (self.queue and self.queue[0][0] <= time) or (self.timers and self.timers[0][0] <= time):
             self.run_until(time)
         state.services.now = time
         self._step(time, state, run)
 
     def run_until(self, end: float | None = None) -> None:
         queue = self.queue
+        timers = self.timers
         limit = float("inf") if end is None else end
-        while queue and queue[0][0] <= limit:
+        while True:
+            if timers and timers[0][0] <= limit:
+                due = timers[0]
+                if not queue or (due[0], due[1]) < (queue[0][0], queue[0][1]):
+                    heapq.heappop(timers)
+                    due[2](due[0])
+                    continue
+            if not queue or queue[0][0] > limit:
+                return
             time, _, run, state = _pop(queue)
             state.services.now = time
             self._step(time, state, run)

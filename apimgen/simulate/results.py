@@ -39,9 +39,16 @@ class ClientStats:
     waited: float = 0.0  # seconds spent waiting before retries
     latencies: Counter[float] = field(default_factory=Counter)
 
-    def record(self, status: int, retries: int, waited: float, latency: float) -> None:
+    timed_out: int = 0  # calls whose last attempt outlasted the client's timeout
+
+    def record(self, status: int | None, retries: int, waited: float, latency: float) -> None:
+        """A call's end: its last attempt's status, or None when the client gave up on it."""
         self.calls += 1
-        self.outcomes[status] += 1
+        if status is None:
+            self.timed_out += 1
+            status = 0
+        else:
+            self.outcomes[status] += 1
         self.retries += retries
         self.retried += 1 if retries else 0
         self.recovered += 1 if retries and 200 <= status < 300 else 0
@@ -72,6 +79,7 @@ class ClientStats:
             "outcomes": {str(k): v for k, v in sorted(self.outcomes.items())},
             "retried_calls": self.retried,
             "succeeded_after_retries": self.recovered,
+            "timed_out": self.timed_out,
             "retries": self.retries,
             "waited_seconds": round(self.waited, 3),
             "latency_p50_seconds": self.latency(0.5),

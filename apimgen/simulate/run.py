@@ -752,6 +752,7 @@ class _Resender:
         self.api_backend = api_backend
         self.loop: EventLoop | None = None  # set once the loop exists (it needs the hooks)
         self.scripts: dict[int, list[ScriptStep]] = {}  # by lane, for consumers with calls:
+        self.retrying: Retrying | None = None  # set once made (it needs this resender)
 
     def __call__(self, call: ClientCall, time: float) -> None:
         assert self.loop is not None
@@ -763,6 +764,8 @@ class _Resender:
         state.backend_id = self.api_backend
         state.client_call = call
         state.context.arrived(node.epoch, time)
+        if self.retrying is not None:
+            self.retrying.started(call, state, time)
         run = _without_key if keyless else process
         self.loop.start(time, state, run(pipeline, state))
 
@@ -793,7 +796,9 @@ def _retrying(
         if consumer.client is None:
             continue
         preset = consumer.client.preset
-        rules[order] = PRESETS[preset].with_max_retries(consumer.client.max_retries)
+        rules[order] = PRESETS[preset].with_overrides(
+            consumer.client.max_retries, consumer.client.timeout
+        )
         stats[order] = collector.consumers[consumer.name].client = ClientStats(preset)
     if not rules and not resend.scripts:
         return None
@@ -867,8 +872,10 @@ def run_scenario(
     # parts, its pipeline, and whether it lacks a key the API requires (refused before it).
     lanes: list[_Lane] = []
     resend = _Resender(lanes, gateway.api_backend)
-    retrying = _retrying(scenario, collector, run_seed, resend)
+    retrying = resend.retrying = _retrying(scenario, collector, run_seed, resend)
     loop = resend.loop = EventLoop(_when_done(loaded, collector, explainer, requests, retrying))
+    if retrying is not None:
+        retrying.schedule = loop.call_at
     streams = _lanes_and_streams(scenario, gateway, rings, pipelines, run_seed, lanes)
     next_progress = 0.0
     api_backend = gateway.api_backend
@@ -885,6 +892,7 @@ def run_scenario(
         state.backend_id = api_backend
         if retrying is not None and (order in retrying.rules or order in resend.scripts):
             state.client_call = ClientCall(call, order, time)
+            retrying.started(state.client_call, state, time)
         state.context.arrived(node.epoch, time)
         if keyless and explainer is not None:
             explainer.built_in(state, "subscription key", "raised SubscriptionKeyNotFound")

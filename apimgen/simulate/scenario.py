@@ -285,6 +285,11 @@ class Client(SpecModel):
     max_retries: int | None = Field(
         default=None, ge=0, le=100, description="Retries after the first attempt (the SDK's)."
     )
+    timeout: Seconds | None = Field(
+        default=None,
+        description="Seconds the client waits on an attempt before giving up and retrying "
+        "(the SDK's: 600 s for openai-python, 100 s for openai-dotnet).",
+    )
 
     @model_validator(mode="before")
     @classmethod

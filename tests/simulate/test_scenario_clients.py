@@ -393,3 +393,36 @@ def test_a_script_out_of_order_is_located(tmp_path: Path) -> None:
     result, _ = _scripted(tmp_path / "c", [{"at": "soon"}])
     assert result.exit_code == ExitCode.ERROR
     assert "'soon' is not a time" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_client_gives_up_on_a_slow_attempt_at_its_timeout(tmp_path: Path) -> None:
+    # The backend takes 400 s over its first call. openai-dotnet waits 100 s, then sends the
+    # call again 0.8 s later (an error without headers), and that attempt is answered; the
+    # gateway still finishes the first attempt (its forward-request gives up at 300 s: 504),
+    # and nobody reads that answer.
+    backend = {"tpm": 100000, "answers": [{"calls": [1], "latency": 400}]}
+    calls = [{"at": 0, "completion_tokens": 50}]
+    result, out = _scripted(tmp_path, calls, client="openai-dotnet", backend=backend)
+    assert result.exit_code == ExitCode.OK, result.output
+    records = {r["request"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["agent-0"]["status"] == 504
+    assert records["agent-0-retry1"]["arrived_s"] == pytest.approx(100.8)
+    assert records["agent-0-retry1"]["status"] == 200
+    report = json.loads(run_cli("simulate", str(tmp_path / "s.yaml"), "--json").stdout)
+    client = report["consumers"]["agent"]["client"]
+    assert client["succeeded_after_retries"] == 1 and client["timed_out"] == 0
+    assert client["latency_max_seconds"] == pytest.approx(
+        records["agent-0-retry1"]["answered_s"], abs=0.01
+    )
+    # with no retries left, the call is given up at the timeout
+    scenario = yaml.safe_load((tmp_path / "s.yaml").read_text())
+    scenario["consumers"][0]["client"] = {
+        "preset": "openai-python",
+        "timeout": 30,
+        "max_retries": 0,
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(scenario))
+    report = json.loads(run_cli("simulate", str(tmp_path / "s.yaml"), "--json").stdout)
+    client = report["consumers"]["agent"]["client"]
+    assert client["timed_out"] == 1 and client["succeeded"] == 0
+    assert client["latency_max_seconds"] == 30
