@@ -801,6 +801,17 @@ def load_scenario(path: Path) -> LoadedScenario:
                 )
             )
     for index, consumer in enumerate(scenario.consumers):
+        for number, call in enumerate(consumer.calls or ()):
+            if call.at is not None and call.at >= scenario.duration:
+                problems.append(
+                    _problem(
+                        source,
+                        ("consumers", index, "calls", number, "at"),
+                        "the run ends before this call is sent: it would not be sent",
+                        f"the run lasts {scenario.duration:g} s; lengthen duration or move it",
+                    )
+                )
+                break
         if consumer.arrival is not None and consumer.arrival.start >= scenario.duration:
             problems.append(
                 _problem(

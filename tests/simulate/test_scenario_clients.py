@@ -426,3 +426,10 @@ def test_a_client_gives_up_on_a_slow_attempt_at_its_timeout(tmp_path: Path) -> N
     client = report["consumers"]["agent"]["client"]
     assert client["timed_out"] == 1 and client["succeeded"] == 0
     assert client["latency_max_seconds"] == 30
+
+
+def test_a_scripted_call_past_the_end_of_the_run_is_located(tmp_path: Path) -> None:
+    result, _ = _scripted(tmp_path, [{"at": 0}, {"at": "90s"}])
+    assert result.exit_code == ExitCode.ERROR
+    assert "consumers[0].calls[1].at: the run ends before this call is sent" in result.stderr
+    assert "the run lasts 60 s" in result.stderr
