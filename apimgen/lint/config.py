@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from apimgen.errors import Diagnostic, Severity, SpecError
 from apimgen.lint.rules import RULES
-from apimgen.lint.runner import LintConfig
 from apimgen.spec.document import LintSettings
 from apimgen.spec.paths import format_path
 from apimgen.spec.validation_errors import diagnostics_from_validation
 from apimgen.spec.yaml_source import KeyPath, YamlSource, load_yaml
 
-__all__ = ["config_from_settings", "load_lint_config"]
+__all__ = ["LintConfig", "config_from_settings", "load_lint_config"]
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """Which rules run, and at which severity (the spec's or a lint file's settings)."""
+
+    disabled: frozenset[str] = frozenset()
+    severities: Mapping[str, Severity] = field(default_factory=dict)
 
 
 def load_lint_config(path: Path | None) -> LintConfig:

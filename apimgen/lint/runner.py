@@ -3,22 +3,16 @@ configuration."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from apimgen.errors import ApimgenError, Location, Severity
 from apimgen.files import read_bounded
+from apimgen.lint.config import LintConfig, config_from_settings
 from apimgen.lint.rules import RULES, Finding, Knowledge, LintDocument, gateway_variables
 from apimgen.simulate.policy.reader import PolicyReadError, read_policy
 
 __all__ = ["LintConfig", "LintReport", "lint_paths"]
-
-
-@dataclass(frozen=True)
-class LintConfig:
-    disabled: frozenset[str] = frozenset()
-    severities: Mapping[str, Severity] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,7 +53,6 @@ def _document(text: str, file: str, relative: str) -> tuple[LintDocument | None,
 def _from_spec(
     path: Path,
 ) -> tuple[list[LintDocument], Knowledge, list[Finding], LintConfig]:
-    from apimgen.lint.config import config_from_settings
     from apimgen.pipeline import build_gateway
     from apimgen.render.policies import render_policy_files
     from apimgen.spec.load import load_spec

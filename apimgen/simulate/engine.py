@@ -57,7 +57,7 @@ def compile_pipeline(
         skip_unknown=skip_unknown,
         skipped=skipped,
         schemas=schemas or {},
-        explainer=explainer,
+        wrap=explainer.wrap if explainer is not None else None,
     )
     inbound, backend, outbound, on_error = (
         build.handlers(pipeline.section(name), name) for name in SECTIONS

@@ -26,7 +26,6 @@ from apimgen.simulate.policy.reader import PolicyElement
 from apimgen.simulate.state import PolicyError
 
 if TYPE_CHECKING:
-    from apimgen.simulate.explain import Explainer
     from apimgen.simulate.state import RequestState
 
 __all__ = [
@@ -259,7 +258,9 @@ class BuildContext:
     skipped: list[PolicyElement] | None = None
     section: str = "inbound"
     schemas: Mapping[str, Any] = field(default_factory=dict)  # validate-content's schema-ids
-    explainer: Explainer | None = None  # when the run records requests' paths (--explain)
+    # when the run records requests' paths (--explain): what wraps each handler built, a
+    # callable rather than the explainer itself, so this base knows nothing above it
+    wrap: Callable[[PolicyHandler, str], PolicyHandler] | None = None
 
     def handlers(self, elements: tuple[PolicyElement, ...], section: str) -> list[PolicyHandler]:
         return build_handlers(elements, section, self)
@@ -329,7 +330,7 @@ def build_handlers(
                 location=element.location,
             )
         handler = cls(element, build)
-        if build.explainer is not None:
-            handler = build.explainer.wrap(handler, section)
+        if build.wrap is not None:
+            handler = build.wrap(handler, section)
         handlers.append(handler)
     return handlers
