@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from apimgen.model.arm import ArmResource, ArmValue, Param, PolicyFile, Ref, iso_duration
-from apimgen.model.arm_resources import APIM_API_VERSION, ArmBuilder
+from apimgen.model.arm_builder import APIM_API_VERSION, ArmBuilder
 from apimgen.model.gateway import BackendResource, PolicyDocument, PolicyScope
 from apimgen.model.statements import (
     IncludeFragment,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from apimgen.model.arm import ArmResource, ArmValue, Concat, Param, Ref, RoleDefinition
-from apimgen.model.arm_resources import ArmBuilder
+from apimgen.model.arm_builder import ArmBuilder
 
 __all__ = [
     "COGNITIVE_SERVICES_OPENAI_USER",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from apimgen.model.arm import ArmResource, Param, parameters_used, references
-from apimgen.model.arm_resources import CONCERNS
+from apimgen.model.arm_builder import CONCERNS
 from apimgen.model.deployment_params import DeploymentParameters, ParameterSpec
 from apimgen.render.bicep_values import bicep_string, bicep_value
 from apimgen.render.environment import environment

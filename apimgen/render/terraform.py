@@ -8,7 +8,7 @@ backend pools, diagnostics with metrics and the App Insights component (iac-mapp
 from __future__ import annotations
 
 from apimgen.model.arm import ArmResource, references
-from apimgen.model.arm_resources import CONCERNS
+from apimgen.model.arm_builder import CONCERNS
 from apimgen.model.deployment_params import DeploymentParameters
 from apimgen.render.environment import environment
 from apimgen.render.hcl import Block, Comment, Expr, hcl_string, render_blocks
