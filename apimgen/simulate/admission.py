@@ -37,15 +37,11 @@ __all__ = [
 @dataclass(frozen=True)
 class Reservation:
     """A model's admission estimate: what it reserves for the completion when a call sets no
-    ``max_tokens``, and whether the prompt's characters are added."""
+    ``max_tokens``, and whether the prompt's characters are added (``MockDeployment.estimate``
+    applies it, per call)."""
 
     without_max_tokens: int
     counts_prompt: bool
-
-    def chat(self, max_tokens: int | None, prompt_estimate: int) -> int:
-        """Tokens a chat (or Responses) call reserves."""
-        completion = self.without_max_tokens if max_tokens is None else max_tokens
-        return completion + (prompt_estimate if self.counts_prompt else 0)
 
 
 DEFAULT_MODEL = "gpt-4o"

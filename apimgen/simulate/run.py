@@ -812,6 +812,7 @@ def _lanes_and_streams(
     pipelines: _Pipelines,
     seed: int,
     lanes: list[_Lane],
+    scripts: dict[int, list[ScriptStep]],
 ) -> list[tuple[float, int, PlannedCall, Iterator[PlannedCall]]]:
     """Each consumer's lane (appended to ``lanes``) and its stream of calls, on a heap by
     the time of the next call."""
@@ -823,7 +824,13 @@ def _lanes_and_streams(
         caller = callers.get(order, consumer, region, operation)
         keyless = consumer.anonymous and gateway.subscription_required
         lanes.append((nodes[region], caller, pipelines.get(operation, consumer.product), keyless))
-        stream = calls(consumer, float(scenario.duration), seed, api=api_of(operation))
+        stream = calls(
+            consumer,
+            float(scenario.duration),
+            seed,
+            api=api_of(operation),
+            steps=scripts.get(order),  # the same steps the run follows to their answers
+        )
         first = next(stream, None)
         if first is not None:
             heapq.heappush(streams, (first.time, order, first, stream))
@@ -876,7 +883,9 @@ def run_scenario(
     loop = resend.loop = EventLoop(_when_done(loaded, collector, explainer, requests, retrying))
     if retrying is not None:
         retrying.schedule = loop.call_at
-    streams = _lanes_and_streams(scenario, gateway, rings, pipelines, run_seed, lanes)
+    streams = _lanes_and_streams(
+        scenario, gateway, rings, pipelines, run_seed, lanes, resend.scripts
+    )
     next_progress = 0.0
     api_backend = gateway.api_backend
     stopped_at: float | None = None

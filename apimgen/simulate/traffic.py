@@ -153,13 +153,19 @@ def script(consumer: Consumer, seed: int, *, api: str = "chat") -> list[ScriptSt
 
 
 def calls(
-    consumer: Consumer, duration: float, seed: int, *, api: str = "chat"
+    consumer: Consumer,
+    duration: float,
+    seed: int,
+    *,
+    api: str = "chat",
+    steps: list[ScriptStep] | None = None,
 ) -> Iterator[PlannedCall]:
     """A consumer's calls in time order; ``api`` (chat, embeddings or responses) decides
-    their bodies. A scripted consumer's are the calls it sends ``at`` a time before the run
-    ends (those sent ``after`` an answer are started by the run)."""
+    their bodies. A scripted consumer's are the calls of its ``steps`` (made here when not
+    given) sent ``at`` a time before the run ends (those sent ``after`` an answer are started
+    by the run)."""
     if consumer.calls is not None:
-        for step in script(consumer, seed, api=api):
+        for step in steps if steps is not None else script(consumer, seed, api=api):
             if step.at is not None and step.at < duration:
                 yield step.planned
         return
