@@ -22,7 +22,7 @@ from apimgen.simulate.expr.dictionaries import (
     StringDictionary,
     VariablesDictionary,
 )
-from apimgen.simulate.expr.members import CSharpObject, Guid, convert
+from apimgen.simulate.expr.typesystem import CSharpObject, Guid, convert
 from apimgen.simulate.expr.values import UnsupportedError, from_json
 
 # What a request without headers or route parameters reads: one shared, read-only mapping,

@@ -20,7 +20,8 @@ from apimgen.simulate.expr.compiler import (
     ExpressionRuntimeError,
     ExpressionUnsupportedError,
 )
-from apimgen.simulate.expr.members import StaticType, static_types
+from apimgen.simulate.expr.statics import static_types
+from apimgen.simulate.expr.typesystem import StaticType
 from apimgen.simulate.expr.values import ClockReading
 from apimgen.simulate.policy.reader import PolicyElement
 

@@ -578,7 +578,7 @@ def test_a_json_token_stored_in_a_variable_casts_only_as_a_token(read: str, stat
 
 def test_the_request_id_is_a_guid_derived_from_the_requests_label() -> None:
     from apimgen.simulate.context import Context
-    from apimgen.simulate.expr.members import Guid
+    from apimgen.simulate.expr.typesystem import Guid
 
     alice, again, bob = (
         Context(RequestId="alice-0"),

@@ -13,23 +13,22 @@ from typing import Any
 
 from apimgen.simulate.expr import ast
 from apimgen.simulate.expr.construct import EXCEPTION_TYPES, new_object
-from apimgen.simulate.expr.members import (
-    KeyValue,
-    StaticType,
-    call_method,
-    convert,
-    default_of,
-    format_value,
-    get_index,
-    get_member,
-    is_instance,
-    unbox,
-)
+from apimgen.simulate.expr.members import call_method, get_index, get_member
 from apimgen.simulate.expr.names import ALLOWED_MEMBERS, QUALIFIED_NAMES, STATIC_NAMES
 from apimgen.simulate.expr.objects import CSharpException
 from apimgen.simulate.expr.operators import arithmetic, compare, number, plain, to_bool
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, parse_expression, shifted
 from apimgen.simulate.expr.purity import caller_parts
+from apimgen.simulate.expr.statics import format_value
+from apimgen.simulate.expr.typesystem import (
+    KeyValue,
+    StaticType,
+    convert,
+    default_of,
+    is_instance,
+    sequence,
+    unbox,
+)
 from apimgen.simulate.expr.values import (
     CSharpError,
     JArray,
@@ -739,17 +738,16 @@ class _Compiler:
         variable = node.variable
 
         def loop(env: Environment) -> Any:
-            from apimgen.simulate.expr.members import _sequence
 
             items = iterable(env)
             # foreach takes JObject's own enumerator: KeyValuePair<string, JToken>, not the
             # JProperty children LINQ sees
-            sequence = (
+            enumerated = (
                 [KeyValue(k, v) for k, v in items.items.items()]
                 if isinstance(items, JObject)
-                else _sequence(items)
+                else sequence(items)
             )
-            for item in sequence:
+            for item in enumerated:
                 env.locals[variable] = item
                 result = body(env)
                 if result is _BREAK:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apimgen.simulate.expr.collections import CaseInsensitiveDictionary, HashSet, ignores_case
-from apimgen.simulate.expr.members import KeyValue, StaticType
 from apimgen.simulate.expr.names import QUALIFIED_NAMES
 from apimgen.simulate.expr.objects import CSharpException, StringBuilder
+from apimgen.simulate.expr.typesystem import KeyValue, StaticType
 from apimgen.simulate.expr.values import (
     UNSPECIFIED,
     CSharpError,

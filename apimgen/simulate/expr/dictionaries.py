@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject, KeyValue, default_of, unbox
+from apimgen.simulate.expr.typesystem import CSharpObject, KeyValue, default_of, unbox
 from apimgen.simulate.expr.values import CSharpError, OutRef, type_name
 
 __all__ = ["MultiValueDictionary", "StringDictionary", "VariablesDictionary"]

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject, StaticType
+from apimgen.simulate.expr.typesystem import CSharpObject, StaticType
 from apimgen.simulate.expr.values import CSharpError
 
 __all__ = ["hashing_types"]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apimgen.simulate.expr.dictionaries import MultiValueDictionary
-from apimgen.simulate.expr.members import CSharpObject
+from apimgen.simulate.expr.typesystem import CSharpObject
 
 __all__ = ["BasicCredentials", "Jwt", "parse_basic", "parse_jwt"]
 

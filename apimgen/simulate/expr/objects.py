@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject, StaticType
+from apimgen.simulate.expr.typesystem import CSharpObject, StaticType
 from apimgen.simulate.expr.values import CSharpError, OutRef, cs_string
 
 __all__ = [

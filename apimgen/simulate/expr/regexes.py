@@ -20,7 +20,7 @@ from typing import Any
 import regex
 
 from apimgen.limits import REGEX_MATCH_TIMEOUT_SECONDS
-from apimgen.simulate.expr.members import CSharpObject, StaticType
+from apimgen.simulate.expr.typesystem import CSharpObject, StaticType
 from apimgen.simulate.expr.values import CSharpError, EnumValue
 
 __all__ = ["REGEX_METHODS", "REGEX_OPTIONS", "RegexMatch", "python_pattern", "regex_type"]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
-from apimgen.simulate.expr.members import CSharpObject, StaticType, static_property
+from apimgen.simulate.expr.typesystem import CSharpObject, StaticType, static_property
 from apimgen.simulate.expr.values import CSharpError
 
 __all__ = ["TimeZone", "find_zone", "timezone_type"]

@@ -35,7 +35,7 @@ def known_members() -> frozenset[str]:
                 names.update(_QUOTED_NAME.findall(text))
                 for qualified in _NAMESPACE.findall(text):
                     names.update(qualified.split("."))
-    from apimgen.simulate.expr.members import CSharpObject
+    from apimgen.simulate.expr.typesystem import CSharpObject
 
     pending: list[type] = [CSharpObject]
     while pending:

@@ -16,7 +16,7 @@ from apimgen.simulate.expr.compiler import (
     ExpressionUnsupportedError,
     compile_expression,
 )
-from apimgen.simulate.expr.members import static_types
+from apimgen.simulate.expr.statics import static_types
 from apimgen.simulate.expr.values import to_plain
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "corpus.yaml").read_text())

@@ -15,8 +15,8 @@ from apimgen.simulate.expr.compiler import (
     ExpressionUnsupportedError,
     compile_expression,
 )
-from apimgen.simulate.expr.members import static_types
 from apimgen.simulate.expr.parser import ExpressionSyntaxError
+from apimgen.simulate.expr.statics import static_types
 from tests.simulate.expr.test_corpus import CORPUS, NOW, build_context
 
 # Fragments spliced into corpus rows: operators, brackets, literals, keywords and names.

@@ -10,7 +10,7 @@ import pytest
 from apimgen.simulate.context import Context, Request, Subscription
 from apimgen.simulate.expr import compiler
 from apimgen.simulate.expr.compiler import compile_expression
-from apimgen.simulate.expr.members import static_types
+from apimgen.simulate.expr.statics import static_types
 from apimgen.simulate.expr.values import to_plain
 from tests.simulate.expr.test_corpus import CORPUS, NOW, build_context
 
