@@ -33,9 +33,12 @@ PURE_ENV = "APIMGEN_PURE_PYTHON"
 # What every simulated request runs through. Modules only used to read a policy (the
 # expression parser, its syntax tree) or a scenario (pydantic models) stay interpreted.
 COMPILED_MODULES: tuple[str, ...] = (
+    "apimgen.simulate.assembly",
     "apimgen.simulate.backends",
+    "apimgen.simulate.callers",
     "apimgen.simulate.context",
     "apimgen.simulate.engine",
+    "apimgen.simulate.folding",
     "apimgen.simulate.results",
     "apimgen.simulate.run",
     "apimgen.simulate.state",
@@ -45,6 +48,9 @@ COMPILED_MODULES: tuple[str, ...] = (
     "apimgen.simulate.expr.compiler",
     "apimgen.simulate.expr.dates",
     "apimgen.simulate.expr.dictionaries",
+    "apimgen.simulate.expr.environment",
+    "apimgen.simulate.expr.errors",
+    "apimgen.simulate.expr.expressions",
     "apimgen.simulate.expr.hashing",
     "apimgen.simulate.expr.jwt",
     "apimgen.simulate.expr.linq",
@@ -53,6 +59,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "apimgen.simulate.expr.objects",
     "apimgen.simulate.expr.operators",
     "apimgen.simulate.expr.regexes",
+    "apimgen.simulate.expr.statements",
     "apimgen.simulate.expr.statics",
     "apimgen.simulate.expr.timezones",
     "apimgen.simulate.expr.typesystem",

@@ -15,11 +15,8 @@ from typing import Any
 from apimgen.simulate.backends import BackendRegistry, SingleBackend
 from apimgen.simulate.clock import EPOCH
 from apimgen.simulate.context import Context, Response
-from apimgen.simulate.expr.compiler import (
-    CompiledExpression,
-    ExpressionRuntimeError,
-    ExpressionUnsupportedError,
-)
+from apimgen.simulate.expr.compiler import CompiledExpression
+from apimgen.simulate.expr.errors import ExpressionRuntimeError, ExpressionUnsupportedError
 from apimgen.simulate.expr.statics import static_types
 from apimgen.simulate.expr.typesystem import StaticType
 from apimgen.simulate.expr.values import ClockReading

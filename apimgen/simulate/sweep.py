@@ -94,8 +94,8 @@ def run_sweep(
 ) -> list[SweepRow]:
     """One row per value; fewer when ``deadline`` (``--timeout``) stopped a run, whose
     partial numbers are left out."""
+    from apimgen.simulate.assembly import embedder_for
     from apimgen.simulate.embeddings.provider import CachedEmbedder
-    from apimgen.simulate.run import embedder_for
 
     embedder: CachedEmbedder = embedder_for(loaded)  # shared: each prompt is embedded once
     rows = []

@@ -946,13 +946,14 @@ def test_consumers_add_body_fields_that_policies_read(tmp_path: Path) -> None:
 def test_a_spec_scenarios_api_names_its_subscription_key_parameters() -> None:
     # Learn's IApi has SubscriptionKeyParameterNames and Protocols; a spec gives the names
     # (api-key, which keeps OpenAI SDKs unchanged), a policy folder keeps APIM's defaults.
-    from apimgen.simulate.run import _caller, _from_spec
+    from apimgen.simulate.assembly import gateway_from_spec
+    from apimgen.simulate.callers import make_caller
     from apimgen.simulate.scenario import load_scenario
 
     loaded = load_scenario(EXAMPLES / "scenarios" / "seed-step1.yaml")
-    gateway = _from_spec(loaded)
+    gateway = gateway_from_spec(loaded)
     consumer = loaded.scenario.consumers[0]
-    api = _caller(consumer, gateway, "chat", "West Europe", {}).api
+    api = make_caller(consumer, gateway, "chat", "West Europe", {}).api
     assert (api.SubscriptionKeyParameterNames.Header, api.Protocols) == ("api-key", ["https"])
     assert api.SubscriptionKeyParameterNames.Query == "api-key"
 

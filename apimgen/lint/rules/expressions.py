@@ -31,11 +31,8 @@ from apimgen.lint.variable_types import (
     variable_casts,
 )
 from apimgen.simulate.expr import ast
-from apimgen.simulate.expr.compiler import (
-    ExpressionNotAllowedError,
-    ExpressionUnsupportedError,
-    compile_expression,
-)
+from apimgen.simulate.expr.compiler import compile_expression
+from apimgen.simulate.expr.errors import ExpressionNotAllowedError, ExpressionUnsupportedError
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
 from apimgen.simulate.expr.vocabulary import closest_member
 

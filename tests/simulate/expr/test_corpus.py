@@ -11,11 +11,8 @@ import pytest
 import yaml
 
 from apimgen.simulate.context import Api, Context, Operation, Product, Request, Subscription, User
-from apimgen.simulate.expr.compiler import (
-    ExpressionRuntimeError,
-    ExpressionUnsupportedError,
-    compile_expression,
-)
+from apimgen.simulate.expr.compiler import compile_expression
+from apimgen.simulate.expr.errors import ExpressionRuntimeError, ExpressionUnsupportedError
 from apimgen.simulate.expr.statics import static_types
 from apimgen.simulate.expr.values import to_plain
 

@@ -10,11 +10,8 @@ import random
 
 import pytest
 
-from apimgen.simulate.expr.compiler import (
-    ExpressionRuntimeError,
-    ExpressionUnsupportedError,
-    compile_expression,
-)
+from apimgen.simulate.expr.compiler import compile_expression
+from apimgen.simulate.expr.errors import ExpressionRuntimeError, ExpressionUnsupportedError
 from apimgen.simulate.expr.parser import ExpressionSyntaxError
 from apimgen.simulate.expr.statics import static_types
 from tests.simulate.expr.test_corpus import CORPUS, NOW, build_context

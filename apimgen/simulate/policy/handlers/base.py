@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from apimgen.errors import ApimgenError
-from apimgen.simulate.expr.compiler import (
-    CompiledExpression,
-    ExpressionUnsupportedError,
-    compile_expression,
-)
+from apimgen.simulate.expr.compiler import CompiledExpression, compile_expression
+from apimgen.simulate.expr.errors import ExpressionUnsupportedError
 from apimgen.simulate.expr.parser import ExpressionSyntaxError, is_expression
 from apimgen.simulate.expr.values import cs_string
 from apimgen.simulate.policy.apim_policies import APIM_POLICIES
