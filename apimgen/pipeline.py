@@ -14,7 +14,7 @@ __all__ = ["build_gateway", "render_spec"]
 
 
 def build_gateway(loaded: LoadedSpec) -> Gateway:
-    return resolve(loaded.spec, loaded.fragment_texts)
+    return resolve(loaded.spec, loaded.fragment_texts, loaded.kept_policies)
 
 
 def render_spec(

@@ -9,6 +9,7 @@ import re
 from apimgen.model.arm import ArmResource, ArmValue, Param, PolicyFile, Ref, iso_duration
 from apimgen.model.arm_builder import APIM_API_VERSION, ArmBuilder
 from apimgen.model.gateway import BackendResource, PolicyDocument, PolicyScope
+from apimgen.model.kept_references import kept_references, uses_semantic_cache
 from apimgen.model.statements import (
     IncludeFragment,
     SemanticCacheLookup,
@@ -235,6 +236,11 @@ def _add_policy(
     backends: set[str] = set()
     fragments: set[str] = set()
     uses_cache = False
+    if document.kept is not None:
+        named_fragments, named_backends = kept_references(document.kept)
+        fragments.update(named_fragments)
+        backends.update(named_backends)
+        uses_cache = uses_semantic_cache(document.kept)
     for section in document.sections.values():
         for statement in walk_statements(section):
             if isinstance(statement, SetBackendService):

@@ -227,8 +227,12 @@ class PolicyScope:
 
 @dataclass(frozen=True)
 class PolicyDocument:
+    """A scope's policy: generated from statements, or ``kept`` as written (a spec's
+    ``policy_file``), in which case it has no statements and is deployed byte for byte."""
+
     scope: PolicyScope
     sections: dict[str, tuple[Statement, ...]] = field(default_factory=dict)
+    kept: str | None = None
 
     def section(self, name: str) -> tuple[Statement, ...]:
         return self.sections.get(name, ())

@@ -10,6 +10,7 @@ own "every member tripped" 503, which replaces ``<base/>`` there because the ret
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from apimgen.model.expressions import counter_key_expression, header_expression
@@ -32,7 +33,7 @@ from apimgen.model.statements import (
 from apimgen.spec.document import Api, Spec
 from apimgen.spec.policies import BUILTIN_DIMENSIONS, ScopePolicies, TokenLimit, TokenMetrics
 
-__all__ = ["policy_documents"]
+__all__ = ["kept_scopes", "policy_documents"]
 
 
 def _decimal_text(value: float) -> str:
@@ -152,8 +153,33 @@ def _retry_on(status: int) -> str:
     return test
 
 
-def policy_documents(spec: Spec) -> tuple[PolicyDocument, ...]:
-    """One document per scope that has something to say; global always exists."""
+def kept_scopes(spec: Spec) -> list[tuple[PolicyScope, ScopePolicies, tuple[str | int, ...]]]:
+    """Every scope the spec keeps a policy document for (``policy_file``), with the key path
+    that names the file."""
+    scopes: list[tuple[PolicyScope, ScopePolicies, tuple[str | int, ...]]] = []
+    if spec.global_.policy_file:
+        scopes.append((PolicyScope("global"), spec.global_, ("global",)))
+    for index, product in enumerate(spec.products):
+        if product.policy_file:
+            scopes.append(
+                (PolicyScope("product", product=product.name), product, ("products", index))
+            )
+    for index, api in enumerate(spec.apis):
+        if api.policy_file:
+            scopes.append((PolicyScope("api", api=api.name), api, ("apis", index)))
+        for number, operation in enumerate(api.operations or []):
+            if operation.policy_file:
+                scope = PolicyScope("operation", api=api.name, operation=operation.name)
+                scopes.append((scope, operation, ("apis", index, "operations", number)))
+    return scopes
+
+
+def policy_documents(
+    spec: Spec, kept: Mapping[str, str] | None = None
+) -> tuple[PolicyDocument, ...]:
+    """One document per scope that has something to say; global always exists. ``kept``
+    holds the texts of the spec's ``policy_file`` documents by scope path: such a scope's
+    document is its text, not one generated (its keys are empty, the spec checks)."""
     default_family: Family = spec.gateway.policy_family
     global_sections = _sections(spec.global_, default_family, inherit=False)
     # The global backend section forwards the request; without it nothing reaches a backend.
@@ -178,4 +204,8 @@ def policy_documents(spec: Spec) -> tuple[PolicyDocument, ...]:
                         _sections(operation, family, inherit=True),
                     )
                 )
-    return tuple(documents)
+    texts = kept or {}
+    return tuple(
+        PolicyDocument(d.scope, kept=texts[d.scope.path]) if d.scope.path in texts else d
+        for d in documents
+    )

@@ -122,8 +122,13 @@ def used_fragments(spec: Spec) -> list[str]:
     return names
 
 
-def resolve(spec: Spec, fragment_texts: Mapping[str, str]) -> Gateway:
-    """Build the gateway model. ``fragment_texts`` maps fragment id → its XML."""
+def resolve(
+    spec: Spec,
+    fragment_texts: Mapping[str, str],
+    kept_policies: Mapping[str, str] | None = None,
+) -> Gateway:
+    """Build the gateway model. ``fragment_texts`` maps fragment id → its XML;
+    ``kept_policies`` scope path → the text of a ``policy_file`` document."""
     gateway = spec.gateway
     service = ServiceResource(
         name=gateway.name,
@@ -227,7 +232,7 @@ def resolve(spec: Spec, fragment_texts: Mapping[str, str]) -> Gateway:
         for c in spec.consumers
     )
     observability = spec.observability
-    documents = policy_documents(spec)
+    documents = policy_documents(spec, kept_policies)
     app_insights = None
     if observability.app_insights is not None:
         log_analytics = observability.log_analytics

@@ -14,7 +14,10 @@ POLICY_FOLDER = "policies"
 
 
 def render_policy_document(document: PolicyDocument) -> str:
-    """Canonically formatted XML for one scope; checked to be well-formed before it leaves."""
+    """Canonically formatted XML for one scope; checked to be well-formed before it leaves.
+    A kept document (``policy_file``) is its own text, byte for byte."""
+    if document.kept is not None:
+        return document.kept
     template = environment().get_template("policy/document.xml.jinja")
     text = template.render(document=document, sections=SECTIONS)
     try:

@@ -78,7 +78,7 @@ class ScenarioGateway:
 
 
 def gateway_from_spec(loaded: LoadedScenario) -> ScenarioGateway:
-    from apimgen.model.resolve import resolve
+    from apimgen.pipeline import build_gateway
     from apimgen.render.policies import render_policy_files
     from apimgen.spec.load import load_spec
 
@@ -86,7 +86,7 @@ def gateway_from_spec(loaded: LoadedScenario) -> ScenarioGateway:
     assert source.spec is not None
     spec_path = (loaded.base_dir / source.spec).resolve()
     spec = load_spec(spec_path)
-    gateway = resolve(spec.spec, spec.fragment_texts)
+    gateway = build_gateway(spec)
     files = render_policy_files(gateway)
     named = {nv.name: nv.value or f"<secret:{nv.name}>" for nv in gateway.named_values}
     texts = {name.removeprefix("policies/"): text for name, text in files.items()}

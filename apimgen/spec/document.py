@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -90,6 +90,9 @@ class Api(ScopePolicies):
     retry: Retry = Field(
         default_factory=Retry, description="Failover retries; only emitted for pools."
     )
+
+    # A kept API document holds its own routing and retries too.
+    GENERATED_FROM: ClassVar[tuple[str, ...]] = (*ScopePolicies.GENERATED_FROM, "retry")
     operations: list[Operation] | None = Field(
         default=None,
         description="Operations; omitted means the Azure OpenAI inference operations "

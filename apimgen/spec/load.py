@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -13,6 +13,7 @@ from apimgen.model.resolve import used_fragments
 from apimgen.resources import builtin_fragment_names, fragment_dir
 from apimgen.spec.checks import check_spec
 from apimgen.spec.document import Spec
+from apimgen.spec.kept_policies import read_kept_policies
 from apimgen.spec.paths import format_path
 from apimgen.spec.validation_errors import diagnostics_from_validation
 from apimgen.spec.yaml_source import YamlSource, load_yaml, refuse_other_kind
@@ -29,6 +30,7 @@ class LoadedSpec:
     path: Path
     warnings: tuple[Diagnostic, ...]
     fragment_texts: dict[str, str]
+    kept_policies: dict[str, str] = field(default_factory=dict)  # scope path → policy_file text
 
     @property
     def base_dir(self) -> Path:
@@ -62,11 +64,13 @@ def load_spec(path: Path) -> LoadedSpec:
         raise SpecError(diagnostics_from_validation(exc, source, Spec)) from None
     findings = check_spec(spec, source, path.parent)
     fragment_texts: dict[str, str] = {}
+    kept: dict[str, str] = {}
     if not any(d.severity is Severity.ERROR for d in findings):
         fragment_texts = _read_fragments(spec, source, path.parent, findings)
+        kept = read_kept_policies(spec, source, path.parent, findings)
     if any(d.severity is Severity.ERROR for d in findings):
         raise SpecError(findings)
-    return LoadedSpec(spec, source, path, tuple(findings), fragment_texts)
+    return LoadedSpec(spec, source, path, tuple(findings), fragment_texts, kept)
 
 
 def _read_fragments(

@@ -339,6 +339,34 @@ class ScopePolicies(SpecModel):
         default_factory=FragmentIncludes,
         description="Policy fragments (from the spec's `fragments` or apimgen's built-ins).",
     )
+    policy_file: str | None = Field(
+        default=None,
+        description=(
+            "A policy document kept as written (an XML file next to the spec), deployed for "
+            "this scope instead of one generated from the keys above, which must then be left "
+            "out: for policies the spec cannot express, and for gateways adopted with "
+            "`apimgen import`."
+        ),
+    )
+
+    # The keys a generated document is made from: a kept document replaces all of them.
+    GENERATED_FROM: ClassVar[tuple[str, ...]] = (
+        "token_limits",
+        "token_metrics",
+        "semantic_cache",
+        "include_fragments",
+    )
+
+    @model_validator(mode="after")
+    def _kept_document_alone(self) -> ScopePolicies:
+        if self.policy_file is not None:
+            taken = [key for key in self.GENERATED_FROM if key in self.model_fields_set]
+            if taken:
+                raise ValueError(
+                    f"policy_file replaces the generated document, so {', '.join(taken)} "
+                    "would be ignored: move them into the file, or drop policy_file"
+                )
+        return self
 
     def has_policies(self) -> bool:
         return bool(
@@ -346,4 +374,5 @@ class ScopePolicies(SpecModel):
             or self.token_metrics
             or self.semantic_cache
             or self.include_fragments.all()
+            or self.policy_file
         )
