@@ -522,6 +522,7 @@ def _register_commands() -> None:
 
     app.command()(deploy_commands.plan)
     app.command()(deploy_commands.apply)
+    app.command(name="import")(deploy_commands.import_)
     app.command()(init_command.init)
 
 

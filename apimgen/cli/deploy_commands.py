@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from apimgen.deploy.session import TargetOptions
     from apimgen.deploy.target import Target
 
-__all__ = ["apply", "plan"]
+__all__ = ["apply", "import_", "plan"]
 
 PLAN_CHANGES = 2  # --detailed-exitcode, as terraform
 
@@ -347,3 +347,46 @@ def apply(
         return ExitCode.OK if report.complete else ExitCode.ERROR
 
     run_command(ctx, action, json_schema="apimgen.apply/v1" if as_json else None)
+
+
+def import_(
+    ctx: typer.Context,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Folder for gateway.yaml and the policy files (replaced as a whole; never one "
+            "apimgen did not write).",
+        ),
+    ],
+    as_json: JsonOption = False,
+    subscription_id: SubscriptionOption = None,
+    resource_group: ResourceGroupOption = None,
+    service: ServiceOption = None,
+    cloud: CloudOption = "AzureCloud",
+    arm_endpoint: EndpointOption = None,
+    access_token: TokenOption = None,
+    max_retries: RetriesOption = 6,
+) -> None:
+    """Read a live API Management instance into a spec (adopt a gateway that already runs)."""
+
+    def action(out: Output) -> int:
+        from apimgen.deploy.session import read_service, resolve_target
+        from apimgen.importer.to_spec import spec_from_live
+        from apimgen.importer.write import write_import
+
+        options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
+        target = resolve_target(options, None, None)
+        client = _connect(access_token, max_retries, out.verbose)(target)
+        service_body, live = read_service(client, target)
+        imported = spec_from_live(service_body, (target.resource_group, target.service), live)
+        write_import(imported, output)
+        if as_json:
+            out.json({"schema": "apimgen.import/v1", "ok": True, **imported.summary.to_json()})
+        else:
+            out.lines([("", line) for line in imported.summary.lines(str(output))])
+            out.info(f"Next: apimgen plan {output / 'gateway.yaml'} (it should change nothing).")
+        return ExitCode.OK
+
+    run_command(ctx, action, json_schema="apimgen.import/v1" if as_json else None)

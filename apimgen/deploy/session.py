@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apimgen.deploy.desired import DesiredState, desired_state
 from apimgen.deploy.live import LiveResource, read_live
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 
     from apimgen.model.gateway import Gateway
 
-__all__ = ["TargetOptions", "azure_errors", "plan_spec", "read_instance", "resolve_target"]
+__all__ = [
+    "TargetOptions",
+    "azure_errors",
+    "plan_spec",
+    "read_instance",
+    "read_service",
+    "resolve_target",
+]
 
 
 @dataclass(frozen=True)
@@ -106,18 +113,25 @@ def azure_errors(target: Target, doing: str) -> Iterator[None]:
 
 def read_instance(client: ApiManagementClient, target: Target) -> dict[str, LiveResource]:
     """The live state; a clear error when the service itself does not exist."""
+    return read_service(client, target)[1]
+
+
+def read_service(
+    client: ApiManagementClient, target: Target
+) -> tuple[dict[str, Any], dict[str, LiveResource]]:
+    """The service's own resource (REST JSON: location, sku, properties) and its children."""
     from azure.core.exceptions import ResourceNotFoundError
 
     with azure_errors(target, f"reading {target.service}"):
         try:
-            client.api_management_service.get(target.resource_group, target.service)
+            service = client.api_management_service.get(target.resource_group, target.service)
         except ResourceNotFoundError as error:
             raise ApimgenError(
                 f"API Management service {target.describe()} does not exist",
                 hint="create it first with the rendered Bicep or Terraform (`apimgen render`); "
                 "plan/apply manage what is inside the service",
             ) from error
-        return read_live(client, target)
+        return dict(service.serialize(keep_readonly=True)), read_live(client, target)
 
 
 def desired_for(gateway: Gateway, target: Target, environment: str | None) -> DesiredState:

@@ -84,7 +84,7 @@ def _backend(backend: Backend, spec: Spec) -> BackendResource:
     breaker = backend.circuit_breaker
     rule = (
         CircuitBreakerRule(
-            name=f"{backend.name}-breaker",
+            name=breaker.rule_name or f"{backend.name}-breaker",
             failure_count=breaker.failure_count,
             failure_percentage=breaker.failure_percentage,
             interval_seconds=breaker.interval,

@@ -8,6 +8,7 @@ order that fails, is found here instead: a file that cannot be read or is not on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from apimgen.errors import Diagnostic
@@ -19,6 +20,9 @@ from apimgen.spec.paths import format_path
 from apimgen.spec.yaml_source import YamlSource
 
 __all__ = ["read_kept_policies"]
+
+# An XML declaration and comments may come before the document (APIM keeps them).
+_LEADING = re.compile(r"^(?:\s*(?:<\?xml[^>]*\?>|<!--.*?-->))*", re.DOTALL)
 
 
 def read_kept_policies(
@@ -41,7 +45,7 @@ def read_kept_policies(
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problem(f"cannot read: {exc}")
             continue
-        body = text.strip()
+        body = _LEADING.sub("", text).strip()
         if not (body.startswith("<policies") and body.endswith("</policies>")):
             problem(
                 f"'{policies.policy_file}' is not a policy document",

@@ -230,6 +230,11 @@ class CircuitBreaker(SpecModel):
         description="Let the backend's Retry-After decide the rest instead (recommended for "
         "Azure OpenAI).",
     )
+    rule_name: ApimId | None = Field(
+        default=None,
+        description="The rule's name in the backend (default <backend>-breaker); kept by "
+        "`apimgen import` so an adopted backend's rule is not renamed.",
+    )
 
     @model_validator(mode="after")
     def _one_threshold(self) -> CircuitBreaker:

@@ -1,0 +1,358 @@
+"""apimgen import against the management-API fake: a gateway apimgen applied comes back as a spec
+whose plan changes nothing; one built by hand (the labs' shapes) comes back with its policies kept
+as written and only apimgen's ownership marks to add; and what cannot be read or written is
+reported, with nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+import yaml
+
+from apimgen.deploy.kinds import MANAGED_MARK, NAMED_VALUE_TAG
+from apimgen.errors import ExitCode
+from tests.deploy.conftest import EXISTING, INSTANCES, PRODUCTION, SEED, SUBSCRIPTION, Live
+from tests.fakes.arm_apim import API_VERSION, Fault
+
+IMPORT_SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "apimgen/importer/import.schema.json").read_text()
+)
+HAND = ("labs-gateway", "rg-labs")
+
+
+def _import(live: Live, folder: Path, service: tuple[str, str], *extra: str) -> Any:
+    name, group = service
+    return live.run("import", "-g", group, "-n", name, "-o", str(folder), *extra)
+
+
+@pytest.mark.parametrize("spec", [SEED, PRODUCTION, EXISTING], ids=lambda p: p.parent.name)
+def test_an_applied_gateway_imports_to_a_spec_whose_plan_changes_nothing(
+    live: Live, tmp_path: Path, spec: Path
+) -> None:
+    assert live.run("apply", str(spec), "--auto-approve").exit_code == 0
+    folder = tmp_path / "imported"
+    result = _import(live, folder, INSTANCES[spec], "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    summary = json.loads(result.stdout)
+    jsonschema.validate(summary, IMPORT_SCHEMA)
+    assert summary["read"] == summary["mapped"] + summary["kept"] + summary["skipped"]
+
+    imported = folder / "gateway.yaml"
+    plan = live.run("plan", str(imported), "--detailed-exitcode")
+    assert plan.exit_code == ExitCode.OK, plan.output
+    assert "0 to create, 0 to update, 0 to delete" in plan.stdout
+
+    # Every live policy document comes back byte for byte, and renders as it is.
+    rendered = tmp_path / "rendered"
+    assert live.run("render", str(imported), "-o", str(rendered)).exit_code == 0
+    for path in live.state.paths():
+        if path.endswith("policies/policy"):
+            scope = path.removesuffix("/policies/policy")
+            file = "global.xml" if path == "policies/policy" else f"{scope}.xml"
+            kept = (rendered / "policies" / file).read_bytes().decode()
+            assert kept == live.state.properties(path)["value"], path
+
+
+def test_what_the_spec_cannot_hold_is_left_out_with_a_reason(live: Live, tmp_path: Path) -> None:
+    assert live.run("apply", str(EXISTING), "--auto-approve").exit_code == 0
+    result = _import(live, tmp_path / "imported", INSTANCES[EXISTING])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "1 left out" in result.stdout
+    assert (
+        "caches/default: an external cache outside the service's resource group: add redis "
+        "with existing: true and connection_secret" in result.stdout
+    )
+    spec = yaml.safe_load((tmp_path / "imported/gateway.yaml").read_text())
+    (partner,) = [b for b in spec["backends"] if b["name"] == "partner-llm"]
+    assert partner["auth"] == {
+        "type": "api_key",
+        "key_vault_secret": "https://kv-northwind.vault.azure.net/secrets/partner-llm-key",
+        "header": "x-api-key",
+    }
+    for secret in ("redis-secret-value", "instrumentkey"):
+        assert secret not in result.output
+        for file in (tmp_path / "imported").rglob("*"):
+            assert not file.is_file() or secret not in file.read_text()
+
+
+def _put(live: Live, relative: str, properties: dict[str, Any], **extra: Any) -> None:
+    """Create a resource the way the portal or a lab's script would: straight through the
+    management API, with no apimgen mark."""
+    name, group = HAND
+    url = (
+        f"{live.env['APIMGEN_ARM_ENDPOINT'].rstrip('/')}/subscriptions/{SUBSCRIPTION}/"
+        f"resourceGroups/{group}/providers/Microsoft.ApiManagement/service/{name}/{relative}"
+        f"?api-version={API_VERSION}"
+    )
+    answer = requests.put(
+        url,
+        json={"properties": properties, **extra},
+        headers={"Authorization": "Bearer test-token"},
+        verify=live.env["REQUESTS_CA_BUNDLE"],
+        timeout=10,
+    )
+    assert answer.status_code in (200, 201, 202), (relative, answer.text)
+
+
+HAND_POLICY = """<policies>
+  <inbound>
+    <base />
+    <set-backend-service backend-id="aoai-pool" />
+    <authentication-managed-identity resource="https://cognitiveservices.azure.com" />
+    <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="5000"
+        estimate-prompt-tokens="false" remaining-tokens-header-name="x-remaining" />
+    <llm-emit-token-metric namespace="openai">
+      <dimension name="Subscription ID" />
+      <dimension name="Team" value="@(context.Request.Headers.GetValueOrDefault("X-Team",""))" />
+    </llm-emit-token-metric>
+  </inbound>
+  <backend>
+    <retry condition="@(context.Response.StatusCode == 429)" count="1" interval="0"
+        first-fast-retry="true">
+      <forward-request buffer-request-body="true" />
+    </retry>
+  </backend>
+  <outbound><base /></outbound>
+  <on-error><base /></on-error>
+</policies>"""
+
+
+# What API Management answers for a property a client left out (the fake stores bodies as sent).
+TLS = {"validateCertificateChain": True, "validateCertificateName": True}
+DEFAULT_GLOBAL = (
+    "<policies><inbound /><backend><forward-request /></backend><outbound /><on-error /></policies>"
+)
+
+
+def _hand_built(live: Live) -> None:
+    """A gateway in the shape of the AI-Gateway labs: a PTU backend first and a pay-as-you-go
+    one as spill-over in a pool with circuit breakers, managed identity in the policy, a token
+    limit and metric, a product, a subscription, and what the spec has no key for. Bodies
+    carry the defaults API Management fills in and returns."""
+    live.state.add_service(SUBSCRIPTION, HAND[1], HAND[0])
+    _put(live, "policies/policy", {"format": "xml", "value": DEFAULT_GLOBAL})
+    breaker = {
+        "rules": [
+            {
+                "name": "openAIBreakerRule",
+                "failureCondition": {
+                    "count": 1,
+                    "interval": "PT5M",
+                    "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 503}],
+                    "errorReasons": ["Server errors"],
+                },
+                "tripDuration": "PT1M",
+                "acceptRetryAfter": True,
+            }
+        ]
+    }
+    for name, url in (
+        ("ptu", "https://ptu.openai.azure.com/openai"),
+        ("paygo", "https://paygo.openai.azure.com/openai"),
+    ):
+        _put(
+            live,
+            f"backends/{name}",
+            {
+                "type": "Single",
+                "url": url,
+                "protocol": "http",
+                "tls": TLS,
+                "circuitBreaker": breaker,
+            },
+        )
+    service_id = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{HAND[1]}/providers/"
+        f"Microsoft.ApiManagement/service/{HAND[0]}"
+    )
+    _put(
+        live,
+        "backends/aoai-pool",
+        {
+            "type": "Pool",
+            "pool": {
+                "services": [
+                    {"id": f"{service_id}/backends/ptu", "priority": 1, "weight": 1},
+                    {"id": f"{service_id}/backends/paygo", "priority": 2, "weight": 1},
+                ]
+            },
+        },
+    )
+    _put(
+        live,
+        "namedValues/team-header",
+        {"displayName": "team-header", "value": "X-Team", "secret": False},
+    )
+    _put(
+        live,
+        "namedValues/legacy-key",
+        {"displayName": "legacy-key", "value": "s3cr3t-value", "secret": True},
+    )
+    _put(
+        live,
+        "apis/openai",
+        {
+            "displayName": "Azure OpenAI",
+            "type": "http",
+            "path": "openai",
+            "protocols": ["https"],
+            "subscriptionRequired": True,
+            "subscriptionKeyParameterNames": {"header": "api-key", "query": "api-key"},
+        },
+    )
+    _put(
+        live,
+        "apis/openai/operations/chat",
+        {
+            "displayName": "Chat",
+            "method": "POST",
+            "urlTemplate": "/deployments/{deployment-id}/chat/completions",
+            "templateParameters": [{"name": "deployment-id", "type": "string", "required": True}],
+        },
+    )
+    _put(live, "apis/openai/policies/policy", {"format": "rawxml", "value": HAND_POLICY})
+    _put(
+        live,
+        "products/team-a",
+        {
+            "displayName": "Team A",
+            "subscriptionRequired": True,
+            "approvalRequired": False,
+            "state": "published",
+        },
+    )
+    _put(live, "products/team-a/apis/openai", {})
+    _put(
+        live,
+        "subscriptions/team-a-app",
+        {
+            "displayName": "Team A app",
+            "scope": f"{service_id}/products/team-a",
+            "state": "active",
+            "allowTracing": False,
+        },
+    )
+    _put(
+        live,
+        "loggers/eventhub",
+        {
+            "loggerType": "azureEventHub",
+            "credentials": {
+                "name": "hub",
+                "connectionString": "Endpoint=sb://x/;SharedAccessKey=hub-secret",
+            },
+        },
+    )
+
+
+def test_a_hand_built_gateway_imports_with_its_policy_kept_and_only_marks_to_add(
+    live: Live, tmp_path: Path
+) -> None:
+    _hand_built(live)
+    folder = tmp_path / "imported"
+    result = _import(live, folder, HAND)
+    assert result.exit_code == ExitCode.OK, result.output
+    out = result.stdout
+    assert "apis/openai/policies/policy → policies/apis/openai.xml: kept as written" in out
+    assert "namedValues/legacy-key: a secret value, which the management API never returns" in out
+    assert "loggers/eventhub: a azureEventHub logger" in out
+    assert "s3cr3t-value" not in out and "hub-secret" not in out
+
+    spec = yaml.safe_load((folder / "gateway.yaml").read_text())
+    assert spec["pools"] == [
+        {
+            "name": "aoai-pool",
+            "members": [
+                {"backend": "ptu", "priority": 1, "weight": 1},
+                {"backend": "paygo", "priority": 2, "weight": 1},
+            ],
+        }
+    ]
+    (ptu,) = [b for b in spec["backends"] if b["name"] == "ptu"]
+    assert ptu["circuit_breaker"] == {
+        "failure_count": 1,
+        "interval": 300,
+        "status_codes": ["429", "500-503"],
+        "error_reasons": ["Server errors"],
+        "trip_duration": 60,
+        "accept_retry_after": True,
+        "rule_name": "openAIBreakerRule",  # kept: the plan does not rename the live rule
+    }
+    (api,) = spec["apis"]
+    assert api["backend"] == "aoai-pool"  # read from the kept policy's set-backend-service
+    assert api["policy_file"] == "policies/apis/openai.xml"
+    assert (folder / "policies/apis/openai.xml").read_bytes().decode() == (
+        live.state.properties("apis/openai/policies/policy")["value"]
+    )
+    assert spec["products"][0]["apis"] == ["openai"]
+    assert spec["consumers"] == [
+        {"name": "team-a-app", "display_name": "Team A app", "product": "team-a"}
+    ]
+
+    # The plan adopts what was built by hand: each change only adds apimgen's mark.
+    plan = live.run("plan", str(folder / "gateway.yaml"), "--json")
+    assert plan.exit_code == ExitCode.OK, plan.output
+    changes = json.loads(plan.stdout)["changes"]
+    assert changes and all(c["action"] == "update" and c["adopt"] for c in changes), changes
+    for change in changes:
+        for difference in change["differences"]:
+            assert difference["property"] in ("description", "tags", "note"), change
+            assert MANAGED_MARK in str(difference["desired"]) or NAMED_VALUE_TAG in str(
+                difference["desired"]
+            )
+
+
+def test_unreadable_or_unwritable_instances_leave_no_folder(live: Live, tmp_path: Path) -> None:
+    _hand_built(live)
+    folder = tmp_path / "imported"
+    live.state.faults.append(Fault("GET", "/backends", 403, times=10))
+    result = _import(live, folder, HAND)
+    assert result.exit_code == ExitCode.ERROR
+    assert "403" in result.output and "API Management Service Contributor" in result.output
+    assert not folder.exists()
+
+    # Throttled lists are retried after Retry-After, and the import completes.
+    live.state.faults[:] = [Fault("GET", "/apis", 429, retry_after=1)]
+    assert _import(live, folder, HAND).exit_code == ExitCode.OK
+    assert (folder / "gateway.yaml").is_file()
+
+    # A folder apimgen did not write is never replaced.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    refused = _import(live, mine, HAND)
+    assert refused.exit_code == ExitCode.ERROR
+    assert "was not written by apimgen" in refused.output
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_an_instance_the_spec_cannot_hold_is_refused_before_anything_is_written(
+    live: Live, tmp_path: Path
+) -> None:
+    _hand_built(live)
+    service_id = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{HAND[1]}/providers/"
+        f"Microsoft.ApiManagement/service/{HAND[0]}"
+    )
+    members = []
+    for index in range(31):
+        _put(
+            live,
+            f"backends/m{index}",
+            {"url": f"https://m{index}.example/openai", "protocol": "http"},
+        )
+        members.append({"id": f"{service_id}/backends/m{index}", "priority": 1, "weight": 1})
+    _put(live, "backends/wide-pool", {"type": "Pool", "pool": {"services": members}})
+    folder = tmp_path / "imported"
+    result = _import(live, folder, HAND)
+    assert result.exit_code == ExitCode.ERROR
+    assert "cannot be written as a valid spec" in result.output
+    assert "backends/wide-pool (pools[1].members): a pool holds at most 30 backends" in (
+        result.output
+    )
+    assert not folder.exists()
