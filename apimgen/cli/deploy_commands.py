@@ -373,6 +373,7 @@ def import_(
 
     def action(out: Output) -> int:
         from apimgen.deploy.session import read_service, resolve_target
+        from apimgen.importer.policy_keys import map_policies
         from apimgen.importer.to_spec import spec_from_live
         from apimgen.importer.write import write_import
 
@@ -381,6 +382,7 @@ def import_(
         client = _connect(access_token, max_retries, out.verbose)(target)
         service_body, live = read_service(client, target)
         imported = spec_from_live(service_body, (target.resource_group, target.service), live)
+        map_policies(imported)
         write_import(imported, output)
         if as_json:
             out.json({"schema": "apimgen.import/v1", "ok": True, **imported.summary.to_json()})

@@ -17,9 +17,9 @@ __all__ = ["SPEC_FILE", "imported_files", "write_import"]
 
 SPEC_FILE = "gateway.yaml"
 _HEADER = (
-    "# Imported by `apimgen import` from {service}. Policy documents and fragments are kept\n"
-    "# as written under policies/; review, then `apimgen plan` this file against the same\n"
-    "# instance: it should change nothing.\n"
+    "# Imported by `apimgen import` from {service}. Policies the spec's keys reproduce are\n"
+    "# keys; the others, and fragments, are kept as written under policies/. Review, then\n"
+    "# `apimgen plan` this file against the same instance: it should change nothing.\n"
 )
 
 
