@@ -385,3 +385,59 @@ def test_an_instance_the_spec_cannot_hold_is_refused_before_anything_is_written(
         result.output
     )
     assert not folder.exists()
+
+
+def test_odd_instances_are_imported_with_what_is_wrong_said(live: Live, tmp_path: Path) -> None:
+    _hand_built(live)
+    # A policy that is not well-formed, a backend whose key names a missing named value, and an
+    # API with 400 operations.
+    broken = "<policies><inbound><base /><set-header name='x'></inbound></policies>"
+    _put(live, "products/team-a/policies/policy", {"format": "rawxml", "value": broken})
+    _put(
+        live,
+        "backends/keyed",
+        {
+            "type": "Single",
+            "url": "https://keyed.example/v1",
+            "protocol": "http",
+            "tls": TLS,
+            "credentials": {"header": {"api-key": ["{{missing-key}}"]}},
+        },
+    )
+    _put(
+        live,
+        "apis/wide",
+        {
+            "displayName": "Wide",
+            "type": "http",
+            "path": "wide",
+            "protocols": ["https"],
+            "subscriptionRequired": True,
+        },
+    )
+    for index in range(400):
+        _put(
+            live,
+            f"apis/wide/operations/op{index}",
+            {
+                "displayName": f"Op {index}",
+                "method": "GET",
+                "urlTemplate": f"/items/{index}",
+                "templateParameters": [],
+            },
+        )
+    folder = tmp_path / "imported"
+    result = _import(live, folder, HAND, "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    outcomes = {r["path"]: r for r in json.loads(result.stdout)["resources"]}
+    product_policy = outcomes["products/team-a/policies/policy"]
+    assert product_policy["fate"] == "kept"
+    assert product_policy["reason"].startswith("kept as written: ")
+    assert "set-header" in product_policy["reason"]  # the reader's located complaint
+    assert (folder / "policies/products/team-a.xml").read_text() == broken
+    assert outcomes["backends/keyed"]["reason"].startswith(
+        "its credentials are not a header from a Key Vault named value"
+    )
+    spec = yaml.safe_load((folder / "gateway.yaml").read_text())
+    (wide,) = [api for api in spec["apis"] if api["name"] == "wide"]
+    assert len(wide["operations"]) == 400
