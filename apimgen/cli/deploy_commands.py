@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from azure.mgmt.apimanagement import ApiManagementClient
 
     from apimgen.cli.output import Output
+    from apimgen.deploy.live import LiveResource
     from apimgen.deploy.plan import Change, Plan
     from apimgen.deploy.session import TargetOptions
     from apimgen.deploy.target import Target
@@ -349,6 +350,9 @@ def apply(
     run_command(ctx, action, json_schema="apimgen.apply/v1" if as_json else None)
 
 
+_APIOPS = "From an APIOps extractor folder (no access to the instance needed)"
+
+
 def import_(
     ctx: typer.Context,
     output: Annotated[
@@ -360,6 +364,26 @@ def import_(
             "apimgen did not write).",
         ),
     ],
+    from_apiops: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-apiops",
+            help="Read the artifacts the APIOps extractor wrote instead of a live instance.",
+            rich_help_panel=_APIOPS,
+        ),
+    ] = None,
+    location: Annotated[
+        str | None,
+        typer.Option("--location", help="The service's region.", rich_help_panel=_APIOPS),
+    ] = None,
+    publisher_name: Annotated[
+        str | None,
+        typer.Option("--publisher-name", help="The service's publisher.", rich_help_panel=_APIOPS),
+    ] = None,
+    publisher_email: Annotated[
+        str | None,
+        typer.Option("--publisher-email", help="The publisher's address.", rich_help_panel=_APIOPS),
+    ] = None,
     as_json: JsonOption = False,
     subscription_id: SubscriptionOption = None,
     resource_group: ResourceGroupOption = None,
@@ -369,19 +393,27 @@ def import_(
     access_token: TokenOption = None,
     max_retries: RetriesOption = 6,
 ) -> None:
-    """Read a live API Management instance into a spec (adopt a gateway that already runs)."""
+    """Read a live API Management instance (or an APIOps extractor folder) into a spec: adopt
+    a gateway that already runs."""
 
     def action(out: Output) -> int:
-        from apimgen.deploy.session import read_service, resolve_target
         from apimgen.importer.policy_keys import map_policies
         from apimgen.importer.to_spec import spec_from_live
         from apimgen.importer.write import write_import
 
-        options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
-        target = resolve_target(options, None, None)
-        client = _connect(access_token, max_retries, out.verbose)(target)
-        service_body, live = read_service(client, target)
-        imported = spec_from_live(service_body, (target.resource_group, target.service), live)
+        if from_apiops is not None:
+            service_body, live, group, name = _from_apiops(
+                from_apiops, resource_group, service, location, publisher_name, publisher_email
+            )
+        else:
+            from apimgen.deploy.session import read_service, resolve_target
+
+            options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
+            target = resolve_target(options, None, None)
+            client = _connect(access_token, max_retries, out.verbose)(target)
+            service_body, live = read_service(client, target)
+            group, name = target.resource_group, target.service
+        imported = spec_from_live(service_body, (group, name), live)
         map_policies(imported)
         write_import(imported, output)
         if as_json:
@@ -392,3 +424,35 @@ def import_(
         return ExitCode.OK
 
     run_command(ctx, action, json_schema="apimgen.import/v1" if as_json else None)
+
+
+def _from_apiops(
+    folder: Path,
+    resource_group: str | None,
+    service: str | None,
+    location: str | None,
+    publisher_name: str | None,
+    publisher_email: str | None,
+) -> tuple[dict[str, Any], dict[str, LiveResource], str, str]:
+    """The artifacts as live resources, and the service the extractor does not record."""
+    from apimgen.importer.apiops import read_apiops
+
+    given = {
+        "--resource-group": resource_group,
+        "--service": service,
+        "--location": location,
+        "--publisher-name": publisher_name,
+        "--publisher-email": publisher_email,
+    }
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise ApimgenError(
+            f"--from-apiops: missing {', '.join(missing)}",
+            hint="the extractor's folder does not record the service itself; say which one",
+        )
+    assert resource_group and service
+    body = {
+        "location": location,
+        "properties": {"publisherName": publisher_name, "publisherEmail": publisher_email},
+    }
+    return body, read_apiops(folder), resource_group, service

@@ -99,12 +99,13 @@ class _Importer:
             "name": self.name,
             "resource_group": self.resource_group,
             "location": str(self.service.get("location") or "").replace(" ", "").lower(),
-            "sku": sku.get("name"),
-            "capacity": sku.get("capacity", 1),
-            "publisher_name": properties.get("publisherName"),
-            "publisher_email": properties.get("publisherEmail"),
-            "existing": True,
         }
+        if sku:
+            gateway["sku"] = sku.get("name")
+            gateway["capacity"] = sku.get("capacity", 1)
+        gateway["publisher_name"] = properties.get("publisherName")
+        gateway["publisher_email"] = properties.get("publisherEmail")
+        gateway["existing"] = True
         return gateway
 
     # -- named values and backends ------------------------------------------------------

@@ -158,72 +158,65 @@ DEFAULT_GLOBAL = (
 )
 
 
-def _hand_built(live: Live) -> None:
-    """A gateway in the shape of the AI-Gateway labs: a PTU backend first and a pay-as-you-go
-    one as spill-over in a pool with circuit breakers, managed identity in the policy, a token
-    limit and metric, a product, a subscription, and what the spec has no key for. Bodies
-    carry the defaults API Management fills in and returns."""
-    live.state.add_service(SUBSCRIPTION, HAND[1], HAND[0])
-    _put(live, "policies/policy", {"format": "xml", "value": DEFAULT_GLOBAL})
-    breaker = {
-        "rules": [
-            {
-                "name": "openAIBreakerRule",
-                "failureCondition": {
-                    "count": 1,
-                    "interval": "PT5M",
-                    "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 503}],
-                    "errorReasons": ["Server errors"],
-                },
-                "tripDuration": "PT1M",
-                "acceptRetryAfter": True,
-            }
-        ]
-    }
-    for name, url in (
-        ("ptu", "https://ptu.openai.azure.com/openai"),
-        ("paygo", "https://paygo.openai.azure.com/openai"),
-    ):
-        _put(
-            live,
+SERVICE_ID = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{HAND[1]}/providers/"
+    f"Microsoft.ApiManagement/service/{HAND[0]}"
+)
+BREAKER = {
+    "rules": [
+        {
+            "name": "openAIBreakerRule",
+            "failureCondition": {
+                "count": 1,
+                "interval": "PT5M",
+                "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 503}],
+                "errorReasons": ["Server errors"],
+            },
+            "tripDuration": "PT1M",
+            "acceptRetryAfter": True,
+        }
+    ]
+}
+# A gateway in the shape of the AI-Gateway labs: a PTU backend first and a pay-as-you-go one as
+# spill-over in a pool with circuit breakers, managed identity in the policy, a token limit and
+# metric, a product, a subscription, and what the spec has no key for. Bodies carry the
+# defaults API Management fills in and returns.
+HAND_RESOURCES: list[tuple[str, dict[str, Any]]] = [
+    ("policies/policy", {"format": "xml", "value": DEFAULT_GLOBAL}),
+    *(
+        (
             f"backends/{name}",
             {
                 "type": "Single",
                 "url": url,
                 "protocol": "http",
                 "tls": TLS,
-                "circuitBreaker": breaker,
+                "circuitBreaker": BREAKER,
             },
         )
-    service_id = (
-        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{HAND[1]}/providers/"
-        f"Microsoft.ApiManagement/service/{HAND[0]}"
-    )
-    _put(
-        live,
+        for name, url in (
+            ("ptu", "https://ptu.openai.azure.com/openai"),
+            ("paygo", "https://paygo.openai.azure.com/openai"),
+        )
+    ),
+    (
         "backends/aoai-pool",
         {
             "type": "Pool",
             "pool": {
                 "services": [
-                    {"id": f"{service_id}/backends/ptu", "priority": 1, "weight": 1},
-                    {"id": f"{service_id}/backends/paygo", "priority": 2, "weight": 1},
+                    {"id": f"{SERVICE_ID}/backends/ptu", "priority": 1, "weight": 1},
+                    {"id": f"{SERVICE_ID}/backends/paygo", "priority": 2, "weight": 1},
                 ]
             },
         },
-    )
-    _put(
-        live,
-        "namedValues/team-header",
-        {"displayName": "team-header", "value": "X-Team", "secret": False},
-    )
-    _put(
-        live,
+    ),
+    ("namedValues/team-header", {"displayName": "team-header", "value": "X-Team", "secret": False}),
+    (
         "namedValues/legacy-key",
         {"displayName": "legacy-key", "value": "s3cr3t-value", "secret": True},
-    )
-    _put(
-        live,
+    ),
+    (
         "apis/openai",
         {
             "displayName": "Azure OpenAI",
@@ -233,9 +226,8 @@ def _hand_built(live: Live) -> None:
             "subscriptionRequired": True,
             "subscriptionKeyParameterNames": {"header": "api-key", "query": "api-key"},
         },
-    )
-    _put(
-        live,
+    ),
+    (
         "apis/openai/operations/chat",
         {
             "displayName": "Chat",
@@ -243,10 +235,9 @@ def _hand_built(live: Live) -> None:
             "urlTemplate": "/deployments/{deployment-id}/chat/completions",
             "templateParameters": [{"name": "deployment-id", "type": "string", "required": True}],
         },
-    )
-    _put(live, "apis/openai/policies/policy", {"format": "rawxml", "value": HAND_POLICY})
-    _put(
-        live,
+    ),
+    ("apis/openai/policies/policy", {"format": "rawxml", "value": HAND_POLICY}),
+    (
         "products/team-a",
         {
             "displayName": "Team A",
@@ -254,20 +245,18 @@ def _hand_built(live: Live) -> None:
             "approvalRequired": False,
             "state": "published",
         },
-    )
-    _put(live, "products/team-a/apis/openai", {})
-    _put(
-        live,
+    ),
+    ("products/team-a/apis/openai", {}),
+    (
         "subscriptions/team-a-app",
         {
             "displayName": "Team A app",
-            "scope": f"{service_id}/products/team-a",
+            "scope": f"{SERVICE_ID}/products/team-a",
             "state": "active",
             "allowTracing": False,
         },
-    )
-    _put(
-        live,
+    ),
+    (
         "loggers/eventhub",
         {
             "loggerType": "azureEventHub",
@@ -276,7 +265,14 @@ def _hand_built(live: Live) -> None:
                 "connectionString": "Endpoint=sb://x/;SharedAccessKey=hub-secret",
             },
         },
-    )
+    ),
+]
+
+
+def _hand_built(live: Live) -> None:
+    live.state.add_service(SUBSCRIPTION, HAND[1], HAND[0])
+    for path, properties in HAND_RESOURCES:
+        _put(live, path, properties)
 
 
 def test_a_hand_built_gateway_imports_with_its_policy_kept_and_only_marks_to_add(
@@ -364,10 +360,7 @@ def test_an_instance_the_spec_cannot_hold_is_refused_before_anything_is_written(
     live: Live, tmp_path: Path
 ) -> None:
     _hand_built(live)
-    service_id = (
-        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{HAND[1]}/providers/"
-        f"Microsoft.ApiManagement/service/{HAND[0]}"
-    )
+    service_id = SERVICE_ID
     members = []
     for index in range(31):
         _put(
@@ -441,3 +434,96 @@ def test_odd_instances_are_imported_with_what_is_wrong_said(live: Live, tmp_path
     spec = yaml.safe_load((folder / "gateway.yaml").read_text())
     (wide,) = [api for api in spec["apis"] if api["name"] == "wide"]
     assert len(wide["operations"]) == 400
+
+
+def _apiops_folder(root: Path, resources: list[tuple[str, dict[str, Any]]]) -> None:
+    """What the APIOps extractor writes for ``resources``: an information file per resource
+    (secret values left out, as it does), policy.xml beside it, an API's operations in its
+    OpenAPI specification, a product's APIs in apis.json."""
+
+    def write(relative: str, content: Any) -> None:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = content if isinstance(content, str) else json.dumps(content, indent=2)
+        path.write_text(text, encoding="utf-8")
+
+    folders = {
+        "namedValues": ("named values", "namedValueInformation.json"),
+        "backends": ("backends", "backendInformation.json"),
+        "loggers": ("loggers", "loggerInformation.json"),
+        "apis": ("apis", "apiInformation.json"),
+        "products": ("products", "productInformation.json"),
+        "subscriptions": ("subscriptions", "subscriptionInformation.json"),
+    }
+    specifications: dict[str, dict[str, Any]] = {}
+    product_apis: dict[str, list[dict[str, str]]] = {}
+    for path, properties in resources:
+        parts = path.split("/")
+        if path == "policies/policy":
+            write("policy.xml", properties["value"])
+        elif len(parts) == 2:
+            folder, info = folders[parts[0]]
+            extracted = {
+                k: v
+                for k, v in properties.items()
+                if not (k == "value" and properties.get("secret"))
+            }
+            write(f"{folder}/{parts[1]}/{info}", {"name": parts[1], "properties": extracted})
+        elif parts[2] == "policies":
+            write(f"{parts[0]}/{parts[1]}/policy.xml", properties["value"])
+        elif parts[2] == "operations" and len(parts) == 4:
+            paths = specifications.setdefault(parts[1], {"openapi": "3.0.1", "paths": {}})["paths"]
+            paths.setdefault(properties["urlTemplate"], {})[properties["method"].lower()] = {
+                "operationId": parts[3],
+                "summary": properties["displayName"],
+            }
+        elif parts[2] == "operations":
+            write(f"apis/{parts[1]}/operations/{parts[3]}/policy.xml", properties["value"])
+        elif parts[0] == "products" and parts[2] == "apis":
+            product_apis.setdefault(parts[1], []).append({"name": parts[3]})
+    for api, document in specifications.items():
+        write(f"apis/{api}/specification.yaml", yaml.safe_dump(document))
+    for product, links in product_apis.items():
+        write(f"products/{product}/apis.json", links)
+
+
+def test_an_apiops_folder_imports_as_the_instance_it_was_extracted_from(
+    live: Live, tmp_path: Path
+) -> None:
+    _hand_built(live)
+    from_live = tmp_path / "from-live"
+    assert _import(live, from_live, HAND).exit_code == ExitCode.OK
+    artifacts = tmp_path / "artifacts"
+    _apiops_folder(artifacts, HAND_RESOURCES)
+    from_apiops = tmp_path / "from-apiops"
+    service = ("--location", "swedencentral", "--publisher-name", "p", "--publisher-email", "a@b.c")
+    result = live.run(
+        "import", "--from-apiops", str(artifacts), "-g", HAND[1], "-n", HAND[0],
+        *service, "-o", str(from_apiops),
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "namedValues/legacy-key: a secret value" in result.stdout
+    live_spec = yaml.safe_load((from_live / "gateway.yaml").read_text())
+    apiops_spec = yaml.safe_load((from_apiops / "gateway.yaml").read_text())
+    for spec in (live_spec, apiops_spec):
+        spec["gateway"].pop("sku", None), spec["gateway"].pop("capacity", None)
+    assert apiops_spec == live_spec
+    kept = "policies/apis/openai.xml"  # as the artifact has it; the instance reformatted it
+    assert (from_apiops / kept).read_text() == HAND_POLICY
+    assert canonical_policy(HAND_POLICY) == canonical_policy((from_live / kept).read_text())
+    # The imported spec plans against the instance as the live import does: adoptions only.
+    plan = live.run("plan", str(from_apiops / "gateway.yaml"), "--json")
+    assert plan.exit_code == ExitCode.OK, plan.output
+    assert all(c["adopt"] for c in json.loads(plan.stdout)["changes"])
+
+    missing = live.run("import", "--from-apiops", str(artifacts), "-o", str(tmp_path / "x"))
+    assert missing.exit_code == ExitCode.ERROR
+    assert "--from-apiops: missing --resource-group, --service, --location" in missing.output
+    (artifacts / "backends/ptu/backendInformation.json").write_text("{not json")
+    broken = live.run(
+        "import", "--from-apiops", str(artifacts), "-g", HAND[1], "-n", HAND[0],
+        *service, "-o", str(tmp_path / "y"),
+    )  # fmt: skip
+    assert broken.exit_code == ExitCode.ERROR
+    assert "backendInformation.json: not valid JSON" in broken.output
+    assert not (tmp_path / "y").exists()
