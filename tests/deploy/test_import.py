@@ -527,3 +527,30 @@ def test_an_apiops_folder_imports_as_the_instance_it_was_extracted_from(
     assert broken.exit_code == ExitCode.ERROR
     assert "backendInformation.json: not valid JSON" in broken.output
     assert not (tmp_path / "y").exists()
+
+
+def test_an_imported_gateway_simulates_with_its_kept_policy(live: Live, tmp_path: Path) -> None:
+    _hand_built(live)
+    assert _import(live, tmp_path / "adopted", HAND).exit_code == ExitCode.OK
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "apimgen_scenario: 1\n"
+        "policies: {spec: adopted/gateway.yaml}\n"
+        "duration: 10m\n"
+        "consumers:\n"
+        "  - name: team-a\n"
+        "    arrival: {kind: poisson, per_minute: 30}\n"
+        '    prompts: ["Summarise this ticket for the on-call engineer."]\n'
+    )
+    result = live.run("simulate", str(scenario), "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    document = json.loads(result.stdout)
+    statuses = document["consumers"]["team-a"]["statuses"]
+    # The kept llm-token-limit (5000 a minute, counted from the answers) refuses the calls
+    # past it; the pool sends every admitted call to the PTU member first.
+    assert set(statuses) == {"200", "429"} and statuses["429"] > 0
+    # Counted from the answers, calls already in flight overshoot a minute now and then (the
+    # documented behaviour without estimate-prompt-tokens); on average the limit holds.
+    assert sum(document["consumers"]["team-a"]["tokens_per_minute"]) / 10 <= 5000
+    assert document["backends"]["ptu"]["requests"] == statuses["200"]
+    assert document["backends"]["paygo"]["requests"] == 0
