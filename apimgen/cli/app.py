@@ -26,7 +26,9 @@ from apimgen.errors import ApimgenError, ExitCode
 
 if TYPE_CHECKING:
     from apimgen.cli.output import Output
+    from apimgen.simulate.replay.agreement import Agreement, AgreementTally
     from apimgen.simulate.results import SimulationResult
+    from apimgen.simulate.scenario import LoadedScenario
 
 __all__ = ["app", "main"]
 
@@ -260,12 +262,21 @@ def simulate(
             "when FILE ends in .csv.",
         ),
     ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            metavar="LOGS",
+            help="Replay the gateway's own logs (a Log Analytics export, JSON or CSV, of the "
+            "query in docs/replay.md) instead of the scenario's traffic, and report how far the "
+            "simulated statuses agree with the logged ones.",
+        ),
+    ] = None,
 ) -> None:
     """Run policies against synthetic traffic on a virtual clock; exit 4 if an expectation fails."""
 
     def action(out: Output) -> int:
         from apimgen.simulate.explain import parse_explain
-        from apimgen.simulate.junit import junit_xml
         from apimgen.simulate.request_log import RequestLog
         from apimgen.simulate.run import run_scenario
         from apimgen.simulate.scenario import load_scenario
@@ -277,11 +288,14 @@ def simulate(
         chosen = parse_explain(explain) if explain is not None else None
         paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
+        tallies = _replays(loaded, replay, requests_file is not None)
+        if tallies:
+            loaded = [replayed for replayed, _ in tallies]
         results: list[SimulationResult] = []
         requests = RequestLog(requests_file) if requests_file is not None else None
         finished = False
         try:
-            for path, one in zip(paths, loaded, strict=True):
+            for index, (path, one) in enumerate(zip(paths, loaded, strict=True)):
                 if results and results[-1].stopped_at is not None:
                     break  # the budget is spent: the runs after a stopped one are not started
                 with (
@@ -297,7 +311,7 @@ def simulate(
                             progress=progress,
                             explain=chosen,
                             deadline=deadline,
-                            requests=requests,
+                            requests=tallies[index][1] if tallies else requests,
                         )
                     )
             finished = True
@@ -320,23 +334,8 @@ def simulate(
                 "raise --timeout, or shorten the scenario's duration",
             )
             return ExitCode.ERROR
-        if junit is not None:
-            try:
-                junit.parent.mkdir(parents=True, exist_ok=True)
-                junit.write_text(junit_xml(results), encoding="utf-8")
-            except OSError as exc:
-                raise ApimgenError(f"{junit}: cannot write: {exc.strerror}") from None
-        if report_dir is not None:
-            from apimgen.report.build import write_report
-
-            with (
-                out.progress(f"drawing the report in {report_dir}")
-                if not as_json
-                else (nullcontext())
-            ):
-                written = write_report(results, report_dir)
-            out.info(f"report: {report_dir / 'report.html'} ({len(written)} files)")
-        _show_results(out, results, as_json)
+        _write_junit_and_report(out, results, junit, report_dir, as_json)
+        _show_results(out, results, as_json, [tally.result for _, tally in tallies])
         passed = all(result.passed for result in results)
         return ExitCode.OK if passed else ExitCode.EXPECTATIONS_FAILED
 
@@ -358,20 +357,81 @@ def _refuse_with_sweep(*, explain: bool, requests: bool) -> None:
         )
 
 
-def _show_results(out: Output, results: list[SimulationResult], as_json: bool) -> None:
+def _write_junit_and_report(
+    out: Output,
+    results: list[SimulationResult],
+    junit: Path | None,
+    report_dir: Path | None,
+    as_json: bool,
+) -> None:
+    from apimgen.simulate.junit import junit_xml
+
+    if junit is not None:
+        try:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_text(junit_xml(results), encoding="utf-8")
+        except OSError as exc:
+            raise ApimgenError(f"{junit}: cannot write: {exc.strerror}") from None
+    if report_dir is not None:
+        from apimgen.report.build import write_report
+
+        with out.progress(f"drawing the report in {report_dir}") if not as_json else nullcontext():
+            written = write_report(results, report_dir)
+        out.info(f"report: {report_dir / 'report.html'} ({len(written)} files)")
+
+
+def _replays(
+    loaded: list[LoadedScenario], logs: Path | None, writes_requests: bool
+) -> list[tuple[LoadedScenario, AgreementTally]]:
+    """Each scenario with the logged calls as its traffic (--replay, or the first scenario's
+    ``replay:``), and the tally that compares its statuses with the log."""
+    from apimgen.simulate.replay.agreement import AgreementTally
+    from apimgen.simulate.replay.export import read_export
+    from apimgen.simulate.replay.to_scenario import replay_scenario
+
+    source = logs
+    if source is None and loaded[0].scenario.replay is not None:
+        source = loaded[0].base_dir / loaded[0].scenario.replay
+    if source is None:
+        return []
+    if writes_requests:
+        raise ApimgenError(
+            "--requests does not combine with a replay yet",
+            hint="the replay's own report compares each call with the log",
+        )
+    calls = read_export(source)
+    tallies = []
+    for one in loaded:
+        replayed = replay_scenario(one, calls)
+        tallies.append((replayed.loaded, AgreementTally(replayed.calls)))
+    return tallies
+
+
+def _show_results(
+    out: Output,
+    results: list[SimulationResult],
+    as_json: bool,
+    agreements: list[Agreement] | None = None,
+) -> None:
+    agreements = agreements or []
+    documents = [result.to_json() for result in results]
+    for document, agreement in zip(documents, agreements, strict=False):
+        document["replay"] = agreement.to_json()
     if as_json:
         out.json(
-            results[0].to_json()
+            documents[0]
             if len(results) == 1
             else {
                 "schema": "apimgen.simulation-comparison/v1",
-                "runs": [result.to_json() for result in results],
+                "runs": documents,
                 "passed": all(result.passed for result in results),
             }
         )
     else:
-        for result in results:
+        for index, result in enumerate(results):
             out.simulation(result)
+            if index < len(agreements):
+                out.lines([("", line) for line in agreements[index].lines()])
 
 
 def _sweep(

@@ -128,6 +128,11 @@ class Scenario(SpecModel):
     operation: str = Field(default="chat-completions", description="Operation the traffic calls.")
     duration: Duration = Field(description="Simulated time, e.g. 30m.")
     seed: int = Field(default=1, description="Random seed; the same seed gives the same run.")
+    replay: str | None = Field(
+        default=None,
+        description="A Log Analytics export of the gateway's own logs (relative to the "
+        "scenario) to replay instead of the consumers' traffic, as --replay does.",
+    )
     starts_at: datetime = Field(
         default=EPOCH,
         description="When the run's clock starts, in UTC unless an offset is given (default "
