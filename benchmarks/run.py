@@ -6,7 +6,9 @@ the same run, so figures compare across machines.
   only parsing its YAML (target: under 0.5 s absolute).
 - Simulator throughput and memory (benchmarks/simulate.py).
 - Semantic cache lookups at 1k/10k/100k entries and embedding throughput (benchmarks/cache.py).
-- plan/apply of the large spec against the local management-API fake (benchmarks/deploy.py).
+- plan/apply of the large spec against the local management-API fake, and import of the
+  instance it made (benchmarks/deploy.py).
+- simulate --replay of a large Log Analytics export (benchmarks/replay.py).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def bench_render() -> None:
 if __name__ == "__main__":
     from benchmarks.cache import main as bench_cache
     from benchmarks.deploy import main as bench_deploy
+    from benchmarks.replay import main as bench_replay
     from benchmarks.simulate import main as bench_simulate
 
     bench_startup()
@@ -81,3 +84,4 @@ if __name__ == "__main__":
     bench_simulate()
     bench_cache()
     bench_deploy()
+    bench_replay()
