@@ -408,6 +408,12 @@ def import_(
         else:
             from apimgen.deploy.session import read_service, resolve_target
 
+            if not (resource_group and service):
+                raise ApimgenError(
+                    "import: which instance? give --resource-group and --service",
+                    hint="or APIMGEN_RESOURCE_GROUP and APIMGEN_SERVICE; --from-apiops DIR reads "
+                    "an APIOps extractor folder instead",
+                )
             options = _options(subscription_id, resource_group, service, cloud, arm_endpoint)
             target = resolve_target(options, None, None)
             client = _connect(access_token, max_retries, out.verbose)(target)

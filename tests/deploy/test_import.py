@@ -554,3 +554,10 @@ def test_an_imported_gateway_simulates_with_its_kept_policy(live: Live, tmp_path
     assert sum(document["consumers"]["team-a"]["tokens_per_minute"]) / 10 <= 5000
     assert document["backends"]["ptu"]["requests"] == statuses["200"]
     assert document["backends"]["paygo"]["requests"] == 0
+
+
+def test_import_without_a_target_says_which_flags(live: Live, tmp_path: Path) -> None:
+    result = live.run("import", "-o", str(tmp_path / "x"))
+    assert result.exit_code == ExitCode.ERROR
+    assert "import: which instance? give --resource-group and --service" in result.output
+    assert not (tmp_path / "x").exists()
