@@ -288,11 +288,13 @@ def simulate(
         chosen = parse_explain(explain) if explain is not None else None
         paths = [scenario, *(compare or [])]
         loaded = [load_scenario(path) for path in paths]  # all inputs checked before running
-        tallies = _replays(loaded, replay, requests_file is not None)
+        tallies = _replays(loaded, replay)
         if tallies:
             loaded = [replayed for replayed, _ in tallies]
         results: list[SimulationResult] = []
         requests = RequestLog(requests_file) if requests_file is not None else None
+        for _, tally in tallies:
+            tally.requests = requests
         finished = False
         try:
             for index, (path, one) in enumerate(zip(paths, loaded, strict=True)):
@@ -381,7 +383,7 @@ def _write_junit_and_report(
 
 
 def _replays(
-    loaded: list[LoadedScenario], logs: Path | None, writes_requests: bool
+    loaded: list[LoadedScenario], logs: Path | None
 ) -> list[tuple[LoadedScenario, AgreementTally]]:
     """Each scenario with the logged calls as its traffic (--replay, or the first scenario's
     ``replay:``), and the tally that compares its statuses with the log."""
@@ -394,11 +396,6 @@ def _replays(
         source = loaded[0].base_dir / loaded[0].scenario.replay
     if source is None:
         return []
-    if writes_requests:
-        raise ApimgenError(
-            "--requests does not combine with a replay yet",
-            hint="the replay's own report compares each call with the log",
-        )
     calls = read_export(source)
     tallies = []
     for one in loaded:

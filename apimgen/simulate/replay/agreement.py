@@ -77,18 +77,23 @@ class Agreement:
 
 
 class AgreementTally(RequestLog):
-    """Receives the replay's requests as they finish (in place of --requests' file) and
-    compares each first attempt with the call it replays."""
+    """Receives the replay's requests as they finish and compares each first attempt with
+    the call it replays; with --requests, passes every request on to that file too."""
 
-    def __init__(self, calls: dict[str, LoggedCall]) -> None:  # no file: nothing is written
-        self.calls = calls
+    def __init__(self, calls: dict[str, LoggedCall], requests: RequestLog | None = None) -> None:
+        self.calls = calls  # no file of its own: the tally writes nothing
+        self.requests = requests
         self.result = Agreement()
         self.written = 0
 
     def start_run(self, name: str, epoch: datetime) -> None:
         self.result = Agreement()
+        if self.requests is not None:
+            self.requests.start_run(name, epoch)
 
     def write(self, state: RequestState) -> None:
+        if self.requests is not None:
+            self.requests.write(state)
         label = state.context.request_label
         logged = self.calls.get(label)
         if logged is None:  # a client's retry: the log holds it as a call of its own
@@ -118,4 +123,4 @@ class AgreementTally(RequestLog):
         self.written += 1
 
     def close(self, *, keep: bool) -> None:
-        return None
+        return None  # --requests' file is closed by the command, once for every run

@@ -198,3 +198,21 @@ def test_a_scenario_may_name_its_export(tmp_path: Path) -> None:
     result = run_cli("simulate", str(scenario), "--json")
     assert result.exit_code == ExitCode.OK, result.output
     assert json.loads(result.stdout)["replay"]["agreed"] == 7
+
+
+def test_a_replay_writes_every_request_with_requests(tmp_path: Path) -> None:
+    logs = tmp_path / "logs.json"
+    logs.write_text(json.dumps(LOG))
+    records = tmp_path / "requests.jsonl"
+    result = run_cli(
+        "simulate", str(_scenario(tmp_path)), "--replay", str(logs), "--requests", str(records)
+    )
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "Replay: 7 of 7 calls" in result.stdout
+    written = [json.loads(line) for line in records.read_text().splitlines()]
+    statuses = sorted((r["request"], r["status"]) for r in written)
+    assert statuses == [
+        ("alice-0", 200), ("alice-1", 200), ("alice-2", 200), ("alice-3", 200),
+        ("alice-4", 429), ("alice-5", 429), ("anonymous-0", 401),
+    ]  # fmt: skip
+    assert written[0]["time"].startswith("2026-12-01T09:00:")
