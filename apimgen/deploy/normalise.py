@@ -19,7 +19,14 @@ from apimgen.deploy.kinds import Kind
 from apimgen.deploy.policy_xml import canonical_policy
 from apimgen.errors import ApimgenError
 
-__all__ = ["comparable", "differences", "digest", "normalised", "path_under_service"]
+__all__ = [
+    "comparable",
+    "differences",
+    "digest",
+    "duration_seconds",
+    "normalised",
+    "path_under_service",
+]
 
 # Enumerations whose casing API Management does not preserve.
 _CASE_FOLDED = frozenset(
@@ -48,7 +55,8 @@ _SERVICE_ID = re.compile(
 _ARM_ID = re.compile(r"^/subscriptions/[^/]+/", re.IGNORECASE)
 
 
-def _duration_seconds(text: str) -> float | None:
+def duration_seconds(text: str) -> float | None:
+    """An ISO-8601 duration as ARM writes it (PT1M30S) in seconds; None for anything else."""
     match = _DURATION.match(text)
     if match is None or text in ("P", "PT"):
         return None
@@ -73,7 +81,7 @@ def _normalise(value: Any, key: str = "") -> Any:
             return "~/" + sibling.lower()
         if _ARM_ID.match(value):
             return value.lower()
-        seconds = _duration_seconds(value)
+        seconds = duration_seconds(value)
         if seconds is not None:
             return {"duration_seconds": seconds}
         return value.casefold() if key in _CASE_FOLDED else value

@@ -18,18 +18,19 @@ from typing import Any
 
 from apimgen.deploy.kinds import MANAGED_MARK, NAMED_VALUE_TAG
 from apimgen.deploy.live import LiveResource
+from apimgen.deploy.normalise import duration_seconds
 from apimgen.importer.summary import ImportSummary
+from apimgen.model.gateway import PolicyScope
 from apimgen.model.kept_references import kept_references
+from apimgen.render.policies import POLICY_FOLDER
 
 __all__ = ["ImportedSpec", "spec_from_live"]
 
-POLICY_FOLDER = "policies"
 # Created by API Management itself in every instance: not the gateway's own configuration.
 _BUILT_IN = {
     "subscriptions/master": "the built-in all-access subscription every instance has",
     "users/1": "the built-in administrator every instance has",
 }
-_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
 @dataclass
@@ -49,12 +50,9 @@ def _unmarked(text: Any) -> str | None:
     return stripped or None
 
 
-def _seconds(iso: Any) -> int | None:
-    match = _ISO_DURATION.match(str(iso or ""))
-    if match is None or not any(match.groups()):
-        return None
-    days, hours, minutes, seconds = (float(group or 0) for group in match.groups())
-    return int(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+def _seconds(iso: Any) -> int:
+    """A breaker's ISO duration in whole seconds (60, the spec's default, when unreadable)."""
+    return int(duration_seconds(str(iso or "")) or 60)
 
 
 def _last(arm_id: Any) -> str:
@@ -70,6 +68,11 @@ def _children(live: dict[str, LiveResource], *pattern: str) -> list[LiveResource
         and all(p in ("*", s) for p, s in zip(pattern, parts, strict=True))
     ]
     return sorted(found, key=lambda r: r.path)
+
+
+def _policy_file(scope: PolicyScope) -> str:
+    """Where a kept document goes: the file render writes for that scope."""
+    return f"{POLICY_FOLDER}/{scope.path}"
 
 
 def _policy_text(resource: LiveResource) -> str:
@@ -179,14 +182,14 @@ class _Importer:
             breaker["failure_count"] = condition["count"]
         if "percentage" in condition:
             breaker["failure_percentage"] = condition["percentage"]
-        breaker["interval"] = _seconds(condition.get("interval")) or 60
+        breaker["interval"] = _seconds(condition.get("interval"))
         breaker["status_codes"] = [
             str(r["min"]) if r.get("min") == r.get("max") else f"{r['min']}-{r['max']}"
             for r in condition.get("statusCodeRanges") or []
         ] or ["429"]
         if condition.get("errorReasons"):
             breaker["error_reasons"] = list(condition["errorReasons"])
-        breaker["trip_duration"] = _seconds(rule.get("tripDuration")) or 60
+        breaker["trip_duration"] = _seconds(rule.get("tripDuration"))
         breaker["accept_retry_after"] = bool(rule.get("acceptRetryAfter", False))
         if rule.get("name") and rule["name"] != f"{backend}-breaker":
             breaker["rule_name"] = rule["name"]
@@ -277,14 +280,14 @@ class _Importer:
                 }
                 self.keep_policy(
                     f"apis/{name}/operations/{op_name}/policies/policy",
-                    f"{POLICY_FOLDER}/apis/{name}/operations/{op_name}.xml",
+                    _policy_file(PolicyScope("operation", api=name, operation=op_name)),
                     operation,
                 )
                 operations.append(operation)
                 self.summary.mapped(op.path, f"apis[{len(apis)}].operations[{len(operations) - 1}]")
             api["operations"] = operations
             self.keep_policy(
-                f"apis/{name}/policies/policy", f"{POLICY_FOLDER}/apis/{name}.xml", api
+                f"apis/{name}/policies/policy", _policy_file(PolicyScope("api", api=name)), api
             )
             apis.append(api)
             note = (
@@ -318,7 +321,9 @@ class _Importer:
                     product["subscriptions_limit"] = properties["subscriptionsLimit"]
             product["published"] = properties.get("state") == "published"
             self.keep_policy(
-                f"products/{name}/policies/policy", f"{POLICY_FOLDER}/products/{name}.xml", product
+                f"products/{name}/policies/policy",
+                _policy_file(PolicyScope("product", product=name)),
+                product,
             )
             products.append(product)
             self.summary.mapped(resource.path, f"products[{len(products) - 1}]")
@@ -449,7 +454,7 @@ def spec_from_live(
     if fragments:
         spec["fragments"] = fragments
     global_: dict[str, Any] = {}
-    importer.keep_policy("policies/policy", f"{POLICY_FOLDER}/global.xml", global_)
+    importer.keep_policy("policies/policy", _policy_file(PolicyScope("global")), global_)
     if global_:
         spec["global"] = global_
     spec["apis"] = importer.apis([b["name"] for b in backends] + [p["name"] for p in pools])
